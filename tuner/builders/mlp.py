@@ -1,0 +1,153 @@
+"""The multilayer perceptron: every textbook hyperparameter, with sound defaults.
+
+Usable three ways: as a KerasTuner `HyperModel` with any KerasTuner tuner, from a campaign, and
+with no tuning at all (`MLPHyperModel(...).build(kt.HyperParameters())` is a sound model).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from tuner.datasets import BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASKS, DataSpec
+from tuner.errors import ConfigError
+
+ACTIVATIONS = ["relu", "elu", "selu", "tanh", "sigmoid", "leaky_relu"]
+INITIALIZERS = ["he_normal", "he_uniform", "glorot_uniform", "glorot_normal", "lecun_normal",
+                "normal_small", "normal_large"]
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw",
+              "nadam"]
+REGRESSION_LOSSES = ["mse", "mae", "huber"]
+BATCH_SIZES = [16, 32, 64, 128, 256, 512]
+MOMENTUM = 0.9
+
+
+def make_initializer(name: str) -> keras.initializers.Initializer | str:
+    """Keras initialiser for a name; `normal_small`/`normal_large` are the N(0, 0.01^2) and
+    N(0, 1) of the classic weight-initialisation experiment."""
+    if name == "normal_small":
+        return keras.initializers.RandomNormal(stddev=0.01)
+    if name == "normal_large":
+        return keras.initializers.RandomNormal(stddev=1.0)
+    return name
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """Keras optimizer for a name; `momentum` and `nesterov` are SGD with momentum 0.9."""
+    factories = {
+        "sgd": lambda: keras.optimizers.SGD(learning_rate),
+        "momentum": lambda: keras.optimizers.SGD(learning_rate, momentum=MOMENTUM),
+        "nesterov": lambda: keras.optimizers.SGD(learning_rate, momentum=MOMENTUM, nesterov=True),
+        "adagrad": lambda: keras.optimizers.Adagrad(learning_rate),
+        "adadelta": lambda: keras.optimizers.Adadelta(learning_rate),
+        "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate),
+        "adam": lambda: keras.optimizers.Adam(learning_rate),
+        "adamw": lambda: keras.optimizers.AdamW(learning_rate),
+        "nadam": lambda: keras.optimizers.Nadam(learning_rate),
+    }
+    if name not in factories:
+        raise ConfigError(f"unknown optimizer {name!r}; accepted: {', '.join(OPTIMIZERS)}.")
+    return factories[name]()
+
+
+def output_head(task: str, output_size: int, positive_targets: bool = False) -> tuple[int, str, str]:
+    """(units, activation, classification loss) for a task, as the textbook table has it.
+
+    The loss is None for regression, where it is a hyperparameter of its own.
+    """
+    if task == BINARY:
+        return 1, "sigmoid", "binary_crossentropy"
+    if task == MULTILABEL:
+        return output_size, "sigmoid", "binary_crossentropy"
+    if task == MULTICLASS:
+        return output_size, "softmax", "sparse_categorical_crossentropy"
+    if task == REGRESSION:
+        return output_size, "softplus" if positive_targets else "linear", None
+    raise ConfigError(f"unknown task {task!r}; accepted: {', '.join(TASKS)}.")
+
+
+class MLPHyperModel(kt.HyperModel):
+    """A dense network for any task; every textbook hyperparameter is a KerasTuner hyperparameter.
+
+    Hyperparameters (default, range): n_layers (2, 1-5), units (64, 16-256), per_layer_units
+    (False; then units_0..units_{n-1}), activation (relu), kernel_initializer (he_normal),
+    batch_norm (False), dropout (0.0, 0-0.5), l2 (0.0, 0-0.01), optimizer (adam),
+    learning_rate (1e-3, 1e-5-1 log), batch_size (32), epochs (20, 1-1000); regression adds
+    loss (mse, mae, huber).
+    """
+
+    def __init__(self, task: str, input_shape: tuple[int, ...], output_size: int,
+                 positive_targets: bool = False, name: str = "mlp", tunable: bool = True):
+        super().__init__(name=name, tunable=tunable)
+        output_head(task, output_size, positive_targets)  # validates the task early
+        self.task = task
+        self.input_shape = tuple(input_shape)
+        self.output_size = output_size
+        self.positive_targets = positive_targets
+
+    @classmethod
+    def for_data(cls, spec: DataSpec, **kwargs: Any) -> "MLPHyperModel":
+        """Builder for a dataset's `DataSpec` (``Dataset.spec``)."""
+        return cls(spec.task, spec.input_shape, spec.output_size, spec.positive_targets, **kwargs)
+
+    def _hidden_units(self, hp: kt.HyperParameters, n_layers: int) -> list[int]:
+        units = hp.Int("units", 16, 256, step=16, default=64)
+        if not hp.Boolean("per_layer_units", default=False):
+            return [units] * n_layers
+        with hp.conditional_scope("per_layer_units", [True]):
+            return [hp.Int(f"units_{i}", 16, 256, step=16, default=units) for i in range(n_layers)]
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        n_layers = hp.Int("n_layers", 1, 5, default=2)
+        units = self._hidden_units(hp, n_layers)
+        activation = hp.Choice("activation", ACTIVATIONS, default="relu")
+        initializer = hp.Choice("kernel_initializer", INITIALIZERS, default="he_normal")
+        batch_norm = hp.Boolean("batch_norm", default=False)
+        dropout = hp.Float("dropout", 0.0, 0.5, default=0.0)
+        l2 = hp.Float("l2", 0.0, 0.01, default=0.0)
+        optimizer = hp.Choice("optimizer", OPTIMIZERS, default="adam")
+        learning_rate = hp.Float("learning_rate", 1e-5, 1.0, sampling="log", default=1e-3)
+        out_units, out_activation, loss = output_head(self.task, self.output_size,
+                                                      self.positive_targets)
+        if loss is None:
+            loss = hp.Choice("loss", REGRESSION_LOSSES, default="mse")
+        # Declared here so that every hyperparameter the model uses is in the space, even
+        # though only `fit` reads them.
+        hp.Choice("batch_size", BATCH_SIZES, default=32)
+        hp.Int("epochs", 1, 1000, default=20)
+
+        regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+        inputs = keras.Input(shape=self.input_shape)
+        x = keras.layers.Flatten()(inputs) if len(self.input_shape) > 1 else inputs
+        for width in units:
+            x = keras.layers.Dense(width, kernel_initializer=make_initializer(initializer),
+                                   kernel_regularizer=regularizer, use_bias=not batch_norm)(x)
+            if batch_norm:
+                x = keras.layers.BatchNormalization()(x)
+            x = keras.layers.Activation(activation)(x)
+            if dropout > 0:
+                x = keras.layers.Dropout(dropout)(x)
+        outputs = keras.layers.Dense(out_units, activation=out_activation)(x)
+        model = keras.Model(inputs, outputs, name=self.name)
+        metrics = ["mae"] if self.task == REGRESSION else ["accuracy"]
+        model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss,
+                      metrics=metrics)
+        return model
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any):
+        """Train with the trial's `batch_size` and `epochs`, as KerasTuner documents."""
+        kwargs.setdefault("batch_size", hp.get("batch_size"))
+        kwargs.setdefault("epochs", hp.get("epochs"))
+        return model.fit(*args, **kwargs)
+
+
+def build_mlp(spec: DataSpec, **values: Any) -> keras.Model:
+    """A compiled MLP with every hyperparameter at its default except those given.
+
+    >>> build_mlp(load_dataset("iris").spec, n_layers=3, dropout=0.2)   # doctest: +SKIP
+    """
+    hp = kt.HyperParameters()
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    return MLPHyperModel.for_data(spec).build(hp)
