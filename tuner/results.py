@@ -338,8 +338,6 @@ def load(name_or_path: str | Path, results_dir: str | Path = "results") -> pd.Da
     for column in ("rank", "best_epoch"):
         if column in table:
             table[column] = table[column].astype("Int64")
-    if "error" in table:
-        table["error"] = table["error"].astype(object).where(table["error"].notna(), None)
     return table
 
 
