@@ -1,0 +1,155 @@
+"""Campaign ``[space]`` entries -> KerasTuner hyperparameters that override a builder's own.
+
+Forms accepted for one entry:
+- a scalar (``dropout = 0.2``): fixed at that value;
+- a list (``optimizer = ["adam", "sgd"]``): a choice; ``[true, false]`` is a boolean;
+- a table with ``values`` (and optionally ``default``): a choice with a default;
+- a table with ``min``, ``max`` and optionally ``step``, ``sampling`` (linear | log |
+  reverse_log) and ``default``: an integer range when min, max and step are all integers,
+  otherwise a float range.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import keras_tuner as kt
+
+from tuner.errors import ConfigError
+
+SAMPLINGS = ("linear", "log", "reverse_log")
+RANGE_KEYS = {"min", "max", "step", "sampling", "default"}
+CHOICE_KEYS = {"values", "default"}
+# Values a campaign may give `learning_rate` to run the range finder first.
+AUTO_LEARNING_RATE = ("auto", "auto-fixed")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
+    unknown = set(spec) - RANGE_KEYS
+    if unknown:
+        raise ConfigError(f"[space] {name}: unknown key(s) {sorted(unknown)}; a range accepts "
+                          f"{sorted(RANGE_KEYS)}.")
+    if "min" not in spec or "max" not in spec:
+        raise ConfigError(f"[space] {name}: a range needs both 'min' and 'max', but got {spec}.")
+    low, high = spec["min"], spec["max"]
+    step, sampling = spec.get("step"), spec.get("sampling", "linear")
+    for key, value in (("min", low), ("max", high), ("step", step)):
+        if value is not None and not _is_number(value):
+            raise ConfigError(f"[space] {name}: '{key}' must be a number, but got {value!r}.")
+    if not low < high:
+        raise ConfigError(f"[space] {name}: `min < max` must hold, but got (min={low}, max={high}).")
+    if sampling not in SAMPLINGS:
+        raise ConfigError(f"[space] {name}: sampling must be one of {list(SAMPLINGS)}, but got "
+                          f"{sampling!r}.")
+    if sampling != "linear" and low <= 0:
+        raise ConfigError(f"[space] {name}: {sampling} sampling needs min > 0, but got min={low}.")
+    if step is not None and step <= 0:
+        raise ConfigError(f"[space] {name}: step must be > 0, but got step={step}.")
+    if step is not None and sampling == "linear" and step > high - low:
+        raise ConfigError(f"[space] {name}: step={step} is larger than max - min = {high - low}.")
+    if step is not None and sampling != "linear" and step <= 1:
+        raise ConfigError(f"[space] {name}: with {sampling} sampling the step is a factor and "
+                          f"must be > 1, but got step={step}.")
+    default = spec.get("default")
+    if default is not None and not (_is_number(default) and low <= default <= high):
+        raise ConfigError(f"[space] {name}: default must lie in [{low}, {high}], but got "
+                          f"{default!r}.")
+    if _is_int(low) and _is_int(high) and (step is None or _is_int(step)):
+        hp.Int(name, low, high, step=step, sampling=sampling, default=default)
+    else:
+        hp.Float(name, float(low), float(high), step=step, sampling=sampling, default=default)
+
+
+def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: Any = None) -> None:
+    if not values:
+        raise ConfigError(f"[space] {name}: a choice needs at least one value, but got [].")
+    kinds = {type(v) for v in values}
+    if not all(isinstance(v, (str, int, float, bool)) for v in values):
+        raise ConfigError(f"[space] {name}: choice values must be strings, numbers or booleans, "
+                          f"but got {values!r}.")
+    if len(set(values)) != len(values):
+        raise ConfigError(f"[space] {name}: choice values must be distinct, but got {values!r}.")
+    if default is not None and default not in values:
+        raise ConfigError(f"[space] {name}: default {default!r} is not one of {values!r}.")
+    if kinds == {bool}:
+        if len(values) == 1:
+            hp.Fixed(name, values[0])
+        else:
+            hp.Boolean(name, default=bool(default) if default is not None else False)
+        return
+    if bool in kinds or (len(kinds) > 1 and not kinds <= {int, float}):
+        raise ConfigError(f"[space] {name}: choice values must all be of one type, but got "
+                          f"{values!r}.")
+    if kinds == {int, float}:
+        values = [float(v) for v in values]
+    hp.Choice(name, values, default=default)
+
+
+def add_entry(hp: kt.HyperParameters, name: str, spec: Any) -> None:
+    """Register one ``[space]`` entry on `hp`."""
+    if isinstance(spec, dict):
+        if "values" in spec:
+            unknown = set(spec) - CHOICE_KEYS
+            if unknown:
+                raise ConfigError(f"[space] {name}: unknown key(s) {sorted(unknown)}; a choice "
+                                  f"table accepts {sorted(CHOICE_KEYS)}.")
+            _add_choice(hp, name, list(spec["values"]), spec.get("default"))
+        else:
+            _add_range(hp, name, spec)
+    elif isinstance(spec, list):
+        _add_choice(hp, name, spec)
+    elif isinstance(spec, (str, int, float, bool)):
+        hp.Fixed(name, spec)
+    else:
+        raise ConfigError(f"[space] {name}: expected a value, a list or a table, but got "
+                          f"{type(spec).__name__} {spec!r}.")
+
+
+def build_space(entries: dict[str, Any]) -> kt.HyperParameters:
+    """KerasTuner hyperparameters for a campaign's ``[space]``.
+
+    ``learning_rate = "auto"`` entries must be resolved (by the range finder) before this.
+    """
+    hp = kt.HyperParameters()
+    for name, spec in entries.items():
+        if name == "learning_rate" and spec in AUTO_LEARNING_RATE:
+            raise ConfigError("learning_rate = \"auto\" must be resolved by the range finder "
+                              "before the space is built.")
+        add_entry(hp, name, spec)
+    return hp
+
+
+def declared_hyperparameters(hypermodel: kt.HyperModel) -> kt.HyperParameters:
+    """Every hyperparameter a builder declares, found by building it once at its defaults."""
+    import keras
+
+    hp = kt.HyperParameters()
+    hypermodel.build(hp)
+    keras.backend.clear_session(free_memory=False)
+    return hp
+
+
+def check_names(space: kt.HyperParameters, declared: kt.HyperParameters, model: str) -> None:
+    """Refuse space entries the builder never reads: a typo would otherwise tune nothing."""
+    known = {h.name for h in declared.space}
+    unknown = [h.name for h in space.space if h.name not in known]
+    if unknown:
+        raise ConfigError(f"[space] {', '.join(unknown)}: not a hyperparameter of model "
+                          f"{model!r}; it has: {', '.join(sorted(known))}.")
+
+
+def grid_size(hp: kt.HyperParameters) -> int | None:
+    """How many combinations a grid over `hp` has, or None when a float range has no step."""
+    total = 1
+    for h in hp.space:
+        if isinstance(h, kt.engine.hyperparameters.Float) and h.step is None:
+            return None
+        total *= len(list(h.values))
+    return total
