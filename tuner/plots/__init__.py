@@ -1,0 +1,23 @@
+"""Plots drawn with matplotlib's object API (no pyplot state); re-exports only.
+
+`tuner.plots.lr` (the learning-rate finder plot, another module's job) is imported from
+its own module, ``from tuner.plots.lr import plot_lr_find``, and not re-exported here so that
+this package never depends on it existing.
+"""
+from tuner.plots.campaign import (
+    hyperband_budget,
+    hyperparameter_vs_score,
+    learning_curves,
+    optimization_history,
+    parallel_coordinates,
+    save_all,
+)
+
+__all__ = [
+    "optimization_history",
+    "hyperparameter_vs_score",
+    "parallel_coordinates",
+    "learning_curves",
+    "hyperband_budget",
+    "save_all",
+]
