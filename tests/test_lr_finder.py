@@ -360,3 +360,22 @@ def test_lr_find_on_a_learnable_problem_suggests_a_rate_that_trains():
     s = result.suggestion("valley")
     assert s.lr is not None and 1e-5 < s.lr < 1.0, s
     assert result.smoothed_losses.min() < 0.9 * result.smoothed_losses[0]
+
+
+# ------------------------------------------------------------------ plot
+
+def test_plot_lr_find_draws_curves_marks_suggestions_and_clips_divergence():
+    from tuner.plots.lr import plot_lr_find
+
+    curve = _valley_curve()
+    curve[55:] = 1e6  # a divergence must not squash the curve
+    result = LRFindResult(LRS, curve + 0.05, curve, 56, suggest(LRS, curve, 56))
+    ax = plot_lr_find(result)
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "learning rate (log scale)" and ax.get_ylabel() == "loss"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    valley_lr = result.suggestion("valley").lr
+    assert f"valley: {valley_lr:.2e}" in labels
+    assert any(label.startswith("minimum_tenth: ") for label in labels)
+    lo, hi = ax.get_ylim()
+    assert lo < 0.5 and 2.0 < hi < 3.0
