@@ -1,0 +1,78 @@
+"""The `tuner` command line. `main(argv) -> int`: 0 success, 2 bad input, 1 failure."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from tuner.errors import ConfigError, TrialError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad arguments already; keep its one-line message."""
+
+
+def _search(args: argparse.Namespace) -> int:
+    from tuner import api, results
+    from tuner.campaign import load_campaign
+
+    campaign = load_campaign(args.campaign)
+    overrides = {key: value for key, value in (
+        ("strategy", args.strategy), ("max_trials", args.max_trials), ("epochs", args.epochs),
+        ("seed", args.seed), ("results_dir", args.results_dir)) if value is not None}
+    if overrides:
+        campaign = campaign.replace(**overrides)
+    if not args.quiet:
+        print(f"campaign {campaign.name!r}: {campaign.strategy} search, up to "
+              f"{campaign.max_trials} trials on {campaign.dataset!r}, objective "
+              f"{campaign.objective} ({campaign.direction}); results in {campaign.folder}")
+    found = api.search(campaign, overwrite=args.overwrite, quiet=args.quiet)
+    if not args.quiet:
+        print()
+        shown = found.table.head(args.top)
+        print(results.format_table(shown, "table"))
+        print(f"\n{len(found.table)} trials; best {campaign.objective} = "
+              f"{found.table.iloc[0]['score']:.4f}; table in {campaign.folder / 'trials.csv'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tuner", description="Hyperparameter tuning for Keras models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    search = commands.add_parser("search", help="run or resume a tuning campaign")
+    search.add_argument("campaign", help="campaign file (TOML)")
+    search.add_argument("--strategy", choices=["random", "grid", "bayesian", "hyperband"])
+    search.add_argument("--max-trials", type=int)
+    search.add_argument("--epochs", type=int)
+    search.add_argument("--seed", type=int)
+    search.add_argument("--results-dir")
+    search.add_argument("--overwrite", action="store_true", help="delete earlier results first")
+    search.add_argument("--quiet", action="store_true", help="no progress lines")
+    search.add_argument("--top", type=int, default=10, help="rows of the final table")
+    search.set_defaults(handler=_search)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"tuner: error: {error}", file=sys.stderr)
+        return 2
+    except TrialError as error:
+        print(f"tuner: failed: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tuner: interrupted; finished trials are kept, run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
