@@ -158,7 +158,8 @@ def history_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- formatting
 
 
-def _format_cell(value: Any, max_width: int | None = None) -> str:
+def format_cell(value: Any, max_width: int | None = None) -> str:
+    """One cell as text: floats to 4 significant digits, missing as "", whitespace collapsed."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, bool):
@@ -190,7 +191,7 @@ def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
     align = ["---:" if _is_numeric(df[c]) else "---" for c in df.columns]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     for row in df.itertuples(index=False, name=None):
-        cells = [escape(_format_cell(v, max_width)) for v in row]
+        cells = [escape(format_cell(v, max_width)) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -199,7 +200,7 @@ def format_table(df: pd.DataFrame, fmt: str) -> str:
     """Render `df` as ``table`` (fixed-width text), ``csv``, ``markdown`` or ``json`` (records)."""
     if fmt == "table":
         text = pd.DataFrame(
-            {c: [_format_cell(v) for v in df[c]] for c in df.columns}, columns=df.columns
+            {c: [format_cell(v) for v in df[c]] for c in df.columns}, columns=df.columns
         ).to_string(index=False)
         return text + "\n"
     if fmt == "csv":
@@ -215,7 +216,7 @@ def format_table(df: pd.DataFrame, fmt: str) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     """Replace `path` with `text` so that a reader (or a crash) sees the old or the new file."""
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -238,7 +239,7 @@ def _setting_text(value: Any, nested: bool = False) -> str:
         return "{" + text + "}" if nested else text
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_setting_text(v, True) for v in value) + "]"
-    return _format_cell(value) if isinstance(value, Real) else str(value)
+    return format_cell(value) if isinstance(value, Real) else str(value)
 
 
 def summary_markdown(
@@ -253,7 +254,7 @@ def summary_markdown(
     lines.append(f"- trials: {len(table)} ({completed} completed, {failed} failed)")
     if completed:
         best = table.iloc[0]
-        lines.append(f"- best score: {_format_cell(best['score'])} (trial {best['trial_id']}, epoch {best['best_epoch']})")
+        lines.append(f"- best score: {format_cell(best['score'])} (trial {best['trial_id']}, epoch {best['best_epoch']})")
     else:
         lines.append("- best score: none (no trial completed)")
     lines += ["", "## Settings", ""]
@@ -287,9 +288,9 @@ def write_results(
     folder.mkdir(parents=True, exist_ok=True)
     table = ranked_table(records, objective=objective, direction=direction, hyperparameter_names=hyperparameter_names)
     history = history_table(records)
-    _atomic_write_text(folder / TRIALS_FILE, table.to_csv(index=False))
-    _atomic_write_text(folder / HISTORY_FILE, history.to_csv(index=False))
-    _atomic_write_text(
+    atomic_write_text(folder / TRIALS_FILE, table.to_csv(index=False))
+    atomic_write_text(folder / HISTORY_FILE, history.to_csv(index=False))
+    atomic_write_text(
         folder / SUMMARY_FILE,
         summary_markdown(table, objective=objective, direction=direction, settings=settings, top=top),
     )
@@ -372,6 +373,17 @@ def split_columns(table: pd.DataFrame, history: pd.DataFrame | None = None) -> t
     return hps, metrics
 
 
+def is_categorical(values: pd.Series) -> bool:
+    """True unless the values are numbers (booleans count as categories)."""
+    return not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
+
+
+def infer_log(values: pd.Series) -> bool:
+    """A log scale suits values that are all positive and span at least a factor of 100."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+    return bool(len(numbers)) and bool((numbers > 0).all()) and numbers.max() / numbers.min() >= 100
+
+
 def compare(names_or_paths: Iterable[str | Path], results_dir: str | Path = "results") -> pd.DataFrame:
     """The best trial of each campaign side by side, one row per campaign.
 
@@ -419,7 +431,11 @@ __all__ = [
     "load_campaign_settings",
     "resolve_folder",
     "split_columns",
+    "is_categorical",
+    "infer_log",
     "compare",
     "to_markdown",
     "format_table",
+    "format_cell",
+    "atomic_write_text",
 ]

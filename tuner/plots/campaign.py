@@ -23,7 +23,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from tuner.errors import ConfigError
-from tuner.results import INTERNAL_PREFIX, load, load_history, split_columns
+from tuner.results import INTERNAL_PREFIX, infer_log, is_categorical, load, load_history, split_columns
 
 DPI = 110
 BRACKET_KEY = "tuner/bracket"
@@ -56,17 +56,6 @@ def infer_direction(table: pd.DataFrame) -> str:
     """"max" or "min", read off the ranked table (rank 1 holds the best score)."""
     scores = completed(table).sort_values("rank")["score"].to_numpy(dtype=float)
     return "min" if len(scores) > 1 and scores[0] < scores[-1] else "max"
-
-
-def is_categorical(values: pd.Series) -> bool:
-    """True unless the values are numbers (booleans count as categories)."""
-    return not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
-
-
-def infer_log(values: pd.Series) -> bool:
-    """A log scale suits values that are all positive and span at least a factor of 100."""
-    numbers = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
-    return bool(len(numbers)) and bool((numbers > 0).all()) and numbers.max() / numbers.min() >= 100
 
 
 def best_so_far(scores: Sequence[float], direction: str) -> np.ndarray:
@@ -315,11 +304,12 @@ def hyperband_budget(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     bars = ax.bar(position, epochs, width=0.85, color=bar_colors, edgecolor="white", linewidth=0.3)
     for bar, hatch, bad in zip(bars, hatches, failed):
         bar.set_hatch(hatch)
+        bar.set_hatchcolor("0.15")
         if bad:
             bar.set_alpha(0.35)
     legend = [Patch(facecolor=color_of[b], label=f"bracket {b}") for b in known]
     if any(hatches):
-        legend.append(Patch(facecolor="white", edgecolor="0.3", hatch="///", label="round ≥ 1 (resumed)"))
+        legend.append(Patch(facecolor="white", edgecolor="0.3", hatch="///", label="round ≥ 1 (continued)"))
     if failed.any():
         legend.append(Patch(facecolor="0.6", alpha=0.35, label="failed"))
     if legend:
@@ -369,7 +359,7 @@ def save_all(results_folder: str | Path, *, top: int = 10) -> list[Path]:
     if names and len(done):
         ncols = min(3, len(names))
         nrows = -(-len(names) // ncols)
-        figure = Figure(figsize=(4.3 * ncols, 3.5 * nrows), layout="constrained")
+        figure = Figure(figsize=(3.8 * ncols, 3.3 * nrows), layout="constrained")
         for i, name in enumerate(names):
             hyperparameter_vs_score(table, name, figure.add_subplot(nrows, ncols, i + 1))
         figure.suptitle("Score against each hyperparameter (completed trials)")
@@ -385,7 +375,7 @@ def save_all(results_folder: str | Path, *, top: int = 10) -> list[Path]:
         bases = list(dict.fromkeys(m[len("val_"):] if m.startswith("val_") else m for m in metrics))
         bases = sorted(bases, key=lambda b: (not b.endswith("loss"), bases.index(b)))[:2]
         if bases:
-            figure = Figure(figsize=(7.0 * len(bases), 4.5), layout="constrained")
+            figure = Figure(figsize=(5.6 * len(bases), 4.3), layout="constrained")
             for i, base in enumerate(bases):
                 learning_curves(history, table, figure.add_subplot(1, len(bases), i + 1), top=min(top, 5), metric=base)
             paths.append(_save(figure, folder / "learning_curves.png"))

@@ -1,0 +1,67 @@
+"""Hyperparameter importance, the HTML report, and the TensorBoard HParams callbacks."""
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from test_plots import write_synthetic
+from tuner.importance import hyperparameter_importance
+from tuner.report import write_report
+from tuner.results import ranked_table
+from tuner.trial import TrialRecord
+
+
+def planted(n: int, seed: int = 0) -> pd.DataFrame:
+    """Score depends on `key` only (plus small noise); `noise_*` and `colour` are irrelevant."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for i in range(n):
+        hps = {"noise_a": float(rng.uniform(0, 1)), "colour": ["red", "green", "blue"][i % 3],
+               "key": float(10 ** rng.uniform(-4, -1)), "noise_b": int(rng.integers(1, 9)), "fixed": 5}
+        score = -abs(np.log10(hps["key"]) + 2.5) + rng.normal(0, 0.05)
+        records.append(TrialRecord(str(i), "completed", hps, {"loss": [1.0]}, score=score, best_epoch=1))
+    return ranked_table(records, objective="loss", direction="max")
+
+
+def test_importance_ranks_the_planted_hyperparameter_first_and_says_on_how_many_trials():
+    result = hyperparameter_importance(planted(40))
+    assert result["name"].iloc[0] == "key"
+    assert result["importance"].iloc[0] > 0.6
+    assert result["importance"].sum() == pytest.approx(1.0)
+    assert set(result["name"]) == {"key", "noise_a", "noise_b", "colour"}  # the constant is left out
+    assert result.attrs["n_trials"] == 40 and (result["n_trials"] == 40).all()
+
+
+def test_importance_refuses_too_few_trials_or_nothing_varying():
+    few = hyperparameter_importance(planted(7))
+    assert few.empty and few.attrs["n_trials"] == 7 and "at least 8" in few.attrs["reason"]
+    constant = hyperparameter_importance(planted(20), hyperparameter_names=["fixed"])
+    assert constant.empty and "no hyperparameter varies" in constant.attrs["reason"]
+
+
+def test_importance_ignores_failed_trials():
+    table = planted(12)
+    table.loc[table.index[:5], "status"] = "failed"
+    result = hyperparameter_importance(table)
+    assert result.empty and "got 7" in result.attrs["reason"]
+
+
+def test_write_report_embeds_plots_table_and_importance(tmp_path):
+    folder = tmp_path / "camp"
+    write_synthetic(folder, n=40)
+    (folder / "campaign.toml").write_text(
+        'name = "camp"\nobjective = "val_accuracy"\ndirection = "max"\n[space]\noptimizer = ["adam", "sgd"]\n')
+    path = write_report("camp", tmp_path)  # a campaign name under a results dir
+    text = path.read_text()
+    assert path == folder / "report.html"
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
+    assert len(images) == 4  # no budget plot: every completed trial ran the same epochs
+    assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in images)
+    assert "Based on 38 completed trials" in text
+    assert text.count("<tr") - text.count("<thead><tr") >= 20 + 4
+    assert "space.optimizer" in text and "Top 20 trials" in text
+    assert (folder / "optimization_history.png").is_file()

@@ -1,0 +1,187 @@
+"""A results folder -> ``report.html``: one self-contained page with the plots, the ranked
+table, hyperparameter importance and the campaign settings."""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tuner.errors import ConfigError
+from tuner.importance import hyperparameter_importance
+from tuner.plots.campaign import completed, infer_direction, save_all, varying_hyperparameters
+from tuner.results import (
+    _setting_text,
+    atomic_write_text,
+    format_cell,
+    INTERNAL_PREFIX,
+    load,
+    load_campaign_settings,
+    load_history,
+    resolve_folder,
+    split_columns,
+)
+
+REPORT_FILE = "report.html"
+
+PLOT_CAPTIONS = {
+    "optimization_history.png": "Score of every trial in the order it ran, and the best so far.",
+    "hyperparameters.png": "Score against each hyperparameter that varied; the red star is the best trial.",
+    "parallel_coordinates.png": "The top trials across every hyperparameter; colour is the score.",
+    "learning_curves.png": "Training (solid) and validation (dashed) curves of the top trials; dots mark the best epoch.",
+    "budget.png": "Epochs each trial was given (Hyperband brackets and rounds when present).",
+}
+
+STYLE = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
+       margin: 0; background: #f6f7f9; }
+main { max-width: 1240px; margin: 0 auto; padding: 18px 28px 40px; background: #fff; }
+h1 { font-size: 1.6em; margin: 0.3em 0 0.2em; }
+h2 { font-size: 1.2em; margin: 1.6em 0 0.5em; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.facts { color: #444; margin: 0 0 0.8em; }
+.facts b { color: #111; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: 13px; font-variant-numeric: tabular-nums; }
+th, td { padding: 3px 7px; border-bottom: 1px solid #e6e6e6; text-align: left; white-space: nowrap; }
+td.num, th.num { text-align: right; }
+thead th { background: #f0f2f5; position: sticky; top: 0; }
+tr.failed td { color: #a33; }
+tr.best td { background: #eef7ee; font-weight: 600; }
+td.error { white-space: normal; min-width: 240px; max-width: 420px; }
+figure { margin: 1em 0 1.6em; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { color: #555; font-size: 13px; margin-top: 4px; }
+.note { color: #666; font-size: 13px; }
+.bar { display: inline-block; height: 10px; background: #4c78a8; vertical-align: middle; }
+"""
+
+
+def _html_table(df: pd.DataFrame, *, row_classes: list[str] | None = None, max_width: int | None = 80) -> str:
+    numeric = {c for c in df.columns
+               if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
+    head = "".join(f'<th class="num">{html.escape(str(c))}</th>' if c in numeric
+                   else f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = []
+    for i, row in enumerate(df.itertuples(index=False, name=None)):
+        cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
+        cells = []
+        for column, value in zip(df.columns, row):
+            kind = "num" if column in numeric else ("error" if column == "error" else "")
+            attr = f' class="{kind}"' if kind else ""
+            text = format_cell(value, max_width=300 if column == "error" else max_width)
+            cells.append(f"<td{attr}>{html.escape(text)}</td>")
+        body.append(f"<tr{cls}>{''.join(cells)}</tr>")
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
+
+
+def _settings_html(settings: dict[str, Any]) -> str:
+    if not settings:
+        return '<p class="note">No campaign.toml in this folder, so the settings are not recorded here.</p>'
+    rows = []
+    for key, value in settings.items():
+        # Tables such as [space] get one row per entry so nothing has to be cut short.
+        entries = value.items() if isinstance(value, dict) and value else [(None, value)]
+        for sub, item in entries:
+            rows.append({"setting": key if sub is None else f"{key}.{sub}", "value": _setting_text(item)})
+    return _html_table(pd.DataFrame(rows), max_width=None)
+
+
+def _importance_html(importance: pd.DataFrame) -> str:
+    n = importance.attrs.get("n_trials", 0)
+    if importance.empty:
+        reason = importance.attrs.get("reason") or "nothing to report."
+        return f'<p class="note">Not computed: {html.escape(reason)}</p>'
+    rows = []
+    for name, value, std in importance[["name", "importance", "std"]].itertuples(index=False):
+        width = max(1, round(240 * value))
+        rows.append(f'<tr><td>{html.escape(str(name))}</td><td class="num">{value:.1%}</td>'
+                    f'<td class="num">± {std:.1%}</td><td><span class="bar" style="width:{width}px"></span></td></tr>')
+    return (f'<p class="note">Based on {n} completed trials, by {html.escape(str(importance.attrs.get("method", "")))}. '
+            "With few or unevenly spread trials these numbers are rough: a hint, not a measurement.</p>"
+            '<div class="scroll"><table><thead><tr><th>hyperparameter</th><th class="num">importance</th>'
+            f'<th class="num">± std</th><th></th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def _image_html(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    caption = PLOT_CAPTIONS.get(path.name, "")
+    return (f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def _report_columns(shown: pd.DataFrame) -> pd.DataFrame:
+    """Drop what says nothing in these rows, so the table fits a laptop screen."""
+    drop = [c for c in shown.columns if c.startswith(INTERNAL_PREFIX)]
+    if (shown["status"] == "completed").all():
+        drop.append("status")
+    if shown["epochs_run"].nunique() <= 1:
+        drop.append("epochs_run")
+    if not shown["error"].notna().any():
+        drop.append("error")
+    return shown.drop(columns=drop)
+
+
+def render_report(folder: Path, plot_paths: list[Path], *, top: int = 20) -> str:
+    """The HTML text of a results folder's report (plots already drawn to `plot_paths`)."""
+    table = load(folder)
+    try:
+        history: pd.DataFrame | None = load_history(folder)
+    except ConfigError:
+        history = None
+    settings = load_campaign_settings(folder)
+    name = str(settings.get("name", folder.name))
+    objective = settings.get("objective", "score")
+    direction = settings.get("direction") or infer_direction(table)
+    done = completed(table)
+    hps, _ = split_columns(table, history)
+    importance = hyperparameter_importance(table, hyperparameter_names=varying_hyperparameters(table, history))
+
+    facts = [f"objective <b>{html.escape(str(objective))}</b> ({html.escape(str(direction))})",
+             f"<b>{len(table)}</b> trials: {len(done)} completed, {len(table) - len(done)} failed"]
+    if len(done):
+        best = done.iloc[0]
+        facts.append(f"best score <b>{format_cell(best['score'])}</b> (trial {html.escape(str(best['trial_id']))}, "
+                     f"epoch {format_cell(best['best_epoch'])})")
+    statuses = list(table.head(top)["status"])
+    shown = _report_columns(table.head(top))
+    classes = ["best" if i == 0 and status == "completed" else ("failed" if status != "completed" else "")
+               for i, status in enumerate(statuses)]
+    plots = "".join(_image_html(p) for p in plot_paths) or '<p class="note">No plots: no trial completed.</p>'
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Tuning report: {html.escape(name)}</title><style>{STYLE}</style></head>
+<body><main>
+<h1>Tuning report: {html.escape(name)}</h1>
+<p class="facts">{' &middot; '.join(facts)}</p>
+<h2>Top {len(shown)} trials</h2>
+{_html_table(shown, row_classes=classes)}
+<p class="note">The full table is <code>trials.csv</code> in this folder; per-epoch values are in <code>history.csv</code>.</p>
+<h2>Hyperparameter importance</h2>
+{_importance_html(importance)}
+<h2>Plots</h2>
+{plots}
+<h2>Campaign settings</h2>
+{_settings_html(settings)}
+<p class="note">Hyperparameters in the table: {html.escape(', '.join(hps) or 'none')}.</p>
+</main></body></html>
+"""
+
+
+def write_report(results_folder: str | Path, results_dir: str | Path = "results", *, top: int = 20) -> Path:
+    """Draw every plot into the results folder and write ``report.html`` there; return its path.
+
+    `results_folder` is a folder path or a campaign name under `results_dir`. The page embeds
+    the plots, so it can be copied or mailed on its own.
+    """
+    folder = resolve_folder(results_folder, results_dir)
+    plot_paths = save_all(folder)
+    path = folder / REPORT_FILE
+    atomic_write_text(path, render_report(folder, plot_paths, top=top))
+    return path
+
+
+__all__ = ["write_report", "render_report", "REPORT_FILE"]
