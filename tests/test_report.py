@@ -65,3 +65,66 @@ def test_write_report_embeds_plots_table_and_importance(tmp_path):
     assert text.count("<tr") - text.count("<thead><tr") >= 20 + 4
     assert "space.optimizer" in text and "Top 20 trials" in text
     assert (folder / "optimization_history.png").is_file()
+
+
+def _events(folder) -> list:
+    import tensorflow as tf
+
+    events = []
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        events += list(tf.compat.v1.train.summary_iterator(str(path)))
+    return events
+
+
+def _hparams_plugin_data(folder) -> list:
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    found = []
+    for event in _events(folder):
+        for value in event.summary.value:
+            if value.metadata.plugin_data.plugin_name == "hparams":
+                data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                found.append(data)
+    return found
+
+
+@pytest.mark.slow
+def test_hparams_callbacks_write_tensorboard_events_with_hparams(tmp_path):
+    import keras
+
+    from tuner.tensorboard_hparams import hparams_callbacks
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorBoard logging needs the TensorFlow backend")
+    hps = {"units": np.int64(4), "learning_rate": 0.01, "optimizer": "adam", "tuner/epochs": 1}
+    callbacks = hparams_callbacks(tmp_path, "007", hps, ["loss", "val_loss"])
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    x = np.zeros((10, 3), "float32")
+    y = np.zeros((10, 1), "float32")
+    model.fit(x, y, validation_split=0.2, epochs=1, batch_size=5, verbose=0, callbacks=callbacks)
+
+    run = tmp_path / "007"
+    (start, end) = _hparams_plugin_data(run)
+    assert start.session_start_info.group_name == "007"
+    values = start.session_start_info.hparams
+    assert set(values) == {"units", "learning_rate", "optimizer"}
+    assert values["units"].number_value == 4 and values["optimizer"].string_value == "adam"
+    assert end.session_end_info.status == 1  # STATUS_SUCCESS
+    (config,) = _hparams_plugin_data(tmp_path)
+    metrics = [(m.name.tag, m.name.group) for m in config.experiment.metric_infos]
+    assert metrics == [("epoch_loss", "train"), ("epoch_loss", "validation")]
+    tags = {v.tag for e in _events(run / "train") for v in e.summary.value}
+    assert "epoch_loss" in tags
+    assert any(v.tag == "epoch_loss" for e in _events(run / "validation") for v in e.summary.value)
+
+
+def test_hparams_callbacks_refuse_other_backends(monkeypatch):
+    import keras
+
+    from tuner.errors import ConfigError
+    from tuner.tensorboard_hparams import hparams_callbacks
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ConfigError, match="TensorFlow backend.*'jax'"):
+        hparams_callbacks("unused", "1", {}, ["loss"])
