@@ -28,7 +28,7 @@ from tuner.errors import ConfigError, TrialError
 from tuner.files import atomic_write_text
 from tuner.pipeline import InputPipeline
 from tuner.space import build_space, check_names, declared_hyperparameters
-from tuner.strategies import create_oracle
+from tuner.strategies import create_oracle, end_trial
 from tuner.trial import COMPLETED, FAILED, TrialRecord
 
 ENGINE_FOLDER = ".engine"
@@ -303,7 +303,7 @@ class CampaignRunner:
                 self.on_trial_end(self.ordered_records())
             self._progress(record, started, done_now)
             try:
-                self.oracle.end_trial(trial)
+                end_trial(self.oracle, trial)
             except RuntimeError as error:  # KerasTuner's consecutive-failure limit
                 raise TrialError(f"stopped after {self.campaign.max_consecutive_failures} "
                                  f"consecutive failed trials; last: {record.error}") from error

@@ -36,4 +36,14 @@ def create_oracle(strategy: str, *, objective: str, direction: str,
     return oracle
 
 
-__all__ = ["create_oracle", "STRATEGIES", "SkoptOracle"]
+def end_trial(oracle: kt.Oracle, trial: kt.engine.trial.Trial) -> None:
+    """End a trial and save the oracle's state once more.
+
+    KerasTuner's `end_trial` saves the state *before* it removes the trial from the ongoing
+    ones, so after a restart the last finished trial would be run (and counted) twice.
+    """
+    oracle.end_trial(trial)
+    oracle.save()
+
+
+__all__ = ["create_oracle", "end_trial", "STRATEGIES", "SkoptOracle"]

@@ -12,7 +12,9 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine import trial as trial_module
+from sklearn.utils import RegressorTags
 from skopt import Optimizer
+from skopt.learning import GradientBoostingQuantileRegressor
 from skopt.space import Categorical, Integer, Real, Space
 from skopt.utils import cook_estimator
 
@@ -50,6 +52,25 @@ def _stepped(h: hp_module.HyperParameter) -> bool:
 
 def _native(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
+
+
+class _GBRT(GradientBoostingQuantileRegressor):
+    """skopt 0.10's GBRT surrogate, mended for today's libraries: it lists BaseEstimator before
+    RegressorMixin, so scikit-learn >= 1.6 sees no regressor and skopt refuses it; and its
+    ``predict(return_std=True)`` calls ``np.in1d``, which NumPy 2.4 removed."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags()
+        return tags
+
+    def predict(self, X, return_std=False, return_quantiles=False):
+        if not return_std or return_quantiles:
+            return super().predict(X, return_std=return_std, return_quantiles=return_quantiles)
+        low, mean, high = (self.regressors_[self.quantiles.index(q)].predict(X)
+                           for q in (0.16, 0.5, 0.84))
+        return mean, (high - low) / 2.0
 
 
 class SkoptOracle(kt.Oracle):
@@ -115,6 +136,9 @@ class SkoptOracle(kt.Oracle):
             # triple it for no measurable gain at these sizes.
             estimator = cook_estimator("GP", space=space, random_state=self.seed,
                                        noise="gaussian", n_restarts_optimizer=0)
+        elif self.surrogate == "GBRT":
+            cooked = cook_estimator("GBRT", space=space, random_state=self.seed)
+            estimator = _GBRT(**cooked.get_params(deep=False))
         return Optimizer(space, base_estimator=estimator, acq_func=self.acquisition,
                          acq_optimizer="sampling", n_initial_points=self.initial_points,
                          random_state=self.seed,
@@ -139,10 +163,10 @@ class SkoptOracle(kt.Oracle):
         penalty = (max(losses) + FAILURE_MARGIN * (np.ptp(losses) or 1.0)) if losses else None
         xs, ys = [], []
         for trial in ended:
-            self._told.add(trial.trial_id)
             ok = trial in finished
             if not ok and penalty is None:
-                continue  # nothing to compare a failure with yet
+                continue  # nothing to compare a failure with yet: tell it later
+            self._told.add(trial.trial_id)
             xs.append(self._encode(trial.hyperparameters.values))
             ys.append(self._loss(trial.score) if ok else penalty)
         if xs:
