@@ -235,3 +235,20 @@ def test_trials_csv_survives_a_writer_killed_mid_write(tmp_path):
     assert table["trial_id"].notna().all() and table["n_params"].notna().all()
     if len(table) == n_big:
         assert table["trial_id"].iloc[-1] == "t0" and table["score"].iloc[0] == n_big - 1
+
+
+def test_cli_results_and_compare_print_parseable_tables(tmp_path, records, capsys):
+    from tuner import cli
+
+    write_results(tmp_path / "a", records, objective="val_accuracy", direction="max", settings={})
+    write_results(tmp_path / "b", records[:1], objective="val_accuracy", direction="max", settings={})
+    assert cli.main(["results", "a", "--results-dir", str(tmp_path), "--format", "csv", "--top", "2"]) == 0
+    shown = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"trial_id": str})
+    assert list(shown["trial_id"]) == ["t2", "t0"]
+    assert cli.main(["results", "compare", "a", str(tmp_path / "b"), "--results-dir", str(tmp_path),
+                     "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["campaign"], r["best_score"]) for r in rows] == [("a", 0.9), ("b", 0.7)]
+    assert cli.main(["results", "missing", "--results-dir", str(tmp_path)]) == 2
+    assert "'missing'" in capsys.readouterr().err
+    assert cli.main(["results", "a", "b", "--results-dir", str(tmp_path)]) == 2

@@ -39,6 +39,33 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
+def _results(args: argparse.Namespace) -> int:
+    from tuner import results
+
+    names = list(args.names)
+    if names[0] == "compare":
+        if len(names) < 2:
+            raise ConfigError("`tuner results compare` needs at least one campaign name or folder, but got none.")
+        table = results.compare(names[1:], args.results_dir)
+    else:
+        if len(names) > 1:
+            raise ConfigError(f"`tuner results` shows one campaign, but got {names}; "
+                              "use `tuner results compare A B ...` to compare campaigns.")
+        table = results.load(names[0], args.results_dir)
+    top = args.top if args.top is not None else (None if args.format in ("csv", "json") else 20)
+    if top is not None:
+        table = table.head(top)
+    sys.stdout.write(results.format_table(table, args.format))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from tuner.report import write_report
+
+    print(write_report(args.name, args.results_dir, top=args.top))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tuner", description="Hyperparameter tuning for Keras models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--quiet", action="store_true", help="no progress lines")
     search.add_argument("--top", type=int, default=10, help="rows of the final table")
     search.set_defaults(handler=_search)
+
+    shown = commands.add_parser("results", help="show a campaign's ranked trials, or compare campaigns",
+                                description="tuner results NAME|DIR, or tuner results compare A B ...")
+    shown.add_argument("names", nargs="+", metavar="NAME|DIR",
+                       help="a campaign name under --results-dir or a results folder; "
+                            "`compare A B ...` puts each campaign's best trial side by side")
+    shown.add_argument("--top", type=int, help="rows to show (default: 20 for table/markdown, all for csv/json)")
+    shown.add_argument("--format", choices=["table", "csv", "markdown", "json"], default="table")
+    shown.add_argument("--results-dir", default="results")
+    shown.set_defaults(handler=_results)
+
+    report = commands.add_parser("report", help="draw the plots and write report.html into a results folder")
+    report.add_argument("name", metavar="NAME|DIR")
+    report.add_argument("--top", type=int, default=20, help="rows of the ranked table in the report")
+    report.add_argument("--results-dir", default="results")
+    report.set_defaults(handler=_report)
     return parser
 
 
