@@ -7,6 +7,48 @@ final-epoch validation accuracy and whether the suggestion is within 2 points of
 
     .venv/bin/python benchmarks/lr_finder_vs_grid.py                       # Adam, digits + breast_cancer
     .venv/bin/python benchmarks/lr_finder_vs_grid.py --optimizer sgd --rule steep
+
+Last run (2 CPU cores, TF 2.21, Keras 3.15), `.venv/bin/python benchmarks/lr_finder_vs_grid.py`
+(stderr lines start with [dataset]):
+
+    MLP 64-64 ReLU, adam, 20 epochs, batch 32, seed 0; val accuracy at the last epoch
+
+    | dataset | run | learning rate | val accuracy (%) |
+    |---|---|---:|---:|
+    [digits] lr_find: 93 batches in 1.2s, diverged_at=92; valley=1.92e-03, steep=3.13e-02, minimum_tenth=9.55e-03
+    | digits | valley (suggested) | 1.92e-03 | 97.2 |
+    | digits | grid | 1.00e-05 | 21.4 |
+    | digits | grid | 4.22e-05 | 74.4 |
+    | digits | grid | 1.78e-04 | 94.7 |
+    | digits | grid (grid best) | 7.50e-04 | 96.9 |
+    | digits | grid (grid best) | 3.16e-03 | 96.9 |
+    | digits | grid | 1.33e-02 | 95.8 |
+    | digits | grid | 5.62e-02 | 79.2 |
+    | digits | grid | 2.37e-01 | 10.0 |
+    | digits | grid | 1.00e+00 | 11.1 |
+    [breast_cancer] lr_find: 88 batches in 1.8s, diverged_at=87; valley=1.92e-03, steep=3.51e-01, minimum_tenth=1.15e-02
+    | breast_cancer | valley (suggested) | 1.92e-03 | 95.6 |
+    | breast_cancer | grid | 1.00e-05 | 48.2 |
+    | breast_cancer | grid | 4.22e-05 | 83.3 |
+    | breast_cancer | grid | 1.78e-04 | 93.9 |
+    | breast_cancer | grid | 7.50e-04 | 94.7 |
+    | breast_cancer | grid | 3.16e-03 | 95.6 |
+    | breast_cancer | grid | 1.33e-02 | 93.9 |
+    | breast_cancer | grid | 5.62e-02 | 95.6 |
+    | breast_cancer | grid | 2.37e-01 | 96.5 |
+    | breast_cancer | grid (grid best) | 1.00e+00 | 97.4 |
+
+    - digits: valley 97.2% vs grid best 96.9% -> within 2 points
+    - breast_cancer: valley 95.6% vs grid best 97.4% -> within 2 points
+
+With `--optimizer sgd`:
+
+    [digits] lr_find: 97 batches in 0.8s, diverged_at=96; valley=1.79e-02, steep=7.39e-01, minimum_tenth=1.56e-01
+    [breast_cancer] lr_find: 95 batches in 1.2s, diverged_at=94; valley=1.79e-02, steep=3.51e-01, minimum_tenth=1.29e-01
+    - digits: valley 96.1% vs grid best 97.2% -> within 2 points
+    - breast_cancer: valley 93.9% vs grid best 95.6% -> within 2 points
+
+Breast cancer has 114 validation samples: one sample is 0.9 points, so its grid is noisy.
 """
 from __future__ import annotations
 
