@@ -117,7 +117,7 @@ def test_write_results_then_load_round_trips(tmp_path, records):
     summary = (tmp_path / "exp" / "summary.md").read_text()
     assert "5 (4 completed, 1 failed)" in summary
     assert "best score: 0.9 (trial t2" in summary
-    assert "units={min=16, max=128}" in summary
+    assert "| space.units | min=16, max=128 |" in summary
 
 
 def test_load_keeps_string_ids_and_categories_that_look_missing(tmp_path):

@@ -13,7 +13,6 @@ from tuner.errors import ConfigError
 from tuner.importance import hyperparameter_importance
 from tuner.plots.campaign import completed, infer_direction, save_all, varying_hyperparameters
 from tuner.results import (
-    _setting_text,
     atomic_write_text,
     format_cell,
     INTERNAL_PREFIX,
@@ -21,6 +20,7 @@ from tuner.results import (
     load_campaign_settings,
     load_history,
     resolve_folder,
+    settings_table,
     split_columns,
 )
 
@@ -80,13 +80,7 @@ def _html_table(df: pd.DataFrame, *, row_classes: list[str] | None = None, max_w
 def _settings_html(settings: dict[str, Any]) -> str:
     if not settings:
         return '<p class="note">No campaign.toml in this folder, so the settings are not recorded here.</p>'
-    rows = []
-    for key, value in settings.items():
-        # Tables such as [space] get one row per entry so nothing has to be cut short.
-        entries = value.items() if isinstance(value, dict) and value else [(None, value)]
-        for sub, item in entries:
-            rows.append({"setting": key if sub is None else f"{key}.{sub}", "value": _setting_text(item)})
-    return _html_table(pd.DataFrame(rows), max_width=None)
+    return _html_table(settings_table(settings), max_width=None)
 
 
 def _importance_html(importance: pd.DataFrame) -> str:

@@ -242,6 +242,16 @@ def _setting_text(value: Any, nested: bool = False) -> str:
     return format_cell(value) if isinstance(value, Real) else str(value)
 
 
+def settings_table(settings: dict[str, Any]) -> pd.DataFrame:
+    """Campaign settings as ``setting, value`` rows; tables such as [space] get a row per entry."""
+    rows = []
+    for key, value in settings.items():
+        entries = value.items() if isinstance(value, dict) and value else [(None, value)]
+        for sub, item in entries:
+            rows.append({"setting": key if sub is None else f"{key}.{sub}", "value": _setting_text(item)})
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
 def summary_markdown(
     table: pd.DataFrame, *, objective: str, direction: str, settings: dict[str, Any], top: int = 10
 ) -> str:
@@ -258,10 +268,7 @@ def summary_markdown(
     else:
         lines.append("- best score: none (no trial completed)")
     lines += ["", "## Settings", ""]
-    settings_df = pd.DataFrame(
-        {"setting": list(settings), "value": [_setting_text(v) for v in settings.values()]}
-    )
-    lines.append(to_markdown(settings_df, max_width=120))
+    lines.append(to_markdown(settings_table(settings)))
     lines += [f"## Top {min(top, len(table))} trials", ""]
     shown = table.head(top)
     if not shown["error"].notna().any():
@@ -426,6 +433,7 @@ __all__ = [
     "history_table",
     "write_results",
     "summary_markdown",
+    "settings_table",
     "load",
     "load_history",
     "load_campaign_settings",

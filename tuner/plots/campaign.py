@@ -150,6 +150,8 @@ def hyperparameter_vs_score(
         x = values.to_numpy(dtype=float)
         if log if log is not None else infer_log(values):
             ax.set_xscale("log")
+        elif pd.api.types.is_integer_dtype(values):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.scatter(x, scores, s=22, color=SCORE_COLOR, alpha=0.6, label="trial")
     if best is not None:
         # No legend: in a grid of these it would hide points; the title names the star instead.
@@ -236,13 +238,28 @@ def parallel_coordinates(
     return ax
 
 
+def curve_legend(ax: Axes) -> tuple[list[Any], list[str]]:
+    """Legend entries of a `learning_curves` Axes: one per trial, then the line-style key."""
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.3", linestyle="-"), Line2D([], [], color="0.3", linestyle="--"),
+                Line2D([], [], color="black", marker="o", linestyle="none", markersize=5)]
+    return handles, labels + ["training", "validation", "best epoch"]
+
+
 def learning_curves(
-    history: pd.DataFrame, table: pd.DataFrame, ax: Axes | None = None, *, top: int = 5, metric: str = "loss"
+    history: pd.DataFrame,
+    table: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    top: int = 5,
+    metric: str = "loss",
+    legend: bool = True,
 ) -> Axes:
     """Per-epoch `metric` of the `top` trials: training solid, validation dashed, one colour each.
 
     The best epoch of each trial is marked with a dot on its validation curve (or its training
     curve when there is no validation metric). Losses spanning >= 100x get a log y axis.
+    With ``legend=False`` the caller places `curve_legend` itself (e.g. below a row of panels).
     """
     base = metric[len("val_"):] if metric.startswith("val_") else metric
     val = f"val_{base}"
@@ -271,11 +288,9 @@ def learning_curves(
     values = pd.concat([history[c] for c in (base, val) if c in history.columns])
     if base.endswith("loss") and infer_log(values):
         ax.set_yscale("log")
-    handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.3", linestyle="-"), Line2D([], [], color="0.3", linestyle="--"),
-                Line2D([], [], color="black", marker="o", linestyle="none", markersize=5)]
-    labels += ["training", "validation", "best epoch"]
-    ax.legend(handles, labels, fontsize=8, loc="best", ncol=2 if len(labels) > 6 else 1)
+    if legend:
+        handles, labels = curve_legend(ax)
+        ax.legend(handles, labels, fontsize=8, loc="best", ncol=2 if len(labels) > 6 else 1)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(base)
@@ -376,8 +391,12 @@ def save_all(results_folder: str | Path, *, top: int = 10) -> list[Path]:
         bases = sorted(bases, key=lambda b: (not b.endswith("loss"), bases.index(b)))[:2]
         if bases:
             figure = Figure(figsize=(5.6 * len(bases), 4.3), layout="constrained")
-            for i, base in enumerate(bases):
-                learning_curves(history, table, figure.add_subplot(1, len(bases), i + 1), top=min(top, 5), metric=base)
+            axes = [figure.add_subplot(1, len(bases), i + 1) for i in range(len(bases))]
+            for ax, base in zip(axes, bases):
+                learning_curves(history, table, ax, top=min(top, 5), metric=base, legend=False)
+            # One legend under the panels: inside an Axes it hides curves.
+            handles, labels = curve_legend(axes[0])
+            figure.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9, frameon=False)
             paths.append(_save(figure, folder / "learning_curves.png"))
 
     # Only worth a figure when budgets differ by design or by early stopping, not by failures.
@@ -395,6 +414,7 @@ __all__ = [
     "learning_curves",
     "hyperband_budget",
     "save_all",
+    "curve_legend",
     "completed",
     "in_trial_order",
     "infer_direction",
