@@ -6,6 +6,7 @@ resume it is rebuilt and told every finished trial again, so it survives a resta
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import keras_tuner as kt
@@ -174,7 +175,11 @@ class SkoptOracle(kt.Oracle):
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         self._tell_finished()
-        values = self._decode(self._optimizer.ask())
+        with warnings.catch_warnings():
+            # skopt warns when it re-proposes a point; the duplicate check below handles it.
+            warnings.simplefilter("ignore", UserWarning)
+            point = self._optimizer.ask()
+        values = self._decode(point)
         if self._duplicate(values):
             values = self._random_values()
             if values is None:  # the space is exhausted

@@ -1,0 +1,51 @@
+"""The command line: exit codes, one-line errors, the search command in-process."""
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from tuner import cli
+from tests.campaigns import write_campaign
+
+
+def run_tuner(*args):
+    return subprocess.run([sys.executable, "-m", "tuner", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("content, message", [
+    ('name = "x"\ndataset = "iris"\nmax_trails = 3\n', "unknown key 'max_trails'"),
+    ('name = "x"\ndataset = "iris"\n[space]\nunits = { min = 10, max = 5 }\n', "min < max"),
+    ('name = "x"\ndataset = "no_such_data"\n', "unknown dataset 'no_such_data'"),
+])
+def test_bad_campaign_exits_2_with_one_line(content, message, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(content + f'results_dir = "{tmp_path}"\n' if "[space]" not in content
+                    else f'results_dir = "{tmp_path}"\n' + content)
+    result = run_tuner("search", str(path))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tuner")]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_campaign_file_exits_2(tmp_path):
+    result = run_tuner("search", str(tmp_path / "missing.toml"))
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_unknown_option_exits_2():
+    assert run_tuner("search", "x.toml", "--max-trails", "3").returncode == 2
+
+
+@pytest.mark.slow
+def test_search_prints_progress_and_the_ranked_table(tmp_path, capsys):
+    path = write_campaign(tmp_path, max_trials=2)
+    assert cli.main(["search", str(path), "--max-trials", "2", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "trial 1/2" in out and "trial 2/2" in out and "eta" in out
+    table = pd.read_csv(tmp_path / "results" / "tiny" / "trials.csv")
+    assert list(table["rank"]) == [1, 2]
+    assert any(line.split()[:2] == ["rank", "trial_id"] for line in out.splitlines() if line.strip())
+    assert "seed = 3" in (tmp_path / "results" / "tiny" / "campaign.toml").read_text()
