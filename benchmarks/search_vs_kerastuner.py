@@ -1,0 +1,170 @@
+"""The textbook random search, through this toolkit and through KerasTuner as its docs show it.
+
+Setup (Saito, "Deep Learning from Scratch" ch. 6): 400 training and 100 validation MNIST images,
+6 hidden layers of 100 ReLU units with He initialisation, plain SGD, batch 100, 50 epochs,
+learning rate log-uniform in [1e-6, 1e-2], L2 log-uniform in [1e-8, 1e-4].
+
+    python benchmarks/search_vs_kerastuner.py --engine ours --trials 10
+    python benchmarks/search_vs_kerastuner.py --engine kerastuner --trials 10
+    python benchmarks/search_vs_kerastuner.py --engine ours --strategy bayesian --trials 20 --seed 1
+    python benchmarks/search_vs_kerastuner.py --proposals 100   # Bayesian proposal time
+
+Prints one JSON line: seconds per trial, seconds per trial outside `fit`, best val_accuracy.
+Run by hand, never by CI.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import keras_tuner as kt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tuner.datasets import load_dataset  # noqa: E402
+
+LR_RANGE = {"min": 1e-6, "max": 1e-2, "sampling": "log"}
+L2_RANGE = {"min": 1e-8, "max": 1e-4, "sampling": "log"}
+FIXED = {"n_layers": 6, "units": 100, "activation": "relu", "kernel_initializer": "he_normal",
+         "optimizer": "sgd", "batch_size": 100}
+EPOCHS = 50
+
+
+def data():
+    return load_dataset("mnist", max_samples=500, validation_split=0.2, seed=0)
+
+
+class FitClock:
+    """Adds up the seconds spent inside `keras.Model.fit`, whoever calls it."""
+
+    def __init__(self):
+        self.seconds, self._fit = 0.0, keras.Model.fit
+
+    def __enter__(self):
+        clock = self
+
+        def timed_fit(model, *args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return clock._fit(model, *args, **kwargs)
+            finally:
+                clock.seconds += time.perf_counter() - started
+
+        keras.Model.fit = timed_fit
+        return self
+
+    def __exit__(self, *exc):
+        keras.Model.fit = self._fit
+
+
+def run_ours(trials: int, seed: int, strategy: str, folder: Path) -> dict:
+    from tuner import api
+    from tuner.campaign import from_dict
+
+    campaign = from_dict({
+        "name": f"bench_{strategy}_{seed}", "results_dir": str(folder), "dataset": "mnist",
+        "max_samples": 500, "validation_split": 0.2, "objective": "val_accuracy",
+        "strategy": strategy, "max_trials": trials, "epochs": EPOCHS, "seed": seed,
+        "space": dict(FIXED, learning_rate=LR_RANGE, l2=L2_RANGE)})
+    with FitClock() as clock:
+        started = time.perf_counter()
+        found = api.search(campaign, overwrite=True)
+        total = time.perf_counter() - started
+    return {"total_s": total, "fit_s": clock.seconds,
+            "best_val_accuracy": float(found.table.iloc[0]["score"])}
+
+
+def kerastuner_build(hp: kt.HyperParameters) -> keras.Model:
+    """The textbook model, written the way KerasTuner's getting-started guide writes builders."""
+    l2 = hp.Float("l2", 1e-8, 1e-4, sampling="log")
+    model = keras.Sequential([keras.Input(shape=(784,))])
+    for _ in range(6):
+        model.add(keras.layers.Dense(100, activation="relu", kernel_initializer="he_normal",
+                                     kernel_regularizer=keras.regularizers.L2(l2)))
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    model.compile(optimizer=keras.optimizers.SGD(hp.Float("lr", 1e-6, 1e-2, sampling="log")),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def run_kerastuner(trials: int, seed: int, folder: Path) -> dict:
+    d = data()
+    tuner = kt.RandomSearch(kerastuner_build, objective="val_accuracy", max_trials=trials,
+                            seed=seed or 1, directory=str(folder), project_name="kt",
+                            overwrite=True)
+    with FitClock() as clock:
+        started = time.perf_counter()
+        tuner.search(d.x_train, d.y_train, epochs=EPOCHS, batch_size=100,
+                     validation_data=(d.x_val, d.y_val), verbose=0)
+        total = time.perf_counter() - started
+    best = tuner.oracle.get_best_trials(1)[0]
+    return {"total_s": total, "fit_s": clock.seconds, "best_val_accuracy": float(best.score)}
+
+
+def proposal_times(finished: int, strategy: str) -> dict:
+    """Seconds per proposal once `finished` trials have ended, for our oracle and KerasTuner's."""
+    from keras_tuner.engine import trial as trial_module
+
+    from tuner.space import build_space
+    from tuner.strategies import create_oracle, end_trial
+
+    rng = np.random.default_rng(0)
+    space = build_space({"learning_rate": LR_RANGE, "l2": L2_RANGE})
+
+    def drive(oracle) -> list[float]:
+        oracle._set_project_dir(tempfile.mkdtemp(), "engine")
+        seconds = []
+        for i in range(finished + 5):
+            started = time.perf_counter()
+            trial = oracle.create_trial("chief")
+            if i >= finished:
+                seconds.append(time.perf_counter() - started)
+            lr = trial.hyperparameters.values["learning_rate"]
+            score = 0.9 - 0.05 * (np.log10(lr) + 2.5) ** 2 + rng.normal(scale=0.01)
+            oracle.update_trial(trial.trial_id, {"val_accuracy": float(score)})
+            trial.status = trial_module.TrialStatus.COMPLETED
+            end_trial(oracle, trial)
+        return seconds
+
+    ours = drive(create_oracle("bayesian", objective="val_accuracy", direction="max",
+                               hyperparameters=space, max_trials=finished + 5))
+    theirs = kt.oracles.BayesianOptimizationOracle(
+        objective=kt.Objective("val_accuracy", "max"), max_trials=finished + 5,
+        hyperparameters=space, seed=1)
+    theirs._display.verbose = 0
+    return {"finished_trials": finished, "ours_s": statistics.median(ours),
+            "kerastuner_s": statistics.median(drive(theirs))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=["ours", "kerastuner"], default="ours")
+    parser.add_argument("--strategy", default="random")
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--proposals", type=int, help="time Bayesian proposals after N trials")
+    args = parser.parse_args()
+    if args.proposals:
+        print(json.dumps(proposal_times(args.proposals, args.strategy)))
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        if args.engine == "ours":
+            result = run_ours(args.trials, args.seed, args.strategy, Path(folder))
+        else:
+            result = run_kerastuner(args.trials, args.seed, Path(folder))
+    result.update(engine=args.engine, strategy=args.strategy, trials=args.trials, seed=args.seed,
+                  backend=keras.backend.backend(),
+                  seconds_per_trial=result["total_s"] / args.trials,
+                  outside_fit_per_trial_s=(result["total_s"] - result["fit_s"]) / args.trials)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
