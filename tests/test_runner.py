@@ -130,3 +130,11 @@ def test_killed_campaign_resumes_without_losing_or_repeating_trials(tmp_path):
         if record.trial_id in finished:
             assert record.history == finished[record.trial_id]["history"]
     assert load_campaign(path).max_trials == 4
+
+
+def test_tensorboard_logs_every_trial_with_hparams(tmp_path):
+    found = api.search(write_campaign(tmp_path, max_trials=2, tensorboard=True))
+    logs = found.folder / "tensorboard"
+    assert list(logs.glob("events.out.tfevents.*")), "the HParams experiment config"
+    for record in found.records:
+        assert list((logs / record.trial_id).rglob("events.out.tfevents.*"))

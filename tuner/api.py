@@ -56,6 +56,17 @@ def _writer(campaign: Campaign, hyperparameter_names: list[str]) -> Callable[[li
     return write
 
 
+def _tensorboard_callbacks(campaign: Campaign):
+    """Per-trial TensorBoard + HParams callbacks under ``<folder>/tensorboard``."""
+    from tuner.tensorboard_hparams import hparams_callbacks
+
+    metrics = list(dict.fromkeys([campaign.objective, "loss", "val_loss"]))
+
+    def factory(trial_id: str, values: dict[str, Any]) -> list[keras.callbacks.Callback]:
+        return hparams_callbacks(campaign.folder / "tensorboard", trial_id, values, metrics)
+    return factory
+
+
 def search(campaign: str | Path | Campaign, *, overwrite: bool = False, quiet: bool = True,
            print_line: Callable[[str], None] = print, **overrides: Any) -> Results:
     """Run (or resume) a campaign from a TOML path or a `Campaign`; fields can be overridden:
@@ -66,7 +77,9 @@ def search(campaign: str | Path | Campaign, *, overwrite: bool = False, quiet: b
         campaign = campaign.replace(**overrides)
     hyperparameter_names = list(campaign.space)
     runner = CampaignRunner(campaign, overwrite=overwrite, quiet=quiet, print_line=print_line,
-                            on_trial_end=_writer(campaign, hyperparameter_names))
+                            on_trial_end=_writer(campaign, hyperparameter_names),
+                            extra_callbacks=_tensorboard_callbacks(campaign)
+                            if campaign.tensorboard else None)
     records = runner.run()
     _writer(campaign, hyperparameter_names)(records)
     table = results.ranked_table(records, objective=campaign.objective,

@@ -1,8 +1,8 @@
 """Input pipelines, built once per campaign and reused by every trial.
 
-THE ONE MODULE THAT IMPORTS TENSORFLOW (and only on the TensorFlow backend). `model.fit` on NumPy
-arrays rebuilds its input pipeline every epoch; on TensorFlow a cached `tf.data` pipeline is
-several times faster for small models. Other backends get the arrays, which they handle well.
+`model.fit` on NumPy arrays rebuilds its input pipeline every epoch; on the TensorFlow backend a
+cached `tf.data` pipeline is several times faster for small models. Other backends get the
+arrays, which they handle well.
 """
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 import keras
 
+from tuner import tf_backend
 from tuner.datasets import Dataset
 
 VALIDATION_BATCH = 1024
@@ -21,10 +22,8 @@ class InputPipeline:
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self.backend = keras.backend.backend()
-        if self.backend == "tensorflow":
-            import tensorflow as tf
-
-            self._tf = tf
+        if tf_backend.is_active():
+            tf = self._tf = tf_backend.tensorflow()
             self._train = tf.data.Dataset.from_tensor_slices(
                 (dataset.x_train, dataset.y_train)).cache()
             self._validation = tf.data.Dataset.from_tensor_slices(

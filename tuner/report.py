@@ -12,8 +12,8 @@ import pandas as pd
 from tuner.errors import ConfigError
 from tuner.importance import hyperparameter_importance
 from tuner.plots.campaign import completed, infer_direction, save_all, varying_hyperparameters
+from tuner.files import atomic_write_text
 from tuner.results import (
-    atomic_write_text,
     format_cell,
     INTERNAL_PREFIX,
     load,

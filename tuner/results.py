@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from tuner.errors import ConfigError
+from tuner.files import atomic_write_text
 from tuner.trial import COMPLETED, FAILED, TrialRecord
 
 FIXED_COLUMNS = ["rank", "trial_id", "status", "score", "best_epoch", "epochs_run", "duration_s", "n_params"]
@@ -214,23 +215,6 @@ def format_table(df: pd.DataFrame, fmt: str) -> str:
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` so that a reader (or a crash) sees the old or the new file."""
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _setting_text(value: Any, nested: bool = False) -> str:

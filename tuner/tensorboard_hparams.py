@@ -1,7 +1,6 @@
 """TensorBoard logging for a trial, with the HParams dashboard. TensorFlow backend only.
 
-This is the one module allowed to import `tensorflow` (and `tensorboard`) directly: the
-HParams summaries are written with `tf.summary`. Layout under `log_dir`: one run folder per
+The HParams summaries are written with `tf.summary`, from `tuner.tf_backend`. Layout under `log_dir`: one run folder per
 trial (``<log_dir>/<trial_id>/train``, ``.../validation`` from Keras' TensorBoard callback,
 the trial's hyperparameters in ``<log_dir>/<trial_id>``), and the experiment's configuration
 (hyperparameter names and metrics) once in `log_dir` itself.
@@ -15,6 +14,7 @@ from typing import Any
 
 import keras
 
+from tuner import tf_backend
 from tuner.errors import ConfigError
 
 INTERNAL_PREFIX = "tuner/"
@@ -22,7 +22,7 @@ INTERNAL_PREFIX = "tuner/"
 
 def _require_tensorflow_backend() -> None:
     backend = keras.backend.backend()
-    if backend != "tensorflow":
+    if not tf_backend.is_active():
         raise ConfigError(
             f"tensorboard = true needs the TensorFlow backend, but KERAS_BACKEND is {backend!r}; "
             "set KERAS_BACKEND=tensorflow or turn tensorboard off."
@@ -65,7 +65,7 @@ class HParamsCallback(keras.callbacks.Callback):
         self._writer = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
-        import tensorflow as tf
+        tf = tf_backend.tensorflow()
         from tensorboard.plugins.hparams import summary_v2
 
         self._writer = tf.summary.create_file_writer(str(self.run_dir))
@@ -74,7 +74,7 @@ class HParamsCallback(keras.callbacks.Callback):
         self._writer.flush()
 
     def on_train_end(self, logs: dict | None = None) -> None:
-        import tensorflow as tf
+        tf = tf_backend.tensorflow()
         from tensorboard.plugins.hparams import api_pb2, summary
 
         if self._writer is None:
@@ -88,7 +88,7 @@ class HParamsCallback(keras.callbacks.Callback):
 
 def write_experiment_config(log_dir: Path, hyperparameter_names: Sequence[str], metrics: Sequence[str]) -> None:
     """Declare the experiment's hyperparameters and metric columns once, in `log_dir` itself."""
-    import tensorflow as tf
+    tf = tf_backend.tensorflow()
     from tensorboard.plugins.hparams import api as hp
 
     if any(log_dir.glob("events.out.tfevents.*")):
