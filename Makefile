@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/tuner search experiments/quickstart.toml --overwrite
+	$(VENV)/bin/tuner report quickstart
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q

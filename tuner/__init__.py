@@ -1,0 +1,37 @@
+"""Hyperparameter tuning for Keras: model builders, four search strategies, ranked results.
+
+    import tuner
+    found = tuner.search("experiments/quickstart.toml")
+    found.table.head()              # ranked pandas DataFrame
+    found.best_hyperparameters      # dict
+    model = found.best_model()      # keras.Model at its best epoch
+
+Names are imported on first use, so ``import tuner.errors`` (or the CLI's argument parsing)
+does not pay for importing Keras.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "search": "tuner.api", "Results": "tuner.api",
+    "Campaign": "tuner.campaign", "load_campaign": "tuner.campaign",
+    "load_dataset": "tuner.datasets", "Dataset": "tuner.datasets", "DataSpec": "tuner.datasets",
+    "MLPHyperModel": "tuner.builders.mlp", "build_mlp": "tuner.builders.mlp",
+    "get_builder": "tuner.builders",
+    "create_oracle": "tuner.strategies",
+    "lr_find": "tuner.lr_finder", "find_learning_rate": "tuner.lr_finder",
+    "LRRangeTest": "tuner.lr_finder",
+    "load": "tuner.results", "compare": "tuner.results",
+    "write_report": "tuner.report",
+    "ConfigError": "tuner.errors", "TrialError": "tuner.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tuner' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -11,10 +11,6 @@ from tuner.errors import ConfigError, TrialError
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad arguments already; keep its one-line message."""
-
-
 def _search(args: argparse.Namespace) -> int:
     from tuner import api, results
     from tuner.campaign import load_campaign
@@ -67,7 +63,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tuner", description="Hyperparameter tuning for Keras models.")
+    parser = argparse.ArgumentParser(prog="tuner", description="Hyperparameter tuning for Keras models.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     search = commands.add_parser("search", help="run or resume a tuning campaign")
