@@ -48,10 +48,13 @@ class Results:
         return keras.models.load_model(path)
 
 
-def _writer(campaign: Campaign, hyperparameter_names: list[str]) -> Callable[[list[TrialRecord]], None]:
+def _writer(campaign: Campaign, hyperparameter_names: list[str],
+            lr_find_info: dict[str, Any] | None = None) -> Callable[[list[TrialRecord]], None]:
+    settings = dict(campaign.to_dict(), **(lr_find_info or {}))  # what learning_rate="auto" found
+
     def write(records: list[TrialRecord]) -> None:
         results.write_results(campaign.folder, records, objective=campaign.objective,
-                              direction=campaign.direction, settings=campaign.to_dict(),
+                              direction=campaign.direction, settings=settings,
                               hyperparameter_names=hyperparameter_names)
     return write
 
@@ -77,11 +80,11 @@ def search(campaign: str | Path | Campaign, *, overwrite: bool = False, quiet: b
         campaign = campaign.replace(**overrides)
     hyperparameter_names = list(campaign.space)
     runner = CampaignRunner(campaign, overwrite=overwrite, quiet=quiet, print_line=print_line,
-                            on_trial_end=_writer(campaign, hyperparameter_names),
                             extra_callbacks=_tensorboard_callbacks(campaign)
                             if campaign.tensorboard else None)
+    runner.on_trial_end = _writer(campaign, hyperparameter_names, runner.lr_find_info)
     records = runner.run()
-    _writer(campaign, hyperparameter_names)(records)
+    runner.on_trial_end(records)
     table = results.ranked_table(records, objective=campaign.objective,
                                  direction=campaign.direction,
                                  hyperparameter_names=hyperparameter_names)

@@ -62,6 +62,23 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lr_find(args: argparse.Namespace) -> int:
+    from tuner.campaign import load_campaign
+    from tuner.lr_range import parse_assignments, run_lr_find, suggestion_lines, write_lr_find
+
+    overrides = parse_assignments(args.set)
+    campaign = load_campaign(args.campaign)
+    if args.results_dir is not None:
+        campaign = campaign.replace(results_dir=args.results_dir)
+    result = run_lr_find(campaign, overrides, start_lr=args.start_lr, end_lr=args.end_lr,
+                         num_iter=args.num_iter)
+    for line in suggestion_lines(result):
+        print(line)
+    for path in write_lr_find(result, campaign.folder):
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuner", description="Hyperparameter tuning for Keras models.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -93,6 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--top", type=int, default=20, help="rows of the ranked table in the report")
     report.add_argument("--results-dir", default="results")
     report.set_defaults(handler=_report)
+
+    lr = commands.add_parser("lr-find", help="run the learning-rate range test on a campaign's model",
+                             description="Writes lr_find.png and lr_find.csv into the campaign's "
+                                         "results folder and prints the suggested rates.")
+    lr.add_argument("campaign", help="campaign file (TOML)")
+    lr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="fix a hyperparameter of the model (repeatable); others take the "
+                         "campaign's fixed values or the builder's defaults")
+    lr.add_argument("--start-lr", type=float, default=1e-7)
+    lr.add_argument("--end-lr", type=float, default=10.0)
+    lr.add_argument("--num-iter", type=int, default=100, help="batches to run at most")
+    lr.add_argument("--results-dir")
+    lr.set_defaults(handler=_lr_find)
     return parser
 
 

@@ -26,6 +26,7 @@ from tuner.campaign import Campaign, from_dict
 from tuner.datasets import Dataset, load_dataset
 from tuner.errors import ConfigError, TrialError
 from tuner.files import atomic_write_text
+from tuner.lr_range import resolve_auto_learning_rate
 from tuner.pipeline import InputPipeline
 from tuner.space import build_space, check_names, declared_hyperparameters
 from tuner.strategies import create_oracle, end_trial
@@ -222,7 +223,10 @@ class CampaignRunner:
                 "campaign a new name to keep both.")
 
     def _space(self) -> kt.HyperParameters:
-        space = build_space(self.campaign.space)
+        # learning_rate = "auto": the range finder runs first (once per folder; see lr_range).
+        entries, self.lr_find_info = resolve_auto_learning_rate(
+            self.campaign, self.dataset, self.hypermodel)
+        space = build_space(entries)
         if "epochs" not in self.campaign.space:
             space.Fixed("epochs", self.campaign.epochs)
         check_names(space, declared_hyperparameters(self.hypermodel), self.campaign.model)
