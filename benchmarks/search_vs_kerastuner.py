@@ -64,7 +64,7 @@ class FitClock:
         keras.Model.fit = self._fit
 
 
-def run_ours(trials: int, seed: int, strategy: str, folder: Path) -> dict:
+def run_ours(trials: int, seed: int, strategy: str, folder: Path, threads: int) -> dict:
     from tuner import api
     from tuner.campaign import from_dict
 
@@ -72,6 +72,7 @@ def run_ours(trials: int, seed: int, strategy: str, folder: Path) -> dict:
         "name": f"bench_{strategy}_{seed}", "results_dir": str(folder), "dataset": "mnist",
         "max_samples": 500, "validation_split": 0.2, "objective": "val_accuracy",
         "strategy": strategy, "max_trials": trials, "epochs": EPOCHS, "seed": seed,
+        "threads": threads,
         "space": dict(FIXED, learning_rate=LR_RANGE, l2=L2_RANGE)})
     with FitClock() as clock:
         started = time.perf_counter()
@@ -94,7 +95,10 @@ def kerastuner_build(hp: kt.HyperParameters) -> keras.Model:
     return model
 
 
-def run_kerastuner(trials: int, seed: int, folder: Path) -> dict:
+def run_kerastuner(trials: int, seed: int, folder: Path, threads: int) -> dict:
+    from tuner import tf_backend
+
+    tf_backend.configure_threads(threads)
     d = data()
     tuner = kt.RandomSearch(kerastuner_build, objective="val_accuracy", max_trials=trials,
                             seed=seed or 1, directory=str(folder), project_name="kt",
@@ -149,6 +153,8 @@ def main() -> None:
     parser.add_argument("--strategy", default="random")
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="TensorFlow threads for both engines (0 = TensorFlow's default)")
     parser.add_argument("--proposals", type=int, help="time Bayesian proposals after N trials")
     args = parser.parse_args()
     if args.proposals:
@@ -156,10 +162,11 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         if args.engine == "ours":
-            result = run_ours(args.trials, args.seed, args.strategy, Path(folder))
+            result = run_ours(args.trials, args.seed, args.strategy, Path(folder), args.threads)
         else:
-            result = run_kerastuner(args.trials, args.seed, Path(folder))
+            result = run_kerastuner(args.trials, args.seed, Path(folder), args.threads)
     result.update(engine=args.engine, strategy=args.strategy, trials=args.trials, seed=args.seed,
+                  threads=args.threads,
                   backend=keras.backend.backend(),
                   seconds_per_trial=result["total_s"] / args.trials,
                   outside_fit_per_trial_s=(result["total_s"] - result["fit_s"]) / args.trials)

@@ -49,6 +49,7 @@ class Campaign:
     keep_top: int = 1
     tensorboard: bool = False
     max_consecutive_failures: int = 10
+    threads: int = 0
 
     @property
     def folder(self) -> Path:
@@ -72,7 +73,7 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "validation_split": (int, float), "test_split": (int, float), "max_samples": int,
     "standardize": bool, "objective": str, "direction": str, "strategy": str, "max_trials": int,
     "epochs": int, "seed": int, "strategy_options": dict, "space": dict, "early_stopping": dict,
-    "keep_top": int, "tensorboard": bool, "max_consecutive_failures": int,
+    "keep_top": int, "tensorboard": bool, "max_consecutive_failures": int, "threads": int,
 }
 REQUIRED = ("name", "dataset")
 
@@ -114,6 +115,9 @@ def validate(campaign: Campaign) -> Campaign:
     for key in ("max_trials", "epochs", "keep_top", "max_consecutive_failures"):
         if getattr(campaign, key) < 1:
             raise ConfigError(f"{key} must be at least 1, but got {getattr(campaign, key)}.")
+    if campaign.threads < 0:
+        raise ConfigError(f"threads must be 0 (TensorFlow decides) or more, but got "
+                          f"{campaign.threads}.")
     if not campaign.name or "/" in campaign.name or campaign.name.startswith("."):
         raise ConfigError(f"name must be a plain folder name, but got {campaign.name!r}.")
     if campaign.strategy not in STRATEGIES:

@@ -21,6 +21,7 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import trial as trial_module
 
+from tuner import tf_backend
 from tuner.builders import get_builder
 from tuner.campaign import Campaign, from_dict
 from tuner.datasets import Dataset, load_dataset
@@ -36,7 +37,7 @@ ENGINE_FOLDER = ".engine"
 TUNER_ID = "chief"
 # Settings that may change between runs of one campaign; any other change starts a new one.
 RESUMABLE_CHANGES = {"max_trials", "keep_top", "tensorboard", "max_consecutive_failures",
-                     "results_dir"}
+                     "results_dir", "threads"}
 
 TrialCallbackFactory = Callable[[str, dict[str, Any]], list[keras.callbacks.Callback]]
 
@@ -172,6 +173,7 @@ class CampaignRunner:
         self.on_trial_end = on_trial_end
         self.folder = campaign.folder
         self.engine = self.folder / ENGINE_FOLDER
+        tf_backend.configure_threads(campaign.threads)
         self._prepare_folder(overwrite)
         self.dataset: Dataset = load_dataset(
             campaign.dataset, validation_split=campaign.validation_split,
