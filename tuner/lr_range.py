@@ -163,11 +163,14 @@ def suggestion_lines(result: LRFindResult) -> list[str]:
 # learning_rate = "auto" | "auto-fixed"
 # --------------------------------------------------------------------------------------------
 
-def _lr_entry(mode: str, valley: float) -> float | dict[str, Any]:
+def _lr_entry(mode: str, valley: float, strategy: str = "random") -> float | dict[str, Any]:
     if mode == "auto-fixed":
         return valley
     low = max(valley / 10, math.ulp(0.0))
-    return {"min": low, "max": valley * 10, "sampling": "log"}
+    entry: dict[str, Any] = {"min": low, "max": valley * 10, "sampling": "log"}
+    if strategy == "grid":
+        entry["step"] = math.sqrt(10.0)  # a grid needs a step: 5 rates over the two decades
+    return entry
 
 
 def _suggestions_info(result: LRFindResult, folder: Path) -> dict[str, Any]:
@@ -216,8 +219,8 @@ def resolve_auto_learning_rate(campaign: Campaign, dataset: Dataset,
         result = _find(campaign, dataset, hypermodel, hyperparameters_for(campaign), declared)
         write_lr_find(result, folder)
         info = _suggestions_info(result, folder)
-        info["learning_rate"] = _lr_entry(mode, float(info["lr_find_valley"]))
+        info["learning_rate"] = _lr_entry(mode, float(info["lr_find_valley"]), campaign.strategy)
         atomic_write_text(folder / JSON_FILE, json.dumps(info, indent=2) + "\n")
     # Rebuilt from the stored valley, not read back: the mode is the campaign's own.
-    entry = _lr_entry(mode, float(info["lr_find_valley"]))
+    entry = _lr_entry(mode, float(info["lr_find_valley"]), campaign.strategy)
     return dict(campaign.space, learning_rate=entry), dict(info, learning_rate=entry)

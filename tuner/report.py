@@ -32,6 +32,7 @@ PLOT_CAPTIONS = {
     "parallel_coordinates.png": "The top trials across every hyperparameter; colour is the score.",
     "learning_curves.png": "Training (solid) and validation (dashed) curves of the top trials; dots mark the best epoch.",
     "budget.png": "Epochs each trial was given (Hyperband brackets and rounds when present).",
+    "lr_find.png": "Learning-rate range test: loss against learning rate, suggestions marked.",
 }
 
 STYLE = """
@@ -173,6 +174,8 @@ def write_report(results_folder: str | Path, results_dir: str | Path = "results"
     """
     folder = resolve_folder(results_folder, results_dir)
     plot_paths = save_all(folder)
+    if (folder / "lr_find.png").is_file():  # written by `tuner lr-find` or learning_rate="auto"
+        plot_paths.append(folder / "lr_find.png")
     path = folder / REPORT_FILE
     atomic_write_text(path, render_report(folder, plot_paths, top=top))
     return path
