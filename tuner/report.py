@@ -9,16 +9,14 @@ from typing import Any
 
 import pandas as pd
 
-from tuner.errors import ConfigError
 from tuner.importance import hyperparameter_importance
 from tuner.plots.campaign import completed, infer_direction, save_all, varying_hyperparameters
 from tuner.files import atomic_write_text
 from tuner.results import (
     format_cell,
     INTERNAL_PREFIX,
-    load,
     load_campaign_settings,
-    load_history,
+    load_with_history,
     resolve_folder,
     settings_table,
     split_columns,
@@ -121,11 +119,7 @@ def _report_columns(shown: pd.DataFrame) -> pd.DataFrame:
 
 def render_report(folder: Path, plot_paths: list[Path], *, top: int = 20) -> str:
     """The HTML text of a results folder's report (plots already drawn to `plot_paths`)."""
-    table = load(folder)
-    try:
-        history: pd.DataFrame | None = load_history(folder)
-    except ConfigError:
-        history = None
+    table, history = load_with_history(folder)
     settings = load_campaign_settings(folder)
     name = str(settings.get("name", folder.name))
     objective = settings.get("objective", "score")

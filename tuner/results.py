@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import tomllib
 from collections.abc import Iterable, Sequence
 from numbers import Integral, Real
@@ -338,6 +336,15 @@ def load_history(name_or_path: str | Path, results_dir: str | Path = "results") 
     return _read_csv(resolve_folder(name_or_path, results_dir), HISTORY_FILE)
 
 
+def load_with_history(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """A results folder's ranked table and its history (None when history.csv is missing)."""
+    table = load(folder)
+    try:
+        return table, load_history(folder)
+    except ConfigError:
+        return table, None
+
+
 def load_campaign_settings(name_or_path: str | Path, results_dir: str | Path = "results") -> dict[str, Any]:
     """The resolved ``campaign.toml`` of a results folder, or ``{}`` when it has none."""
     path = resolve_folder(name_or_path, results_dir) / CAMPAIGN_FILE
@@ -385,11 +392,7 @@ def compare(names_or_paths: Iterable[str | Path], results_dir: str | Path = "res
     hp_order: list[str] = []
     for item in names_or_paths:
         folder = resolve_folder(item, results_dir)
-        table = load(folder)
-        try:
-            history: pd.DataFrame | None = load_history(folder)
-        except ConfigError:
-            history = None
+        table, history = load_with_history(folder)
         settings = load_campaign_settings(folder)
         hps, _ = split_columns(table, history)
         hps = [h for h in hps if not h.startswith(INTERNAL_PREFIX)]
@@ -430,4 +433,5 @@ __all__ = [
     "format_table",
     "format_cell",
     "atomic_write_text",
+    "load_with_history",
 ]

@@ -23,7 +23,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from tuner.errors import ConfigError
-from tuner.results import INTERNAL_PREFIX, infer_log, is_categorical, load, load_history, split_columns
+from tuner.results import INTERNAL_PREFIX, infer_log, is_categorical, load_with_history, split_columns
 
 DPI = 110
 BRACKET_KEY = "tuner/bracket"
@@ -356,11 +356,7 @@ def varying_hyperparameters(table: pd.DataFrame, history: pd.DataFrame | None = 
 def save_all(results_folder: str | Path, *, top: int = 10) -> list[Path]:
     """Draw every plot that applies to a results folder as PNG files inside it; return their paths."""
     folder = Path(results_folder)
-    table = load(folder)
-    try:
-        history: pd.DataFrame | None = load_history(folder)
-    except ConfigError:
-        history = None
+    table, history = load_with_history(folder)
     done = completed(table)
     paths: list[Path] = []
     if not len(table):
