@@ -252,3 +252,17 @@ def test_cli_results_and_compare_print_parseable_tables(tmp_path, records, capsy
     assert cli.main(["results", "missing", "--results-dir", str(tmp_path)]) == 2
     assert "'missing'" in capsys.readouterr().err
     assert cli.main(["results", "a", "b", "--results-dir", str(tmp_path)]) == 2
+
+
+def test_incremental_history_csv_matches_the_full_table():
+    from tuner.results import HistoryCSV, history_table
+
+    first = TrialRecord("0", "completed", {"a": 1}, {"loss": [0.5, 0.25], "val_loss": [0.6, 0.3]},
+                        0.3, 2, 2, 1.0, 10)
+    second = TrialRecord("1", "failed", {"a": 2}, {"loss": [float("nan")]}, None, None, 1, 0.5, 10)
+    third = TrialRecord("2", "completed", {"a": 3}, {"loss": [0.4], "val_loss": [0.5],
+                                                    "val_mae": [0.7]}, 0.5, 1, 1, 0.7, 10)
+    cache = HistoryCSV()
+    for n in (1, 2, 3):
+        assert cache.text([first, second, third][:n]) == \
+            history_table([first, second, third][:n]).to_csv(index=False)

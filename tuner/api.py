@@ -51,11 +51,12 @@ class Results:
 def _writer(campaign: Campaign, hyperparameter_names: list[str],
             lr_find_info: dict[str, Any] | None = None) -> Callable[[list[TrialRecord]], None]:
     settings = dict(campaign.to_dict(), **(lr_find_info or {}))  # what learning_rate="auto" found
+    history_csv = results.HistoryCSV()
 
     def write(records: list[TrialRecord]) -> None:
         results.write_results(campaign.folder, records, objective=campaign.objective,
                               direction=campaign.direction, settings=settings,
-                              hyperparameter_names=hyperparameter_names)
+                              hyperparameter_names=hyperparameter_names, history_csv=history_csv)
     return write
 
 

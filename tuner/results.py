@@ -154,6 +154,35 @@ def history_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
     return table
 
 
+class HistoryCSV:
+    """The text of ``history.csv``, built incrementally: a trial's rows are formatted once, so
+    rewriting the file after every trial does not cost more with every trial."""
+
+    def __init__(self) -> None:
+        self._metrics: list[str] = []
+        self._chunks: dict[tuple[str, int, float], str] = {}
+
+    def text(self, records: Sequence[TrialRecord]) -> str:
+        metrics = _metric_order(records)
+        if metrics != self._metrics:  # a new metric changes every row: start again
+            self._metrics, self._chunks = metrics, {}
+        columns = ["trial_id", "epoch", *metrics]
+        missing = [r for r in records if self._key(r) not in self._chunks]
+        if missing:  # formatted together: one DataFrame, then split back into trials
+            lines = history_table(missing).reindex(columns=columns).to_csv(
+                index=False, header=False).splitlines(keepends=True)
+            start = 0
+            for record in missing:
+                rows = max((len(v) for v in record.history.values()), default=0)
+                self._chunks[self._key(record)] = "".join(lines[start:start + rows])
+                start += rows
+        return ",".join(columns) + "\n" + "".join(self._chunks[self._key(r)] for r in records)
+
+    @staticmethod
+    def _key(record: TrialRecord) -> tuple[str, int, float]:
+        return (str(record.trial_id), record.epochs_run, record.duration_s)
+
+
 # --------------------------------------------------------------------------- formatting
 
 
@@ -268,17 +297,19 @@ def write_results(
     settings: dict[str, Any],
     hyperparameter_names: Sequence[str] | None = None,
     top: int = 10,
+    history_csv: HistoryCSV | None = None,
 ) -> None:
     """Write ``trials.csv``, ``history.csv`` and ``summary.md`` into `folder`, each atomically.
 
-    Cheap enough to call after every trial; it does not draw plots or write ``campaign.toml``.
+    Cheap enough to call after every trial (pass the same `history_csv` each time); it does
+    not draw plots or write ``campaign.toml``.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     table = ranked_table(records, objective=objective, direction=direction, hyperparameter_names=hyperparameter_names)
-    history = history_table(records)
+    history = (history_csv or HistoryCSV()).text(records)
     atomic_write_text(folder / TRIALS_FILE, table.to_csv(index=False))
-    atomic_write_text(folder / HISTORY_FILE, history.to_csv(index=False))
+    atomic_write_text(folder / HISTORY_FILE, history)
     atomic_write_text(
         folder / SUMMARY_FILE,
         summary_markdown(table, objective=objective, direction=direction, settings=settings, top=top),

@@ -46,19 +46,25 @@ class EpochRecorder(keras.callbacks.Callback):
     """Keeps every epoch's metrics, the best epoch's weights in memory, and stops a trial whose
     loss is no longer finite."""
 
-    def __init__(self, objective: str, direction: str, keep_weights: bool = True):
+    def __init__(self, objective: str, direction: str, keep_weights_beyond: float | None = None,
+                 keep_all_weights: bool = False):
         super().__init__()
-        self.objective, self.direction, self.keep_weights = objective, direction, keep_weights
+        self.objective, self.direction = objective, direction
+        # Copying weights off the device on every improving epoch costs ~1 ms each; only an
+        # epoch that beats the campaign's best so far can become the saved model.
+        self.keep_weights_beyond = keep_weights_beyond
+        self.keep_all_weights = keep_all_weights
         self.history: dict[str, list[float]] = {}
         self.best_score: float | None = None
         self.best_epoch: int | None = None
         self.best_weights: list[np.ndarray] | None = None
         self.diverged: str | None = None
 
+    def _beats(self, value: float, other: float) -> bool:
+        return value > other if self.direction == "max" else value < other
+
     def _improves(self, value: float) -> bool:
-        if self.best_score is None:
-            return True
-        return value > self.best_score if self.direction == "max" else value < self.best_score
+        return self.best_score is None or self._beats(value, self.best_score)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
@@ -79,7 +85,8 @@ class EpochRecorder(keras.callbacks.Callback):
         value = float(logs[self.objective])
         if math.isfinite(value) and self._improves(value):
             self.best_score, self.best_epoch = value, epochs_seen
-            if self.keep_weights:
+            if self.keep_all_weights or self.keep_weights_beyond is None or \
+                    self._beats(value, self.keep_weights_beyond):
                 self.best_weights = self.model.get_weights()
 
 
@@ -123,13 +130,16 @@ class TrialRunner:
         if path.is_file():
             model.load_weights(path)
 
-    def run(self, trial: kt.engine.trial.Trial) -> TrialRecord:
+    def run(self, trial: kt.engine.trial.Trial, best_score: float | None = None) -> TrialRecord:
+        """Build and fit the trial's model. Its best-epoch weights are kept (for saving) only
+        when they beat `best_score`, the campaign's best so far, or for Hyperband parents."""
         values = dict(trial.hyperparameters.values)
         hp = trial.hyperparameters.copy()
         seed = trial_seed(self.seed, trial.trial_id)
         keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(seed)
-        recorder = EpochRecorder(self.objective, self.direction)
+        recorder = EpochRecorder(self.objective, self.direction, keep_weights_beyond=best_score,
+                                 keep_all_weights=self.weights_folder is not None)
         started = time.perf_counter()
         self.last_model, self.last_best_weights = None, None
         record = TrialRecord(trial_id=trial.trial_id, status=FAILED, hyperparameters=values)
@@ -246,6 +256,14 @@ class CampaignRunner:
         atomic_write_text(self.engine / "records" / f"{record.trial_id}.json",
                           json.dumps(asdict(record), default=float))
 
+    def _entry_score(self) -> float | None:
+        """The score a trial must beat to enter the top `keep_top` (None: any trial enters)."""
+        completed = sorted((r for r in self.records.values() if r.status == COMPLETED),
+                           key=_rank_key(self.campaign.direction))
+        if len(completed) < self.campaign.keep_top:
+            return None
+        return completed[self.campaign.keep_top - 1].score
+
     def _keep_best_models(self, record: TrialRecord) -> None:
         """Save this trial's best-epoch model if it is in the top `keep_top`; drop the rest."""
         model, weights = self.trial_runner.last_model, self.trial_runner.last_best_weights
@@ -294,7 +312,7 @@ class CampaignRunner:
             trial = self.oracle.create_trial(TUNER_ID)
             if trial.status != trial_module.TrialStatus.RUNNING:
                 break
-            record = self.trial_runner.run(trial)
+            record = self.trial_runner.run(trial, best_score=self._entry_score())
             self.records[record.trial_id] = record
             self._save_record(record)
             if record.status == COMPLETED:
