@@ -13,6 +13,7 @@ import keras_tuner as kt
 import numpy as np
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine import trial as trial_module
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import RegressorTags
 from skopt import Optimizer
 from skopt.learning import GradientBoostingQuantileRegressor
@@ -171,7 +172,10 @@ class SkoptOracle(kt.Oracle):
             xs.append(self._encode(trial.hyperparameters.values))
             ys.append(self._loss(trial.score) if ok else penalty)
         if xs:
-            self._optimizer.tell(xs, ys)
+            with warnings.catch_warnings():
+                # The GP's kernel fit often stops early on few, noisy points; that is expected.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                self._optimizer.tell(xs, ys)
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         self._tell_finished()
