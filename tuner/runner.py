@@ -28,6 +28,7 @@ from tuner.datasets import Dataset, load_dataset
 from tuner.errors import ConfigError, TrialError
 from tuner.files import atomic_write_text
 from tuner.lr_range import resolve_auto_learning_rate
+from tuner.model_reuse import CompiledModels
 from tuner.pipeline import InputPipeline
 from tuner.space import build_space, check_names, declared_hyperparameters
 from tuner.strategies import create_oracle, end_trial
@@ -107,6 +108,8 @@ class TrialRunner:
         self.early_stopping = early_stopping
         self.weights_folder = weights_folder  # Hyperband: where promoted trials find parents
         self.extra_callbacks = extra_callbacks
+        self.compiled_models = CompiledModels(
+            enabled=getattr(hypermodel, "reuse_compiled_models", False))
         self.last_model: keras.Model | None = None
         self.last_best_weights: list[np.ndarray] | None = None
 
@@ -136,7 +139,8 @@ class TrialRunner:
         values = dict(trial.hyperparameters.values)
         hp = trial.hyperparameters.copy()
         seed = trial_seed(self.seed, trial.trial_id)
-        keras.backend.clear_session(free_memory=False)
+        if self.compiled_models.clears_session():
+            keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(seed)
         recorder = EpochRecorder(self.objective, self.direction, keep_weights_beyond=best_score,
                                  keep_all_weights=self.weights_folder is not None)
@@ -144,8 +148,9 @@ class TrialRunner:
         self.last_model, self.last_best_weights = None, None
         record = TrialRecord(trial_id=trial.trial_id, status=FAILED, hyperparameters=values)
         try:
-            model = self.hypermodel.build(hp)
-            record.n_params = int(model.count_params())
+            fresh = self.hypermodel.build(hp)
+            record.n_params = int(fresh.count_params())
+            model = self.compiled_models.adopt(fresh)
             self._load_parent_weights(model, values)
             batch_size = int(hp.get("batch_size")) if "batch_size" in hp else 32
             epochs = int(values.get("tuner/epochs", hp.get("epochs") if "epochs" in hp else 20))

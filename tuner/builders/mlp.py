@@ -10,6 +10,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from tuner.builders.regularizers import VariableL2
 from tuner.datasets import BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASKS, DataSpec
 from tuner.errors import ConfigError
 
@@ -75,7 +76,13 @@ class MLPHyperModel(kt.HyperModel):
     batch_norm (False), dropout (0.0, 0-0.5), l2 (0.0, 0-0.01), optimizer (adam),
     learning_rate (1e-3, 1e-5-1 log), batch_size (32), epochs (20, 1-1000); regression adds
     loss (mse, mae, huber).
+
+    Its models keep the learning rate and the L2 factor in variables, and their config
+    describes their graph, so the runner may train trials with the same graph on one compiled
+    model (`reuse_compiled_models`, see `tuner.model_reuse`).
     """
+
+    reuse_compiled_models = True
 
     def __init__(self, task: str, input_shape: tuple[int, ...], output_size: int,
                  positive_targets: bool = False, name: str = "mlp", tunable: bool = True):
@@ -117,7 +124,8 @@ class MLPHyperModel(kt.HyperModel):
         hp.Choice("batch_size", BATCH_SIZES, default=32)
         hp.Int("epochs", 1, 1000, default=20)
 
-        regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+        # In a variable, so trials that differ only in l2 can share one compiled model.
+        regularizer = VariableL2(l2) if l2 > 0 else None
         inputs = keras.Input(shape=self.input_shape)
         x = keras.layers.Flatten()(inputs) if len(self.input_shape) > 1 else inputs
         for width in units:
