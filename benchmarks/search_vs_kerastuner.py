@@ -4,9 +4,9 @@ Setup (Saito, "Deep Learning from Scratch" ch. 6): 400 training and 100 validati
 6 hidden layers of 100 ReLU units with He initialisation, plain SGD, batch 100, 50 epochs,
 learning rate log-uniform in [1e-6, 1e-2], L2 log-uniform in [1e-8, 1e-4].
 
-    python benchmarks/search_vs_kerastuner.py --engine ours --trials 10
+    python benchmarks/search_vs_kerastuner.py --trials 20 --rounds 3 --threads 1   # both, in turn
     python benchmarks/search_vs_kerastuner.py --engine kerastuner --trials 10
-    python benchmarks/search_vs_kerastuner.py --engine ours --strategy bayesian --trials 20 --seed 1
+    python benchmarks/search_vs_kerastuner.py --compare-strategies random,bayesian --seeds 0,1,2
     python benchmarks/search_vs_kerastuner.py --proposals 100   # Bayesian proposal time
 
 Prints one JSON line: seconds per trial (whole search call / trials), seconds per trial of the
@@ -169,32 +169,96 @@ def proposal_times(finished: int, strategy: str) -> dict:
             "kerastuner_s": statistics.median(drive(theirs))}
 
 
+def run_engine(engine: str, trials: int, seed: int, strategy: str, threads: int) -> dict:
+    """One search through one engine, timed: a JSON-ready dict."""
+    with tempfile.TemporaryDirectory() as folder:
+        if engine == "ours":
+            result = run_ours(trials, seed, strategy, Path(folder), threads)
+        else:
+            result = run_kerastuner(trials, seed, Path(folder), threads)
+    result.update(engine=engine, strategy=strategy, trials=trials, seed=seed, threads=threads,
+                  backend=keras.backend.backend(),
+                  seconds_per_trial=result["total_s"] / trials,
+                  outside_fit_per_trial_s=(result["loop_s"] - result["fit_s"]) / trials,
+                  outside_build_and_fit_per_trial_s=(
+                      result["loop_s"] - result["fit_s"] - result["build_s"]) / trials)
+    return result
+
+
+def compare(trials: int, seed: int, threads: int, rounds: int) -> dict:
+    """Both engines in turn, `rounds` times, in this one process (same TensorFlow, same
+    threads): the ratio is taken round by round, so a drift in the machine's speed cancels."""
+    for engine in ("kerastuner", "ours"):  # untimed: TensorFlow's one-off start-up costs
+        run_engine(engine, 1, seed, "random", threads)
+    rows = []
+    for _ in range(rounds):
+        pair = {engine: run_engine(engine, trials, seed, "random", threads)
+                for engine in ("kerastuner", "ours")}
+        rows.append(pair)
+        print(json.dumps({e: {k: round(v, 4) if isinstance(v, float) else v
+                              for k, v in r.items()} for e, r in pair.items()}), flush=True)
+
+    def median(engine: str, key: str) -> float:
+        return statistics.median(row[engine][key] for row in rows)
+
+    return {
+        "rounds": rounds, "trials": trials, "threads": threads,
+        "backend": keras.backend.backend(),
+        "kerastuner_s_per_trial": median("kerastuner", "seconds_per_trial"),
+        "ours_s_per_trial": median("ours", "seconds_per_trial"),
+        "speedup_median": statistics.median(row["kerastuner"]["seconds_per_trial"]
+                                            / row["ours"]["seconds_per_trial"] for row in rows),
+        "speedup_min": min(row["kerastuner"]["seconds_per_trial"]
+                           / row["ours"]["seconds_per_trial"] for row in rows),
+        "ours_outside_fit_s": median("ours", "outside_fit_per_trial_s"),
+        "ours_outside_build_and_fit_s": median("ours", "outside_build_and_fit_per_trial_s"),
+        "kerastuner_outside_fit_s": median("kerastuner", "outside_fit_per_trial_s"),
+        "kerastuner_best_val_accuracy": median("kerastuner", "best_val_accuracy"),
+        "ours_best_val_accuracy": median("ours", "best_val_accuracy"),
+    }
+
+
+def compare_strategies(strategies: list[str], seeds: list[int], trials: int,
+                       threads: int) -> dict:
+    """Best val_accuracy after `trials` trials of each strategy, for each seed; the medians."""
+    best: dict[str, list[float]] = {strategy: [] for strategy in strategies}
+    for seed in seeds:
+        for strategy in strategies:
+            result = run_engine("ours", trials, seed, strategy, threads)
+            best[strategy].append(result["best_val_accuracy"])
+            print(json.dumps({"strategy": strategy, "seed": seed,
+                              "best_val_accuracy": result["best_val_accuracy"],
+                              "seconds_per_trial": round(result["seconds_per_trial"], 3)}),
+                  flush=True)
+    return {"trials": trials, "seeds": seeds, "best_val_accuracy": best,
+            "median": {strategy: statistics.median(v) for strategy, v in best.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", choices=["ours", "kerastuner"], default="ours")
+    parser.add_argument("--engine", choices=["both", "ours", "kerastuner"], default="both")
     parser.add_argument("--strategy", default="random")
-    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3, help="--engine both: rounds of A/B")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0,
                         help="TensorFlow threads for both engines (0 = TensorFlow's default)")
     parser.add_argument("--proposals", type=int, help="time Bayesian proposals after N trials")
+    parser.add_argument("--compare-strategies", metavar="S,S",
+                        help="best score of each strategy over --seeds, e.g. random,bayesian")
+    parser.add_argument("--seeds", default="0,1,2", help="--compare-strategies: seeds")
     args = parser.parse_args()
-    if args.proposals:
+    if args.compare_strategies:
+        print(json.dumps(compare_strategies(args.compare_strategies.split(","),
+                                            [int(s) for s in args.seeds.split(",")],
+                                            args.trials, args.threads)))
+    elif args.proposals:
         print(json.dumps(proposal_times(args.proposals, args.strategy)))
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        if args.engine == "ours":
-            result = run_ours(args.trials, args.seed, args.strategy, Path(folder), args.threads)
-        else:
-            result = run_kerastuner(args.trials, args.seed, Path(folder), args.threads)
-    result.update(engine=args.engine, strategy=args.strategy, trials=args.trials, seed=args.seed,
-                  threads=args.threads,
-                  backend=keras.backend.backend(),
-                  seconds_per_trial=result["total_s"] / args.trials,
-                  outside_fit_per_trial_s=(result["loop_s"] - result["fit_s"]) / args.trials,
-                  outside_build_and_fit_per_trial_s=(
-                      result["loop_s"] - result["fit_s"] - result["build_s"]) / args.trials)
-    print(json.dumps(result))
+    elif args.engine == "both":
+        print(json.dumps(compare(args.trials, args.seed, args.threads, args.rounds)))
+    else:
+        print(json.dumps(run_engine(args.engine, args.trials, args.seed, args.strategy,
+                                    args.threads)))
 
 
 if __name__ == "__main__":

@@ -110,11 +110,13 @@ def test_unknown_space_entry_names_the_builder_hyperparameters(tmp_path):
 def test_killed_campaign_resumes_without_losing_or_repeating_trials(tmp_path):
     path = write_campaign(tmp_path, dataset="digits", epochs=12, max_trials=4)
     records = tmp_path / "results" / "tiny" / ".engine" / "records"
-    env = dict(os.environ, PYTHONPATH=os.getcwd(), TF_CPP_MIN_LOG_LEVEL="3")
+    python_path = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=python_path, TF_CPP_MIN_LOG_LEVEL="3")
     process = subprocess.Popen([sys.executable, "-m", "tuner", "search", str(path), "--quiet"],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
     while time.time() < deadline and len(list(records.glob("*.json"))) < 2:
+        assert process.poll() is None, f"the campaign ended early: {process.stderr.read()!r}"
         time.sleep(0.2)
     time.sleep(0.5)  # into the third trial
     process.send_signal(signal.SIGKILL)
