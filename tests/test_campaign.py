@@ -82,6 +82,20 @@ def test_space_forms():
     assert lr.sampling == "log" and (lr.min_value, lr.max_value) == (1e-4, 1e-1)
 
 
+@pytest.mark.parametrize("low, high, step, expected", [
+    (0.0, 0.3, 0.1, [0.0, 0.1, 0.2, 0.3]),  # 0.3 // 0.1 == 2.0 in floating point
+    (0.0, 0.5, 0.1, [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]),
+    (0.1, 0.7, 0.2, [0.1, 0.3, 0.5, 0.7]),
+    (0.0, 1.0, 0.3, [0.0, 0.3, 0.6, 0.9]),  # a step that does not land on max stops short
+])
+def test_stepped_float_ranges_reach_their_max(low, high, step, expected):
+    hp = build_space({"dropout": {"min": low, "max": high, "step": step}})
+    values = list(hp.space[0].values)
+    assert values == pytest.approx(expected)
+    assert {round(hp.space[0].random_sample(seed), 9) for seed in range(200)} == \
+        {round(v, 9) for v in expected}
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"min": 1, "max": 1}, r"`min < max` must hold, but got \(min=1, max=1\)"),
     ({"min": 0, "max": 1, "sampling": "log"}, "log sampling needs min > 0"),

@@ -64,7 +64,22 @@ def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
     if _is_int(low) and _is_int(high) and (step is None or _is_int(step)):
         hp.Int(name, low, high, step=step, sampling=sampling, default=default)
     else:
+        high = _reachable_max(float(low), float(high), step) if sampling == "linear" else high
         hp.Float(name, float(low), float(high), step=step, sampling=sampling, default=default)
+
+
+def _reachable_max(low: float, high: float, step: float | None) -> float:
+    """`high`, nudged up by a billionth of a step when the steps land on it exactly.
+
+    KerasTuner counts a float range's values as ``(max - min) // step + 1``, and in floating
+    point ``0.3 // 0.1 == 2.0``: dropout in [0, 0.3] with step 0.1 would never try 0.3.
+    """
+    if step is None:
+        return high
+    steps = (high - low) / step
+    if abs(steps - round(steps)) < 1e-9 * max(1.0, steps):
+        return high + step * 1e-9
+    return high
 
 
 def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: Any = None) -> None:
