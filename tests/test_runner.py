@@ -142,3 +142,9 @@ def test_tensorboard_logs_every_trial_with_hparams(tmp_path):
     assert list(logs.glob("events.out.tfevents.*")), "the HParams experiment config"
     for record in found.records:
         assert list((logs / record.trial_id).rglob("events.out.tfevents.*"))
+
+
+def test_stepped_float_values_reach_the_table_as_written(tmp_path):
+    space = {"dropout": {"min": 0.0, "max": 0.3, "step": 0.1}, "units": 8}
+    found = api.search(write_campaign(tmp_path, strategy="grid", space=space, max_trials=10))
+    assert sorted(found.table["dropout"]) == [0.0, 0.1, 0.2, 0.3]  # exact: no 0.30000000000000004
