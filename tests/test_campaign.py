@@ -24,13 +24,14 @@ def test_direction_inferred_from_the_name(objective, direction):
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"max_trail": 3}, "unknown key 'max_trail'; accepted: .*max_trials"),
+    ({"max_trail": 3},
+     r"unknown key 'max_trail' \(did you mean 'max_trials'\?\); accepted: .*max_trials"),
     ({"max_trials": "ten"}, "max_trials must be a number, but got str 'ten'"),
     ({"max_trials": True}, "max_trials must be a number, but got True"),
     ({"max_trials": 0}, "max_trials must be at least 1, but got 0"),
     ({"strategy": "evolution"}, "unknown strategy 'evolution'; accepted: random, grid"),
     ({"strategy": "bayesian", "strategy_options": {"surogate": "GP"}},
-     r"\[strategy_options\] unknown key 'surogate'; accepted: .*surrogate"),
+     r"\[strategy_options\] unknown key 'surogate' \(did you mean 'surrogate'\?\); accepted: .*surrogate"),
     ({"strategy": "random", "strategy_options": {"factor": 3}}, "accepted: none"),
     ({"objective": "val_weird"}, "add direction"),
     ({"direction": "up"}, "direction must be 'min' or 'max', but got 'up'"),

@@ -103,7 +103,7 @@ def test_unlogged_objective_is_a_config_error(tmp_path):
 
 
 def test_unknown_space_entry_names_the_builder_hyperparameters(tmp_path):
-    with pytest.raises(ConfigError, match="learnin_rate.*learning_rate"):
+    with pytest.raises(ConfigError, match=r"learnin_rate: .* \(did you mean 'learning_rate'\?\)"):
         api.search(write_campaign(tmp_path, space={"learnin_rate": 0.1}))
 
 

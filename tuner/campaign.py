@@ -9,7 +9,7 @@ from typing import Any
 
 import tomli_w
 
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, did_you_mean
 
 STRATEGIES = ("random", "grid", "bayesian", "hyperband")
 STRATEGY_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
@@ -106,7 +106,8 @@ def _check_table(section: str, table: dict[str, Any], allowed: dict[str, Any]) -
     for key, value in table.items():
         if key not in allowed:
             accepted = ", ".join(sorted(allowed)) or "none"
-            raise ConfigError(f"[{section}] unknown key {key!r}; accepted: {accepted}.")
+            raise ConfigError(f"[{section}] unknown key {key!r}{did_you_mean(key, allowed)}; "
+                              f"accepted: {accepted}.")
         _check_type(f"[{section}] {key}", value, allowed[key])
 
 
@@ -136,8 +137,8 @@ def from_dict(data: dict[str, Any], source: str = "campaign") -> Campaign:
     """A `Campaign` from parsed TOML, with unknown keys and wrong types refused."""
     for key in data:
         if key not in FIELD_TYPES:
-            raise ConfigError(f"{source}: unknown key {key!r}; accepted: "
-                              f"{', '.join(sorted(FIELD_TYPES))}.")
+            raise ConfigError(f"{source}: unknown key {key!r}{did_you_mean(key, FIELD_TYPES)}; "
+                              f"accepted: {', '.join(sorted(FIELD_TYPES))}.")
     for key in REQUIRED:
         if key not in data:
             raise ConfigError(f"{source}: missing required key {key!r}.")

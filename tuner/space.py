@@ -14,7 +14,7 @@ from typing import Any
 
 import keras_tuner as kt
 
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, did_you_mean
 
 SAMPLINGS = ("linear", "log", "reverse_log")
 RANGE_KEYS = {"min", "max", "step", "sampling", "default"}
@@ -156,8 +156,9 @@ def check_names(space: kt.HyperParameters, declared: kt.HyperParameters, model: 
     known = {h.name for h in declared.space}
     unknown = [h.name for h in space.space if h.name not in known]
     if unknown:
+        hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""
         raise ConfigError(f"[space] {', '.join(unknown)}: not a hyperparameter of model "
-                          f"{model!r}; it has: {', '.join(sorted(known))}.")
+                          f"{model!r}{hint}; it has: {', '.join(sorted(known))}.")
 
 
 def grid_size(hp: kt.HyperParameters) -> int | None:
