@@ -14,7 +14,7 @@ from sklearn import datasets as skdata
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, did_you_mean
 
 BINARY = "binary"
 MULTICLASS = "multiclass"
@@ -189,7 +189,8 @@ def _load_arrays(name: str, target: str | None) -> tuple[np.ndarray, np.ndarray,
             x, y = reader(*args)
             return x, y, True
     if name not in REGISTRY:
-        raise ConfigError(f"unknown dataset {name!r}; accepted: {', '.join(available())}.")
+        raise ConfigError(f"unknown dataset {name!r}{did_you_mean(name, available())}; "
+                          f"accepted: {', '.join(available())}.")
     loader, standardize, _ = REGISTRY[name]
     x, y = loader()
     return x, y, standardize

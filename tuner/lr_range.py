@@ -22,7 +22,7 @@ from tuner.datasets import Dataset, load_dataset
 from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
 from tuner.lr_finder import LRFindResult, find_learning_rate
-from tuner.space import AUTO_LEARNING_RATE, declared_hyperparameters
+from tuner.space import AUTO_LEARNING_RATE, check_names, declared_hyperparameters
 
 CSV_FILE = "lr_find.csv"
 PNG_FILE = "lr_find.png"
@@ -78,15 +78,6 @@ def hyperparameters_for(campaign: Campaign,
     return hp
 
 
-def check_overrides(overrides: dict[str, Any], declared: kt.HyperParameters, model: str) -> None:
-    """Refuse ``--set`` names the builder never reads: a typo would otherwise change nothing."""
-    known = {h.name for h in declared.space}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ConfigError(f"--set {', '.join(unknown)}: not a hyperparameter of model {model!r}; "
-                          f"it has: {', '.join(sorted(known))}.")
-
-
 # --------------------------------------------------------------------------------------------
 # Running the finder on a campaign
 # --------------------------------------------------------------------------------------------
@@ -130,7 +121,7 @@ def run_lr_find(campaign: Campaign, overrides: dict[str, Any] | None = None,
     dataset = load_campaign_dataset(campaign)
     hypermodel = get_builder(campaign.model, dataset.spec)
     declared = declared_hyperparameters(hypermodel)
-    check_overrides(overrides or {}, declared, campaign.model)
+    check_names(overrides or {}, declared, campaign.model, label="--set")
     hp = hyperparameters_for(campaign, overrides)
     return _find(campaign, dataset, hypermodel, hp, declared, **lr_find_kwargs)
 

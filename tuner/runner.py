@@ -255,7 +255,8 @@ class CampaignRunner:
         space = build_space(entries)
         if "epochs" not in self.campaign.space:
             space.Fixed("epochs", self.campaign.epochs)
-        check_names(space, declared_hyperparameters(self.hypermodel), self.campaign.model)
+        check_names([h.name for h in space.space], declared_hyperparameters(self.hypermodel),
+                    self.campaign.model)
         return space
 
     def _load_records(self) -> dict[str, TrialRecord]:

@@ -10,6 +10,7 @@ Forms accepted for one entry:
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import keras_tuner as kt
@@ -151,13 +152,15 @@ def declared_hyperparameters(hypermodel: kt.HyperModel) -> kt.HyperParameters:
     return hp
 
 
-def check_names(space: kt.HyperParameters, declared: kt.HyperParameters, model: str) -> None:
-    """Refuse space entries the builder never reads: a typo would otherwise tune nothing."""
+def check_names(names: Iterable[str], declared: kt.HyperParameters, model: str,
+                label: str = "[space]") -> None:
+    """Refuse names the builder never reads (``[space]`` entries, ``--set`` overrides): a typo
+    would otherwise change nothing."""
     known = {h.name for h in declared.space}
-    unknown = [h.name for h in space.space if h.name not in known]
+    unknown = [name for name in dict.fromkeys(names) if name not in known]
     if unknown:
         hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""
-        raise ConfigError(f"[space] {', '.join(unknown)}: not a hyperparameter of model "
+        raise ConfigError(f"{label} {', '.join(unknown)}: not a hyperparameter of model "
                           f"{model!r}{hint}; it has: {', '.join(sorted(known))}.")
 
 
