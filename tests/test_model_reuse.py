@@ -1,6 +1,8 @@
 """Trials with the same graph share one compiled model, and compute what fresh models would."""
 from __future__ import annotations
 
+import zipfile
+
 import keras
 import keras_tuner as kt
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from tuner import api
 from tuner.builders import FunctionHyperModel
 from tuner.builders.mlp import MLPHyperModel
-from tuner.builders.regularizers import VariableL2
+from tuner.builders.regularizers import VariableL2, plain_regularizers
 from tuner.datasets import MULTICLASS, DataSpec
 from tuner.model_reuse import CompiledModels, copy_state, graph_key
 from tests.campaigns import write_campaign
@@ -35,7 +37,7 @@ def _data(n: int = 48):
     return rng.normal(size=(n, 6)).astype("float32"), rng.integers(0, 3, size=n)
 
 
-def test_variable_l2_computes_and_saves_what_l2_does(tmp_path):
+def test_variable_l2_computes_what_l2_does():
     x = np.arange(6, dtype="float32").reshape(2, 3)
     regularizer = VariableL2(0.01)
     assert float(regularizer(x)) == pytest.approx(float(keras.regularizers.L2(0.01)(x)))
@@ -44,11 +46,20 @@ def test_variable_l2_computes_and_saves_what_l2_does(tmp_path):
     assert regularizer.get_config() == {"l2": 0.5}
     with pytest.raises(ValueError, match="non-negative"):
         VariableL2(-1.0)
+
+
+def test_models_save_with_plain_l2_and_keep_their_variable_l2(tmp_path):
     model = _build(l2=0.02)
     model.optimizer.build(model.trainable_variables)
-    model.save(tmp_path / "m.keras")
+    with plain_regularizers(model):
+        model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        config = archive.read("config.json").decode()
+    assert "VariableL2" not in config and '"L2"' in config  # plain Keras loads it
     loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert type(loaded.layers[1].kernel_regularizer) is keras.regularizers.L2
     assert loaded.layers[1].kernel_regularizer.l2 == pytest.approx(0.02)
+    assert isinstance(model.layers[1].kernel_regularizer, VariableL2)  # put back after saving
 
 
 def test_graph_key_ignores_values_held_in_variables_only():
@@ -139,3 +150,6 @@ def test_campaign_with_reuse_gives_the_table_of_fresh_models(tmp_path, monkeypat
             np.testing.assert_allclose(a.history[name], b.history[name], rtol=1e-5, atol=1e-6)
     best = runs["reused"].best_model()
     assert best.count_params() == runs["fresh"].best_model().count_params()
+    saved = runs["reused"].folder / "models" / f"{runs['reused'].best_trial_id}.keras"
+    with zipfile.ZipFile(saved) as archive:  # loads with plain Keras, without this package
+        assert "VariableL2" not in archive.read("config.json").decode()

@@ -21,10 +21,9 @@ from typing import Any
 import keras
 
 from tuner import tf_backend
-from tuner.builders.regularizers import VariableL2
+from tuner.builders.regularizers import VariableL2, variable_l2s
 
 HELD_IN_A_VARIABLE = "<held in a variable>"
-REGULARIZER_ATTRIBUTES = ("kernel_regularizer", "bias_regularizer", "activity_regularizer")
 
 
 def _mask(config: Any) -> Any:
@@ -72,16 +71,6 @@ def graph_key(model: keras.Model) -> str | None:
         return None
 
 
-def _variable_l2s(model: keras.Model) -> list[VariableL2]:
-    found = []
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        for attribute in REGULARIZER_ATTRIBUTES:
-            regularizer = getattr(layer, attribute, None)
-            if isinstance(regularizer, VariableL2):
-                found.append(regularizer)
-    return found
-
-
 def _shapes(variables: list[Any]) -> list[tuple[tuple[int, ...], str]]:
     return [(tuple(v.shape), str(v.dtype)) for v in variables]
 
@@ -95,7 +84,8 @@ def copy_state(source: keras.Model, target: keras.Model) -> bool:
             model.optimizer.build(model.trainable_variables)
     pairs = [(source.variables, target.variables),
              (source.optimizer.variables, target.optimizer.variables)]
-    factors_from, factors_to = _variable_l2s(source), _variable_l2s(target)
+    factors_from = [r for _, _, r in variable_l2s(source)]
+    factors_to = [r for _, _, r in variable_l2s(target)]
     if any(_shapes(a) != _shapes(b) for a, b in pairs) or len(factors_from) != len(factors_to):
         return False
     for sources, targets in pairs:

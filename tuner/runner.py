@@ -23,6 +23,7 @@ from keras_tuner.engine import trial as trial_module
 
 from tuner import tf_backend
 from tuner.builders import get_builder
+from tuner.builders.regularizers import plain_regularizers
 from tuner.campaign import Campaign, from_dict
 from tuner.datasets import Dataset, load_dataset
 from tuner.errors import ConfigError, TrialError
@@ -296,7 +297,8 @@ class CampaignRunner:
                 model.set_weights(weights)
             models.mkdir(exist_ok=True)
             temporary = models / f".{record.trial_id}.tmp.keras"
-            model.save(temporary)
+            with plain_regularizers(model):  # loads with plain Keras, without this package
+                model.save(temporary)
             temporary.replace(models / f"{record.trial_id}.keras")
         for path in models.glob("*.keras"):
             if path.stem not in top:
