@@ -201,15 +201,16 @@ def compare(trials: int, seed: int, threads: int, rounds: int) -> dict:
     def median(engine: str, key: str) -> float:
         return statistics.median(row[engine][key] for row in rows)
 
+    ratios = [row["kerastuner"]["seconds_per_trial"] / row["ours"]["seconds_per_trial"]
+              for row in rows]
+
     return {
         "rounds": rounds, "trials": trials, "threads": threads,
         "backend": keras.backend.backend(),
         "kerastuner_s_per_trial": median("kerastuner", "seconds_per_trial"),
         "ours_s_per_trial": median("ours", "seconds_per_trial"),
-        "speedup_median": statistics.median(row["kerastuner"]["seconds_per_trial"]
-                                            / row["ours"]["seconds_per_trial"] for row in rows),
-        "speedup_min": min(row["kerastuner"]["seconds_per_trial"]
-                           / row["ours"]["seconds_per_trial"] for row in rows),
+        "speedup_median": statistics.median(ratios),
+        "speedup_min": min(ratios),
         "ours_outside_fit_s": median("ours", "outside_fit_per_trial_s"),
         "ours_outside_build_and_fit_s": median("ours", "outside_build_and_fit_per_trial_s"),
         "kerastuner_outside_fit_s": median("kerastuner", "outside_fit_per_trial_s"),

@@ -26,38 +26,32 @@ from tuner.builders.regularizers import VariableL2, variable_l2s
 HELD_IN_A_VARIABLE = "<held in a variable>"
 
 
-def _mask(config: Any) -> Any:
-    """The config with the values that live in variables replaced by a marker."""
+def _layer_names(model_config: dict[str, Any]) -> dict[str, str]:
+    """The model's and its top-level layers' names -> their position. (Layers of a nested model
+    keep their names, so such models rarely match: they are not reused.)"""
+    names = [model_config.get("name")] + [
+        entry.get("name") or entry.get("config", {}).get("name")
+        for entry in model_config.get("layers", [])]
+    return {name: f"<layer {i}>" for i, name in enumerate(names) if isinstance(name, str)}
+
+
+def _normalise(config: Any, names: dict[str, str]) -> Any:
+    """The config as it bears on the graph: layer names replaced by their position (``dense_7``
+    and ``dense`` are the same layer at the same place, whatever Keras' name counters had
+    reached) and the values that live in variables replaced by a marker."""
     if isinstance(config, (list, tuple)):
-        return [_mask(item) for item in config]
+        return [_normalise(item, names) for item in config]
+    if isinstance(config, str):
+        return names.get(config, config)
     if not isinstance(config, dict):
         return config
     if config.get("class_name") == VariableL2.__name__:
         return HELD_IN_A_VARIABLE
-    masked = {key: _mask(value) for key, value in config.items()}
+    normalised = {key: _normalise(value, names) for key, value in config.items()}
     if isinstance(config.get("learning_rate"), Real):  # an optimizer: its rate is a variable,
-        masked["learning_rate"] = HELD_IN_A_VARIABLE   # its name a counter's
-        masked.pop("name", None)
-    return masked
-
-
-def _rename(config: Any, names: dict[str, str]) -> Any:
-    if isinstance(config, (list, tuple)):
-        return [_rename(item, names) for item in config]
-    if isinstance(config, dict):
-        return {key: _rename(value, names) for key, value in config.items()}
-    return names.get(config, config) if isinstance(config, str) else config
-
-
-def _canonical_names(config: dict[str, Any]) -> dict[str, Any]:
-    """The model's and its layers' names replaced by their position: ``dense_7`` and ``dense``
-    are the same layer when they sit at the same place, whatever Keras' name counters had
-    reached. (Layers of a nested model keep their names: such models are not reused.)"""
-    model = config["model"]
-    names = [model.get("name")] + [entry.get("name") or entry.get("config", {}).get("name")
-                                   for entry in model.get("layers", [])]
-    return _rename(config, {name: f"<layer {i}>" for i, name in enumerate(names)
-                            if isinstance(name, str)})
+        normalised["learning_rate"] = HELD_IN_A_VARIABLE   # its name a counter's
+        normalised.pop("name", None)
+    return normalised
 
 
 def graph_key(model: keras.Model) -> str | None:
@@ -66,7 +60,8 @@ def graph_key(model: keras.Model) -> str | None:
     try:
         config = {"model": model.get_config(), "compile": model.get_compile_config(),
                   "class": type(model).__qualname__}
-        return json.dumps(_mask(_canonical_names(config)), sort_keys=True)
+        return json.dumps(_normalise(config, _layer_names(config["model"])),
+                          sort_keys=True)
     except (NotImplementedError, TypeError, ValueError, AttributeError):
         return None
 

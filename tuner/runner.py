@@ -31,7 +31,7 @@ from tuner.files import atomic_write_text
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.model_reuse import CompiledModels
 from tuner.pipeline import InputPipeline
-from tuner.space import build_space, check_names, declared_hyperparameters
+from tuner.space import build_space, check_names, declared_hyperparameters, values_as_written
 from tuner.strategies import create_oracle, end_trial
 from tuner.trial import COMPLETED, FAILED, TrialRecord
 
@@ -92,15 +92,6 @@ class EpochRecorder(keras.callbacks.Callback):
                 self.best_weights = self.model.get_weights()
 
 
-def _tidy_stepped(hp: kt.HyperParameters) -> dict[str, Any]:
-    """The trial's values, stepped floats to 15 significant digits: KerasTuner makes them as
-    min + i * step, so 0.30000000000000004 would otherwise reach the tables for 0.3."""
-    stepped = {h.name for h in hp.space
-               if isinstance(h, kt.engine.hyperparameters.Float) and h.step is not None}
-    return {name: float(f"{value:.15g}") if name in stepped else value
-            for name, value in hp.values.items()}
-
-
 def trial_seed(seed: int, trial_id: str) -> int:
     """A seed of its own for every trial, stable across runs and resumes."""
     return zlib.crc32(f"{seed}:{trial_id}".encode()) % (2**31)
@@ -146,7 +137,7 @@ class TrialRunner:
     def run(self, trial: kt.engine.trial.Trial, best_score: float | None = None) -> TrialRecord:
         """Build and fit the trial's model. Its best-epoch weights are kept (for saving) only
         when they beat `best_score`, the campaign's best so far, or for Hyperband parents."""
-        values = _tidy_stepped(trial.hyperparameters)
+        values = values_as_written(trial.hyperparameters)
         hp = trial.hyperparameters.copy()
         seed = trial_seed(self.seed, trial.trial_id)
         if self.compiled_models.clears_session():

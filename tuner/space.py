@@ -73,7 +73,8 @@ def _reachable_max(low: float, high: float, step: float | None) -> float:
     """`high`, nudged up by a billionth of a step when the steps land on it exactly.
 
     KerasTuner counts a float range's values as ``(max - min) // step + 1``, and in floating
-    point ``0.3 // 0.1 == 2.0``: dropout in [0, 0.3] with step 0.1 would never try 0.3.
+    point ``0.3 // 0.1 == 2.0``: dropout in [0, 0.3] with step 0.1 would never try 0.3. (Its
+    other stepped-float sharp edge is mended by `values_as_written`.)
     """
     if step is None:
         return high
@@ -81,6 +82,15 @@ def _reachable_max(low: float, high: float, step: float | None) -> float:
     if abs(steps - round(steps)) < 1e-9 * max(1.0, steps):
         return high + step * 1e-9
     return high
+
+
+def values_as_written(hp: kt.HyperParameters) -> dict[str, Any]:
+    """A trial's values, stepped floats to 15 significant digits: KerasTuner makes them as
+    min + i * step, so 0.30000000000000004 would otherwise reach the tables for 0.3."""
+    stepped = {h.name for h in hp.space
+               if isinstance(h, kt.engine.hyperparameters.Float) and h.step is not None}
+    return {name: float(f"{value:.15g}") if name in stepped else value
+            for name, value in hp.values.items()}
 
 
 def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: Any = None) -> None:
