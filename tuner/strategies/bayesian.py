@@ -21,9 +21,8 @@ from skopt.space import Categorical, Integer, Real, Space
 from skopt.utils import cook_estimator
 
 from tuner.errors import ConfigError
-
-SURROGATES = ("GP", "RF", "ET", "GBRT")
-ACQUISITIONS = ("EI", "PI", "LCB", "gp_hedge")
+from tuner.strategies._keras_tuner import fix_seed
+from tuner.strategies.registry import OracleSettings, check_bayesian
 # Penalty added to the worst finished score when telling skopt about a failed trial, in units
 # of the spread of the scores seen so far: a failure is worse than anything that finished.
 FAILURE_MARGIN = 0.5
@@ -86,19 +85,11 @@ class SkoptOracle(kt.Oracle):
                  hyperparameters: kt.HyperParameters, seed: int = 0, surrogate: str = "GP",
                  acquisition: str = "EI", initial_points: int = 5, xi: float = 0.01,
                  kappa: float = 1.96, candidates: int = 2000, **kwargs: Any):
+        check_bayesian(dict(surrogate=surrogate, acquisition=acquisition,
+                            initial_points=initial_points, candidates=candidates))
         super().__init__(objective=objective, max_trials=max_trials,
                          hyperparameters=hyperparameters, seed=seed, **kwargs)
-        self.seed = seed
-        self._seed_state = seed
-        if surrogate not in SURROGATES:
-            raise ConfigError(f"[strategy_options] surrogate must be one of {list(SURROGATES)}, "
-                              f"but got {surrogate!r}.")
-        if acquisition not in ACQUISITIONS:
-            raise ConfigError(f"[strategy_options] acquisition must be one of "
-                              f"{list(ACQUISITIONS)}, but got {acquisition!r}.")
-        if initial_points < 1:
-            raise ConfigError(f"[strategy_options] initial_points must be at least 1, but got "
-                              f"{initial_points}.")
+        fix_seed(self, seed)
         self.surrogate, self.acquisition = surrogate, acquisition
         self.initial_points, self.xi, self.kappa = initial_points, xi, kappa
         self.candidates = candidates
@@ -202,5 +193,7 @@ class SkoptOracle(kt.Oracle):
         self._told = set()
 
 
-def bayesian_oracle(common: dict[str, Any], max_trials: int, options: dict[str, Any]) -> kt.Oracle:
-    return SkoptOracle(max_trials=max_trials, **common, **options)
+def bayesian_oracle(settings: OracleSettings) -> kt.Oracle:
+    """The registry's factory for ``bayesian``: called by `create_oracle`."""
+    return SkoptOracle(max_trials=settings.max_trials, **settings.oracle_arguments(),
+                       **settings.options)

@@ -1,0 +1,214 @@
+"""The strategy registry: every search strategy is one `Strategy` entry in `STRATEGIES`.
+
+Import-light on purpose: the campaign validation and the CLI read it before Keras loads, so
+nothing here imports keras_tuner, keras or skopt at import time; a strategy's factory is
+imported only when `create_oracle` builds its oracle.
+"""
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from tuner.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    import keras_tuner as kt
+
+OptionType = type | tuple[type, ...]
+
+SURROGATES = ("GP", "RF", "ET", "GBRT")
+ACQUISITIONS = ("EI", "PI", "LCB", "gp_hedge")
+
+
+@dataclass(frozen=True)
+class OracleSettings:
+    """What a strategy's factory gets: the campaign's settings, options already checked."""
+
+    objective: kt.Objective
+    hyperparameters: kt.HyperParameters
+    max_trials: int
+    seed: int = 0
+    epochs: int = 20
+    options: Mapping[str, Any] = field(default_factory=dict)
+    max_consecutive_failures: int = 10
+
+    def oracle_arguments(self) -> dict[str, Any]:
+        """Keyword arguments every KerasTuner oracle takes. Only the campaign's ``[space]`` is
+        tuned: hyperparameters the builder declares but the campaign does not name keep their
+        defaults."""
+        return dict(objective=self.objective, hyperparameters=self.hyperparameters,
+                    seed=self.seed, tune_new_entries=False, allow_new_entries=True,
+                    max_consecutive_failed_trials=self.max_consecutive_failures)
+
+
+OptionCheck = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One search strategy.
+
+    `options` maps each ``[strategy_options]`` key to its accepted type(s); `factory` is
+    ``"module:function"``, imported only when an oracle is built, and called with an
+    `OracleSettings`; `check` (optional) refuses option values of the right type that the
+    strategy cannot use. `trains_from_parent`: a trial may continue a parent trial's weights
+    (``tuner/trial_id``). `needs_stepped_ranges`: every float range needs a step.
+    """
+
+    name: str
+    description: str
+    options: Mapping[str, OptionType]
+    factory: str
+    trains_from_parent: bool = False
+    needs_stepped_ranges: bool = False
+    check: OptionCheck | None = None
+
+    def __post_init__(self) -> None:
+        module, _, function = self.factory.partition(":")
+        if not module or not function:
+            raise ValueError(f"a strategy's factory must be 'module:function', but got "
+                             f"{self.factory!r} for {self.name!r}.")
+        object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse unknown keys, wrong types and unusable values with a `ConfigError`. Called by
+        the campaign validation and by `create_oracle`, before anything is built."""
+        for key, value in options.items():
+            if key not in self.options:
+                accepted = ", ".join(sorted(self.options)) or "none"
+                raise ConfigError(f"[strategy_options] unknown key {key!r}"
+                                  f"{did_you_mean(key, self.options)} for strategy "
+                                  f"{self.name!r}; accepted: {accepted}.")
+            _check_type(f"[strategy_options] {key}", value, self.options[key])
+        if self.check is not None:
+            self.check(options)
+
+    def load_factory(self) -> Callable[[OracleSettings], kt.Oracle]:
+        """The factory function, imported now."""
+        module, _, function = self.factory.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+def _type_name(expected: OptionType) -> str:
+    names = [t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,))]
+    return " or ".join("number" if n in ("int", "float") else n for n in dict.fromkeys(names))
+
+
+def _check_type(key: str, value: Any, expected: OptionType) -> None:
+    # bool is an int in Python, but `factor = true` is a mistake, not a 1.
+    if isinstance(value, bool) and expected is not bool:
+        raise ConfigError(f"{key} must be a {_type_name(expected)}, but got {value!r}.")
+    if not isinstance(value, expected):
+        raise ConfigError(f"{key} must be a {_type_name(expected)}, but got "
+                          f"{type(value).__name__} {value!r}.")
+
+
+def _at_least(options: Mapping[str, Any], key: str, low: int) -> None:
+    if key in options and options[key] < low:
+        raise ConfigError(f"[strategy_options] {key} must be at least {low}, but got "
+                          f"{options[key]!r}.")
+
+
+def check_bayesian(options: Mapping[str, Any]) -> None:
+    """Surrogate and acquisition names skopt knows; at least one initial point and candidate."""
+    if options.get("surrogate", "GP") not in SURROGATES:
+        raise ConfigError(f"[strategy_options] surrogate must be one of {list(SURROGATES)}, "
+                          f"but got {options['surrogate']!r}.")
+    if options.get("acquisition", "EI") not in ACQUISITIONS:
+        raise ConfigError(f"[strategy_options] acquisition must be one of "
+                          f"{list(ACQUISITIONS)}, but got {options['acquisition']!r}.")
+    _at_least(options, "initial_points", 1)
+    _at_least(options, "candidates", 1)
+
+
+def check_hyperband(options: Mapping[str, Any]) -> None:
+    """Brackets that KerasTuner can build (``min_epochs = 0`` would never end)."""
+    _at_least(options, "factor", 2)
+    _at_least(options, "max_epochs", 2)
+    _at_least(options, "iterations", 1)
+    _at_least(options, "min_epochs", 1)
+    if "min_epochs" in options and "max_epochs" in options:
+        check_epoch_range(options["min_epochs"], options["max_epochs"])
+
+
+def check_epoch_range(min_epochs: int, max_epochs: int) -> None:
+    """Hyperband's smallest budget must fit in its largest."""
+    if min_epochs > max_epochs:
+        raise ConfigError(f"[strategy_options] min_epochs must be at most max_epochs, but got "
+                          f"min_epochs={min_epochs!r}, max_epochs={max_epochs!r}.")
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "random": Strategy(
+        "random", "uniform random samples of the space, without repeats",
+        options={}, factory="tuner.strategies.keras_oracles:random_oracle"),
+    "grid": Strategy(
+        "grid", "every combination of the space's values, in order",
+        options={}, factory="tuner.strategies.keras_oracles:grid_oracle",
+        needs_stepped_ranges=True),
+    "bayesian": Strategy(
+        "bayesian", "scikit-optimize's ask/tell Bayesian optimisation (GP, RF, ET, GBRT)",
+        options={"surrogate": str, "acquisition": str, "initial_points": int,
+                 "xi": (int, float), "kappa": (int, float), "candidates": int},
+        factory="tuner.strategies.bayesian:bayesian_oracle", check=check_bayesian),
+    "hyperband": Strategy(
+        "hyperband", "Hyperband: many short trials, the best continued for more epochs",
+        options={"max_epochs": int, "factor": int, "iterations": int, "min_epochs": int},
+        factory="tuner.strategies.keras_oracles:hyperband_oracle",
+        trains_from_parent=True, check=check_hyperband),
+}
+
+
+def strategy_names() -> tuple[str, ...]:
+    """The registered strategy names, in registration order."""
+    return tuple(STRATEGIES)
+
+
+def get_strategy(name: str) -> Strategy:
+    """The registered strategy called `name`; a `ConfigError` naming the accepted ones if none."""
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise ConfigError(f"unknown strategy {name!r}{did_you_mean(name, STRATEGIES)}; "
+                          f"accepted: {', '.join(STRATEGIES)}.") from None
+
+
+def create_oracle(strategy: str, *, objective: kt.Objective | str,
+                  hyperparameters: kt.HyperParameters, max_trials: int, seed: int = 0,
+                  epochs: int = 20, options: Mapping[str, Any] | None = None,
+                  max_consecutive_failures: int = 10, direction: str | None = None) -> kt.Oracle:
+    """The oracle for a registered strategy, deterministic for a seed (``seed=0`` included) and
+    silent (the caller reports trials). Called once per campaign run, before the project folder
+    is set; every option is checked before anything is built.
+
+    `objective` is a ``kt.Objective``; the older form, a metric name with `direction`
+    (``"min"``/``"max"``), still works.
+    """
+    entry = get_strategy(strategy)
+    options = dict(options or {})
+    entry.check_options(options)
+    from tuner.strategies import _keras_tuner  # imports keras_tuner: only when building
+
+    settings = OracleSettings(
+        objective=_objective(objective, direction),
+        hyperparameters=hyperparameters, max_trials=max_trials, seed=seed, epochs=epochs,
+        options=options, max_consecutive_failures=max_consecutive_failures)
+    oracle = entry.load_factory()(settings)
+    _keras_tuner.fix_seed(oracle, seed)
+    _keras_tuner.silence(oracle)
+    return oracle
+
+
+def _objective(objective: kt.Objective | str, direction: str | None) -> kt.Objective:
+    import keras_tuner as kt
+
+    if isinstance(objective, str):
+        if direction not in ("min", "max"):
+            raise ConfigError(f"direction must be 'min' or 'max', but got {direction!r}.")
+        return kt.Objective(objective, direction)
+    if direction is not None:
+        raise TypeError("direction is only for a metric name; a kt.Objective has its own.")
+    return objective
