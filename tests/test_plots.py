@@ -12,17 +12,21 @@ from matplotlib.figure import Figure
 
 from tuner.errors import ConfigError
 from tuner.plots.campaign import (
+    FAILURE_Y,
     best_so_far,
     hyperband_budget,
+    hyperparameter_info,
     hyperparameter_vs_score,
     in_trial_order,
     infer_direction,
     infer_log,
     learning_curves,
     optimization_history,
+    optimization_history_info,
     parallel_coordinates,
     save_all,
 )
+from tuner.plots.view import CampaignView
 from tuner.results import history_table, ranked_table, write_results
 from tuner.trial import TrialRecord
 
@@ -77,6 +81,18 @@ def write_synthetic(folder: Path, **kwargs) -> list[TrialRecord]:
     return records
 
 
+SYNTHETIC_SPACE = {"learning_rate": {"min": 1e-4, "max": 1e-1, "sampling": "log"},
+                   "optimizer": ["adam", "sgd", "rmsprop"],
+                   "units": {"min": 16, "max": 256, "step": 16}, "dropout": {"min": 0.0, "max": 0.5}}
+
+
+def synthetic_view(**kwargs) -> CampaignView:
+    """The `synthetic_records` campaign as the plots receive it, without touching a file."""
+    records = synthetic_records(**kwargs)
+    return CampaignView("synthetic", ranked_table(records, objective="val_accuracy", direction="max"),
+                        history_table(records), "val_accuracy", "max", SYNTHETIC_SPACE)
+
+
 @pytest.fixture
 def small() -> tuple[pd.DataFrame, pd.DataFrame]:
     records = [
@@ -110,10 +126,11 @@ def test_optimization_history_draws_scores_best_so_far_and_failures(small):
     table, _ = small
     ax = optimization_history(table)
     points, failed = ax.collections
-    # Trials in order 1, 2 (failed), 3, 10 -> positions 1, 3, 4 carry scores.
-    assert points.get_offsets().tolist() == [[1, 0.6], [3, 0.3], [4, 0.95]]
+    # Trials 1, 2 (failed), 3, 10 sit at their ids; 1, 3 and 10 carry scores.
+    assert points.get_offsets().tolist() == [[1, 0.6], [3, 0.3], [10, 0.95]]
     assert len(failed.get_offsets()) == 1 and failed.get_offsets()[0][0] == 2
     (step,) = ax.lines
+    assert list(step.get_xdata()) == [1, 2, 3, 10]
     assert list(step.get_ydata()) == [0.6, 0.6, 0.3, 0.3]
     assert "1 failed" in ax.get_title()
 
@@ -122,8 +139,9 @@ def test_hyperparameter_vs_score_numeric_log_and_categorical(small):
     table, _ = small
     ax = hyperparameter_vs_score(table, "lr")
     assert ax.get_xscale() == "log"
-    points, best = ax.collections
+    points, best, failed = ax.collections
     assert sorted(points.get_offsets()[:, 0]) == [1e-4, 1e-3, 3e-2]
+    assert failed.get_offsets()[:, 0].tolist() == [1e-1]  # trial 2, marked where it was tried
     assert best.get_offsets().tolist() == [[3e-2, 0.3]]  # rank 1 under direction "min"
     assert hyperparameter_vs_score(table, "lr", log=False).get_xscale() == "linear"
     ax = hyperparameter_vs_score(table, "opt")
@@ -147,7 +165,7 @@ def test_parallel_coordinates_draws_top_trials_coloured_by_score(small):
     assert best[0, 1] == pytest.approx(1.0)
     assert sorted(lines.get_array().tolist()) == [0.3, 0.6]
     assert len(fig.axes) == 2  # the colorbar
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["lr\n(log)", "opt", "units", "score"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["lr\n(log)", "opt", "units", "score (min)"]
 
 
 def test_learning_curves_train_solid_val_dashed_per_top_trial(small):
@@ -173,9 +191,101 @@ def test_hyperband_budget_one_bar_per_trial_coloured_by_bracket():
     assert len({next(iter(c)) for c in colours.values()}) == len(colours)
 
 
+@pytest.fixture
+def diverging() -> pd.DataFrame:
+    """KerasTuner-style ids; the two largest learning rates diverged, one small one crashed."""
+    rows = [("0", 1e-3, "adam", 0.80, None), ("1", 2.0, "sgd", None, "diverged: loss became nan at epoch 1"),
+            ("2", 3e-3, "adam", 0.90, None), ("3", 5.0, "sgd", 0.10, "diverged: loss became inf at epoch 3"),
+            ("4", 2e-3, "sgd", None, "ValueError: out of memory"), ("6", 4e-3, "adam", 0.85, None)]
+    records = [TrialRecord(i, "failed" if error else "completed", {"lr": lr, "opt": opt}, {"loss": [1.0]},
+                           score=score, best_epoch=1 if score is not None else None, epochs_run=1, error=error)
+               for i, lr, opt, score, error in rows]
+    return ranked_table(records, objective="val_accuracy", direction="max")
+
+
+def test_every_score_axis_names_the_objective(small):
+    table, history = small
+    scored = {"objective": "val_loss", "direction": "min"}
+    assert optimization_history(table, **scored).get_ylabel() == "val_loss (min)"
+    assert hyperparameter_vs_score(table, "lr", **scored).get_ylabel() == "val_loss (min)"
+    fig = Figure()
+    ax = parallel_coordinates(table, ["lr", "opt"], fig.add_subplot(), **scored)
+    assert ax.get_xticklabels()[-1].get_text() == "val_loss (min)"
+    assert fig.axes[1].get_ylabel() == "val_loss (min)"  # the colorbar
+    labels = learning_curves(history, table, top=1, objective="val_loss").get_legend().get_texts()
+    assert labels[0].get_text() == "trial 3 (val_loss 0.3)"
+
+
+def test_optimization_history_places_each_trial_at_its_id(diverging):
+    info = optimization_history_info(diverging)
+    assert info.trial_ids == ["0", "1", "2", "3", "4", "6"]
+    assert info.x.tolist() == [0, 1, 2, 3, 4, 6]  # no trial 5: x = the id, not the position
+    assert np.isnan(info.scores[[1, 3, 4]]).all()  # trial 3 diverged after scoring: not a result
+    assert info.best_so_far[-1] == 0.9
+    ax = optimization_history(diverging)
+    assert ax.collections[0].get_offsets().tolist() == [[0, 0.8], [2, 0.9], [6, 0.85]]
+    assert ax.get_xlim() == (-0.5, 6.5)
+    assert [p.get_x() + p.get_width() / 2 for p in hyperband_budget(diverging).patches] == [0, 1, 2, 3, 4, 6]
+
+
+def test_failed_and_diverged_trials_are_marked_at_the_values_tried(diverging):
+    info = hyperparameter_info(diverging, "lr")
+    assert sorted(info.x.tolist()) == [1e-3, 3e-3, 4e-3]
+    assert {k: sorted(v.tolist()) for k, v in info.failures.items()} == {"diverged": [2.0, 5.0], "failed": [2e-3]}
+    assert optimization_history_info(diverging).failures.keys() == {"diverged", "failed"}
+    for ax in (hyperparameter_vs_score(diverging, "lr"), optimization_history(diverging)):
+        marks = {c.get_label(): c for c in ax.collections if c.get_label() in ("failed", "diverged")}
+        assert marks.keys() == {"failed", "diverged"}
+        assert set(marks["diverged"].get_offsets()[:, 1]) == {FAILURE_Y}
+        assert marks["diverged"].get_offset_transform() == ax.get_xaxis_transform()  # pinned to the bottom edge
+        assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"failed", "diverged"}
+    ax = hyperparameter_vs_score(diverging, "lr")
+    diverged = next(c for c in ax.collections if c.get_label() == "diverged")
+    assert sorted(diverged.get_offsets()[:, 0].tolist()) == [2.0, 5.0]
+    assert ax.get_xlim()[1] > 5.0  # the failures' values are on the axis, not clipped off
+    ax = hyperparameter_vs_score(diverging, "opt")
+    failed = next(c for c in ax.collections if c.get_label() == "failed")
+    assert abs(failed.get_offsets()[0, 0] - 1) < 0.2  # trial 4 tried sgd, the second category
+
+
+def test_range_axes_span_the_searched_space_not_the_values_seen(small):
+    table, _ = small  # lr tried 1e-4..1e-1 (linear would do), units 16..64
+    space = {"lr": {"min": 1e-6, "max": 10.0, "sampling": "log"}, "units": {"min": 8, "max": 512, "step": 8}}
+    ax = hyperparameter_vs_score(table, "lr", space=space)
+    low, high = ax.get_xlim()
+    assert ax.get_xscale() == "log" and low <= 1e-6 and high >= 10.0 and high < 20.0
+    ax = hyperparameter_vs_score(table, "units", space=space)
+    low, high = ax.get_xlim()
+    assert ax.get_xscale() == "linear" and low <= 8 and 512 <= high < 540
+    unseen = hyperparameter_vs_score(table, "units").get_xlim()
+    assert unseen[0] > 8 and unseen[1] < 100  # without [space]: the values seen
+    linear = {"lr": {"min": 1e-4, "max": 1e-1}}  # sampling linear: no log axis although values span 1000x
+    assert hyperparameter_vs_score(table, "lr", space=linear).get_xscale() == "linear"
+    fig = Figure()
+    ax = parallel_coordinates(table, ["lr", "units"], fig.add_subplot(), space=space)
+    (lines,) = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_array() is not None]
+    best = lines.get_segments()[-1]  # lr 3e-2, 64 units
+    assert best[0, 1] == pytest.approx((np.log10(3e-2) + 6) / 7)
+    assert best[1, 1] == pytest.approx((64 - 8) / 504)
+
+
+def test_every_choice_is_a_category_even_one_never_tried(small):
+    table, _ = small
+    space = {"opt": ["adam", "sgd", "rmsprop"], "units": [64, 16, 32, 128]}
+    ax = hyperparameter_vs_score(table, "opt", space=space)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["adam", "sgd", "rmsprop"]
+    assert ax.get_xlim() == (-0.6, 2.6)
+    ax = hyperparameter_vs_score(table, "units", space=space)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["16", "32", "64", "128"]
+    x = ax.collections[0].get_offsets()[:, 0]  # best first: 64, 32, 16 units
+    assert np.round(x).tolist() == [2, 1, 0]
+    fig = Figure()
+    ax = parallel_coordinates(table, ["opt"], fig.add_subplot(), space=space)
+    assert [t.get_text() for t in ax.texts][:3] == ["adam", "sgd", "rmsprop"]
+
+
 def test_save_all_writes_every_applicable_plot(tmp_path):
-    write_synthetic(tmp_path / "camp", n=30, hyperband=True)
-    paths = save_all(tmp_path / "camp")
+    paths = save_all(synthetic_view(n=30, hyperband=True), tmp_path)
     assert [p.name for p in paths] == ["optimization_history.png", "hyperparameters.png",
                                        "parallel_coordinates.png", "learning_curves.png", "budget.png"]
     assert all(p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG" for p in paths)

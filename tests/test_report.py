@@ -10,8 +10,9 @@ import pytest
 
 from test_plots import write_synthetic
 from tuner.importance import hyperparameter_importance
-from tuner.report import write_report
-from tuner.results import ranked_table
+from tuner.plots.view import CampaignView
+from tuner.report import load_view, render_report, write_report
+from tuner.results import load, ranked_table
 from tuner.trial import TrialRecord
 
 
@@ -65,6 +66,30 @@ def test_write_report_embeds_plots_table_and_importance(tmp_path):
     assert text.count("<tr") - text.count("<thead><tr") >= 20 + 4
     assert "space.optimizer" in text and "Top 20 trials" in text
     assert (folder / "optimization_history.png").is_file()
+
+
+def test_load_view_hands_the_report_the_folder_and_its_space(tmp_path):
+    folder = tmp_path / "camp"
+    write_synthetic(folder, n=10)
+    (folder / "campaign.toml").write_text(
+        'name = "renamed"\nobjective = "val_accuracy"\ndirection = "max"\n[space]\noptimizer = ["adam", "sgd"]\n'
+        "[space.units]\nmin = 16\nmax = 256\n")
+    view = load_view(folder)
+    assert (view.name, view.objective, view.direction) == ("renamed", "val_accuracy", "max")
+    assert view.space == {"optimizer": ["adam", "sgd"], "units": {"min": 16, "max": 256}}
+    assert view.table.equals(load(folder)) and list(view.history.columns)[:2] == ["trial_id", "epoch"]
+
+
+def test_render_report_draws_from_the_view_it_is_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no results folder anywhere near: everything comes from the view
+    table = planted(12)
+    view = CampaignView("in-memory", table, None, "neg_distance", "max", {"key": {"min": 1e-4, "max": 0.1}},
+                        {"name": "in-memory", "objective": "neg_distance"})
+    text = render_report(view, [], top=5)
+    assert "<h1>Tuning report: in-memory</h1>" in text
+    assert "objective <b>neg_distance</b> (max)" in text
+    assert f"(trial {table['trial_id'].iloc[0]}," in text
+    assert "Top 5 trials" in text and "Based on 12 completed trials" in text
 
 
 def _events(folder) -> list:

@@ -9,12 +9,13 @@ from typing import Any
 
 import pandas as pd
 
+from tuner.files import atomic_write_text
 from tuner.importance import hyperparameter_importance
 from tuner.plots.campaign import completed, infer_direction, save_all, varying_hyperparameters
-from tuner.files import atomic_write_text
+from tuner.plots.view import CampaignView
 from tuner.results import (
-    format_cell,
     INTERNAL_PREFIX,
+    format_cell,
     load_campaign_settings,
     load_with_history,
     resolve_folder,
@@ -25,8 +26,10 @@ from tuner.results import (
 REPORT_FILE = "report.html"
 
 PLOT_CAPTIONS = {
-    "optimization_history.png": "Score of every trial in the order it ran, and the best so far.",
-    "hyperparameters.png": "Score against each hyperparameter that varied; the red star is the best trial.",
+    "optimization_history.png": ("Score of every trial by trial id, and the best so far; crosses along the bottom "
+                                 "are failed or diverged trials."),
+    "hyperparameters.png": ("Score against each hyperparameter that varied, over the range searched; the red star is "
+                            "the best trial, crosses along the bottom are failed or diverged trials at the value tried."),
     "parallel_coordinates.png": "The top trials across every hyperparameter; colour is the score.",
     "learning_curves.png": "Training (solid) and validation (dashed) curves of the top trials; dots mark the best epoch.",
     "budget.png": "Epochs each trial was given (Hyperband brackets and rounds when present).",
@@ -117,13 +120,10 @@ def _report_columns(shown: pd.DataFrame) -> pd.DataFrame:
     return shown.drop(columns=drop)
 
 
-def render_report(folder: Path, plot_paths: list[Path], *, top: int = 20) -> str:
-    """The HTML text of a results folder's report (plots already drawn to `plot_paths`)."""
-    table, history = load_with_history(folder)
-    settings = load_campaign_settings(folder)
-    name = str(settings.get("name", folder.name))
-    objective = settings.get("objective", "score")
-    direction = settings.get("direction") or infer_direction(table)
+def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) -> str:
+    """The HTML text of a campaign's report (plots already drawn to `plot_paths`)."""
+    table, history, settings = view.table, view.history, view.settings
+    objective, direction = view.objective, view.direction
     done = completed(table)
     hps, _ = split_columns(table, history)
     importance = hyperparameter_importance(table, hyperparameter_names=varying_hyperparameters(table, history))
@@ -142,9 +142,9 @@ def render_report(folder: Path, plot_paths: list[Path], *, top: int = 20) -> str
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Tuning report: {html.escape(name)}</title><style>{STYLE}</style></head>
+<title>Tuning report: {html.escape(view.name)}</title><style>{STYLE}</style></head>
 <body><main>
-<h1>Tuning report: {html.escape(name)}</h1>
+<h1>Tuning report: {html.escape(view.name)}</h1>
 <p class="facts">{' &middot; '.join(facts)}</p>
 <h2>Top {len(shown)} trials</h2>
 {_html_table(shown, row_classes=classes)}
@@ -160,6 +160,21 @@ def render_report(folder: Path, plot_paths: list[Path], *, top: int = 20) -> str
 """
 
 
+def load_view(folder: Path) -> CampaignView:
+    """A results folder's table, history and campaign settings: the one place the report reads files."""
+    table, history = load_with_history(folder)
+    settings = load_campaign_settings(folder)
+    return CampaignView(
+        name=str(settings.get("name", folder.name)),
+        table=table,
+        history=history,
+        objective=str(settings.get("objective", "score")),
+        direction=str(settings.get("direction") or infer_direction(table)),
+        space=dict(settings.get("space", {})),
+        settings=settings,
+    )
+
+
 def write_report(results_folder: str | Path, results_dir: str | Path = "results", *, top: int = 20) -> Path:
     """Draw every plot into the results folder and write ``report.html`` there; return its path.
 
@@ -167,12 +182,13 @@ def write_report(results_folder: str | Path, results_dir: str | Path = "results"
     the plots, so it can be copied or mailed on its own.
     """
     folder = resolve_folder(results_folder, results_dir)
-    plot_paths = save_all(folder)
+    view = load_view(folder)
+    plot_paths = save_all(view, folder)
     if (folder / "lr_find.png").is_file():  # written by `tuner lr-find` or learning_rate="auto"
         plot_paths.append(folder / "lr_find.png")
     path = folder / REPORT_FILE
-    atomic_write_text(path, render_report(folder, plot_paths, top=top))
+    atomic_write_text(path, render_report(view, plot_paths, top=top))
     return path
 
 
-__all__ = ["write_report", "render_report", "REPORT_FILE"]
+__all__ = ["write_report", "render_report", "load_view", "REPORT_FILE"]

@@ -6,16 +6,22 @@ this package never depends on it existing.
 """
 from tuner.plots.campaign import (
     hyperband_budget,
+    hyperparameter_info,
     hyperparameter_vs_score,
     learning_curves,
     optimization_history,
+    optimization_history_info,
     parallel_coordinates,
     save_all,
 )
+from tuner.plots.view import CampaignView
 
 __all__ = [
+    "CampaignView",
     "optimization_history",
+    "optimization_history_info",
     "hyperparameter_vs_score",
+    "hyperparameter_info",
     "parallel_coordinates",
     "learning_curves",
     "hyperband_budget",
