@@ -45,10 +45,10 @@ def silence(oracle: kt.Oracle) -> kt.Oracle:
 def is_client(oracle: Any) -> bool:
     """Whether `oracle` is KerasTuner's worker-side proxy of the chief's oracle (gRPC), which
     has no ``save()``, ``reload()`` or project folder of its own."""
-    try:
-        from keras_tuner.src.distribute.oracle_client import OracleClient
-    except ImportError:  # no grpc: no client can exist either
-        return False
+    if isinstance(oracle, kt.Oracle):
+        return False  # without importing gRPC and KerasTuner's protos into a local run
+    from keras_tuner.src.distribute.oracle_client import OracleClient
+
     return isinstance(oracle, OracleClient)
 
 
