@@ -10,7 +10,7 @@ import pytest
 from keras_tuner.engine import trial as trial_module
 
 from tuner.strategies._keras_tuner import (end_trial, fix_seed, is_client, set_project_dir,
-                                           silence)
+                                           silence, untried_random_values, was_tried)
 
 UPGRADE = f"(KerasTuner {kt.__version__}; the seam was written for 1.4.8) "
 
@@ -153,3 +153,27 @@ def test_end_trial_and_set_project_dir_on_a_client_leave_the_state_to_the_chief(
     assert ended == [trial]
     set_project_dir(client, tmp_path, "engine")
     assert not any(tmp_path.iterdir())
+
+
+def test_duplicate_and_random_values_are_how_an_oracle_avoids_repeats(tmp_path):
+    hp = kt.HyperParameters()
+    hp.Choice("optimizer", ["adam", "sgd"])
+    oracle = silence(kt.oracles.RandomSearchOracle(objective=kt.Objective("score", "max"),
+                                                   max_trials=5, hyperparameters=hp, seed=1))
+    set_project_dir(oracle, tmp_path, "engine")
+    assert hasattr(oracle, "_duplicate") and hasattr(oracle, "_random_values"), \
+        UPGRADE + "Oracle._duplicate or _random_values is gone: was_tried and " \
+                  "untried_random_values need the new way."
+    finish(oracle, trial := oracle.create_trial("chief"))
+    end_trial(oracle, trial)
+    first = trial.hyperparameters.values
+    assert was_tried(oracle, first), \
+        UPGRADE + "_duplicate no longer recognises the values of a created trial."
+    other = {"optimizer": "sgd" if first["optimizer"] == "adam" else "adam"}
+    assert not was_tried(oracle, other)
+    assert untried_random_values(oracle) == other, \
+        UPGRADE + "_random_values no longer returns the values no trial has had."
+    finish(oracle, trial := oracle.create_trial("chief"))
+    end_trial(oracle, trial)
+    assert untried_random_values(oracle) is None, \
+        UPGRADE + "_random_values no longer returns None for an exhausted space."
