@@ -29,8 +29,12 @@ def _total(ds: Dataset) -> int:
     return len(ds.x_train) + len(ds.x_val) + len(ds.x_test)
 
 
+def _row_keys(x: np.ndarray) -> list[bytes]:
+    return [np.ascontiguousarray(row).tobytes() for row in x]
+
+
 def _rows(x: np.ndarray) -> set[bytes]:
-    return {np.ascontiguousarray(row).tobytes() for row in x}
+    return set(_row_keys(x))
 
 
 # ---------------------------------------------------------------------------------- registry
@@ -344,3 +348,69 @@ def test_bad_split_arguments_raise_config_error(kwargs, fragment):
     assert fragment in message
     value = list(kwargs.values())[-1]
     assert repr(value) in message or str(value) in message
+
+
+# ---------------------------------------------------------------------------------- preprocessing
+
+def test_preprocessing_holds_the_training_statistics_that_were_used():
+    ds = load_dataset("wine", validation_split=0.3, test_split=0.1, seed=2)
+    raw = load_dataset("wine", validation_split=0.3, test_split=0.1, seed=2, standardize=False)
+    p = ds.preprocessing
+    assert p.task == MULTICLASS and p.input_shape == (13,) and p.class_names == [0, 1, 2]
+    np.testing.assert_allclose(p.mean, raw.x_train.astype("float64").mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(p.variance, raw.x_train.astype("float64").var(axis=0), rtol=1e-5)
+    mean, scale = np.array(p.mean), np.sqrt(p.variance)
+    for part in ("x_train", "x_val", "x_test"):
+        np.testing.assert_allclose(getattr(ds, part), (getattr(raw, part) - mean) / scale,
+                                   atol=1e-5)
+
+
+def test_unstandardised_data_keeps_no_statistics():
+    p = load_dataset("mnist", max_samples=100).preprocessing
+    assert p.mean is None and p.variance is None and p.standardized is False
+    assert p.class_names == list(range(10))
+    assert load_dataset("regression").preprocessing.class_names is None
+    assert load_dataset("multilabel").preprocessing.task == MULTILABEL
+
+
+def test_constant_feature_has_variance_one_like_standard_scaler(tmp_path):
+    frame = _frame()
+    frame["k"] = 4.0
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    ds = load_dataset(f"csv:{path}", target="label")
+    assert ds.preprocessing.mean[-1] == 4.0 and ds.preprocessing.variance[-1] == 1.0
+    np.testing.assert_array_equal(ds.x_train[:, -1], 0.0)
+
+
+def test_csv_string_labels_keep_their_names_in_code_order(tmp_path):
+    frame = _frame().drop(columns=["label"])
+    frame["species"] = np.array(["zebra", "ant", "moth"])[np.arange(60) % 3]
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    ds = load_dataset(f"csv:{path}", seed=4)
+    p = ds.preprocessing
+    assert p.class_names == ["ant", "moth", "zebra"]
+    # code i is class_names[i]: decoding the targets gives back each row's label in the csv
+    label_of = dict(zip(_row_keys(frame[["a", "b", "c"]].to_numpy(dtype="float32")),
+                        frame["species"]))
+    raw = load_dataset(f"csv:{path}", seed=4, standardize=False)
+    decoded = p.labels(np.eye(3)[raw.y_train])
+    assert decoded.tolist() == [label_of[key] for key in _row_keys(raw.x_train)]
+
+
+def test_csv_binary_string_labels(tmp_path):
+    path = tmp_path / "data.csv"
+    _frame().to_csv(path, index=False)
+    p = load_dataset(f"csv:{path}", target="label").preprocessing
+    assert p.task == BINARY and p.class_names == ["no", "yes"]
+    assert p.labels(np.array([[0.9], [0.1]])).tolist() == ["yes", "no"]
+
+
+def test_csv_missing_feature_values_name_the_column(tmp_path):
+    frame = _frame()
+    frame.loc[5, "b"] = np.nan
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ConfigError, match=r"\['b'\].*NaN"):
+        load_dataset(f"csv:{path}", target="label")

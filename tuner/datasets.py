@@ -1,13 +1,15 @@
-"""Offline datasets: a registry of data that ships inside installed packages, plus csv:/npz: files.
+"""Datasets: a registry of data that ships inside installed packages, csv:/npz: files, and
+in-memory arrays from Python.
 
 Every loader returns a `Dataset` with deterministic train/validation/test splits for a seed, the
-task inferred from the targets, the input shape and the output size a model needs.
+task inferred from the targets, the input shape and the output size a model needs, and the
+`Preprocessing` it went through (standardisation statistics, class names).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from sklearn import datasets as skdata
@@ -15,12 +17,12 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from tuner.errors import ConfigError, did_you_mean
+from tuner.preprocessing import (BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASKS, Label,
+                                 Preprocessing, json_label)
 
-BINARY = "binary"
-MULTICLASS = "multiclass"
-MULTILABEL = "multilabel"
-REGRESSION = "regression"
-TASKS = (BINARY, MULTICLASS, MULTILABEL, REGRESSION)
+__all__ = ["BINARY", "MULTICLASS", "MULTILABEL", "REGRESSION", "TASKS", "REGISTRY", "Dataset",
+           "DataSpec", "Preprocessing", "available", "dataset_from_arrays", "infer_task",
+           "load_dataset"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,13 @@ class Dataset:
     input_shape: tuple[int, ...]
     output_size: int
     positive_targets: bool = False
+    # None only while constructing: filled in with "no standardisation, no class names"
+    preprocessing: Preprocessing = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.preprocessing is None:
+            object.__setattr__(self, "preprocessing",
+                               Preprocessing(self.task, tuple(self.input_shape)))
 
     @property
     def spec(self) -> "DataSpec":
@@ -135,11 +144,12 @@ def infer_task(y: np.ndarray) -> str:
     return REGRESSION
 
 
-def _encode_labels(y: np.ndarray, task: str) -> np.ndarray:
+def _encode_labels(y: np.ndarray, task: str) -> tuple[np.ndarray, list[Label] | None]:
+    """Targets as the model trains on them, and the original label of each class code."""
     if task in (BINARY, MULTICLASS):
-        _, codes = np.unique(y.reshape(-1), return_inverse=True)
-        return codes.astype("int64")
-    return y.astype("float32")
+        values, codes = np.unique(y.reshape(-1), return_inverse=True)
+        return codes.reshape(-1).astype("int64"), [json_label(v) for v in values]
+    return y.astype("float32"), None
 
 
 def _output_size(y: np.ndarray, task: str) -> int:
@@ -149,6 +159,70 @@ def _output_size(y: np.ndarray, task: str) -> int:
         return int(y.max()) + 1
     return 1 if y.ndim == 1 else int(y.shape[1])
 
+
+# ---------------------------------------------------------------------------------- checks
+
+def _check_fractions(validation_split: float | None, test_split: float,
+                     max_samples: int | None) -> None:
+    """`validation_split=None`: the validation data is given, so only the test fraction counts."""
+    fractions = {"test_split": test_split}
+    if validation_split is not None:
+        fractions = {"validation_split": validation_split, **fractions}
+    for key, value in fractions.items():
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"{key} must be in [0, 1), but got {value!r}.")
+    if validation_split is not None:
+        if validation_split <= 0.0:
+            raise ConfigError(f"validation_split must be > 0 (the objective is measured on it), "
+                              f"but got {validation_split!r}.")
+        if validation_split + test_split >= 1.0:
+            raise ConfigError(f"validation_split + test_split must be < 1, but got "
+                              f"{validation_split} + {test_split}.")
+    if max_samples is not None and max_samples < 10:
+        raise ConfigError(f"max_samples must be at least 10, but got {max_samples!r}.")
+
+
+def _check_finite_features(x: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(x.reshape(len(x), -1))
+    if bad.any():
+        rows, columns = np.nonzero(bad)
+        raise ConfigError(f"{what} holds {int(bad.sum())} NaN or infinite feature value(s), the "
+                          f"first at sample {int(rows[0])}, feature {int(columns[0])}; remove or "
+                          "impute them first.")
+
+
+def _check_targets(y: np.ndarray, what: str) -> None:
+    import pandas as pd
+
+    if np.issubdtype(y.dtype, np.number):
+        missing = ~np.isfinite(y)
+    elif y.dtype == object:
+        missing = pd.isna(y)
+    else:  # strings, bytes and booleans cannot be missing
+        return
+    if missing.any():
+        first = int(np.nonzero(missing.reshape(len(y), -1).any(axis=1))[0][0])
+        raise ConfigError(f"{what} holds {int(missing.sum())} missing, NaN or infinite target(s), "
+                          f"the first at sample {first}; drop those samples first.")
+
+
+def _frame_features(frame: Any, where: str) -> np.ndarray:
+    """A pandas DataFrame's numeric columns as float32, or a ConfigError naming the bad columns."""
+    import pandas as pd
+
+    non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
+    if non_numeric:
+        raise ConfigError(f"feature column(s) {non_numeric} in {where} are not numeric; encode them "
+                          "as numbers first (for example with pandas.get_dummies).")
+    x = frame.to_numpy(dtype="float32", na_value=np.nan)
+    not_finite = [c for c, ok in zip(frame.columns, np.isfinite(x).all(axis=0)) if not ok]
+    if not_finite:
+        raise ConfigError(f"feature column(s) {not_finite} in {where} hold NaN, missing or "
+                          "infinite values; remove or impute them first.")
+    return x
+
+
+# ---------------------------------------------------------------------------------- files
 
 def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:
     import pandas as pd
@@ -161,15 +235,7 @@ def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:
     if target not in frame.columns:
         raise ConfigError(f"target column {target!r} is not in {path}; its columns are "
                           f"{list(frame.columns)}.")
-    features = frame.drop(columns=[target])
-    non_numeric = [c for c in features.columns
-                   if not pd.api.types.is_numeric_dtype(features[c].dtype)]
-    if non_numeric:
-        raise ConfigError(f"feature column(s) {non_numeric} in {path} are not numeric; encode them "
-                          "as numbers first (for example with pandas.get_dummies).")
-    return features.to_numpy(dtype="float32"), frame[target].to_numpy()
-
-
+    return _frame_features(frame.drop(columns=[target]), str(path)), frame[target].to_numpy()
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path) as archive:
         missing = {"x", "y"} - set(archive.files)
@@ -204,6 +270,84 @@ def _split(x, y, size, seed, stratify):
         return train_test_split(x, y, test_size=size, random_state=seed)
 
 
+
+# ---------------------------------------------------------------------------------- one path
+
+def _split(x: np.ndarray, y: np.ndarray, size: float | int, seed: int,
+           stratify: bool) -> list[np.ndarray]:
+    strat = y if stratify else None
+    try:
+        return train_test_split(x, y, test_size=size, random_state=seed, stratify=strat)
+    except ValueError:  # a class too rare to stratify: fall back to a plain shuffled split
+        pass
+    try:
+        return train_test_split(x, y, test_size=size, random_state=seed)
+    except ValueError:
+        raise ConfigError(f"{len(x)} samples are too few to hold out a fraction of {size!r} "
+                          "and keep samples on both sides; give more data.") from None
+
+
+def _standardize(parts: list[np.ndarray]) -> tuple[list[np.ndarray], list[float], list[float]]:
+    """Parts scaled with the first part's statistics; the per-feature mean and variance used."""
+    flat_shape = (-1, int(np.prod(parts[0].shape[1:])))
+    scaler = StandardScaler().fit(parts[0].reshape(flat_shape))
+    scaled = [scaler.transform(part.reshape(flat_shape)).reshape(part.shape).astype("float32")
+              if len(part) else part for part in parts]
+    # scale_, not var_: a constant feature is divided by 1, and that is what a model saw
+    return scaled, scaler.mean_.tolist(), (scaler.scale_ ** 2).tolist()
+
+
+def _make_dataset(
+    name: str, x: np.ndarray, y: np.ndarray, *,
+    validation: tuple[np.ndarray, np.ndarray] | None, validation_split: float, test_split: float,
+    max_samples: int | None, seed: int, standardize: bool, label_columns: list[Label] | None = None,
+) -> Dataset:
+    """Checked float32 features and raw targets -> encoded, capped, split, standardised.
+
+    With `validation` given, the validation data is used as given and the test split comes out
+    of `x`; `max_samples` caps `x` only.
+    """
+    n = len(y)
+    targets = y if validation is None else np.concatenate([y, validation[1]])
+    task = infer_task(targets)
+    codes, class_names = _encode_labels(targets, task)
+    if task == MULTILABEL:
+        class_names = label_columns
+    y, y_val = codes[:n], codes[n:]
+    stratify = task in (BINARY, MULTICLASS)
+
+    if max_samples is not None and max_samples < len(x):
+        x, _, y, _ = _split(x, y, len(x) - max_samples, seed, stratify)
+    if validation is not None:
+        x_val = validation[0]
+        if test_split > 0:
+            x_train, x_test, y_train, y_test = _split(x, y, test_split, seed, stratify)
+        else:
+            x_train, y_train, x_test, y_test = x, y, x[:0], y[:0]
+        y = np.concatenate([y, y_val])  # everything the model will see, for the sizes below
+    else:
+        held_out = validation_split + test_split
+        x_train, x_rest, y_train, y_rest = _split(x, y, held_out, seed, stratify)
+        if test_split > 0:
+            x_val, x_test, y_val, y_test = _split(x_rest, y_rest, test_split / held_out, seed,
+                                                  stratify)
+        else:
+            x_val, y_val = x_rest, y_rest
+            x_test, y_test = x_rest[:0], y_rest[:0]
+
+    input_shape = tuple(int(d) for d in x.shape[1:])
+    mean = variance = None
+    if standardize:
+        (x_train, x_val, x_test), mean, variance = _standardize([x_train, x_val, x_test])
+    return Dataset(
+        name=name, task=task,
+        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test,
+        input_shape=input_shape, output_size=_output_size(y, task),
+        positive_targets=bool(task == REGRESSION and y.min() >= 0),
+        preprocessing=Preprocessing(task, input_shape, mean, variance, class_names),
+    )
+
+
 def load_dataset(
     name: str,
     *,
@@ -218,50 +362,17 @@ def load_dataset(
 
     `max_samples` caps the data (stratified for classification) before splitting.
     `standardize=None` uses the dataset's own default (tabular data yes, images scaled to [0, 1]
-    no); statistics come from the training split only.
+    no); statistics come from the training split only and are kept in ``.preprocessing``.
     """
-    for key, value in (("validation_split", validation_split), ("test_split", test_split)):
-        if not 0.0 <= value < 1.0:
-            raise ConfigError(f"{key} must be in [0, 1), but got {value!r}.")
-    if validation_split <= 0.0:
-        raise ConfigError(f"validation_split must be > 0 (the objective is measured on it), "
-                          f"but got {validation_split!r}.")
-    if validation_split + test_split >= 1.0:
-        raise ConfigError(f"validation_split + test_split must be < 1, but got "
-                          f"{validation_split} + {test_split}.")
-    if max_samples is not None and max_samples < 10:
-        raise ConfigError(f"max_samples must be at least 10, but got {max_samples!r}.")
-
+    _check_fractions(validation_split, test_split, max_samples)
     x, y, default_standardize = _load_arrays(name, target)
     x = np.asarray(x, dtype="float32")
     y = np.asarray(y)
     if len(x) != len(y):
         raise ConfigError(f"dataset {name!r} has {len(x)} samples but {len(y)} targets.")
-    task = infer_task(y)
-    y = _encode_labels(y, task)
-    stratify = task in (BINARY, MULTICLASS)
-
-    if max_samples is not None and max_samples < len(x):
-        x, _, y, _ = _split(x, y, len(x) - max_samples, seed, stratify)
-    held_out = validation_split + test_split
-    x_train, x_rest, y_train, y_rest = _split(x, y, held_out, seed, stratify)
-    if test_split > 0:
-        x_val, x_test, y_val, y_test = _split(x_rest, y_rest, test_split / held_out, seed, stratify)
-    else:
-        x_val, y_val = x_rest, y_rest
-        x_test, y_test = x_rest[:0], y_rest[:0]
-
-    if standardize if standardize is not None else default_standardize:
-        flat_shape = (-1, int(np.prod(x.shape[1:])))
-        scaler = StandardScaler().fit(x_train.reshape(flat_shape))
-        x_train, x_val, x_test = (
-            scaler.transform(part.reshape(flat_shape)).reshape(part.shape).astype("float32")
-            if len(part) else part
-            for part in (x_train, x_val, x_test))
-
-    return Dataset(
-        name=name, task=task,
-        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test,
-        input_shape=tuple(int(d) for d in x.shape[1:]), output_size=_output_size(y, task),
-        positive_targets=bool(task == REGRESSION and y.min() >= 0),
-    )
+    _check_finite_features(x, f"dataset {name!r}")
+    _check_targets(y, f"dataset {name!r}")
+    return _make_dataset(
+        name, x, y, validation=None, validation_split=validation_split, test_split=test_split,
+        max_samples=max_samples, seed=seed,
+        standardize=standardize if standardize is not None else default_standardize)
