@@ -206,6 +206,18 @@ def _check_targets(y: np.ndarray, what: str) -> None:
                           f"the first at sample {first}; drop those samples first.")
 
 
+def _check_sortable(y: np.ndarray) -> None:
+    """Classes are numbered in sorted order, so object labels must be of types that compare."""
+    if y.dtype != object:
+        return
+    try:
+        np.unique(y)
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in y.reshape(-1)})
+        raise ConfigError(f"the labels mix types ({', '.join(kinds)}) and cannot be sorted into "
+                          "classes; give labels of one type.") from None
+
+
 def _frame_features(frame: Any, where: str) -> np.ndarray:
     """A pandas DataFrame's numeric columns as float32, or a ConfigError naming the bad columns."""
     import pandas as pd
@@ -236,6 +248,8 @@ def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:
         raise ConfigError(f"target column {target!r} is not in {path}; its columns are "
                           f"{list(frame.columns)}.")
     return _frame_features(frame.drop(columns=[target]), str(path)), frame[target].to_numpy()
+
+
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path) as archive:
         missing = {"x", "y"} - set(archive.files)
@@ -260,15 +274,6 @@ def _load_arrays(name: str, target: str | None) -> tuple[np.ndarray, np.ndarray,
     loader, standardize, _ = REGISTRY[name]
     x, y = loader()
     return x, y, standardize
-
-
-def _split(x, y, size, seed, stratify):
-    strat = y if stratify else None
-    try:
-        return train_test_split(x, y, test_size=size, random_state=seed, stratify=strat)
-    except ValueError:  # a class too rare to stratify: fall back to a plain shuffled split
-        return train_test_split(x, y, test_size=size, random_state=seed)
-
 
 
 # ---------------------------------------------------------------------------------- one path
@@ -309,6 +314,7 @@ def _make_dataset(
     """
     n = len(y)
     targets = y if validation is None else np.concatenate([y, validation[1]])
+    _check_sortable(targets)
     task = infer_task(targets)
     codes, class_names = _encode_labels(targets, task)
     if task == MULTILABEL:
@@ -376,3 +382,199 @@ def load_dataset(
         name, x, y, validation=None, validation_split=validation_split, test_split=test_split,
         max_samples=max_samples, seed=seed,
         standardize=standardize if standardize is not None else default_standardize)
+
+
+# ---------------------------------------------------------------------------------- in memory
+
+def dataset_from_arrays(
+    x: Any,
+    y: Any = None,
+    *,
+    validation_data: Any = None,
+    validation_split: float = 0.2,
+    test_split: float = 0.0,
+    max_samples: int | None = None,
+    seed: int = 0,
+    standardize: bool = False,
+    name: str = "arrays",
+) -> Dataset:
+    """A `Dataset` from data in memory, as KerasTuner's ``tuner.search(x, y, validation_data=...)``.
+
+    `x` is a NumPy array (one row per sample, 2 or more dimensions), a pandas DataFrame of
+    numeric columns, or a ``tf.data.Dataset`` yielding ``(x, y)`` with `y` left None. A tf.data
+    dataset is read to the end into NumPy arrays (so it must be finite and fit in memory); it may
+    be batched or not: it is read as batched when the features' first dimension is unknown, or
+    when features and targets share a first dimension and the targets are not scalars.
+    `y` is an array or pandas Series/DataFrame; string or categorical labels are recoded as
+    0..k-1 in sorted order and their names kept in ``.preprocessing.class_names``.
+
+    `validation_data` — ``(x_val, y_val)`` or a tf.data dataset — is used as given:
+    `validation_split` is then ignored, `test_split` comes out of `x` and `max_samples` caps `x`
+    only. Otherwise the data is capped and split exactly as `load_dataset` does. With
+    `standardize`, statistics come from the training split only.
+    """
+    _check_fractions(None if validation_data is not None else validation_split, test_split,
+                     max_samples)
+    x, y, columns = _pair(x, y, "x", "y")
+    validation = None
+    if validation_data is not None:
+        if _is_tf_dataset(validation_data):
+            x_val, y_val, val_columns = _pair(validation_data, None, "validation_data", "")
+        elif isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
+            x_val, y_val, val_columns = _pair(*validation_data, "validation_data's x",
+                                              "validation_data's y")
+        else:
+            raise ConfigError("validation_data must be a pair (x_val, y_val) or a tf.data.Dataset "
+                              f"yielding (x, y), but got {_describe(validation_data)}.")
+        _check_same_layout(x, y, columns, x_val, y_val, val_columns)
+        validation = (x_val, y_val)
+    return _make_dataset(
+        name, x, y, validation=validation, validation_split=validation_split,
+        test_split=test_split, max_samples=max_samples, seed=seed, standardize=standardize,
+        label_columns=columns[1])
+
+
+_Columns = tuple[list[Label] | None, list[Label] | None]
+
+
+def _pair(x: Any, y: Any, x_arg: str, y_arg: str) -> tuple[np.ndarray, np.ndarray, _Columns]:
+    """Checked float32 features and raw targets, and the column names of each when known.
+
+    `y_arg` is empty when `x` is a tf.data dataset: the pair then comes from `x` alone.
+    """
+    if _is_tf_dataset(x):
+        if y is not None:
+            raise ConfigError(f"y must be None when {x_arg} is a tf.data.Dataset (it yields the "
+                              f"targets), but got {_describe(y)}.")
+        x, y = _materialise(x, x_arg)
+        y_arg = f"{x_arg}'s targets"
+        x_arg = f"{x_arg}'s features"
+    elif y is None:
+        raise ConfigError(f"y is missing: pass the targets as y alongside {x_arg}, or pass a "
+                          "tf.data.Dataset yielding (x, y) pairs as x.")
+    features, feature_names = _features(x, x_arg)
+    targets, target_names = _targets(y, y_arg)
+    if len(features) != len(targets):
+        raise ConfigError(f"{x_arg} has {len(features)} samples but {y_arg} has {len(targets)}; "
+                          "they must have one target per sample.")
+    return features, targets, (feature_names, target_names)
+
+
+def _features(x: Any, arg: str) -> tuple[np.ndarray, list[Label] | None]:
+    import pandas as pd
+
+    if isinstance(x, pd.Series):
+        x = x.to_frame()
+    if isinstance(x, pd.DataFrame):
+        _check_not_empty(len(x), arg)
+        return _frame_features(x, arg), [json_label(c) for c in x.columns]
+    try:
+        features = np.asarray(x, dtype="float32")
+    except (TypeError, ValueError):
+        raise ConfigError(f"{arg} must be numeric, but got {_describe(x)}; encode it as numbers "
+                          "first.") from None
+    if features.ndim < 2:
+        raise ConfigError(f"{arg} must have one row per sample (2 or more dimensions), but got "
+                          f"shape {features.shape}; use x.reshape(-1, 1) for a single feature.")
+    _check_not_empty(len(features), arg)
+    _check_finite_features(features, arg)
+    return features, None
+
+
+def _targets(y: Any, arg: str) -> tuple[np.ndarray, list[Label] | None]:
+    import pandas as pd
+
+    names = None
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] == 1:
+            y = y.iloc[:, 0]
+        else:
+            names = [json_label(c) for c in y.columns]
+    targets = y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
+    if targets.ndim == 0:
+        raise ConfigError(f"{arg} must hold one target per sample, but got a single value "
+                          f"{targets.item()!r}.")
+    _check_not_empty(len(targets), arg)
+    _check_targets(targets, arg)
+    return targets, names
+
+
+def _check_not_empty(n: int, arg: str) -> None:
+    if n == 0:
+        raise ConfigError(f"{arg} is empty; it needs at least one sample.")
+
+
+def _check_same_layout(x: np.ndarray, y: np.ndarray, columns: _Columns,
+                       x_val: np.ndarray, y_val: np.ndarray, val_columns: _Columns) -> None:
+    """The validation data must line up with the training data, column for column."""
+    for what, train, val in (("x", x, x_val), ("y", y, y_val)):
+        if train.shape[1:] != val.shape[1:]:
+            raise ConfigError(f"validation_data's {what} has samples of shape {val.shape[1:]}, "
+                              f"but {what} has {train.shape[1:]}; they must match.")
+    # NumPy would silently turn numbers joined with strings into strings ('0' beside 'a')
+    kinds = (y.dtype.kind, y_val.dtype.kind)
+    if "O" not in kinds and (kinds[0] in "US") != (kinds[1] in "US"):
+        raise ConfigError(f"validation_data's y holds {y_val.dtype} labels but y holds {y.dtype}; "
+                          "give labels of one type.")
+    for what, names, val_names in zip("xy", columns, val_columns):
+        if names is not None and val_names is not None and names != val_names:
+            raise ConfigError(f"validation_data's {what} has columns {val_names}, but {what} has "
+                              f"{names}; give them the same columns in the same order.")
+
+
+def _describe(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        return f"a {type(value).__name__} of shape {tuple(shape)}"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+# ---------------------------------------------------------------------------------- tf.data
+
+def _is_tf_dataset(value: Any) -> bool:
+    # Checked by module first so that plain arrays never import TensorFlow.
+    if not type(value).__module__.startswith("tensorflow"):
+        return False
+    from tuner import tf_backend
+
+    return isinstance(value, tf_backend.tensorflow().data.Dataset)
+
+
+def _materialise(dataset: Any, arg: str) -> tuple[np.ndarray, np.ndarray]:
+    """A finite tf.data dataset of (x, y) pairs, batched or not, as two NumPy arrays."""
+    from tuner import tf_backend
+
+    tf = tf_backend.tensorflow()
+    spec = dataset.element_spec
+    if not (isinstance(spec, tuple) and len(spec) == 2
+            and all(isinstance(s, tf.TensorSpec) for s in spec)):
+        raise ConfigError(f"{arg} must yield (x, y) pairs of tensors, but yields {spec}.")
+    if int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
+        raise ConfigError(f"{arg} repeats forever; pass a finite dataset (drop .repeat(), or "
+                          "use .take(n)).")
+    pairs = list(dataset.as_numpy_iterator())
+    _check_not_empty(len(pairs), arg)
+    join = np.concatenate if _looks_batched(*spec) else np.stack
+    return join([p[0] for p in pairs]), _decoded(join([p[1] for p in pairs]))
+
+
+def _decoded(y: np.ndarray) -> np.ndarray:
+    """tf.data yields strings as bytes: decode them, so they compare with str labels."""
+    if y.dtype.kind not in "SO":
+        return y
+    flat = [v.decode("utf-8") if isinstance(v, bytes) else v for v in y.reshape(-1)]
+    return np.array(flat, dtype=object).reshape(y.shape)
+
+
+def _looks_batched(x_spec: Any, y_spec: Any) -> bool:
+    # tf.data does not say whether it was batched: an unknown first dimension (batch() without
+    # drop_remainder) is a batch; so is a first dimension that features and targets share,
+    # unless each target is a scalar (then each element is one sample).
+    x_shape, y_shape = x_spec.shape, y_spec.shape
+    if x_shape.rank == 0:
+        return False
+    if x_shape[0] is None:
+        return True
+    return y_shape.rank is not None and y_shape.rank > 0 and y_shape[0] == x_shape[0]
