@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tuner.datasets import (BINARY, MULTICLASS, MULTILABEL, REGISTRY, REGRESSION, Dataset,
-                            available, infer_task, load_dataset)
+                            available, dataset_from_arrays, infer_task, load_dataset)
 from tuner.errors import ConfigError
 
 EXPECTED = {
@@ -29,8 +29,12 @@ def _total(ds: Dataset) -> int:
     return len(ds.x_train) + len(ds.x_val) + len(ds.x_test)
 
 
+def _row_keys(x: np.ndarray) -> list[bytes]:
+    return [np.ascontiguousarray(row).tobytes() for row in x]
+
+
 def _rows(x: np.ndarray) -> set[bytes]:
-    return {np.ascontiguousarray(row).tobytes() for row in x}
+    return set(_row_keys(x))
 
 
 # ---------------------------------------------------------------------------------- registry
@@ -344,3 +348,234 @@ def test_bad_split_arguments_raise_config_error(kwargs, fragment):
     assert fragment in message
     value = list(kwargs.values())[-1]
     assert repr(value) in message or str(value) in message
+
+
+# ---------------------------------------------------------------------------------- preprocessing
+
+def test_preprocessing_holds_the_training_statistics_that_were_used():
+    ds = load_dataset("wine", validation_split=0.3, test_split=0.1, seed=2)
+    raw = load_dataset("wine", validation_split=0.3, test_split=0.1, seed=2, standardize=False)
+    p = ds.preprocessing
+    assert p.task == MULTICLASS and p.input_shape == (13,) and p.class_names == [0, 1, 2]
+    np.testing.assert_allclose(p.mean, raw.x_train.astype("float64").mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(p.variance, raw.x_train.astype("float64").var(axis=0), rtol=1e-5)
+    mean, scale = np.array(p.mean), np.sqrt(p.variance)
+    for part in ("x_train", "x_val", "x_test"):
+        np.testing.assert_allclose(getattr(ds, part), (getattr(raw, part) - mean) / scale,
+                                   atol=1e-5)
+
+
+def test_unstandardised_data_keeps_no_statistics():
+    p = load_dataset("mnist", max_samples=100).preprocessing
+    assert p.mean is None and p.variance is None and p.standardized is False
+    assert p.class_names == list(range(10))
+    assert load_dataset("regression").preprocessing.class_names is None
+    assert load_dataset("multilabel").preprocessing.task == MULTILABEL
+
+
+def test_constant_feature_has_variance_one_like_standard_scaler(tmp_path):
+    frame = _frame()
+    frame["k"] = 4.0
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    ds = load_dataset(f"csv:{path}", target="label")
+    assert ds.preprocessing.mean[-1] == 4.0 and ds.preprocessing.variance[-1] == 1.0
+    np.testing.assert_array_equal(ds.x_train[:, -1], 0.0)
+
+
+def test_csv_string_labels_keep_their_names_in_code_order(tmp_path):
+    frame = _frame().drop(columns=["label"])
+    frame["species"] = np.array(["zebra", "ant", "moth"])[np.arange(60) % 3]
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    ds = load_dataset(f"csv:{path}", seed=4)
+    p = ds.preprocessing
+    assert p.class_names == ["ant", "moth", "zebra"]
+    # code i is class_names[i]: decoding the targets gives back each row's label in the csv
+    label_of = dict(zip(_row_keys(frame[["a", "b", "c"]].to_numpy(dtype="float32")),
+                        frame["species"]))
+    raw = load_dataset(f"csv:{path}", seed=4, standardize=False)
+    decoded = p.labels(np.eye(3)[raw.y_train])
+    assert decoded.tolist() == [label_of[key] for key in _row_keys(raw.x_train)]
+
+
+def test_csv_binary_string_labels(tmp_path):
+    path = tmp_path / "data.csv"
+    _frame().to_csv(path, index=False)
+    p = load_dataset(f"csv:{path}", target="label").preprocessing
+    assert p.task == BINARY and p.class_names == ["no", "yes"]
+    assert p.labels(np.array([[0.9], [0.1]])).tolist() == ["yes", "no"]
+
+
+def test_csv_missing_feature_values_name_the_column(tmp_path):
+    frame = _frame()
+    frame.loc[5, "b"] = np.nan
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ConfigError, match=r"\['b'\].*NaN"):
+        load_dataset(f"csv:{path}", target="label")
+
+
+# ---------------------------------------------------------------------------------- in memory
+
+def _arrays(n=50, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(loc=10.0, scale=3.0, size=(n, 3)).astype("float32")
+    return x, np.arange(n) % 2
+
+
+def test_dataset_from_numpy_splits_like_load_dataset(tmp_path):
+    x, y = _arrays()
+    ds = dataset_from_arrays(x, y, validation_split=0.2, test_split=0.2, seed=3, standardize=True)
+    np.savez(tmp_path / "same.npz", x=x, y=y)
+    same = load_dataset(f"npz:{tmp_path / 'same.npz'}", validation_split=0.2, test_split=0.2,
+                        seed=3)
+    assert ds.name == "arrays" and ds.task == BINARY and ds.input_shape == (3,)
+    assert ds.output_size == 1
+    assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (30, 10, 10)
+    for part in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test"):
+        np.testing.assert_array_equal(getattr(ds, part), getattr(same, part))
+    assert ds.preprocessing == same.preprocessing
+    assert ds.preprocessing.class_names == [0, 1]
+
+
+def test_dataset_from_arrays_is_not_standardised_by_default():
+    x, y = _arrays()
+    ds = dataset_from_arrays(x, y, name="mine", max_samples=20)
+    assert ds.name == "mine" and len(ds.x_train) + len(ds.x_val) == 20
+    assert ds.preprocessing.mean is None
+    assert _rows(ds.x_train) <= _rows(x)
+
+
+def test_dataset_from_pandas_keeps_string_label_names():
+    frame = _frame()
+    ds = dataset_from_arrays(frame[["a", "b", "c"]], frame["label"].astype("category"),
+                             validation_split=0.25)
+    assert ds.task == BINARY and ds.input_shape == (3,)
+    assert ds.preprocessing.class_names == ["no", "yes"]
+    assert np.bincount(np.concatenate([ds.y_train, ds.y_val])).tolist() == [40, 20]
+    assert len(ds.x_val) == 15
+
+
+def test_dataset_from_pandas_multilabel_frame_names_the_labels():
+    frame = _frame()
+    targets = pd.DataFrame({"red": np.arange(60) % 2, "round": (np.arange(60) // 2) % 2})
+    ds = dataset_from_arrays(frame[["a", "b"]], targets)
+    assert ds.task == MULTILABEL and ds.output_size == 2
+    assert ds.preprocessing.class_names == ["red", "round"]
+
+
+def test_dataset_from_batched_tf_data():
+    from tuner import tf_backend
+
+    tf = tf_backend.tensorflow()
+    x, _ = _arrays(n=40)
+    names = np.array(["ant", "bee", "cat", "dog"])[np.arange(40) % 4]
+    data = tf.data.Dataset.from_tensor_slices((x, names)).batch(16)
+    ds = dataset_from_arrays(data, validation_split=0.25)
+    assert ds.task == MULTICLASS and ds.output_size == 4 and ds.input_shape == (3,)
+    assert ds.preprocessing.class_names == ["ant", "bee", "cat", "dog"]
+    assert _rows(np.concatenate([ds.x_train, ds.x_val])) == _rows(x)
+    assert len(ds.x_val) == 10
+    # the same samples unbatched, and batched with a fixed batch size, read the same
+    for same in (tf.data.Dataset.from_tensor_slices((x, names)),
+                 tf.data.Dataset.from_tensor_slices((x, names)).batch(8, drop_remainder=True)):
+        other = dataset_from_arrays(same, validation_split=0.25)
+        np.testing.assert_array_equal(other.x_train, ds.x_train)
+        np.testing.assert_array_equal(other.y_val, ds.y_val)
+
+
+def test_validation_data_is_used_as_given():
+    x, y = _arrays(n=40)
+    x_val, y_val = _arrays(n=8, seed=1)
+    ds = dataset_from_arrays(x, y, validation_data=(x_val, y_val), validation_split=0.5,
+                             standardize=True)
+    assert len(ds.x_train) == 40 and len(ds.x_test) == 0
+    np.testing.assert_array_equal(ds.y_val, y_val)
+    p = ds.preprocessing
+    np.testing.assert_allclose(p.mean, x.astype("float64").mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(ds.x_val, (x_val - np.array(p.mean)) / np.sqrt(p.variance),
+                               atol=1e-5)
+    with_test = dataset_from_arrays(x, y, validation_data=(x_val, y_val), test_split=0.25)
+    assert (len(with_test.x_train), len(with_test.x_val), len(with_test.x_test)) == (30, 8, 10)
+
+
+def test_validation_data_as_tf_data_and_labels_seen_only_there():
+    from tuner import tf_backend
+
+    tf = tf_backend.tensorflow()
+    x, _ = _arrays(n=20)
+    y = np.array(["a", "b"] * 10)
+    val = tf.data.Dataset.from_tensor_slices((x[:6], np.array(["a", "b", "c"] * 2))).batch(4)
+    ds = dataset_from_arrays(x, y, validation_data=val)
+    assert ds.task == MULTICLASS and ds.output_size == 3
+    assert ds.preprocessing.class_names == ["a", "b", "c"]
+    assert ds.y_val.tolist() == [0, 1, 2, 0, 1, 2]
+    _raises("labels of one type", x, np.arange(20) % 2, validation_data=val)
+
+
+def _raises(fragment: str, *args, **kwargs) -> str:
+    with pytest.raises(ConfigError) as info:
+        dataset_from_arrays(*args, **kwargs)
+    assert fragment in str(info.value)
+    return str(info.value)
+
+
+def test_from_arrays_errors_name_the_argument():
+    x, y = _arrays(n=20)
+    message = _raises("x has 20 samples but y has 19", x, y[:-1])
+    assert "one target per sample" in message
+    _raises("y is missing", x)
+    _raises("x is empty", x[:0], y[:0])
+    _raises("y is empty", x, [])
+    _raises("x is empty", pd.DataFrame({"a": []}), [])
+    _raises("x must have one row per sample", x[:, 0], y)
+    _raises("x must be numeric", np.array([["a", "b"]] * 20), y)
+    bad = x.copy()
+    bad[3, 1] = np.inf
+    _raises("x holds 1 NaN or infinite feature value(s), the first at sample 3, feature 1",
+            bad, y)
+    _raises("y holds 1 missing", x, np.where(np.arange(20) == 2, np.nan, 1.0))
+    _raises("y holds 1 missing", x, pd.Series(["a", None] + ["b"] * 18))
+    _raises("validation_split must be > 0", x, y, validation_split=0.0)
+    _raises("max_samples must be at least 10", x, y, max_samples=3)
+
+
+def test_from_pandas_errors_name_the_columns():
+    frame = _frame()
+    message = _raises("feature column(s) ['label'] in x are not numeric", frame, frame["c"])
+    assert "'a'" not in message
+    frame.loc[2, "a"] = np.nan
+    _raises("feature column(s) ['a'] in x hold NaN", frame[["a", "b"]], frame["label"])
+
+
+def test_bad_validation_data_is_named():
+    x, y = _arrays(n=20)
+    _raises("validation_data must be a pair (x_val, y_val) or a tf.data.Dataset", x, y,
+            validation_data=(x, y, y))
+    _raises("a tuple of 3", x, y, validation_data=(x, y, y))
+    _raises("validation_data must be a pair", x, y, validation_data=x)
+    _raises("validation_data's x has samples of shape (2,), but x has (3,)", x, y,
+            validation_data=(x[:, :2], y))
+    _raises("validation_data's x has 20 samples but validation_data's y has 5", x, y,
+            validation_data=(x, y[:5]))
+    _raises("validation_data's y has samples of shape (2,), but y has ()", x, y,
+            validation_data=(x, np.zeros((20, 2))))
+    _raises("validation_data's y holds <U1 labels but y holds int64", x, y,
+            validation_data=(x, np.array(["a", "b"] * 10)))
+    frame = _frame()
+    _raises("validation_data's x has columns ['b', 'a'], but x has ['a', 'b']",
+            frame[["a", "b"]], frame["label"], validation_data=(frame[["b", "a"]], frame["label"]))
+
+
+def test_bad_tf_data_is_named():
+    from tuner import tf_backend
+
+    tf = tf_backend.tensorflow()
+    x, y = _arrays(n=20)
+    pairs = tf.data.Dataset.from_tensor_slices((x, y))
+    _raises("y must be None when x is a tf.data.Dataset", pairs, y)
+    _raises("x repeats forever", pairs.repeat())
+    _raises("x must yield (x, y) pairs", tf.data.Dataset.from_tensor_slices(x))
+    _raises("x is empty", pairs.take(0))
+    _raises("validation_data repeats forever", x, y, validation_data=pairs.repeat())

@@ -42,13 +42,26 @@ def silence(oracle: kt.Oracle) -> kt.Oracle:
     return oracle
 
 
+def was_tried(oracle: kt.Oracle, values: dict[str, Any]) -> bool:
+    """Whether a trial with these values was already created. Called by an oracle's
+    ``populate_space`` to refuse a repeated proposal."""
+    return oracle._duplicate(values)
+
+
+def untried_random_values(oracle: kt.Oracle) -> dict[str, Any] | None:
+    """Random values (drawn from the oracle's seed) that no trial has had, or None when the
+    space looks exhausted (KerasTuner gives up after 20 repeats in a row). Called by an oracle's
+    ``populate_space`` in place of a repeated proposal."""
+    return oracle._random_values()
+
+
 def is_client(oracle: Any) -> bool:
     """Whether `oracle` is KerasTuner's worker-side proxy of the chief's oracle (gRPC), which
     has no ``save()``, ``reload()`` or project folder of its own."""
-    try:
-        from keras_tuner.src.distribute.oracle_client import OracleClient
-    except ImportError:  # no grpc: no client can exist either
-        return False
+    if isinstance(oracle, kt.Oracle):
+        return False  # without importing gRPC and KerasTuner's protos into a local run
+    from keras_tuner.src.distribute.oracle_client import OracleClient
+
     return isinstance(oracle, OracleClient)
 
 

@@ -21,7 +21,7 @@ from skopt.space import Categorical, Integer, Real, Space
 from skopt.utils import cook_estimator
 
 from tuner.errors import ConfigError
-from tuner.strategies._keras_tuner import fix_seed
+from tuner.strategies._keras_tuner import fix_seed, untried_random_values, was_tried
 from tuner.strategies.registry import OracleSettings, check_bayesian
 # Penalty added to the worst finished score when telling skopt about a failed trial, in units
 # of the spread of the scores seen so far: a failure is worse than anything that finished.
@@ -175,8 +175,8 @@ class SkoptOracle(kt.Oracle):
             warnings.simplefilter("ignore", UserWarning)
             point = self._optimizer.ask()
         values = self._decode(point)
-        if self._duplicate(values):
-            values = self._random_values()
+        if was_tried(self, values):
+            values = untried_random_values(self)
             if values is None:  # the space is exhausted
                 return {"status": trial_module.TrialStatus.STOPPED, "values": None}
         return {"status": trial_module.TrialStatus.RUNNING, "values": values}

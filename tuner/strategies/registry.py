@@ -93,8 +93,9 @@ class Strategy:
 
 
 def _type_name(expected: OptionType) -> str:
-    names = [t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,))]
-    return " or ".join("number" if n in ("int", "float") else n for n in dict.fromkeys(names))
+    names = ["number" if t in (int, float) else t.__name__
+             for t in (expected if isinstance(expected, tuple) else (expected,))]
+    return " or ".join(dict.fromkeys(names))
 
 
 def _check_type(key: str, value: Any, expected: OptionType) -> None:
