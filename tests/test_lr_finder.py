@@ -252,19 +252,97 @@ def test_training_after_lr_find_matches_training_without_it():
 
 # ------------------------------------------------------------------ divergence
 
+def _first_exceeding(values, factor: float = 4.0, running: int = 1) -> int | None:
+    """Reference rule: the first point that is non-finite, or that starts `running` points in a
+    row above `factor` x the lowest value before them."""
+    values = np.asarray(values, dtype=float)
+    best_before = np.minimum.accumulate(np.concatenate([[np.inf], values[:-1]]))
+    above = values > factor * best_before
+    for i, value in enumerate(values):
+        if not np.isfinite(value) or above[i:i + running].sum() == running:
+            return i
+    return None
+
+
+def _assert_curve_ends_where_it_diverged(losses, smoothed, diverged_at: int,
+                                         factor: float = 4.0) -> None:
+    """No earlier point diverged (2 raw in a row, or 1 smoothed, above the bound), and the last
+    point, `diverged_at`, is above the bound (its raw successor was cut off)."""
+    losses, smoothed, d = np.asarray(losses), np.asarray(smoothed), diverged_at
+    assert len(losses) == len(smoothed) == d + 1
+    assert _first_exceeding(losses[:d], factor, running=2) is None
+    assert _first_exceeding(smoothed[:d], factor) is None
+    assert (not np.isfinite(losses[d]) or losses[d] > factor * losses[:d].min()
+            or smoothed[d] > factor * smoothed[:d].min())
+
+
 def test_divergence_stops_early_and_records_where():
     x, y = toy_data(64)
     model = linear_model(np.ones(4, "float32"), optimizer=keras.optimizers.SGD(0.01))
     result = lr_find(model, x, y.astype("float32"), batch_size=8, start_lr=1e-4, end_lr=1e6,
                      num_iter=200)
     assert result.diverged_at is not None and result.diverged_at < 199
-    assert len(result.losses) == result.diverged_at + 1  # nothing recorded after divergence
-    last = result.smoothed_losses[result.diverged_at]
-    best = np.min(result.smoothed_losses[:result.diverged_at])
-    assert not np.isfinite(last) or last > 4.0 * best
-    assert np.all(result.smoothed_losses[:result.diverged_at] <= 4.0 * best)
+    _assert_curve_ends_where_it_diverged(result.losses, result.smoothed_losses,
+                                         result.diverged_at)
     assert result.learning_rates[result.diverged_at] == np.geomspace(1e-4, 1e6, 200)[
         result.diverged_at]
+
+
+def _blow_up_curve() -> np.ndarray:
+    """100 raw losses over the default range: flat at 3, a steady fall to 0.3 (index 71), then
+    1.2x more every batch. 0.3 * 1.2**8 = 1.29 is the first above 4 x 0.3: index 79, and
+    the test stops at 80, the second batch running above it."""
+    raw = np.full(100, 3.0)
+    raw[37:72] = np.linspace(3.0, 0.3, 35)
+    raw[72:] = 0.3 * 1.2 ** np.arange(1, 29)
+    return raw
+
+
+def test_raw_blow_up_stops_the_test_while_the_smoothed_loss_still_falls():
+    test = LRRangeTest(1e-7, 10.0, num_iter=100)
+    for lr, loss in zip(test.schedule, _blow_up_curve()):
+        if test.finished:
+            break
+        test._record(float(lr), float(loss))
+    assert test.diverged_at == 79 and len(test.losses) == 80
+    # The smoothed loss lags about 50 batches: at the blow-up it is still below its best.
+    assert test.smoothed_losses[79] < min(test.smoothed_losses[:79])
+    out = suggest(test.learning_rates, test.smoothed_losses, test.diverged_at)
+    assert set(out) == {"valley", "steep", "minimum_tenth"}
+    for name, s in out.items():
+        assert s.lr is not None and s.index is not None, (name, s)
+        assert s.index < 79 and s.lr < test.learning_rates[79], (name, s)
+
+
+def test_raw_loss_diverges_after_two_batches_running_above_the_factor():
+    test = LRRangeTest(num_iter=10, diverge_factor=4.0)
+    # 4 x 0.5 = 2.0 is the bound: a lone batch over it (index 2) and one on it (4) do not count.
+    for loss in (1.0, 0.5, 2.01, 1.0, 2.0, 2.01, 2.5):
+        test._record(1e-3, loss)
+    assert test.diverged_at == 5 and test.finished
+    assert test.losses == [1.0, 0.5, 2.01, 1.0, 2.0, 2.01]  # the curve ends where it diverged
+    assert len(test.learning_rates) == len(test.smoothed_losses) == 6
+
+
+@pytest.mark.slow
+def test_real_adam_run_suggests_nothing_past_the_raw_blow_up():
+    # Tiny data and a small net blow up at about 40 of 60 batches; before the fix the smoothed
+    # loss caught it at 57 and minimum_tenth came from index 46, past the blow-up.
+    x, y = toy_data(128)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    result = lr_find(model, x, y, batch_size=16, start_lr=1e-4, end_lr=10.0, num_iter=60)
+    d = result.diverged_at
+    assert d is not None and d < 50
+    _assert_curve_ends_where_it_diverged(result.losses, result.smoothed_losses, d)
+    # The raw loss blew up there, before the smoothed one noticed.
+    assert result.losses[d] > 4 * result.losses[:d].min()
+    assert result.smoothed_losses[d] <= 4 * result.smoothed_losses[:d].min()
+    for name, s in result.suggestions.items():
+        assert s.lr is not None and s.index is not None, (name, s)
+        assert s.index < d and s.lr < result.learning_rates[d], (name, s)
 
 
 def test_nan_loss_counts_as_divergence():

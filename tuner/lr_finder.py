@@ -1,9 +1,9 @@
 """Learning-rate range test (Smith 2015; fastai's ``lr_find``) for any Keras 3 backend.
 
 Train while the learning rate grows from `start_lr` to `end_lr`, record the loss of every
-batch, smooth it, stop when it diverges, then put the model back exactly as it was. Plain
-functions turn the (learning rate, smoothed loss) curve into suggestions, or say why the curve
-gives nothing to go on.
+batch, smooth it, stop when the raw or the smoothed loss diverges, then put the model back
+exactly as it was. Plain functions turn the (learning rate, smoothed loss) curve before the
+divergence into suggestions, or say why the curve gives nothing to go on.
 
 Only ``keras`` and ``keras.ops`` are used: no backend is imported directly.
 """
@@ -21,6 +21,7 @@ from tuner.errors import ConfigError
 SCHEDULES = ("exponential", "linear")
 MIN_POINTS = 5
 FLAT_RTOL = 0.01
+RAW_DIVERGE_BATCHES = 2
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,7 +102,9 @@ class LRRangeTest(keras.callbacks.Callback):
     """Grow the learning rate batch by batch, record each batch's loss, stop on divergence.
 
     The test may span several `fit` calls or epochs; it stops training once `num_iter` batches
-    have run or the smoothed loss exceeds `diverge_factor` x its best (or turns NaN/inf). With
+    have run or the loss diverges: the smoothed loss exceeds `diverge_factor` x its best so far,
+    or the batch's own loss does so for `RAW_DIVERGE_BATCHES` batches running, or either turns
+    NaN/inf. `diverged_at` is the first diverged batch and the curve ends there. With
     `restore=True` the model's variables and the optimizer's state (slots, iteration count,
     learning rate) are put back bit for bit when the test ends.
 
@@ -128,7 +131,9 @@ class LRRangeTest(keras.callbacks.Callback):
         self.smoothed_losses: list[float] = []
         self.diverged_at: int | None = None
         self._avg = 0.0
-        self._best = math.inf
+        self._best_loss = math.inf
+        self._best_smoothed = math.inf
+        self._raw_run = 0
         self._prev_mean = 0.0
         self._batches_in_epoch = 0
         self._snapshot: _Snapshot | None = None
@@ -156,10 +161,15 @@ class LRRangeTest(keras.callbacks.Callback):
         self._batches_in_epoch = 0
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        if self.finished:  # a later fit with this callback: record nothing past the end
+            self.model.stop_training = True
+            return
         lr = self.schedule[len(self.losses)]
         self.model.optimizer.learning_rate.assign(lr)
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if self.finished:
+            return
         mean = float(keras.ops.convert_to_numpy((logs or {})["loss"]))
         k = self._batches_in_epoch = self._batches_in_epoch + 1
         loss = k * mean - (k - 1) * self._prev_mean
@@ -185,10 +195,21 @@ class LRRangeTest(keras.callbacks.Callback):
         self.learning_rates.append(lr)
         self.losses.append(loss)
         self.smoothed_losses.append(smoothed)
-        if not math.isfinite(smoothed) or smoothed > self.diverge_factor * self._best:
+        # The smoothed loss lags the raw one by about 1 / (1 - beta) batches (50 at the default),
+        # several decades of rate on a 100-batch test: judged alone it sees a blow-up long after
+        # it happened, and lets the suggestions land past it. One batch of a few samples can
+        # exceed 4x the best by chance, so the raw loss must stay up to count.
+        self._raw_run = self._raw_run + 1 if loss > self.diverge_factor * self._best_loss else 0
+        if self._raw_run >= RAW_DIVERGE_BATCHES:
+            self.diverged_at = i + 1 - self._raw_run
+            for values in (self.learning_rates, self.losses, self.smoothed_losses):
+                del values[self.diverged_at + 1:]
+        elif (not math.isfinite(loss) or not math.isfinite(smoothed)
+              or smoothed > self.diverge_factor * self._best_smoothed):
             self.diverged_at = i
         else:
-            self._best = min(self._best, smoothed)
+            self._best_loss = min(self._best_loss, loss)
+            self._best_smoothed = min(self._best_smoothed, smoothed)
 
 
 # --------------------------------------------------------------------------------------------
