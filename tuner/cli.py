@@ -7,12 +7,13 @@ import sys
 from typing import Sequence
 
 from tuner.errors import ConfigError, TrialError
+from tuner.quiet import import_keras_quietly
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _search(args: argparse.Namespace) -> int:
-    _import_keras_quietly()
+    import_keras_quietly()
     from tuner import api, results
     from tuner.campaign import load_campaign
 
@@ -64,7 +65,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _lr_find(args: argparse.Namespace) -> int:
-    _import_keras_quietly()
+    import_keras_quietly()
     from tuner.campaign import load_campaign
     from tuner.lr_range import parse_assignments, run_lr_find, suggestion_lines, write_lr_find
 
@@ -79,26 +80,6 @@ def _lr_find(args: argparse.Namespace) -> int:
     for path in write_lr_find(result, campaign.folder):
         print(f"wrote {path}")
     return 0
-
-
-def _import_keras_quietly() -> None:
-    """Import Keras (and so its backend) with the backend's C++ start-up lines silenced:
-    TensorFlow writes them (oneDNN, CUDA stubs, absl's "before InitializeLog" warning) to file
-    descriptor 2 before any log level applies. Only while TF_CPP_MIN_LOG_LEVEL asks for quiet;
-    an import error still surfaces, with its message, where Keras is first used."""
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in ("2", "3") or "keras" in sys.modules:
-        return
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            try:
-                import keras  # noqa: F401
-            except ImportError:
-                pass
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def build_parser() -> argparse.ArgumentParser:
