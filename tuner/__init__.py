@@ -7,7 +7,8 @@
     model = found.best_model()      # keras.Model at its best epoch
 
 Names are imported on first use, so ``import tuner.errors`` (or the CLI's argument parsing)
-does not pay for importing Keras.
+does not pay for importing Keras; the first name that needs Keras imports it without
+TensorFlow's start-up lines (see `tuner.quiet`).
 """
 from __future__ import annotations
 
@@ -30,8 +31,16 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
+# Modules that never import Keras: reaching them should not cost its import.
+_WITHOUT_KERAS = {"tuner.errors", "tuner.campaign", "tuner.results", "tuner.report"}
+
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'tuner' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+    module = _EXPORTS[name]
+    if module not in _WITHOUT_KERAS:
+        from tuner.quiet import import_keras_quietly
+
+        import_keras_quietly()
+    return getattr(importlib.import_module(module), name)

@@ -2,18 +2,21 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from typing import Sequence
 
 from tuner.errors import ConfigError, TrialError
+from tuner.quiet import import_keras_quietly
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+DISTRIBUTION = "keras-hp-tuner"
 
 
 def _search(args: argparse.Namespace) -> int:
-    _import_keras_quietly()
-    from tuner import api, results
+    import_keras_quietly()
+    from tuner import api, console
     from tuner.campaign import load_campaign
 
     campaign = load_campaign(args.campaign)
@@ -29,8 +32,7 @@ def _search(args: argparse.Namespace) -> int:
     found = api.search(campaign, overwrite=args.overwrite, quiet=args.quiet)
     if not args.quiet:
         print()
-        shown = found.table.head(args.top)
-        print(results.format_table(shown, "table"))
+        print(console.final_table(found.table, objective=campaign.objective, top=args.top))
         print(f"\n{len(found.table)} trials; best {campaign.objective} = "
               f"{found.table.iloc[0]['score']:.4f}; table in {campaign.folder / 'trials.csv'}")
     return 0
@@ -64,7 +66,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _lr_find(args: argparse.Namespace) -> int:
-    _import_keras_quietly()
+    import_keras_quietly()
     from tuner.campaign import load_campaign
     from tuner.lr_range import parse_assignments, run_lr_find, suggestion_lines, write_lr_find
 
@@ -81,28 +83,30 @@ def _lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import_keras_quietly() -> None:
-    """Import Keras (and so its backend) with the backend's C++ start-up lines silenced:
-    TensorFlow writes them (oneDNN, CUDA stubs, absl's "before InitializeLog" warning) to file
-    descriptor 2 before any log level applies. Only while TF_CPP_MIN_LOG_LEVEL asks for quiet;
-    an import error still surfaces, with its message, where Keras is first used."""
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") not in ("2", "3") or "keras" in sys.modules:
-        return
-    saved = os.dup(2)
+def version() -> str:
+    """``keras-hp-tuner X.Y.Z``: the installed distribution's version."""
     try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-            try:
-                import keras  # noqa: F401
-            except ImportError:
-                pass
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        return f"{DISTRIBUTION} {importlib.metadata.version(DISTRIBUTION)}"
+    except importlib.metadata.PackageNotFoundError:
+        return f"{DISTRIBUTION} (not installed: version unknown)"
+
+
+class _VersionAction(argparse.Action):
+    """argparse's "version" action, but reading the version only when asked (~0.1 s)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(version())
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuner", description="Hyperparameter tuning for Keras models.")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True)
 
     search = commands.add_parser("search", help="run or resume a tuning campaign")

@@ -1,0 +1,346 @@
+"""What the terminal shows of a campaign: the header, one line a trial, the final table.
+
+Pure rendering: strings from records and tables, fitted to a width; nothing here imports Keras
+or prints.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+import pandas as pd
+
+from tuner.trial import COMPLETED, TrialRecord
+
+ELLIPSIS = "..."
+INTERNAL_PREFIX = "tuner/"
+# Short names for the bundled builders' hyperparameters in progress lines; others keep theirs.
+SHORT_NAMES = {
+    "learning_rate": "lr", "optimizer": "opt", "n_layers": "layers", "dropout": "drop",
+    "batch_size": "batch", "activation": "act", "kernel_initializer": "init",
+    "batch_norm": "bn", "per_layer_units": "per_layer",
+}
+# The table's own columns, in the order the final table shows them around the
+# hyperparameters and metrics (which keep their order, in the middle).
+_LEADING = ["rank", "trial_id", "score"]
+_TRAILING = ["best_epoch", "epochs_run", "duration_s", "n_params", "status", "error"]
+_ALWAYS_SHOWN = {"rank", "trial_id", "score"}
+_SEP = "  "
+
+
+@dataclass
+class ProgressEvent:
+    """One trial has ended: what its progress line reports."""
+
+    record: TrialRecord
+    done: int
+    total: int | None
+    best: TrialRecord | None
+    objective: str
+    elapsed_s: float
+    eta_s: float | None
+    tuned: list[str] = field(default_factory=list)
+    pack_size: int = 1
+
+
+# --------------------------------------------------------------------------- small formats
+
+
+def clip(text: str, width: int) -> str:
+    """`text` cut to `width` characters, ending in "..." when cut."""
+    if len(text) <= width:
+        return text
+    if width <= len(ELLIPSIS):
+        return text[:max(width, 0)]
+    return text[:width - len(ELLIPSIS)] + ELLIPSIS
+
+
+def clock(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
+    minutes, secs = divmod(int(round(max(seconds, 0.0))), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 60 else clock(seconds)
+
+
+def _score(value: Any) -> str:
+    if not isinstance(value, Real) or isinstance(value, bool):
+        return str(value)
+    number = float(value)
+    if not math.isfinite(number):
+        return str(number)
+    if number != 0 and not 1e-3 <= abs(number) < 1e4:
+        return f"{number:.3e}"
+    return f"{number:.4f}"
+
+
+def compact_value(value: Any, width: int = 16) -> str:
+    """A hyperparameter value in few characters: ``8.3e-03``, ``0.25``, ``96``, ``adam``."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, Integral):
+        return str(int(value))
+    if isinstance(value, Real):
+        number = float(value)
+        if number == 0 or not math.isfinite(number):
+            return "0" if number == 0 else str(number)
+        return f"{number:.3g}" if 1e-2 <= abs(number) < 1e4 else f"{number:.1e}"
+    return clip(str(value), width)
+
+
+def _reason(error: str | None, objective: str) -> str:
+    lines = [" ".join(line.split()) for line in (error or "").splitlines()]
+    return next((line for line in lines if line), f"no score for {objective}")
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def _counter(done: int, total: int | None) -> str:
+    if total is None:
+        return f"[{done}]"
+    return f"[{done:>{len(str(total))}}/{total}]"
+
+
+def _tuned_text(hyperparameters: dict[str, Any], tuned: Sequence[str], room: int) -> str:
+    """As many ``name=value`` items as fit in `room` characters, "..." when some do not."""
+    items = [f"{SHORT_NAMES.get(name, name)}={compact_value(hyperparameters[name])}"
+             for name in tuned if hyperparameters.get(name) is not None]
+    text = ""
+    for index, item in enumerate(items):
+        candidate = f"{text} {item}".lstrip()
+        more = index < len(items) - 1
+        if len(candidate) + (len(" " + ELLIPSIS) if more else 0) <= room:
+            text = candidate
+            continue
+        elided = f"{text} {ELLIPSIS}".lstrip()
+        return elided if len(elided) <= room else text
+    return text
+
+
+def progress_line(event: ProgressEvent, width: int = 80) -> str:
+    """One line for a trial that just ended, at most `width` characters.
+
+    ``[ 3/20] trial 2  val_accuracy=0.9611  best 0.9722 (#1)  0.9s  eta 0:14`` then the trial's
+    tuned values (``lr=8.3e-03 units=96 opt=adam``). When the width is short the duration, then
+    the best so far, then the eta give way to the tuned values, and the values that still do not
+    fit end in "...". A failed trial says ``FAILED: <first line of its error>`` instead of its
+    score, clipped to the room left.
+    """
+    record = event.record
+    id_width = len(str(event.total)) if event.total is not None else 0
+    head = f"{_counter(event.done, event.total)} trial {record.trial_id:<{id_width}}"
+    best = event.best
+    if best is None or best.score is None:
+        best_text = "best -"
+    elif best.trial_id == record.trial_id:
+        best_text = "new best"
+    else:
+        best_text = f"best {_score(best.score)} (#{best.trial_id})"
+    extras = {
+        "best": best_text,
+        "timing": _seconds(record.duration_s) + (f" x{event.pack_size}" if event.pack_size > 1 else ""),
+        "eta": (f"eta {clock(event.eta_s)}" if event.eta_s is not None
+                else f"elapsed {clock(event.elapsed_s)}"),
+    }
+    failed = record.status != COMPLETED or record.score is None
+    result = ("FAILED: " + _reason(record.error, event.objective) if failed
+              else f"{clip(event.objective, 24)}={_score(record.score)}")
+    tuned_all = _tuned_text(record.hyperparameters, event.tuned, 10**6)
+    # What the result and the tuned values ask for before the extras give way; a failure's
+    # reason and the tuned values are cut to fit past that.
+    need = min(len(result), 44) if failed else len(result)
+    if tuned_all and not failed:
+        need += len(_SEP) + min(len(tuned_all), 30)
+    for drop in ("timing", "best", "eta", None):
+        rest = [extras[k] for k in ("best", "timing", "eta") if k in extras]
+        room = width - len(head) - len(_SEP) - sum(len(_SEP) + len(t) for t in rest)
+        if room >= need or drop is None:
+            break
+        del extras[drop]
+    shown_result = clip(result, max(room, 0)) if failed else result
+    core = clip(_SEP.join([head, shown_result, *rest]), width)
+    tuned = _tuned_text(record.hyperparameters, event.tuned, width - len(core) - len(_SEP))
+    return f"{core}{_SEP}{tuned}" if tuned else core
+
+
+# --------------------------------------------------------------------------- header
+
+
+def _rate(value: Any) -> str:
+    return f"{float(value):.1e}" if _is_float(value) or isinstance(value, Integral) else str(value)
+
+
+def _lr_text(entry: Any, valley: Any) -> str:
+    if not isinstance(entry, dict):
+        return f"{_rate(entry)} (the range finder's valley)"
+    low, high = entry.get("min"), entry.get("max")
+    sampling = entry.get("sampling", "linear")
+    details = [sampling]
+    step = entry.get("step")
+    if isinstance(step, Real) and isinstance(low, Real) and isinstance(high, Real) and step > 0:
+        if sampling == "log" and step > 1 and low > 0:
+            count = math.floor(math.log(high / low) / math.log(step) + 1e-6) + 1
+        else:
+            count = math.floor((high - low) / step + 1e-6) + 1
+        details.append(f"{count} values")
+    found = f"; valley {_rate(valley)}" if isinstance(valley, Real) else ""
+    return f"{_rate(low)} to {_rate(high)} ({', '.join(details)}{found})"
+
+
+def campaign_header(*, name: str, strategy: str, trials: int, grid_size: int | None, dataset: str,
+                    objective: str, direction: str, folder: str,
+                    auto_lr: dict[str, Any] | None) -> list[str]:
+    """The lines printed before the search starts.
+
+    A grid of `grid_size` combinations runs ``min(grid_size, trials)`` of them. `auto_lr` is
+    what ``learning_rate = "auto"`` resolved to: ``{"learning_rate": {"min": ..., "max": ...,
+    "sampling": "log"}}``, or a fixed rate for ``"auto-fixed"``, with the range finder's
+    ``lr_find_valley`` when known.
+    """
+    if grid_size is None:
+        plan = str(trials)
+    elif grid_size <= trials:
+        plan = f"{grid_size} (a grid of {grid_size} combination{'s' if grid_size != 1 else ''})"
+    else:
+        plan = f"{trials} of a grid of {grid_size} combinations (max_trials = {trials})"
+    lines = [f"campaign {name!r}: {strategy} search on {dataset!r}",
+             f"trials: {plan}",
+             f"objective: {objective} ({direction})"]
+    for key, entry in (auto_lr or {}).items():
+        if key.startswith("lr_find_"):
+            continue
+        mode = "auto" if isinstance(entry, dict) else "auto-fixed"
+        line = f"{key} = \"{mode}\": {_lr_text(entry, (auto_lr or {}).get('lr_find_valley'))}"
+        lines.append(line)
+    lines.append(f"results: {folder}")
+    return lines
+
+
+# --------------------------------------------------------------------------- final table
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) \
+        or (isinstance(value, str) and not value.strip())
+
+
+def _cell(column: str, value: Any) -> str:
+    if _is_empty(value):
+        return ""
+    if column == "score":
+        return _score(value)
+    if column == "duration_s":
+        return f"{float(value):.1f}"
+    if column == "error":
+        return _reason(str(value), "")
+    return compact_value(value, width=20)
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, (bool, Integral))
+
+
+def _column_cells(column: str, values: pd.Series) -> list[str]:
+    """The cells of one column; a column of floats shares one format so its points line up."""
+    floats = [float(v) for v in values if not _is_empty(v) and _is_float(v)]
+    if column in ("score", "duration_s") or not floats or len(floats) < values.notna().sum():
+        return [_cell(column, v) for v in values]
+    if any(v != 0 and not 1e-2 <= abs(v) < 1e5 for v in floats if math.isfinite(v)):
+        spec = ".2e"
+    else:
+        decimals = [len(f"{v:.3g}".partition(".")[2]) for v in floats if math.isfinite(v)]
+        spec = f".{min(max(decimals, default=0), 4)}f"
+    return ["" if _is_empty(v) else format(float(v), spec) for v in values]
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def final_table(table: pd.DataFrame, *, objective: str, width: int | None = None,
+                top: int = 10) -> str:
+    """The top rows of a ranked table as text whose every line fits `width` (the terminal's).
+
+    Shows only informative columns: not the internal ``tuner/...`` ones, not the metric that
+    repeats the score, not an empty error column, and (over two rows or more) none whose values
+    are all equal, which a line below the table lists instead. The score column is headed by
+    the objective's name. Columns that do not fit are left out from the right, and named.
+    """
+    if width is None:
+        width = shutil.get_terminal_size((80, 24)).columns
+    shown = table.head(top).reset_index(drop=True)
+    if shown.empty:
+        return "no trials"
+    columns = [c for c in shown.columns if not str(c).startswith(INTERNAL_PREFIX)]
+    if objective != "score" and objective in columns:
+        columns.remove(objective)
+    same: list[str] = []
+    kept: list[str] = []
+    for column in columns:
+        values = shown[column]
+        if column == "error" and all(_is_empty(v) for v in values):
+            continue
+        if column not in _ALWAYS_SHOWN and len(shown) > 1 and values.nunique(dropna=False) <= 1:
+            value = values.iloc[0]
+            if not (column == "status" and value == COMPLETED) and not _is_empty(value):
+                same.append(f"{column}={_cell(column, value)}")
+            continue
+        if column == "status" and all(v == COMPLETED for v in values):
+            continue
+        kept.append(column)
+    middle = [c for c in kept if c not in _LEADING and c not in _TRAILING]
+    ordered = ([c for c in _LEADING if c in kept] + middle + [c for c in _TRAILING if c in kept])
+
+    cells = {c: _column_cells(c, shown[c]) for c in ordered}
+    headers = {c: objective if c == "score" else str(c) for c in ordered}
+    widths = {c: max([len(headers[c])] + [len(s) for s in cells[c]]) for c in ordered}
+
+    # A failed trial's error gets its room first (up to 30 characters), the rest fill in order.
+    reserve = len(_SEP) + min(widths["error"], 30) if "error" in ordered else 0
+    chosen: list[str] = []
+    left_out: list[str] = []
+    used = 0
+    for column in ordered:
+        if column == "error":
+            room = width - used - len(_SEP)
+            if room >= min(widths[column], 12):
+                widths[column] = min(widths[column], room)
+                cells[column] = [clip(text, widths[column]) for text in cells[column]]
+                chosen.append(column)
+            else:
+                left_out.append(column)
+            continue
+        need = widths[column] + (len(_SEP) if chosen else 0)
+        if column in _ALWAYS_SHOWN or used + need <= width - reserve:
+            chosen.append(column)
+            used += need
+        else:
+            left_out.append(column)
+
+    right = {c: _is_numeric(shown[c]) or all(s.isdigit() for s in cells[c] if s) for c in chosen}
+
+    def row(texts: dict[str, str]) -> str:
+        parts = [texts[c].rjust(widths[c]) if right[c] else texts[c].ljust(widths[c]) for c in chosen]
+        return clip(_SEP.join(parts).rstrip(), width)
+
+    lines = [row(headers)]
+    lines += [row({c: cells[c][i] for c in chosen}) for i in range(len(shown))]
+    notes = []
+    if same:
+        notes.append("same in every row shown: " + ", ".join(same))
+    if left_out:
+        notes.append(f"left out to fit {width} columns: {', '.join(headers[c] for c in left_out)} "
+                     "(`tuner results` shows every column)")
+    for note in notes:
+        lines += textwrap.wrap(note, width=max(width, 4), subsequent_indent="  ",
+                               break_on_hyphens=False)
+    return "\n".join(lines)
