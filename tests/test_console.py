@@ -68,8 +68,9 @@ def test_failed_trial_with_a_short_reason_keeps_the_rest_of_the_line():
 
 
 def header(**fields):
-    values = dict(name="grid_demo", strategy="grid", trials=50, grid_size=None, dataset="digits",
-                  objective="val_accuracy", direction="max", folder="results/grid_demo", auto_lr=None)
+    values = {"name": "grid_demo", "strategy": "grid", "trials": 50, "grid_size": None,
+              "dataset": "digits", "objective": "val_accuracy", "direction": "max",
+              "folder": "results/grid_demo", "auto_lr": None}
     values.update(fields)
     return campaign_header(**values)
 
