@@ -1,10 +1,12 @@
-# `make demo` runs a small real campaign; `make test` runs the test suite.
-# Both create and reuse a local virtualenv in .venv.
+# `make demo` runs a small real campaign into build/demo (untracked); `make test` runs the test
+# suite; `make reference` regenerates the committed reference results in results/quickstart,
+# on purpose (their durations change on every run). All create and reuse a local virtualenv in .venv.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+DEMO_DIR := build/demo
 
-.PHONY: demo test bench clean
+.PHONY: demo reference test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +15,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/tuner search experiments/quickstart.toml --overwrite
-	$(VENV)/bin/tuner report quickstart
+	$(VENV)/bin/tuner search experiments/quickstart.toml --results-dir $(DEMO_DIR) --overwrite
+	$(VENV)/bin/tuner report quickstart --results-dir $(DEMO_DIR)
+
+reference: $(STAMP)
+	$(VENV)/bin/tuner search experiments/quickstart.toml --results-dir results --overwrite
+	$(VENV)/bin/tuner report quickstart --results-dir results
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) results/quickstart
+	rm -rf $(VENV) $(DEMO_DIR)

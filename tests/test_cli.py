@@ -1,6 +1,10 @@
 """The command line: exit codes, one-line errors, the search command in-process."""
+import importlib.util
+import os
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -57,3 +61,43 @@ def test_search_in_a_fresh_process_writes_nothing_to_stderr(tmp_path):
     result = run_tuner("search", str(path), "--quiet")
     assert result.returncode == 0
     assert result.stderr == ""  # no TensorFlow start-up lines, no Keras warnings
+
+
+def test_version_prints_the_distribution_name_and_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--version"])
+    assert exit_info.value.code == 0
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert capsys.readouterr().out == f"keras-hp-tuner {pyproject['project']['version']}\n"
+
+
+@pytest.mark.parametrize("backend, package", [("tensorflow", "tensorflow"), ("jax", "jax"),
+                                              ("torch", "torch")])
+def test_the_python_api_imports_keras_without_start_up_lines(backend, package):
+    if importlib.util.find_spec(package) is None:
+        pytest.skip(f"{package} is not installed")
+    # As a user's script would: no TF_CPP_MIN_LOG_LEVEL of its own. Seeding is where Keras
+    # imports TensorFlow on the JAX and PyTorch backends.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(KERAS_BACKEND=backend, PYTHONPATH=os.pathsep.join(
+        [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    code = "import tuner; tuner.search; import keras; keras.utils.set_random_seed(0); print('ok')"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "ok\n"
+    assert result.stderr == ""
+
+
+@pytest.mark.slow
+def test_search_ends_with_a_table_that_fits_80_columns(tmp_path, capsys, monkeypatch):
+    path = write_campaign(tmp_path, max_trials=2)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert cli.main(["search", str(path), "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["rank", "trial_id"])
+    table = lines[start:lines.index("", start)]
+    assert table[0].split()[:3] == ["rank", "trial_id", "val_accuracy"]
+    assert "status" not in table[0] and "error" not in table[0]  # all completed, no errors
+    assert len(table) >= 3 and all(len(line) <= 80 for line in table), table

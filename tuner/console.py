@@ -62,7 +62,7 @@ def clip(text: str, width: int) -> str:
 
 def clock(seconds: float) -> str:
     """``m:ss``, or ``h:mm:ss`` from an hour on."""
-    minutes, secs = divmod(int(round(max(seconds, 0.0))), 60)
+    minutes, secs = divmod(round(max(seconds, 0.0)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
@@ -160,10 +160,10 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
     need = min(len(result), 44) if failed else len(result)
     if tuned_all and not failed:
         need += len(_SEP) + min(len(tuned_all), 30)
-    for drop in ("timing", "best", "eta", None):
+    for drop in ("timing", "best", "eta", ""):
         rest = [extras[k] for k in ("best", "timing", "eta") if k in extras]
         room = width - len(head) - len(_SEP) - sum(len(_SEP) + len(t) for t in rest)
-        if room >= need or drop is None:
+        if room >= need or not drop:
             break
         del extras[drop]
     shown_result = clip(result, max(room, 0)) if failed else result
@@ -186,11 +186,12 @@ def _lr_text(entry: Any, valley: Any) -> str:
     sampling = entry.get("sampling", "linear")
     details = [sampling]
     step = entry.get("step")
-    if isinstance(step, Real) and isinstance(low, Real) and isinstance(high, Real) and step > 0:
-        if sampling == "log" and step > 1 and low > 0:
-            count = math.floor(math.log(high / low) / math.log(step) + 1e-6) + 1
+    if isinstance(step, Real) and isinstance(low, Real) and isinstance(high, Real) and float(step) > 0:
+        lo, hi, by = float(low), float(high), float(step)
+        if sampling == "log" and by > 1 and lo > 0:
+            count = math.floor(math.log(hi / lo) / math.log(by) + 1e-6) + 1
         else:
-            count = math.floor((high - low) / step + 1e-6) + 1
+            count = math.floor((hi - lo) / by + 1e-6) + 1
         details.append(f"{count} values")
     found = f"; valley {_rate(valley)}" if isinstance(valley, Real) else ""
     return f"{_rate(low)} to {_rate(high)} ({', '.join(details)}{found})"
