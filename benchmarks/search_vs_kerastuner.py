@@ -82,10 +82,8 @@ def run_ours(trials: int, seed: int, strategy: str, folder: Path, threads: int) 
         "threads": threads,
         "space": dict(FIXED, learning_rate=LR_RANGE, l2=L2_RANGE)})
     from tuner.builders.mlp import MLPHyperModel
-    from tuner.runner import CampaignRunner
-
     with Clock(fit=(keras.Model, "fit"), build=(MLPHyperModel, "build"),
-               loop=(CampaignRunner, "run")) as clock:
+               loop=(api, "run_trials")) as clock:
         started = time.perf_counter()
         found = api.search(campaign, overwrite=True)
         total = time.perf_counter() - started
@@ -140,12 +138,13 @@ def proposal_times(finished: int, strategy: str) -> dict:
 
     from tuner.space import build_space
     from tuner.strategies import create_oracle, end_trial
+    from tuner.strategies._keras_tuner import set_project_dir, silence
 
     rng = np.random.default_rng(0)
     space = build_space({"learning_rate": LR_RANGE, "l2": L2_RANGE})
 
     def drive(oracle) -> list[float]:
-        oracle._set_project_dir(tempfile.mkdtemp(), "engine")
+        set_project_dir(oracle, tempfile.mkdtemp(), "engine")
         seconds = []
         for i in range(finished + 5):
             started = time.perf_counter()
@@ -164,7 +163,7 @@ def proposal_times(finished: int, strategy: str) -> dict:
     theirs = kt.oracles.BayesianOptimizationOracle(
         objective=kt.Objective("val_accuracy", "max"), max_trials=finished + 5,
         hyperparameters=space, seed=1)
-    theirs._display.verbose = 0
+    silence(theirs)
     return {"finished_trials": finished, "ours_s": statistics.median(ours),
             "kerastuner_s": statistics.median(drive(theirs))}
 

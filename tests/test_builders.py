@@ -56,7 +56,8 @@ def test_output_head_per_task(task, output_size, units, activation, loss):
     assert out.activation.__name__ == activation
     assert model.loss == loss
     assert model.output_shape == (None, units)
-    assert model.get_compile_config()["metrics"] == ["mae" if task == REGRESSION else "accuracy"]
+    assert model.get_compile_config()["metrics"] == (["mse", "mae"] if task == REGRESSION
+                                                    else ["accuracy"])
 
 
 @pytest.mark.parametrize("loss", REGRESSION_LOSSES)
@@ -450,7 +451,7 @@ def test_get_builder_missing_module():
 
 
 def test_get_builder_missing_function(user_module):
-    with pytest.raises(ConfigError, match="no callable 'nope'"):
+    with pytest.raises(ConfigError, match="has no 'nope'"):
         get_builder(f"{user_module}:nope", SPEC)
     with pytest.raises(ConfigError, match="NOT_A_FUNCTION"):
         get_builder(f"{user_module}:NOT_A_FUNCTION", SPEC)

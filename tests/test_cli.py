@@ -49,10 +49,11 @@ def test_search_prints_progress_and_the_ranked_table(tmp_path, capsys):
     path = write_campaign(tmp_path, max_trials=2)
     assert cli.main(["search", str(path), "--max-trials", "2", "--seed", "3"]) == 0
     out = capsys.readouterr().out
-    assert "trial 1/2" in out and "trial 2/2" in out and "eta" in out
+    assert "[1/2] trial 0" in out and "[2/2] trial 1" in out and "eta" in out
     table = pd.read_csv(tmp_path / "results" / "tiny" / "trials.csv")
     assert list(table["rank"]) == [1, 2]
-    assert any(line.split()[:2] == ["rank", "trial_id"] for line in out.splitlines() if line.strip())
+    assert any(line.split()[:3] == ["rank", "trial_id", "val_accuracy"]
+               for line in out.splitlines() if line.strip())
     assert "seed = 3" in (tmp_path / "results" / "tiny" / "campaign.toml").read_text()
 
 

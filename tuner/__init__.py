@@ -16,17 +16,19 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "search": "tuner.api", "Results": "tuner.api",
+    "search": "tuner.api", "Results": "tuner.api", "load_results": "tuner.api",
     "Campaign": "tuner.campaign", "load_campaign": "tuner.campaign",
     "load_dataset": "tuner.datasets", "Dataset": "tuner.datasets", "DataSpec": "tuner.datasets",
+    "dataset_from_arrays": "tuner.datasets", "Preprocessing": "tuner.preprocessing",
     "MLPHyperModel": "tuner.builders.mlp", "build_mlp": "tuner.builders.mlp",
-    "get_builder": "tuner.builders",
+    "get_builder": "tuner.builders", "resolve_builder": "tuner.builders",
     "create_oracle": "tuner.strategies",
     "lr_find": "tuner.lr_finder", "find_learning_rate": "tuner.lr_finder",
     "LRRangeTest": "tuner.lr_finder",
     "load": "tuner.results", "compare": "tuner.results",
     "write_report": "tuner.report",
-    "ConfigError": "tuner.errors", "TrialError": "tuner.errors",
+    "ConfigError": "tuner.errors", "TrialError": "tuner.errors", "Fatal": "tuner.errors",
+    "FailedTrial": "tuner.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,8 +1,12 @@
-"""The TOML campaign: parse, validate and resolve defaults into a frozen `Campaign`."""
+"""The campaign: one rule table derived from the `Campaign` dataclass, and one validation path
+for every way a campaign is made (a TOML file, Python keywords, `Campaign.replace`)."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,22 +15,27 @@ import tomli_w
 
 from tuner.errors import ConfigError, did_you_mean
 
-STRATEGIES = ("random", "grid", "bayesian", "hyperband")
-STRATEGY_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "random": {},
-    "grid": {},
-    "bayesian": {"surrogate": str, "acquisition": str, "initial_points": int, "xi": (int, float),
-                 "kappa": (int, float), "candidates": int},
-    "hyperband": {"max_epochs": int, "factor": int, "iterations": int, "min_epochs": int},
-}
-EARLY_STOPPING_KEYS = {"patience": int, "min_delta": (int, float)}
+EARLY_STOPPING_KEYS: dict[str, type | tuple[type, ...]] = {"patience": int,
+                                                           "min_delta": (int, float)}
 MAXIMISED = ("acc", "auc", "precision", "recall", "f1", "r2", "iou")
 MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "hinge", "crossentropy")
+# Settings that may change between runs of one campaign; any other change starts a new one.
+RESUMABLE_CHANGES = frozenset({"max_trials", "keep_top", "tensorboard",
+                               "max_consecutive_failures", "results_dir", "threads"})
+SEED_LIMIT = 2**32
+
+
+def _rule(minimum: float | None = None, maximum: float | None = None, why: str = "") -> Any:
+    return {"min": minimum, "max": maximum, "why": why}
 
 
 @dataclass(frozen=True)
 class Campaign:
-    """A validated tuning campaign; every field has its resolved value."""
+    """A validated tuning campaign; every field has its resolved value.
+
+    Constructing one validates it (``Campaign(name="x", dataset="iris",
+    objective="val_accuracy")`` infers ``direction="max"``), and so does `replace`.
+    """
 
     name: str
     dataset: str
@@ -35,30 +44,55 @@ class Campaign:
     target: str | None = None
     validation_split: float = 0.2
     test_split: float = 0.0
-    max_samples: int | None = None
+    max_samples: int | None = field(default=None, metadata=_rule(10))
     standardize: bool | None = None
     objective: str = "val_loss"
-    direction: str = "min"
+    direction: str | None = None  # None: inferred from the objective's name
     strategy: str = "random"
-    max_trials: int = 10
-    epochs: int = 20
-    seed: int = 0
+    max_trials: int = field(default=10, metadata=_rule(1))
+    epochs: int = field(default=20, metadata=_rule(1))
+    seed: int = field(default=0, metadata=_rule(0, SEED_LIMIT - 1))
     strategy_options: dict[str, Any] = field(default_factory=dict)
     space: dict[str, Any] = field(default_factory=dict)
     early_stopping: dict[str, Any] | None = None
-    keep_top: int = 1
+    keep_top: int = field(default=1, metadata=_rule(1))
     tensorboard: bool = False
-    max_consecutive_failures: int = 10
-    threads: int = 0
+    max_consecutive_failures: int = field(default=10, metadata=_rule(1))
+    threads: int = field(default=0, metadata=_rule(0, 1024, "0 lets TensorFlow decide"))
+
+    def __post_init__(self) -> None:
+        inferred = self.direction is None
+        _validate(self)
+        if inferred:
+            object.__setattr__(self, "direction", _inferred_direction(self.objective))
+        for key in ("validation_split", "test_split"):
+            object.__setattr__(self, key, float(getattr(self, key)))
+        object.__setattr__(self, "_direction_inferred", inferred)
 
     @property
     def folder(self) -> Path:
         """The campaign's results folder."""
         return Path(self.results_dir) / self.name
 
+    @property
+    def source_dir(self) -> Path | None:
+        """The folder of the campaign file it was read from (None when made in Python)."""
+        return getattr(self, "_source_dir", None)
+
     def replace(self, **changes: Any) -> "Campaign":
-        """A copy with some fields changed, validated again."""
-        return validate(dataclasses.replace(self, **changes))
+        """A copy with some fields changed, validated again. A direction that was inferred is
+        inferred again when the objective changes."""
+        if getattr(self, "_direction_inferred", False) and "direction" not in changes:
+            changes["direction"] = None
+        unknown = [key for key in changes if key not in FIELDS]
+        if unknown:
+            raise ConfigError(f"unknown campaign field {unknown[0]!r}"
+                              f"{did_you_mean(unknown[0], FIELDS)}; accepted: "
+                              f"{', '.join(sorted(FIELDS))}.")
+        changed = dataclasses.replace(self, **changes)
+        if self.source_dir is not None:
+            object.__setattr__(changed, "_source_dir", self.source_dir)
+        return changed
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, None values left out (TOML has no null)."""
@@ -68,14 +102,28 @@ class Campaign:
         return tomli_w.dumps(self.to_dict())
 
 
-FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
-    "name": str, "dataset": str, "model": str, "results_dir": str, "target": str,
-    "validation_split": (int, float), "test_split": (int, float), "max_samples": int,
-    "standardize": bool, "objective": str, "direction": str, "strategy": str, "max_trials": int,
-    "epochs": int, "seed": int, "strategy_options": dict, "space": dict, "early_stopping": dict,
-    "keep_top": int, "tensorboard": bool, "max_consecutive_failures": int, "threads": int,
-}
-REQUIRED = ("name", "dataset")
+def _accepted_types(hint: Any) -> tuple[type, ...]:
+    """The isinstance types for a field's annotation: ``float`` takes ints, Optional is
+    unwrapped, ``dict[str, Any]`` is a dict."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    accepted: list[type] = []
+    for option in options:
+        if option is type(None):
+            continue
+        origin = typing.get_origin(option) or option
+        accepted += [int, float] if origin is float else [origin]
+    return tuple(dict.fromkeys(accepted))
+
+
+# The rule table: every field's accepted types and bounds, read from the dataclass itself.
+FIELDS: dict[str, tuple[type, ...]] = {
+    f.name: _accepted_types(hint)
+    for f, hint in ((f, typing.get_type_hints(Campaign)[f.name])
+                    for f in dataclasses.fields(Campaign))}
+BOUNDS: dict[str, dict[str, Any]] = {f.name: dict(f.metadata) for f in dataclasses.fields(Campaign)
+                                     if f.metadata}
+REQUIRED = tuple(f.name for f in dataclasses.fields(Campaign)
+                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
 
 
 def infer_direction(objective: str) -> str | None:
@@ -88,18 +136,43 @@ def infer_direction(objective: str) -> str | None:
     return None
 
 
-def _type_name(expected: type | tuple[type, ...]) -> str:
-    names = [t.__name__ for t in (expected if isinstance(expected, tuple) else (expected,))]
+def _inferred_direction(objective: str) -> str:
+    direction = infer_direction(objective)
+    if direction is None:
+        raise ConfigError(f"cannot tell whether objective {objective!r} should be maximised or "
+                          "minimised; add direction = \"max\" or \"min\".")
+    return direction
+
+
+def _type_name(expected: tuple[type, ...]) -> str:
+    names = [t.__name__ for t in expected]
     return " or ".join("number" if n in ("int", "float") else n for n in dict.fromkeys(names))
 
 
 def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:
+    expected = expected if isinstance(expected, tuple) else (expected,)
     # bool is an int in Python, but `max_trials = true` is a mistake, not a 1.
-    if isinstance(value, bool) and expected is not bool:
+    if isinstance(value, bool) and bool not in expected:
         raise ConfigError(f"{key} must be a {_type_name(expected)}, but got {value!r}.")
     if not isinstance(value, expected):
         raise ConfigError(f"{key} must be a {_type_name(expected)}, but got "
                           f"{type(value).__name__} {value!r}.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite number, but got {value!r}.")
+    if isinstance(value, str) and "\x00" in value:
+        raise ConfigError(f"{key} must not contain a NUL character, but got {value!r}.")
+
+
+def _check_bounds(key: str, value: Any) -> None:
+    bounds = BOUNDS.get(key)
+    if bounds is None or value is None:
+        return
+    low, high, why = bounds["min"], bounds["max"], bounds["why"]
+    note = f" ({why})" if why else ""
+    if high is None and value < low:
+        raise ConfigError(f"{key} must be at least {low}{note}, but got {value}.")
+    if high is not None and not low <= value <= high:
+        raise ConfigError(f"{key} must be in [{low}, {high}]{note}, but got {value}.")
 
 
 def _check_table(section: str, table: dict[str, Any], allowed: dict[str, Any]) -> None:
@@ -111,50 +184,54 @@ def _check_table(section: str, table: dict[str, Any], allowed: dict[str, Any]) -
         _check_type(f"[{section}] {key}", value, allowed[key])
 
 
-def validate(campaign: Campaign) -> Campaign:
-    """Check every rule that does not need the data or the builder; resolve the direction."""
-    for key in ("max_trials", "epochs", "keep_top", "max_consecutive_failures"):
-        if getattr(campaign, key) < 1:
-            raise ConfigError(f"{key} must be at least 1, but got {getattr(campaign, key)}.")
-    if campaign.threads < 0:
-        raise ConfigError(f"threads must be 0 (TensorFlow decides) or more, but got "
-                          f"{campaign.threads}.")
-    if not campaign.name or "/" in campaign.name or campaign.name.startswith("."):
+def _strategy_options(strategy: str) -> dict[str, Any]:
+    from tuner.strategies.registry import get_strategy  # import-light: no KerasTuner
+
+    return dict(get_strategy(strategy).options)
+
+
+def _check_loss_objective(campaign: Campaign) -> None:
+    """Losses of different kinds are different units: `val_loss` cannot rank them."""
+    tuned_loss = campaign.space.get("loss")
+    varies = isinstance(tuned_loss, (list, dict))
+    if varies and campaign.objective in ("loss", "val_loss"):
+        raise ConfigError(f"objective {campaign.objective!r} compares different units when "
+                          "[space] loss is tuned; use a metric every trial logs the same way, "
+                          "e.g. objective = \"val_mse\" or \"val_mae\" for regression.")
+
+
+def _validate(campaign: Campaign) -> None:
+    """Every rule that does not need the data or the builder."""
+    for key, expected in FIELDS.items():
+        value = getattr(campaign, key)
+        if value is None and (key in REQUIRED or type(None) not in typing.get_args(
+                typing.get_type_hints(Campaign)[key])):
+            raise ConfigError(f"{key} must be a {_type_name(expected)}, but got None.")
+        if value is not None:
+            _check_type(key, value, expected)
+            _check_bounds(key, value)
+    if not campaign.name or "/" in campaign.name or "\\" in campaign.name \
+            or campaign.name.startswith("."):
         raise ConfigError(f"name must be a plain folder name, but got {campaign.name!r}.")
-    if campaign.strategy not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {campaign.strategy!r}; accepted: "
-                          f"{', '.join(STRATEGIES)}.")
     _check_table("strategy_options", campaign.strategy_options,
-                 STRATEGY_OPTIONS[campaign.strategy])
+                 _strategy_options(campaign.strategy))
     if campaign.early_stopping is not None:
         _check_table("early_stopping", campaign.early_stopping, EARLY_STOPPING_KEYS)
-    if campaign.direction not in ("min", "max"):
+    if campaign.direction not in (None, "min", "max"):
         raise ConfigError(f"direction must be 'min' or 'max', but got {campaign.direction!r}.")
-    return campaign
+    _check_loss_objective(campaign)
 
 
 def from_dict(data: dict[str, Any], source: str = "campaign") -> Campaign:
-    """A `Campaign` from parsed TOML, with unknown keys and wrong types refused."""
+    """A `Campaign` from parsed TOML, with unknown keys and missing ones refused."""
     for key in data:
-        if key not in FIELD_TYPES:
-            raise ConfigError(f"{source}: unknown key {key!r}{did_you_mean(key, FIELD_TYPES)}; "
-                              f"accepted: {', '.join(sorted(FIELD_TYPES))}.")
+        if key not in FIELDS:
+            raise ConfigError(f"{source}: unknown key {key!r}{did_you_mean(key, FIELDS)}; "
+                              f"accepted: {', '.join(sorted(FIELDS))}.")
     for key in REQUIRED:
         if key not in data:
             raise ConfigError(f"{source}: missing required key {key!r}.")
-    for key, value in data.items():
-        _check_type(key, value, FIELD_TYPES[key])
-    values = dict(data)
-    if "direction" not in values:
-        direction = infer_direction(values.get("objective", "val_loss"))
-        if direction is None:
-            raise ConfigError(f"cannot tell whether objective {values['objective']!r} should be "
-                              "maximised or minimised; add direction = \"max\" or \"min\".")
-        values["direction"] = direction
-    for key in ("validation_split", "test_split"):
-        if key in values:
-            values[key] = float(values[key])
-    return validate(Campaign(**values))
+    return Campaign(**data)
 
 
 def load_campaign(path: str | Path) -> Campaign:
@@ -164,6 +241,14 @@ def load_campaign(path: str | Path) -> Campaign:
         raise ConfigError(f"campaign file {str(path)!r} does not exist.")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path} is not valid TOML: {error}.") from None
-    return from_dict(data, source=str(path))
+    campaign = from_dict(data, source=str(path))
+    object.__setattr__(campaign, "_source_dir", path.resolve().parent)
+    return campaign
+
+
+def changed_fields(now: Campaign, before: Campaign) -> list[str]:
+    """The fields that differ and may not change while a campaign keeps its finished trials."""
+    a, b = now.to_dict(), before.to_dict()
+    return sorted(k for k in set(a) | set(b) if k not in RESUMABLE_CHANGES and a.get(k) != b.get(k))

@@ -7,8 +7,9 @@ import os
 import sys
 from typing import Sequence
 
-from tuner.errors import ConfigError, TrialError
+from tuner.errors import ConfigError, Fatal
 from tuner.quiet import import_keras_quietly
+from tuner.strategies.registry import strategy_names
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 DISTRIBUTION = "keras-hp-tuner"
@@ -16,7 +17,7 @@ DISTRIBUTION = "keras-hp-tuner"
 
 def _search(args: argparse.Namespace) -> int:
     import_keras_quietly()
-    from tuner import api, console
+    from tuner import api, console, loop
     from tuner.campaign import load_campaign
 
     campaign = load_campaign(args.campaign)
@@ -25,16 +26,21 @@ def _search(args: argparse.Namespace) -> int:
         ("seed", args.seed), ("results_dir", args.results_dir)) if value is not None}
     if overrides:
         campaign = campaign.replace(**overrides)
-    if not args.quiet:
-        print(f"campaign {campaign.name!r}: {campaign.strategy} search, up to "
-              f"{campaign.max_trials} trials on {campaign.dataset!r}, objective "
-              f"{campaign.objective} ({campaign.direction}); results in {campaign.folder}")
-    found = api.search(campaign, overwrite=args.overwrite, quiet=args.quiet)
-    if not args.quiet:
+    plan = loop.make_plan(campaign)  # every check, before anything is written or deleted
+    found = api.run_plan(plan, overwrite=args.overwrite, overwrite_hint="--overwrite",
+                         quiet=args.quiet)
+    completed = found.table[found.table["status"] == "completed"]
+    if not args.quiet and len(found.table):
         print()
         print(console.final_table(found.table, objective=campaign.objective, top=args.top))
-        print(f"\n{len(found.table)} trials; best {campaign.objective} = "
-              f"{found.table.iloc[0]['score']:.4f}; table in {campaign.folder / 'trials.csv'}")
+        best = (f"best {campaign.objective} = {completed.iloc[0]['score']:.4f}"
+                if len(completed) else "no trial completed")
+        print(f"\n{len(found.table)} trials; {best}; table in {campaign.folder / 'trials.csv'}")
+    if completed.empty:
+        errors = found.table["error"].dropna()
+        last = f"; last error: {errors.iloc[-1]}" if len(errors) else ""
+        print(f"tuner: failed: no trial completed in {campaign.folder}{last}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -111,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="run or resume a tuning campaign")
     search.add_argument("campaign", help="campaign file (TOML)")
-    search.add_argument("--strategy", choices=["random", "grid", "bayesian", "hyperband"])
+    search.add_argument("--strategy", choices=strategy_names())
     search.add_argument("--max-trials", type=int)
     search.add_argument("--epochs", type=int)
     search.add_argument("--seed", type=int)
@@ -160,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"tuner: error: {error}", file=sys.stderr)
         return 2
-    except TrialError as error:
+    except Fatal as error:
         print(f"tuner: failed: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

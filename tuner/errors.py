@@ -1,5 +1,10 @@
 """Error types shared by every module, and the wording they share. Imports nothing from the
-package."""
+package.
+
+Three kinds of failure, as in KerasTuner: `ConfigError` is bad input (nothing ran or was
+written; the CLI exits 2), `FailedTrial` ends one trial (the campaign goes on), `Fatal` stops
+the campaign (the CLI exits 1; finished trials are kept).
+"""
 from __future__ import annotations
 
 import difflib
@@ -10,8 +15,17 @@ class ConfigError(ValueError):
     """Bad input from the user: a campaign key, a range, a path. The CLI exits 2 with one line."""
 
 
-class TrialError(RuntimeError):
-    """A trial could not be completed (diverged, failed to build); the campaign goes on."""
+class FailedTrial(Exception):
+    """Raise from a builder or a callback to end this trial as failed; the campaign goes on."""
+
+
+class Fatal(RuntimeError):
+    """A failure that would repeat in every trial (a builder that cannot build, a metric that is
+    never logged, too many failures in a row): the campaign stops. The CLI exits 1."""
+
+
+# The name earlier releases exported for the campaign-stopping failure.
+TrialError = Fatal
 
 
 def did_you_mean(name: str, accepted: Iterable[str]) -> str:

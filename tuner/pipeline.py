@@ -29,13 +29,16 @@ class InputPipeline:
             self._validation = tf.data.Dataset.from_tensor_slices(
                 (dataset.x_val, dataset.y_val)).batch(VALIDATION_BATCH).cache()
 
+    def array_arguments(self, seed: int) -> dict[str, Any]:
+        """The data as NumPy arrays, for a HyperModel whose own `fit` sets the batch size."""
+        keras.utils.set_random_seed(seed)
+        return {"x": self.dataset.x_train, "y": self.dataset.y_train, "shuffle": True,
+                "validation_data": (self.dataset.x_val, self.dataset.y_val)}
+
     def fit_arguments(self, batch_size: int, seed: int) -> dict[str, Any]:
         """Keyword arguments for `model.fit`: data, shuffled by `seed`, in batches of batch_size."""
         if self.backend != "tensorflow":
-            keras.utils.set_random_seed(seed)
-            return {"x": self.dataset.x_train, "y": self.dataset.y_train, "shuffle": True,
-                    "batch_size": batch_size,
-                    "validation_data": (self.dataset.x_val, self.dataset.y_val)}
+            return dict(self.array_arguments(seed), batch_size=batch_size)
         tf = self._tf
         train = (self._train.shuffle(len(self.dataset.x_train), seed=seed,
                                      reshuffle_each_iteration=True)

@@ -15,13 +15,15 @@ from typing import Any
 
 import keras_tuner as kt
 
-from tuner.errors import ConfigError, did_you_mean
+from tuner.errors import ConfigError, Fatal, did_you_mean
 
 SAMPLINGS = ("linear", "log", "reverse_log")
 RANGE_KEYS = {"min", "max", "step", "sampling", "default"}
 CHOICE_KEYS = {"values", "default"}
 # Values a campaign may give `learning_rate` to run the range finder first.
 AUTO_LEARNING_RATE = ("auto", "auto-fixed")
+# The runner's own settings: accepted in every campaign's [space], declared by the builder or not.
+RUNNER_SETTINGS = ("epochs", "batch_size")
 
 
 def _is_int(value: Any) -> bool:
@@ -153,20 +155,36 @@ def build_space(entries: dict[str, Any]) -> kt.HyperParameters:
 
 
 def declared_hyperparameters(hypermodel: kt.HyperModel) -> kt.HyperParameters:
-    """Every hyperparameter a builder declares, found by building it once at its defaults."""
+    """Every hyperparameter a builder declares, found by building it once at its defaults. A
+    builder that cannot build, or builds something other than a
+    compiled Keras model, would fail the same way in every trial: that is `Fatal`."""
     import keras
 
     hp = kt.HyperParameters()
-    hypermodel.build(hp)
-    keras.backend.clear_session(free_memory=False)
+    name = getattr(hypermodel, "name", None) or type(hypermodel).__name__
+    try:
+        model = hypermodel.build(hp)
+    except (ConfigError, Fatal):
+        raise
+    except Exception as error:
+        raise Fatal(f"model {name!r} failed to build at its default hyperparameters: "
+                    f"{type(error).__name__}: {error}") from error
+    finally:
+        keras.backend.clear_session(free_memory=False)
+    if not isinstance(model, keras.Model):
+        raise Fatal(f"model {name!r}: build(hp) must return a compiled keras.Model, but "
+                    f"returned {type(model).__name__}.")
+    if not getattr(model, "compiled", True):
+        raise Fatal(f"model {name!r}: build(hp) returned a model that is not compiled; call "
+                    "model.compile(optimizer=..., loss=..., metrics=[...]) before returning it.")
     return hp
 
 
 def check_names(names: Iterable[str], declared: kt.HyperParameters, model: str,
                 label: str = "[space]") -> None:
     """Refuse names the builder never reads (``[space]`` entries, ``--set`` overrides): a typo
-    would otherwise change nothing."""
-    known = {h.name for h in declared.space}
+    would otherwise change nothing. The runner's settings (epochs, batch_size) always pass."""
+    known = {h.name for h in declared.space} | set(RUNNER_SETTINGS)
     unknown = [name for name in dict.fromkeys(names) if name not in known]
     if unknown:
         hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""

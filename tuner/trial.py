@@ -1,20 +1,35 @@
-"""The record one finished trial leaves behind: the seam between the runner and the results."""
+"""The record one finished trial leaves behind: the seam between the executors, the store and
+the results."""
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-COMPLETED = "completed"
-FAILED = "failed"
+
+class TrialStatus(str, enum.Enum):
+    """How a trial ended. A `str` enum, so records and tables hold plain ``"completed"``."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+COMPLETED = TrialStatus.COMPLETED
+FAILED = TrialStatus.FAILED
 
 
 @dataclass
 class TrialRecord:
     """Everything known about one trial once it has ended.
 
-    `history` maps each logged metric (``loss``, ``val_accuracy``, ...) to its per-epoch values,
-    epoch 1 first. `best_epoch` is 1-based and refers to the objective's best value; `score`
-    is the objective at that epoch (None when the trial failed before its first epoch ended).
+    `history` maps each logged metric (``loss``, ``val_accuracy``, ...) to its per-epoch values
+    for the epochs this trial trained. `initial_epoch` counts the epochs trained before them (a
+    Hyperband trial that continues its parent's training), so epoch numbers, `best_epoch`
+    included, count from the start of training. `score` is the objective at `best_epoch` (None
+    when the trial failed before its first epoch ended); `epochs_run` is the epochs it trained.
     """
 
     trial_id: str
@@ -27,10 +42,19 @@ class TrialRecord:
     duration_s: float = 0.0
     n_params: int = 0
     error: str | None = None
+    initial_epoch: int = 0
+
+    def __post_init__(self) -> None:
+        self.status = TrialStatus(self.status).value
+
+    @property
+    def completed(self) -> bool:
+        return self.status == TrialStatus.COMPLETED
 
     def metrics_at_best_epoch(self) -> dict[str, float]:
         """The value of every metric at the best epoch (empty when there is none)."""
         if self.best_epoch is None:
             return {}
-        index = self.best_epoch - 1
-        return {name: values[index] for name, values in self.history.items() if index < len(values)}
+        index = self.best_epoch - self.initial_epoch - 1
+        return {name: values[index] for name, values in self.history.items()
+                if 0 <= index < len(values)}

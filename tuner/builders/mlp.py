@@ -83,6 +83,7 @@ class MLPHyperModel(kt.HyperModel):
     """
 
     reuse_compiled_models = True
+    runner_fits = True  # `fit` below only applies batch_size and epochs, which the runner does
 
     def __init__(self, task: str, input_shape: tuple[int, ...], output_size: int,
                  positive_targets: bool = False, name: str = "mlp", tunable: bool = True):
@@ -138,7 +139,8 @@ class MLPHyperModel(kt.HyperModel):
                 x = keras.layers.Dropout(dropout)(x)
         outputs = keras.layers.Dense(out_units, activation=out_activation)(x)
         model = keras.Model(inputs, outputs, name=self.name)
-        metrics = ["mae"] if self.task == REGRESSION else ["accuracy"]
+        # mse as a metric too: a campaign that tunes the loss ranks by val_mse, not val_loss.
+        metrics = ["mse", "mae"] if self.task == REGRESSION else ["accuracy"]
         model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss,
                       metrics=metrics)
         return model

@@ -1,0 +1,186 @@
+"""The trial loop with scripted executors and oracle doubles: no training, milliseconds each."""
+from __future__ import annotations
+
+import keras_tuner as kt
+import pytest
+from keras_tuner.engine import trial as trial_module
+from keras_tuner.src.distribute.oracle_client import OracleClient
+
+from tuner.errors import Fatal
+from tuner.execution import TrialOutcome
+from tuner.loop import Backoff, run_trials
+from tuner.store import MemoryStore
+from tuner.strategies import create_oracle
+from tuner.trial import COMPLETED, FAILED, TrialRecord
+
+OBJECTIVE = kt.Objective("val_accuracy", "max")
+
+
+class ScriptedExecutor:
+    """Scores trials from a script (trial_id -> score; None fails the trial)."""
+
+    def __init__(self, scores: dict[str, float | None], default: float | None = 0.5):
+        self.scores, self.default = scores, default
+        self.seen: list[str] = []
+        self.contexts = []
+
+    def run(self, trials, context):
+        self.contexts.append(context)
+        outcomes = []
+        for trial in trials:
+            self.seen.append(trial.trial_id)
+            score = self.scores.get(trial.trial_id, self.default)
+            status = COMPLETED if score is not None else FAILED
+            record = TrialRecord(trial.trial_id, status, dict(trial.hyperparameters.values),
+                                 history={"val_accuracy": [score or 0.0]}, score=score,
+                                 best_epoch=1 if score is not None else None, epochs_run=1,
+                                 error=None if score is not None else "scripted failure")
+            outcomes.append(TrialOutcome(record, model=FakeModel(trial.trial_id)))
+        return outcomes
+
+
+class FakeModel:
+    def __init__(self, name: str):
+        self.name = name
+
+    def set_weights(self, weights):  # pragma: no cover - only called with best weights
+        pass
+
+
+class KeptNames(MemoryStore):
+    """A memory store that keeps model names instead of Keras models."""
+
+    def _save_model(self, trial_id, model):
+        self._models[trial_id] = model.name
+
+    def _save_parent(self, trial_id, model):
+        self._parents[trial_id] = model.name
+
+
+def oracle(max_trials: int, tmp_path, seed: int = 0) -> kt.Oracle:
+    from tuner.strategies._keras_tuner import set_project_dir
+
+    hp = kt.HyperParameters()
+    hp.Int("units", 1, 1000)
+    made = create_oracle("random", objective=OBJECTIVE, hyperparameters=hp,
+                         max_trials=max_trials, seed=seed)
+    set_project_dir(made, str(tmp_path), ".engine")
+    return made
+
+
+def test_every_trial_runs_once_and_the_store_ranks_them(tmp_path):
+    executor = ScriptedExecutor({"0": 0.2, "1": 0.9, "2": 0.5})
+    store = KeptNames(OBJECTIVE, keep_top=2)
+    ran = run_trials(oracle(3, tmp_path), executor, store)
+    assert ran == 3 and executor.seen == ["0", "1", "2"]
+    assert [r.trial_id for r in store.ranked()] == ["1", "2", "0"]
+    assert sorted(store._models) == ["1", "2"]  # the top 2, trial 0 dropped when displaced
+    # The score to beat for the top k reaches the executor before each trial.
+    assert [c.keep_weights_beyond for c in executor.contexts] == [None, None, 0.2]
+    assert [c.any_completed for c in executor.contexts] == [False, True, True]
+
+
+def test_resume_runs_only_what_is_left(tmp_path):
+    first = oracle(2, tmp_path)
+    store = KeptNames(OBJECTIVE)
+    run_trials(first, ScriptedExecutor({}), store)
+    again = oracle(4, tmp_path)
+    again.reload()
+    executor = ScriptedExecutor({})
+    assert run_trials(again, executor, store) == 2
+    assert executor.seen == ["2", "3"]
+    assert [r.trial_id for r in store.records()] == ["0", "1", "2", "3"]
+
+
+def test_consecutive_failures_stop_the_campaign_with_the_last_error(tmp_path):
+    hp = kt.HyperParameters()
+    hp.Int("units", 1, 1000)
+    made = create_oracle("random", objective=OBJECTIVE, hyperparameters=hp, max_trials=10,
+                         max_consecutive_failures=3)
+    from tuner.strategies._keras_tuner import set_project_dir
+    set_project_dir(made, str(tmp_path), ".engine")
+    store = KeptNames(OBJECTIVE)
+    with pytest.raises(Fatal, match="3 consecutive failed trials; last: scripted failure"):
+        run_trials(made, ScriptedExecutor({}, default=None), store)
+    assert len(store.records()) == 3  # every failed trial is kept
+
+
+class ScriptedOracle:
+    """Hands out a scripted sequence of trial statuses; no `ongoing_trials`, like a client."""
+
+    def __init__(self, statuses):
+        self.statuses = list(statuses)
+        self.ended: list[str] = []
+        self.updates: dict[str, dict] = {}
+        self.count = 0
+
+    def create_trial(self, tuner_id):
+        status = self.statuses.pop(0)
+        trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=str(self.count),
+                                      status=status)
+        if status == trial_module.TrialStatus.RUNNING:
+            self.count += 1
+        return trial
+
+    def update_trial(self, trial_id, metrics, step=0):
+        self.updates[trial_id] = metrics
+
+    def end_trial(self, trial):
+        self.ended.append(trial.trial_id)
+
+    def save(self):
+        pass
+
+
+def test_idle_waits_with_backoff_and_stopped_ends():
+    R, I, S = (trial_module.TrialStatus.RUNNING, trial_module.TrialStatus.IDLE,
+               trial_module.TrialStatus.STOPPED)
+    waits: list[float] = []
+    scripted = ScriptedOracle([I, I, I, R, I, R, S])
+    ran = run_trials(scripted, ScriptedExecutor({}), KeptNames(OBJECTIVE),
+                     backoff=Backoff(first=0.1, longest=0.3, sleep=waits.append))
+    assert ran == 2 and scripted.ended == ["0", "1"]
+    assert waits == [0.1, 0.2, 0.3, 0.1]  # doubles up to the cap, starts again after a trial
+    assert scripted.updates == {"0": {"val_accuracy": 0.5}, "1": {"val_accuracy": 0.5}}
+
+
+def test_local_oracle_idle_with_nothing_running_ends_instead_of_spinning():
+    scripted = ScriptedOracle([trial_module.TrialStatus.IDLE])
+    scripted.ongoing_trials = {}
+    assert run_trials(scripted, ScriptedExecutor({}), KeptNames(OBJECTIVE),
+                      backoff=Backoff(sleep=pytest.fail)) == 0
+
+
+class ClientDouble(OracleClient):
+    """KerasTuner's worker-side oracle client, with the chief's oracle in-process instead of
+    gRPC: no save(), no ongoing_trials, attributes limited as the real client limits them."""
+
+    def __init__(self, chief: kt.Oracle):
+        self._oracle = chief
+        self.tuner_id = "worker0"
+
+    def create_trial(self, tuner_id):
+        return self._oracle.create_trial(tuner_id)
+
+    def update_trial(self, trial_id, metrics, step=0):
+        return self._oracle.update_trial(trial_id, metrics, step)
+
+    def end_trial(self, trial):
+        self._oracle.end_trial(trial)
+        self._oracle.save()  # the chief saves its own state
+
+
+def test_worker_side_oracle_client_runs_the_loop(tmp_path):
+    chief = oracle(3, tmp_path)
+    client = ClientDouble(chief)
+    assert not hasattr(client, "save")
+    store = KeptNames(OBJECTIVE)
+    assert run_trials(client, ScriptedExecutor({}), store, tuner_id="worker0") == 3
+    assert len(store.records()) == 3 and not chief.ongoing_trials
+
+
+def test_parents_are_kept_for_strategies_that_train_from_them():
+    store = KeptNames(OBJECTIVE, keeps_parents=True)
+    record = TrialRecord("0", COMPLETED, {}, score=0.5, best_epoch=1, epochs_run=1)
+    store.save_outcome(TrialOutcome(record, model=FakeModel("m0")))
+    assert store._parents == {"0": "m0"}

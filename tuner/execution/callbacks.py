@@ -1,0 +1,89 @@
+"""Small Keras callbacks, one behaviour each, that a trial's record is made of."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from tuner.errors import Fatal
+
+NOT_A_METRIC = ("learning_rate",)
+
+
+class History(keras.callbacks.Callback):
+    """Every epoch's logged metrics, as floats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, list[float]] = {}
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        for name, value in (logs or {}).items():
+            if name not in NOT_A_METRIC:
+                self.values.setdefault(name, []).append(float(value))
+
+    @property
+    def epochs(self) -> int:
+        return len(next(iter(self.values.values()), []))
+
+
+class StopOnNonFinite(keras.callbacks.Callback):
+    """Stops training once the loss is NaN or infinite, and says when."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reason: str | None = None
+        self._epochs = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epochs += 1
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.reason = f"loss became {float(loss)} at epoch {self._epochs}"
+            self.model.stop_training = True
+
+
+class RequireObjective(keras.callbacks.Callback):
+    """Stops the campaign when the objective is not among the metrics: every trial would miss it."""
+
+    def __init__(self, objective: str) -> None:
+        super().__init__()
+        self.objective = objective
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        if self.objective not in logs and math.isfinite(float(logs.get("loss", 0.0))):
+            logged = ", ".join(sorted(k for k in logs if k not in NOT_A_METRIC)) or "none"
+            raise Fatal(f"objective {self.objective!r} is not a logged metric; this model logs: "
+                        f"{logged}. Set objective to one of them.")
+
+
+class BestEpoch(keras.callbacks.Callback):
+    """The best epoch by the objective (1-based, counted from this fit's first epoch) and, when
+    it beats `keep_beyond` (or always, with `keep_all`), the weights at that epoch.
+
+    Copying weights off the device costs about 1 ms each time; only an epoch that could enter
+    the campaign's top k is worth it."""
+
+    def __init__(self, objective: kt.Objective, keep_beyond: float | None = None,
+                 keep_all: bool = False) -> None:
+        super().__init__()
+        self.objective, self.keep_beyond, self.keep_all = objective, keep_beyond, keep_all
+        self.score: float | None = None
+        self.epoch: int | None = None
+        self.weights: list[Any] | None = None
+        self._epochs = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epochs += 1
+        value = (logs or {}).get(self.objective.name)
+        if value is None or not math.isfinite(float(value)):
+            return
+        value = float(value)
+        if self.score is None or self.objective.better_than(value, self.score):
+            self.score, self.epoch = value, self._epochs
+            if self.keep_all or self.keep_beyond is None or \
+                    self.objective.better_than(value, self.keep_beyond):
+                self.weights = self.model.get_weights()

@@ -1,0 +1,160 @@
+"""The sequential executor: one trial, one model, one `fit`."""
+from __future__ import annotations
+
+import copy
+import time
+import traceback
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from tuner.builders import DEFAULT_BATCH_SIZE, has_own_fit
+from tuner.errors import ConfigError, FailedTrial, Fatal
+from tuner.execution.base import TrialContext, TrialOutcome
+from tuner.execution.callbacks import BestEpoch, History, RequireObjective, StopOnNonFinite
+from tuner.model_reuse import CompiledModels
+from tuner.pipeline import InputPipeline
+from tuner.space import values_as_written
+from tuner.trial import COMPLETED, FAILED, TrialRecord
+
+TrialCallbackFactory = Callable[[str, dict[str, Any]], list[keras.callbacks.Callback]]
+ERROR_LENGTH = 2000
+PARENT = "tuner/trial_id"
+INITIAL_EPOCH = "tuner/initial_epoch"
+TARGET_EPOCHS = "tuner/epochs"
+
+
+def trial_seed(seed: int, trial_id: str) -> int:
+    """A seed of its own for every trial, stable across runs and resumes."""
+    return zlib.crc32(f"{seed}:{trial_id}".encode()) % (2**31)
+
+
+def error_text(error: BaseException) -> str:
+    """The error's type and whole message (TensorFlow puts the cause after the first line)."""
+    text = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return text if len(text) <= ERROR_LENGTH else text[:ERROR_LENGTH - 1] + "…"
+
+
+def _is_skip(error: BaseException) -> bool:
+    return isinstance(error, (FailedTrial, kt.errors.FailedTrialError))
+
+
+def _is_fatal(error: BaseException) -> bool:
+    return isinstance(error, (Fatal, kt.errors.FatalError))
+
+
+class SequentialExecutor:
+    """Trains each trial's model in turn on a shared input pipeline, recording every epoch."""
+
+    def __init__(self, hypermodel: kt.HyperModel, pipeline: InputPipeline, *,
+                 objective: kt.Objective, seed: int = 0,
+                 early_stopping: dict[str, Any] | None = None,
+                 callbacks: Sequence[keras.callbacks.Callback] = (),
+                 callback_factory: TrialCallbackFactory | None = None):
+        self.hypermodel, self.pipeline = hypermodel, pipeline
+        self.objective, self.seed = objective, seed
+        self.early_stopping = early_stopping
+        self.user_callbacks = list(callbacks)
+        self.callback_factory = callback_factory
+        self.compiled_models = CompiledModels(
+            enabled=getattr(hypermodel, "reuse_compiled_models", False))
+
+    def run(self, trials: Sequence[kt.engine.trial.Trial],
+            context: TrialContext) -> list[TrialOutcome]:
+        outcomes = []
+        for trial in trials:
+            outcome = self.run_one(trial, context)
+            context.any_completed |= outcome.record.completed
+            outcomes.append(outcome)
+        return outcomes
+
+    def _callbacks(self, trial_id: str, values: dict[str, Any],
+                   own: list[keras.callbacks.Callback]) -> list[keras.callbacks.Callback]:
+        callbacks = list(own)
+        if self.early_stopping:
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=self.objective.name, mode=self.objective.direction,
+                patience=self.early_stopping.get("patience", 5),
+                min_delta=self.early_stopping.get("min_delta", 0.0)))
+        if self.callback_factory is not None:
+            callbacks.extend(self.callback_factory(trial_id, values))
+        # A callback keeps state between fits (KerasTuner copies them per trial too).
+        callbacks.extend(copy.deepcopy(self.user_callbacks))
+        return callbacks
+
+    def _fit(self, hp: kt.HyperParameters, model: keras.Model, *, epochs: int,
+             initial_epoch: int, seed: int, callbacks: list[keras.callbacks.Callback]) -> None:
+        common = dict(epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=callbacks)
+        if has_own_fit(self.hypermodel):  # the user's fit decides batch size and the rest
+            self.hypermodel.fit(hp, model, **self.pipeline.array_arguments(seed), **common)
+            return
+        batch_size = int(hp.get("batch_size")) if "batch_size" in hp else DEFAULT_BATCH_SIZE
+        model.fit(**self.pipeline.fit_arguments(batch_size, seed), **common)
+
+    def run_one(self, trial: kt.engine.trial.Trial, context: TrialContext) -> TrialOutcome:
+        """Build and fit one trial's model; return its outcome."""
+        hp = trial.hyperparameters.copy()
+        scheduled = values_as_written(trial.hyperparameters)
+        seed = trial_seed(self.seed, trial.trial_id)
+        if self.compiled_models.clears_session():
+            keras.backend.clear_session(free_memory=False)
+        keras.utils.set_random_seed(seed)
+        initial_epoch = int(scheduled.get(INITIAL_EPOCH, 0))
+        record = TrialRecord(trial_id=trial.trial_id, status=FAILED, hyperparameters=scheduled,
+                             initial_epoch=initial_epoch)
+        history, stop, best = History(), StopOnNonFinite(), BestEpoch(
+            self.objective, keep_beyond=context.keep_weights_beyond,
+            keep_all=context.keep_all_weights)
+        started = time.perf_counter()
+        model = None
+        try:
+            fresh = self.hypermodel.build(hp)
+        except (ConfigError, Fatal):
+            raise
+        except Exception as error:
+            record.error = error_text(error)
+            if not _is_skip(error):
+                raise Fatal(f"trial {trial.trial_id}: the model failed to build; every trial "
+                            f"would fail the same way. {record.error}") from error
+        if record.error is None:
+            # Every value the model was built with, the builder's defaults included.
+            record.hyperparameters = dict(values_as_written(hp), **{
+                k: v for k, v in scheduled.items() if k.startswith("tuner/")})
+            if TARGET_EPOCHS in scheduled:  # Hyperband: the epoch this trial trains up to
+                record.hyperparameters["epochs"] = int(scheduled[TARGET_EPOCHS])
+            record.n_params = int(fresh.count_params())
+            try:
+                model = self.compiled_models.adopt(fresh)
+                if scheduled.get(PARENT) is not None:
+                    context.restore_parent(model, str(scheduled[PARENT]))
+                epochs = int(scheduled.get(TARGET_EPOCHS, hp.get("epochs") if "epochs" in hp
+                                           else 20))
+                self._fit(hp, model, epochs=epochs, initial_epoch=initial_epoch, seed=seed,
+                          callbacks=self._callbacks(trial.trial_id, record.hyperparameters,
+                                                    [history, stop, RequireObjective(
+                                                        self.objective.name), best]))
+            except ConfigError:
+                raise
+            except Exception as error:
+                if _is_fatal(error):
+                    raise Fatal(str(error)) from error
+                record.error = error_text(error)
+                # Failing before the first epoch ends, with no trial done yet, is a failure
+                # of the model or the data (a wrong output shape, a bad loss): it would repeat.
+                if history.epochs == 0 and not context.any_completed and not _is_skip(error):
+                    raise Fatal(f"trial {trial.trial_id} failed before its first epoch ended; "
+                                f"every trial would fail the same way. {record.error}") from error
+        record.duration_s = time.perf_counter() - started
+        record.history = history.values
+        record.epochs_run = history.epochs
+        if best.epoch is not None:
+            record.score, record.best_epoch = best.score, initial_epoch + best.epoch
+        if stop.reason:
+            record.error = f"diverged: {stop.reason}"
+        elif record.error is None and record.score is not None:
+            record.status = COMPLETED
+            return TrialOutcome(record, model=model, best_weights=best.weights)
+        return TrialOutcome(record)

@@ -1,0 +1,47 @@
+"""Side-by-side comparison of finished campaigns."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tuner.results.tables import INTERNAL_PREFIX, split_columns
+from tuner.store.disk import load_campaign_settings, load_with_history, resolve_folder
+from tuner.trial import COMPLETED
+
+
+def compare(names_or_paths: Iterable[str | Path], results_dir: str | Path = "results") -> pd.DataFrame:
+    """The best trial of each campaign side by side, one row per campaign.
+
+    Columns: ``campaign, n_trials, n_completed, objective, direction, best_score,
+    best_trial_id``, then the best trial's hyperparameters (internal ``tuner/`` ones left out).
+    """
+    rows: list[dict[str, Any]] = []
+    hp_order: list[str] = []
+    for item in names_or_paths:
+        folder = resolve_folder(item, results_dir)
+        table, history = load_with_history(folder)
+        settings = load_campaign_settings(folder)
+        hps, _ = split_columns(table, history)
+        hps = [h for h in hps if not h.startswith(INTERNAL_PREFIX)]
+        completed = table[table["status"] == COMPLETED]
+        row: dict[str, Any] = {
+            "campaign": str(settings.get("name", folder.name)),
+            "n_trials": len(table),
+            "n_completed": len(completed),
+            "objective": settings.get("objective"),
+            "direction": settings.get("direction"),
+            "best_score": completed["score"].iloc[0] if len(completed) else float("nan"),
+            "best_trial_id": completed["trial_id"].iloc[0] if len(completed) else None,
+        }
+        for name in hps:
+            if name not in hp_order:
+                hp_order.append(name)
+            row[name] = completed[name].iloc[0] if len(completed) else None
+        rows.append(row)
+    columns = ["campaign", "n_trials", "n_completed", "objective", "direction", "best_score", "best_trial_id", *hp_order]
+    return pd.DataFrame(rows, columns=columns)
+
+

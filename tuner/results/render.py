@@ -1,0 +1,113 @@
+"""Tables as text: cells, Markdown, the CLI's formats, the settings table and summary.md."""
+from __future__ import annotations
+
+import json
+import math
+from numbers import Integral, Real
+from typing import Any
+
+import pandas as pd
+
+from tuner.errors import ConfigError
+from tuner.trial import COMPLETED
+
+FORMATS = ("table", "csv", "markdown", "json")
+
+
+def format_cell(value: Any, max_width: int | None = None) -> str:
+    """One cell as text: floats to 4 significant digits, missing as "", whitespace collapsed."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, Integral):
+        text = str(int(value))
+    elif isinstance(value, Real):
+        text = f"{float(value):.4g}"
+    else:
+        text = " ".join(str(value).split())
+    if max_width is not None and len(text) > max_width:
+        text = text[: max_width - 1] + "…"
+    return text
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
+    """A GitHub-flavoured Markdown table; floats to 4 significant digits, missing as blank.
+
+    Numeric columns are right-aligned. Cells longer than `max_width` are cut with an ellipsis.
+    """
+    def escape(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    header = [escape(str(c)) for c in df.columns]
+    align = ["---:" if _is_numeric(df[c]) else "---" for c in df.columns]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
+    for row in df.itertuples(index=False, name=None):
+        cells = [escape(format_cell(v, max_width)) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def format_table(df: pd.DataFrame, fmt: str) -> str:
+    """Render `df` as ``table`` (fixed-width text), ``csv``, ``markdown`` or ``json`` (records)."""
+    if fmt == "table":
+        text = pd.DataFrame(
+            {c: [format_cell(v) for v in df[c]] for c in df.columns}, columns=df.columns
+        ).to_string(index=False)
+        return text + "\n"
+    if fmt == "csv":
+        return df.to_csv(index=False)
+    if fmt == "markdown":
+        return to_markdown(df)
+    if fmt == "json":
+        # Round-trip through json to drop pandas' escaping of "/" in "tuner/..." names.
+        return json.dumps(json.loads(df.to_json(orient="records")), indent=1) + "\n"
+    raise ConfigError(f"format must be one of {FORMATS}, but got {fmt!r}.")
+
+
+def _setting_text(value: Any, nested: bool = False) -> str:
+    if isinstance(value, dict):
+        text = ", ".join(f"{k}={_setting_text(v, True)}" for k, v in value.items())
+        return "{" + text + "}" if nested else text
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_setting_text(v, True) for v in value) + "]"
+    return format_cell(value) if isinstance(value, Real) else str(value)
+
+
+def settings_table(settings: dict[str, Any]) -> pd.DataFrame:
+    """Campaign settings as ``setting, value`` rows; tables such as [space] get a row per entry."""
+    rows = []
+    for key, value in settings.items():
+        entries = value.items() if isinstance(value, dict) and value else [(None, value)]
+        for sub, item in entries:
+            rows.append({"setting": key if sub is None else f"{key}.{sub}", "value": _setting_text(item)})
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+def summary_markdown(
+    table: pd.DataFrame, *, objective: str, direction: str, settings: dict[str, Any], top: int = 10
+) -> str:
+    """The text of ``summary.md``: settings, trial counts, best score, the top trials."""
+    name = settings.get("name", "campaign")
+    completed = int((table["status"] == COMPLETED).sum())
+    failed = len(table) - completed
+    lines = [f"# Results: {name}", ""]
+    lines.append(f"- objective: `{objective}` ({direction})")
+    lines.append(f"- trials: {len(table)} ({completed} completed, {failed} failed)")
+    if completed:
+        best = table.iloc[0]
+        lines.append(f"- best score: {format_cell(best['score'])} (trial {best['trial_id']}, epoch {best['best_epoch']})")
+    else:
+        lines.append("- best score: none (no trial completed)")
+    lines += ["", "## Settings", ""]
+    lines.append(to_markdown(settings_table(settings)))
+    lines += [f"## Top {min(top, len(table))} trials", ""]
+    shown = table.head(top)
+    if not shown["error"].notna().any():
+        shown = shown.drop(columns="error")
+    lines.append(to_markdown(shown, max_width=60))
+    return "\n".join(lines)

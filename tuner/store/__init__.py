@@ -1,0 +1,6 @@
+"""The results store: the one owner of a campaign's results (on disk, or in memory)."""
+from tuner.store.base import Store, trial_order
+from tuner.store.disk import DiskStore
+from tuner.store.memory import MemoryStore
+
+__all__ = ["Store", "DiskStore", "MemoryStore", "trial_order"]
