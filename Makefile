@@ -6,7 +6,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 DEMO_DIR := build/demo
 
-.PHONY: demo reference test bench clean
+.PHONY: demo reference test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ reference: $(STAMP)
 	$(VENV)/bin/tuner search experiments/quickstart.toml --results-dir results --overwrite
 	$(VENV)/bin/tuner report quickstart --results-dir results
 
-test: $(STAMP)
+test: lint
 	$(VENV)/bin/python -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)

@@ -50,6 +50,7 @@ With `--optimizer sgd`:
 
 Breast cancer has 114 validation samples: one sample is 0.9 points, so its grid is noisy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,18 +88,25 @@ def _load_sklearn(name: str, seed: int):
     x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
     xt, xv, yt, yv = train_test_split(x, y, test_size=0.2, random_state=seed, stratify=y)
     scaler = StandardScaler().fit(xt)
-    return (scaler.transform(xt).astype("float32"), yt.astype("int32"),
-            scaler.transform(xv).astype("float32"), yv.astype("int32"), int(y.max()) + 1)
+    return (
+        scaler.transform(xt).astype("float32"),
+        yt.astype("int32"),
+        scaler.transform(xv).astype("float32"),
+        yv.astype("int32"),
+        int(y.max()) + 1,
+    )
 
 
 def build(n_features: int, n_classes: int, optimizer: str, lr: float, seed: int) -> keras.Model:
     keras.utils.set_random_seed(seed)  # same initial weights for every run
-    model = keras.Sequential([
-        keras.Input((n_features,)),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(n_classes, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((n_features,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(n_classes, activation="softmax"),
+        ]
+    )
     opt = keras.optimizers.Adam(lr) if optimizer == "adam" else keras.optimizers.SGD(lr)
     model.compile(opt, "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
@@ -108,8 +116,9 @@ def train(data, optimizer: str, lr: float, epochs: int, batch_size: int, seed: i
     xt, yt, xv, yv, n_classes = data
     model = build(xt.shape[1], n_classes, optimizer, lr, seed)
     keras.utils.set_random_seed(seed)  # same shuffling for every run
-    hist = model.fit(xt, yt, validation_data=(xv, yv), epochs=epochs, batch_size=batch_size,
-                     verbose=0)
+    hist = model.fit(
+        xt, yt, validation_data=(xv, yv), epochs=epochs, batch_size=batch_size, verbose=0
+    )
     return 100.0 * hist.history["val_accuracy"][-1]
 
 
@@ -121,10 +130,14 @@ def run(name: str, args) -> tuple[list[tuple[str, float, float]], bool]:
     result = lr_find(model, xt, yt, batch_size=args.batch_size, seed=args.seed)
     found = time.perf_counter() - t0
     s = result.suggestion(args.rule)
-    print(f"[{name}] lr_find: {len(result.losses)} batches in {found:.1f}s, diverged_at="
-          f"{result.diverged_at}; " + ", ".join(
-              f"{k}={v.lr:.2e}" if v.lr else f"{k}=None" for k, v in result.suggestions.items()),
-          file=sys.stderr)
+    print(
+        f"[{name}] lr_find: {len(result.losses)} batches in {found:.1f}s, diverged_at="
+        f"{result.diverged_at}; "
+        + ", ".join(
+            f"{k}={v.lr:.2e}" if v.lr else f"{k}=None" for k, v in result.suggestions.items()
+        ),
+        file=sys.stderr,
+    )
     rows = []
     if s.lr is None:
         print(f"[{name}] no suggestion: {s.reason}", file=sys.stderr)
@@ -133,8 +146,13 @@ def run(name: str, args) -> tuple[list[tuple[str, float, float]], bool]:
         suggested = train(data, args.optimizer, s.lr, args.epochs, args.batch_size, args.seed)
         rows.append((f"{args.rule} (suggested)", s.lr, suggested))
     for lr in GRID:
-        rows.append(("grid", float(lr), train(data, args.optimizer, float(lr), args.epochs,
-                                              args.batch_size, args.seed)))
+        rows.append(
+            (
+                "grid",
+                float(lr),
+                train(data, args.optimizer, float(lr), args.epochs, args.batch_size, args.seed),
+            )
+        )
     best = max(acc for kind, _, acc in rows if kind == "grid")
     return rows, bool(suggested >= best - 2.0)
 
@@ -149,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
-    print(f"MLP 64-64 ReLU, {args.optimizer}, {args.epochs} epochs, batch {args.batch_size}, "
-          f"seed {args.seed}; val accuracy at the last epoch\n")
+    print(
+        f"MLP 64-64 ReLU, {args.optimizer}, {args.epochs} epochs, batch {args.batch_size}, "
+        f"seed {args.seed}; val accuracy at the last epoch\n"
+    )
     print("| dataset | run | learning rate | val accuracy (%) |")
     print("|---|---|---:|---:|")
     verdicts = {}
@@ -163,8 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         verdicts[name] = (ok, rows[0][2] if rows[0][0] != "grid" else float("nan"), best)
     print()
     for name, (ok, got, best) in verdicts.items():
-        print(f"- {name}: {args.rule} {got:.1f}% vs grid best {best:.1f}% -> "
-              f"{'within' if ok else 'NOT within'} 2 points")
+        print(
+            f"- {name}: {args.rule} {got:.1f}% vs grid best {best:.1f}% -> "
+            f"{'within' if ok else 'NOT within'} 2 points"
+        )
     return 0 if all(ok for ok, _, _ in verdicts.values()) else 1
 
 

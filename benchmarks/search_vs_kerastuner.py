@@ -13,6 +13,7 @@ Prints one JSON line: seconds per trial (whole search call / trials), seconds pe
 trial loop outside `fit` (and outside model building too), best val_accuracy.
 Run by hand, never by CI.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,14 @@ from tuner.datasets import load_dataset  # noqa: E402
 
 LR_RANGE = {"min": 1e-6, "max": 1e-2, "sampling": "log"}
 L2_RANGE = {"min": 1e-8, "max": 1e-4, "sampling": "log"}
-FIXED = {"n_layers": 6, "units": 100, "activation": "relu", "kernel_initializer": "he_normal",
-         "optimizer": "sgd", "batch_size": 100}
+FIXED = {
+    "n_layers": 6,
+    "units": 100,
+    "activation": "relu",
+    "kernel_initializer": "he_normal",
+    "optimizer": "sgd",
+    "batch_size": 100,
+}
 EPOCHS = 50
 
 
@@ -59,6 +66,7 @@ class Clock:
                 return original(*args, **kwargs)
             finally:
                 self.seconds[name] += time.perf_counter() - started
+
         return timed
 
     def __enter__(self):
@@ -75,21 +83,37 @@ def run_ours(trials: int, seed: int, strategy: str, folder: Path, threads: int) 
     from tuner import api
     from tuner.campaign import from_dict
 
-    campaign = from_dict({
-        "name": f"bench_{strategy}_{seed}", "results_dir": str(folder), "dataset": "mnist",
-        "max_samples": 500, "validation_split": 0.2, "objective": "val_accuracy",
-        "strategy": strategy, "max_trials": trials, "epochs": EPOCHS, "seed": seed,
-        "threads": threads,
-        "space": dict(FIXED, learning_rate=LR_RANGE, l2=L2_RANGE)})
+    campaign = from_dict(
+        {
+            "name": f"bench_{strategy}_{seed}",
+            "results_dir": str(folder),
+            "dataset": "mnist",
+            "max_samples": 500,
+            "validation_split": 0.2,
+            "objective": "val_accuracy",
+            "strategy": strategy,
+            "max_trials": trials,
+            "epochs": EPOCHS,
+            "seed": seed,
+            "threads": threads,
+            "space": dict(FIXED, learning_rate=LR_RANGE, l2=L2_RANGE),
+        }
+    )
     from tuner.builders.mlp import MLPHyperModel
-    with Clock(fit=(keras.Model, "fit"), build=(MLPHyperModel, "build"),
-               loop=(api, "run_trials")) as clock:
+
+    with Clock(
+        fit=(keras.Model, "fit"), build=(MLPHyperModel, "build"), loop=(api, "run_trials")
+    ) as clock:
         started = time.perf_counter()
         found = api.search(campaign, overwrite=True)
         total = time.perf_counter() - started
-    return {"total_s": total, "loop_s": clock.seconds["loop"], "fit_s": clock.seconds["fit"],
-            "build_s": clock.seconds["build"],
-            "best_val_accuracy": float(found.table.iloc[0]["score"])}
+    return {
+        "total_s": total,
+        "loop_s": clock.seconds["loop"],
+        "fit_s": clock.seconds["fit"],
+        "build_s": clock.seconds["build"],
+        "best_val_accuracy": float(found.table.iloc[0]["score"]),
+    }
 
 
 def kerastuner_build(hp: kt.HyperParameters) -> keras.Model:
@@ -97,11 +121,20 @@ def kerastuner_build(hp: kt.HyperParameters) -> keras.Model:
     l2 = hp.Float("l2", 1e-8, 1e-4, sampling="log")
     model = keras.Sequential([keras.Input(shape=(784,))])
     for _ in range(6):
-        model.add(keras.layers.Dense(100, activation="relu", kernel_initializer="he_normal",
-                                     kernel_regularizer=keras.regularizers.L2(l2)))
+        model.add(
+            keras.layers.Dense(
+                100,
+                activation="relu",
+                kernel_initializer="he_normal",
+                kernel_regularizer=keras.regularizers.L2(l2),
+            )
+        )
     model.add(keras.layers.Dense(10, activation="softmax"))
-    model.compile(optimizer=keras.optimizers.SGD(hp.Float("lr", 1e-6, 1e-2, sampling="log")),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(hp.Float("lr", 1e-6, 1e-2, sampling="log")),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -118,18 +151,38 @@ def run_kerastuner(trials: int, seed: int, folder: Path, threads: int) -> dict:
     tf_backend.configure_threads(threads)
     d = data()
     # KerasTuner keeps the builder function itself as the HyperModel's `build`: time it here.
-    with Clock(fit=(keras.Model, "fit"), build=(BuildFunction, "__call__"),
-               loop=(kt.RandomSearch, "search")) as clock:
-        tuner = kt.RandomSearch(BuildFunction(), objective="val_accuracy", max_trials=trials,
-                                seed=seed or 1, directory=str(folder), project_name="kt",
-                                overwrite=True)
+    with Clock(
+        fit=(keras.Model, "fit"),
+        build=(BuildFunction, "__call__"),
+        loop=(kt.RandomSearch, "search"),
+    ) as clock:
+        tuner = kt.RandomSearch(
+            BuildFunction(),
+            objective="val_accuracy",
+            max_trials=trials,
+            seed=seed or 1,
+            directory=str(folder),
+            project_name="kt",
+            overwrite=True,
+        )
         started = time.perf_counter()
-        tuner.search(d.x_train, d.y_train, epochs=EPOCHS, batch_size=100,
-                     validation_data=(d.x_val, d.y_val), verbose=0)
+        tuner.search(
+            d.x_train,
+            d.y_train,
+            epochs=EPOCHS,
+            batch_size=100,
+            validation_data=(d.x_val, d.y_val),
+            verbose=0,
+        )
         total = time.perf_counter() - started
     best = tuner.oracle.get_best_trials(1)[0]
-    return {"total_s": total, "loop_s": clock.seconds["loop"], "fit_s": clock.seconds["fit"],
-            "build_s": clock.seconds["build"], "best_val_accuracy": float(best.score)}
+    return {
+        "total_s": total,
+        "loop_s": clock.seconds["loop"],
+        "fit_s": clock.seconds["fit"],
+        "build_s": clock.seconds["build"],
+        "best_val_accuracy": float(best.score),
+    }
 
 
 def proposal_times(finished: int, strategy: str) -> dict:
@@ -158,14 +211,27 @@ def proposal_times(finished: int, strategy: str) -> dict:
             end_trial(oracle, trial)
         return seconds
 
-    ours = drive(create_oracle("bayesian", objective="val_accuracy", direction="max",
-                               hyperparameters=space, max_trials=finished + 5))
+    ours = drive(
+        create_oracle(
+            "bayesian",
+            objective="val_accuracy",
+            direction="max",
+            hyperparameters=space,
+            max_trials=finished + 5,
+        )
+    )
     theirs = kt.oracles.BayesianOptimizationOracle(
-        objective=kt.Objective("val_accuracy", "max"), max_trials=finished + 5,
-        hyperparameters=space, seed=1)
+        objective=kt.Objective("val_accuracy", "max"),
+        max_trials=finished + 5,
+        hyperparameters=space,
+        seed=1,
+    )
     silence(theirs)
-    return {"finished_trials": finished, "ours_s": statistics.median(ours),
-            "kerastuner_s": statistics.median(drive(theirs))}
+    return {
+        "finished_trials": finished,
+        "ours_s": statistics.median(ours),
+        "kerastuner_s": statistics.median(drive(theirs)),
+    }
 
 
 def run_engine(engine: str, trials: int, seed: int, strategy: str, threads: int) -> dict:
@@ -175,12 +241,18 @@ def run_engine(engine: str, trials: int, seed: int, strategy: str, threads: int)
             result = run_ours(trials, seed, strategy, Path(folder), threads)
         else:
             result = run_kerastuner(trials, seed, Path(folder), threads)
-    result.update(engine=engine, strategy=strategy, trials=trials, seed=seed, threads=threads,
-                  backend=keras.backend.backend(),
-                  seconds_per_trial=result["total_s"] / trials,
-                  outside_fit_per_trial_s=(result["loop_s"] - result["fit_s"]) / trials,
-                  outside_build_and_fit_per_trial_s=(
-                      result["loop_s"] - result["fit_s"] - result["build_s"]) / trials)
+    result.update(
+        engine=engine,
+        strategy=strategy,
+        trials=trials,
+        seed=seed,
+        threads=threads,
+        backend=keras.backend.backend(),
+        seconds_per_trial=result["total_s"] / trials,
+        outside_fit_per_trial_s=(result["loop_s"] - result["fit_s"]) / trials,
+        outside_build_and_fit_per_trial_s=(result["loop_s"] - result["fit_s"] - result["build_s"])
+        / trials,
+    )
     return result
 
 
@@ -191,20 +263,32 @@ def compare(trials: int, seed: int, threads: int, rounds: int) -> dict:
         run_engine(engine, 1, seed, "random", threads)
     rows = []
     for _ in range(rounds):
-        pair = {engine: run_engine(engine, trials, seed, "random", threads)
-                for engine in ("kerastuner", "ours")}
+        pair = {
+            engine: run_engine(engine, trials, seed, "random", threads)
+            for engine in ("kerastuner", "ours")
+        }
         rows.append(pair)
-        print(json.dumps({e: {k: round(v, 4) if isinstance(v, float) else v
-                              for k, v in r.items()} for e, r in pair.items()}), flush=True)
+        print(
+            json.dumps(
+                {
+                    e: {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+                    for e, r in pair.items()
+                }
+            ),
+            flush=True,
+        )
 
     def median(engine: str, key: str) -> float:
         return statistics.median(row[engine][key] for row in rows)
 
-    ratios = [row["kerastuner"]["seconds_per_trial"] / row["ours"]["seconds_per_trial"]
-              for row in rows]
+    ratios = [
+        row["kerastuner"]["seconds_per_trial"] / row["ours"]["seconds_per_trial"] for row in rows
+    ]
 
     return {
-        "rounds": rounds, "trials": trials, "threads": threads,
+        "rounds": rounds,
+        "trials": trials,
+        "threads": threads,
         "backend": keras.backend.backend(),
         "kerastuner_s_per_trial": median("kerastuner", "seconds_per_trial"),
         "ours_s_per_trial": median("ours", "seconds_per_trial"),
@@ -218,20 +302,30 @@ def compare(trials: int, seed: int, threads: int, rounds: int) -> dict:
     }
 
 
-def compare_strategies(strategies: list[str], seeds: list[int], trials: int,
-                       threads: int) -> dict:
+def compare_strategies(strategies: list[str], seeds: list[int], trials: int, threads: int) -> dict:
     """Best val_accuracy after `trials` trials of each strategy, for each seed; the medians."""
     best: dict[str, list[float]] = {strategy: [] for strategy in strategies}
     for seed in seeds:
         for strategy in strategies:
             result = run_engine("ours", trials, seed, strategy, threads)
             best[strategy].append(result["best_val_accuracy"])
-            print(json.dumps({"strategy": strategy, "seed": seed,
-                              "best_val_accuracy": result["best_val_accuracy"],
-                              "seconds_per_trial": round(result["seconds_per_trial"], 3)}),
-                  flush=True)
-    return {"trials": trials, "seeds": seeds, "best_val_accuracy": best,
-            "median": {strategy: statistics.median(v) for strategy, v in best.items()}}
+            print(
+                json.dumps(
+                    {
+                        "strategy": strategy,
+                        "seed": seed,
+                        "best_val_accuracy": result["best_val_accuracy"],
+                        "seconds_per_trial": round(result["seconds_per_trial"], 3),
+                    }
+                ),
+                flush=True,
+            )
+    return {
+        "trials": trials,
+        "seeds": seeds,
+        "best_val_accuracy": best,
+        "median": {strategy: statistics.median(v) for strategy, v in best.items()},
+    }
 
 
 def main() -> None:
@@ -241,24 +335,39 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3, help="--engine both: rounds of A/B")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0,
-                        help="TensorFlow threads for both engines (0 = TensorFlow's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="TensorFlow threads for both engines (0 = TensorFlow's default)",
+    )
     parser.add_argument("--proposals", type=int, help="time Bayesian proposals after N trials")
-    parser.add_argument("--compare-strategies", metavar="S,S",
-                        help="best score of each strategy over --seeds, e.g. random,bayesian")
+    parser.add_argument(
+        "--compare-strategies",
+        metavar="S,S",
+        help="best score of each strategy over --seeds, e.g. random,bayesian",
+    )
     parser.add_argument("--seeds", default="0,1,2", help="--compare-strategies: seeds")
     args = parser.parse_args()
     if args.compare_strategies:
-        print(json.dumps(compare_strategies(args.compare_strategies.split(","),
-                                            [int(s) for s in args.seeds.split(",")],
-                                            args.trials, args.threads)))
+        print(
+            json.dumps(
+                compare_strategies(
+                    args.compare_strategies.split(","),
+                    [int(s) for s in args.seeds.split(",")],
+                    args.trials,
+                    args.threads,
+                )
+            )
+        )
     elif args.proposals:
         print(json.dumps(proposal_times(args.proposals, args.strategy)))
     elif args.engine == "both":
         print(json.dumps(compare(args.trials, args.seed, args.threads, args.rounds)))
     else:
-        print(json.dumps(run_engine(args.engine, args.trials, args.seed, args.strategy,
-                                    args.threads)))
+        print(
+            json.dumps(run_engine(args.engine, args.trials, args.seed, args.strategy, args.threads))
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 3. Reopens the results with ``tuner.load_results`` and predicts labels on raw rows.
 4. Runs the same builder through a campaign file from the command line.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -20,15 +21,19 @@ import keras_tuner as kt
 
 def build(hp: kt.HyperParameters) -> keras.Model:
     """A small classifier; the number of classes comes from the data (`hp` only tunes)."""
-    model = keras.Sequential([
-        keras.Input((4,)),
-        keras.layers.Dense(hp.Int("units", 8, 32, step=8, default=16), activation="relu"),
-        keras.layers.Dropout(hp.Float("dropout", 0.0, 0.3, step=0.1, default=0.0)),
-        keras.layers.Dense(3, activation="softmax"),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-1, sampling="log",
-                                                           default=1e-2)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(hp.Int("units", 8, 32, step=8, default=16), activation="relu"),
+            keras.layers.Dropout(hp.Float("dropout", 0.0, 0.3, step=0.1, default=0.0)),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-1, sampling="log", default=1e-2)),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -67,10 +72,19 @@ def main(workdir: Path) -> None:
     frame = pd.read_csv(csv)
     x, y = frame.drop(columns="species"), frame["species"]
 
-    found = tuner.search(build, x, y, validation_split=0.25, standardize=True,
-                         objective="val_accuracy", space={"units": [8, 16, 32]},
-                         max_trials=4, epochs=15, name="iris_python",
-                         results_dir=str(workdir / "results"))
+    found = tuner.search(
+        build,
+        x,
+        y,
+        validation_split=0.25,
+        standardize=True,
+        objective="val_accuracy",
+        space={"units": [8, 16, 32]},
+        max_trials=4,
+        epochs=15,
+        name="iris_python",
+        results_dir=str(workdir / "results"),
+    )
     print(found.table[["rank", "trial_id", "score", "units"]].to_string(index=False))
 
     reopened = tuner.load_results("iris_python", workdir / "results")
@@ -84,9 +98,20 @@ def main(workdir: Path) -> None:
     campaign_file = workdir / "iris_cli.toml"
     campaign_file.write_text(CAMPAIGN.format(csv=csv))
     # The builder module is found from the campaign file's folder or the working directory.
-    subprocess.run([sys.executable, "-m", "tuner", "search", str(campaign_file), "--quiet",
-                    "--results-dir", str(workdir / "results")],
-                   check=True, cwd=Path(__file__).parent)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tuner",
+            "search",
+            str(campaign_file),
+            "--quiet",
+            "--results-dir",
+            str(workdir / "results"),
+        ],
+        check=True,
+        cwd=Path(__file__).parent,
+    )
     from_cli = tuner.load_results("iris_cli", workdir / "results")
     print("CLI best:", from_cli.best_hyperparameters)
     assert len(from_cli.table) == 3

@@ -1,4 +1,5 @@
 """Model builders: the MLP's output heads and hyperparameters, KerasTuner integration, get_builder."""
+
 from __future__ import annotations
 
 import textwrap
@@ -10,8 +11,15 @@ import numpy as np
 import pytest
 
 from tuner.builders import FunctionHyperModel, MLPHyperModel, build_mlp, get_builder
-from tuner.builders.mlp import (ACTIVATIONS, BATCH_SIZES, INITIALIZERS, OPTIMIZERS,
-                                REGRESSION_LOSSES, make_optimizer, output_head)
+from tuner.builders.mlp import (
+    ACTIVATIONS,
+    BATCH_SIZES,
+    INITIALIZERS,
+    OPTIMIZERS,
+    REGRESSION_LOSSES,
+    make_optimizer,
+    output_head,
+)
 from tuner.datasets import BINARY, MULTICLASS, MULTILABEL, REGRESSION, DataSpec, load_dataset
 from tuner.errors import ConfigError
 
@@ -42,13 +50,17 @@ def _tiny(n=40, features=6, classes=3, seed=0):
 
 # ---------------------------------------------------------------------------------- output heads
 
-@pytest.mark.parametrize("task,output_size,units,activation,loss", [
-    (BINARY, 1, 1, "sigmoid", "binary_crossentropy"),
-    (MULTILABEL, 5, 5, "sigmoid", "binary_crossentropy"),
-    (MULTICLASS, 10, 10, "softmax", "sparse_categorical_crossentropy"),
-    (REGRESSION, 1, 1, "linear", "mse"),
-    (REGRESSION, 3, 3, "linear", "mse"),
-])
+
+@pytest.mark.parametrize(
+    "task,output_size,units,activation,loss",
+    [
+        (BINARY, 1, 1, "sigmoid", "binary_crossentropy"),
+        (MULTILABEL, 5, 5, "sigmoid", "binary_crossentropy"),
+        (MULTICLASS, 10, 10, "softmax", "sparse_categorical_crossentropy"),
+        (REGRESSION, 1, 1, "linear", "mse"),
+        (REGRESSION, 3, 3, "linear", "mse"),
+    ],
+)
 def test_output_head_per_task(task, output_size, units, activation, loss):
     model = _build(DataSpec(task, (6,), output_size))
     out = model.layers[-1]
@@ -56,8 +68,9 @@ def test_output_head_per_task(task, output_size, units, activation, loss):
     assert out.activation.__name__ == activation
     assert model.loss == loss
     assert model.output_shape == (None, units)
-    assert model.get_compile_config()["metrics"] == (["mse", "mae"] if task == REGRESSION
-                                                    else ["accuracy"])
+    assert model.get_compile_config()["metrics"] == (
+        ["mse", "mae"] if task == REGRESSION else ["accuracy"]
+    )
 
 
 @pytest.mark.parametrize("loss", REGRESSION_LOSSES)
@@ -92,6 +105,7 @@ def test_unknown_task_raises_config_error():
 
 # ---------------------------------------------------------------------------------- hyperparameters
 
+
 @pytest.mark.parametrize("n_layers", [1, 2, 5])
 def test_n_layers(n_layers):
     model = _build(n_layers=n_layers)
@@ -108,10 +122,13 @@ def test_defaults():
     assert isinstance(model.optimizer, keras.optimizers.Adam)
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
     assert all(layer.kernel_regularizer is None for layer in _hidden(model))
-    assert all(isinstance(layer.kernel_initializer, keras.initializers.HeNormal)
-               for layer in _hidden(model))
+    assert all(
+        isinstance(layer.kernel_initializer, keras.initializers.HeNormal)
+        for layer in _hidden(model)
+    )
     assert {layer.activation.__name__ for layer in _layers(model, keras.layers.Activation)} == {
-        "relu"}
+        "relu"
+    }
     assert hp.values["batch_size"] == 32 and hp.values["epochs"] == 20
     assert hp.values["per_layer_units"] is False
 
@@ -184,17 +201,20 @@ def test_zero_l2_means_no_regularizer():
     assert all(layer.kernel_regularizer is None for layer in _hidden(_build(l2=0.0)))
 
 
-@pytest.mark.parametrize("name,cls", [
-    ("sgd", keras.optimizers.SGD),
-    ("momentum", keras.optimizers.SGD),
-    ("nesterov", keras.optimizers.SGD),
-    ("adagrad", keras.optimizers.Adagrad),
-    ("adadelta", keras.optimizers.Adadelta),
-    ("rmsprop", keras.optimizers.RMSprop),
-    ("adam", keras.optimizers.Adam),
-    ("adamw", keras.optimizers.AdamW),
-    ("nadam", keras.optimizers.Nadam),
-])
+@pytest.mark.parametrize(
+    "name,cls",
+    [
+        ("sgd", keras.optimizers.SGD),
+        ("momentum", keras.optimizers.SGD),
+        ("nesterov", keras.optimizers.SGD),
+        ("adagrad", keras.optimizers.Adagrad),
+        ("adadelta", keras.optimizers.Adadelta),
+        ("rmsprop", keras.optimizers.RMSprop),
+        ("adam", keras.optimizers.Adam),
+        ("adamw", keras.optimizers.AdamW),
+        ("nadam", keras.optimizers.Nadam),
+    ],
+)
 def test_optimizer_and_learning_rate(name, cls):
     model = _build(optimizer=name, learning_rate=0.037)
     assert type(model.optimizer) is cls
@@ -205,8 +225,17 @@ def test_optimizer_and_learning_rate(name, cls):
 
 
 def test_every_declared_optimizer_is_tested():
-    assert set(OPTIMIZERS) == {"sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop",
-                               "adam", "adamw", "nadam"}
+    assert set(OPTIMIZERS) == {
+        "sgd",
+        "momentum",
+        "nesterov",
+        "adagrad",
+        "adadelta",
+        "rmsprop",
+        "adam",
+        "adamw",
+        "nadam",
+    }
 
 
 def test_unknown_optimizer_raises_config_error():
@@ -214,13 +243,16 @@ def test_unknown_optimizer_raises_config_error():
         make_optimizer("lion", 0.01)
 
 
-@pytest.mark.parametrize("name,cls", [
-    ("he_normal", keras.initializers.HeNormal),
-    ("he_uniform", keras.initializers.HeUniform),
-    ("glorot_uniform", keras.initializers.GlorotUniform),
-    ("glorot_normal", keras.initializers.GlorotNormal),
-    ("lecun_normal", keras.initializers.LecunNormal),
-])
+@pytest.mark.parametrize(
+    "name,cls",
+    [
+        ("he_normal", keras.initializers.HeNormal),
+        ("he_uniform", keras.initializers.HeUniform),
+        ("glorot_uniform", keras.initializers.GlorotUniform),
+        ("glorot_normal", keras.initializers.GlorotNormal),
+        ("lecun_normal", keras.initializers.LecunNormal),
+    ],
+)
 def test_kernel_initializer(name, cls):
     for layer in _hidden(_build(kernel_initializer=name)):
         assert type(layer.kernel_initializer) is cls
@@ -239,8 +271,15 @@ def test_normal_initializers_stddev(name, stddev):
 
 
 def test_every_declared_initializer_is_tested():
-    assert set(INITIALIZERS) == {"he_normal", "he_uniform", "glorot_uniform", "glorot_normal",
-                                 "lecun_normal", "normal_small", "normal_large"}
+    assert set(INITIALIZERS) == {
+        "he_normal",
+        "he_uniform",
+        "glorot_uniform",
+        "glorot_normal",
+        "lecun_normal",
+        "normal_small",
+        "normal_large",
+    }
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -262,9 +301,20 @@ def test_build_declares_every_hyperparameter_in_its_range():
     hp = kt.HyperParameters()
     MLPHyperModel.for_data(SPEC).build(hp)
     names = {h.name for h in hp.space}
-    assert names == {"n_layers", "units", "per_layer_units", "activation", "kernel_initializer",
-                     "batch_norm", "dropout", "l2", "optimizer", "learning_rate", "batch_size",
-                     "epochs"}
+    assert names == {
+        "n_layers",
+        "units",
+        "per_layer_units",
+        "activation",
+        "kernel_initializer",
+        "batch_norm",
+        "dropout",
+        "l2",
+        "optimizer",
+        "learning_rate",
+        "batch_size",
+        "epochs",
+    }
     by_name = {h.name: h for h in hp.space}
     assert (by_name["n_layers"].min_value, by_name["n_layers"].max_value) == (1, 5)
     assert (by_name["units"].min_value, by_name["units"].max_value) == (16, 256)
@@ -282,12 +332,14 @@ def test_build_mlp_honours_values():
 
 # ---------------------------------------------------------------------------------- training
 
+
 @pytest.mark.slow
 def test_default_only_build_trains():
     ds = load_dataset("iris", max_samples=50)
     model = MLPHyperModel.for_data(ds.spec).build(kt.HyperParameters())
-    history = model.fit(ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val), epochs=1,
-                        verbose=0)
+    history = model.fit(
+        ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val), epochs=1, verbose=0
+    )
     assert history.epoch == [0]
     assert np.isfinite(history.history["loss"][0])
     assert 0.0 <= history.history["val_accuracy"][0] <= 1.0
@@ -317,18 +369,25 @@ def test_fit_applies_batch_size_and_epochs_from_hp():
     assert counter.batches == 2 * 3  # ceil(40 / 16) batches per epoch
     # explicit arguments win over the hyperparameters
     counter = _BatchCounter()
-    history = hypermodel.fit(hp, model, x, y, epochs=1, batch_size=40, verbose=0,
-                             callbacks=[counter])
+    history = hypermodel.fit(
+        hp, model, x, y, epochs=1, batch_size=40, verbose=0, callbacks=[counter]
+    )
     assert len(history.epoch) == 1 and counter.batches == 1
 
 
 @pytest.mark.slow
 def test_mlp_inside_plain_keras_tuner_random_search(tmp_path):
     ds = load_dataset("iris", max_samples=50)
-    tuner = kt.RandomSearch(MLPHyperModel.for_data(ds.spec), objective="val_loss", max_trials=2,
-                            seed=1, directory=tmp_path, project_name="plain", overwrite=True)
-    tuner.search(ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val), epochs=1,
-                 verbose=0)
+    tuner = kt.RandomSearch(
+        MLPHyperModel.for_data(ds.spec),
+        objective="val_loss",
+        max_trials=2,
+        seed=1,
+        directory=tmp_path,
+        project_name="plain",
+        overwrite=True,
+    )
+    tuner.search(ds.x_train, ds.y_train, validation_data=(ds.x_val, ds.y_val), epochs=1, verbose=0)
     trials = list(tuner.oracle.trials.values())
     assert len(trials) == 2
     assert all(trial.status == "COMPLETED" for trial in trials)
@@ -359,6 +418,7 @@ def test_mlp_inside_plain_keras_tuner_random_search(tmp_path):
 
 # ---------------------------------------------------------------------------------- get_builder
 
+
 def test_get_builder_mlp():
     builder = get_builder("mlp", SPEC)
     assert isinstance(builder, MLPHyperModel)
@@ -369,7 +429,8 @@ def test_get_builder_mlp():
 @pytest.fixture
 def user_module(tmp_path, monkeypatch):
     name = f"user_models_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(textwrap.dedent("""
+    (tmp_path / f"{name}.py").write_text(
+        textwrap.dedent("""
         import keras
         import keras_tuner as kt
 
@@ -396,7 +457,8 @@ def user_module(tmp_path, monkeypatch):
 
 
         NOT_A_FUNCTION = 3
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     return name
 

@@ -1,4 +1,5 @@
 """The command line: exit codes, one-line errors, the search command in-process."""
+
 import importlib.util
 import os
 import subprocess
@@ -9,25 +10,34 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tuner import cli
 from tests.campaigns import write_campaign
+from tuner import cli
 
 
 def run_tuner(*args):
-    return subprocess.run([sys.executable, "-m", "tuner", *args], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "tuner", *args], capture_output=True, text=True, timeout=120
+    )
 
 
-@pytest.mark.parametrize("content, message", [
-    ('name = "x"\ndataset = "iris"\nmax_trails = 3\n',
-     "unknown key 'max_trails' (did you mean 'max_trials'?)"),
-    ('name = "x"\ndataset = "iris"\n[space]\nunits = { min = 10, max = 5 }\n', "min < max"),
-    ('name = "x"\ndataset = "no_such_data"\n', "unknown dataset 'no_such_data'"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            'name = "x"\ndataset = "iris"\nmax_trails = 3\n',
+            "unknown key 'max_trails' (did you mean 'max_trials'?)",
+        ),
+        ('name = "x"\ndataset = "iris"\n[space]\nunits = { min = 10, max = 5 }\n', "min < max"),
+        ('name = "x"\ndataset = "no_such_data"\n', "unknown dataset 'no_such_data'"),
+    ],
+)
 def test_bad_campaign_exits_2_with_one_line(content, message, tmp_path):
     path = tmp_path / "bad.toml"
-    path.write_text(content + f'results_dir = "{tmp_path}"\n' if "[space]" not in content
-                    else f'results_dir = "{tmp_path}"\n' + content)
+    path.write_text(
+        content + f'results_dir = "{tmp_path}"\n'
+        if "[space]" not in content
+        else f'results_dir = "{tmp_path}"\n' + content
+    )
     result = run_tuner("search", str(path))
     assert result.returncode == 2
     lines = result.stderr.splitlines()  # nothing else: TensorFlow's start-up lines silenced too
@@ -52,8 +62,11 @@ def test_search_prints_progress_and_the_ranked_table(tmp_path, capsys):
     assert "[1/2] trial 0" in out and "[2/2] trial 1" in out and "eta" in out
     table = pd.read_csv(tmp_path / "results" / "tiny" / "trials.csv")
     assert list(table["rank"]) == [1, 2]
-    assert any(line.split()[:3] == ["rank", "trial_id", "val_accuracy"]
-               for line in out.splitlines() if line.strip())
+    assert any(
+        line.split()[:3] == ["rank", "trial_id", "val_accuracy"]
+        for line in out.splitlines()
+        if line.strip()
+    )
     assert "seed = 3" in (tmp_path / "results" / "tiny" / "campaign.toml").read_text()
 
 
@@ -72,19 +85,30 @@ def test_version_prints_the_distribution_name_and_version(capsys):
     assert capsys.readouterr().out == f"keras-hp-tuner {pyproject['project']['version']}\n"
 
 
-@pytest.mark.parametrize("backend, package", [("tensorflow", "tensorflow"), ("jax", "jax"),
-                                              ("torch", "torch")])
+@pytest.mark.parametrize(
+    "backend, package", [("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch")]
+)
 def test_the_python_api_imports_keras_without_start_up_lines(backend, package):
     if importlib.util.find_spec(package) is None:
         pytest.skip(f"{package} is not installed")
     # As a user's script would: no TF_CPP_MIN_LOG_LEVEL of its own. Seeding is where Keras
     # imports TensorFlow on the JAX and PyTorch backends.
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    env.update(KERAS_BACKEND=backend, PYTHONPATH=os.pathsep.join(
-        [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    env.update(
+        KERAS_BACKEND=backend,
+        PYTHONPATH=os.pathsep.join(
+            [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    )
     code = "import tuner; tuner.search; import keras; keras.utils.set_random_seed(0); print('ok')"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "ok\n"
     assert result.stderr == ""
@@ -98,7 +122,7 @@ def test_search_ends_with_a_table_that_fits_80_columns(tmp_path, capsys, monkeyp
     out = capsys.readouterr().out
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["rank", "trial_id"])
-    table = lines[start:lines.index("", start)]
+    table = lines[start : lines.index("", start)]
     assert table[0].split()[:3] == ["rank", "trial_id", "val_accuracy"]
     assert "status" not in table[0] and "error" not in table[0]  # all completed, no errors
     assert len(table) >= 3 and all(len(line) <= 80 for line in table), table

@@ -1,12 +1,23 @@
 """Datasets: the offline registry, csv:/npz: files, deterministic splits, standardisation, tasks."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tuner.datasets import (BINARY, MULTICLASS, MULTILABEL, REGISTRY, REGRESSION, Dataset,
-                            available, dataset_from_arrays, infer_task, load_dataset)
+from tuner.datasets import (
+    BINARY,
+    MULTICLASS,
+    MULTILABEL,
+    REGISTRY,
+    REGRESSION,
+    Dataset,
+    available,
+    dataset_from_arrays,
+    infer_task,
+    load_dataset,
+)
 from tuner.errors import ConfigError
 
 EXPECTED = {
@@ -39,10 +50,11 @@ def _rows(x: np.ndarray) -> set[bytes]:
 
 # ---------------------------------------------------------------------------------- registry
 
+
 def test_registry_is_exactly_the_expected_entries():
     assert set(REGISTRY) == set(EXPECTED)
     names = available()
-    assert names[:len(REGISTRY)] == sorted(REGISTRY)
+    assert names[: len(REGISTRY)] == sorted(REGISTRY)
     assert "csv:PATH" in names and "npz:PATH" in names
 
 
@@ -92,6 +104,7 @@ def test_positive_targets_flag():
 
 
 # ---------------------------------------------------------------------------------- splits
+
 
 def test_split_is_deterministic_for_a_seed_and_differs_for_another():
     a = load_dataset("wine", seed=3, test_split=0.2)
@@ -159,6 +172,7 @@ def test_max_samples_too_small_for_stratification_still_splits():
 
 # ---------------------------------------------------------------------------------- standardisation
 
+
 def test_standardisation_uses_training_statistics_only():
     ds = load_dataset("wine", validation_split=0.3, seed=2)
     np.testing.assert_allclose(ds.x_train.mean(axis=0), 0.0, atol=1e-5)
@@ -182,38 +196,45 @@ def test_standardize_flag_overrides_dataset_default():
 
 # ---------------------------------------------------------------------------------- infer_task
 
-@pytest.mark.parametrize("y,task", [
-    (np.array([0, 1, 1, 0]), BINARY),
-    (np.array([-1, 1, 1, -1]), BINARY),
-    (np.array([True, False, True]), BINARY),
-    (np.array(["cat", "dog", "dog", "cat"]), BINARY),
-    (np.array(["cat", "dog", "bird", "cat"], dtype=object), MULTICLASS),
-    (np.array(["a", "b", "c"]), MULTICLASS),
-    (np.array([0, 1, 2, 3, 2, 1]), MULTICLASS),
-    (np.array([0.0, 1.0, 2.0]), MULTICLASS),
-    (np.array([0.5, 1.25, -3.0, 2.0]), REGRESSION),
-    (np.linspace(0.0, 1.0, 50), REGRESSION),
-    (np.arange(100), REGRESSION),  # 100 distinct integers are a quantity, not classes
-    (np.array([-2, -1, 0, 1, 2]), REGRESSION),  # negative integers are not class labels
-    (np.array([[0, 1, 1], [1, 0, 0], [0, 0, 1]]), MULTILABEL),
-    (np.array([[0.0, 1.0], [1.0, 1.0]]), MULTILABEL),
-    (np.array([[0.3, 1.0], [1.0, 2.5]]), REGRESSION),
-    (np.array([[0], [1], [1]]), BINARY),
-])
+
+@pytest.mark.parametrize(
+    "y,task",
+    [
+        (np.array([0, 1, 1, 0]), BINARY),
+        (np.array([-1, 1, 1, -1]), BINARY),
+        (np.array([True, False, True]), BINARY),
+        (np.array(["cat", "dog", "dog", "cat"]), BINARY),
+        (np.array(["cat", "dog", "bird", "cat"], dtype=object), MULTICLASS),
+        (np.array(["a", "b", "c"]), MULTICLASS),
+        (np.array([0, 1, 2, 3, 2, 1]), MULTICLASS),
+        (np.array([0.0, 1.0, 2.0]), MULTICLASS),
+        (np.array([0.5, 1.25, -3.0, 2.0]), REGRESSION),
+        (np.linspace(0.0, 1.0, 50), REGRESSION),
+        (np.arange(100), REGRESSION),  # 100 distinct integers are a quantity, not classes
+        (np.array([-2, -1, 0, 1, 2]), REGRESSION),  # negative integers are not class labels
+        (np.array([[0, 1, 1], [1, 0, 0], [0, 0, 1]]), MULTILABEL),
+        (np.array([[0.0, 1.0], [1.0, 1.0]]), MULTILABEL),
+        (np.array([[0.3, 1.0], [1.0, 2.5]]), REGRESSION),
+        (np.array([[0], [1], [1]]), BINARY),
+    ],
+)
 def test_infer_task(y, task):
     assert infer_task(y) == task
 
 
 # ---------------------------------------------------------------------------------- csv / npz
 
+
 def _frame(n=60, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "a": rng.normal(size=n),
-        "b": rng.normal(size=n),
-        "label": np.where(np.arange(n) % 3 == 0, "yes", "no"),
-        "c": rng.normal(size=n),
-    })
+    return pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.normal(size=n),
+            "label": np.where(np.arange(n) % 3 == 0, "yes", "no"),
+            "c": rng.normal(size=n),
+        }
+    )
 
 
 def test_csv_named_target_column_with_string_labels(tmp_path):
@@ -241,7 +262,8 @@ def test_csv_default_target_is_last_column(tmp_path):
     assert ds.input_shape == (3,)
     # the features are a, b, c unchanged
     assert _rows(np.concatenate([ds.x_train, ds.x_val])) == _rows(
-        frame[["a", "b", "c"]].to_numpy(dtype="float32"))
+        frame[["a", "b", "c"]].to_numpy(dtype="float32")
+    )
 
 
 def test_csv_regression_target(tmp_path):
@@ -268,6 +290,7 @@ def test_npz_x_and_y(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- errors
+
 
 def test_unknown_name_lists_accepted_names():
     with pytest.raises(ConfigError) as info:
@@ -331,16 +354,19 @@ def test_mismatched_lengths(tmp_path):
         load_dataset(f"npz:{path}")
 
 
-@pytest.mark.parametrize("kwargs,fragment", [
-    ({"validation_split": 0.0}, "validation_split"),
-    ({"validation_split": -0.1}, "validation_split"),
-    ({"validation_split": 1.0}, "validation_split"),
-    ({"validation_split": 1.5}, "validation_split"),
-    ({"test_split": -0.2}, "test_split"),
-    ({"test_split": 1.0}, "test_split"),
-    ({"validation_split": 0.6, "test_split": 0.4}, "validation_split + test_split"),
-    ({"max_samples": 5}, "max_samples"),
-])
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"validation_split": 0.0}, "validation_split"),
+        ({"validation_split": -0.1}, "validation_split"),
+        ({"validation_split": 1.0}, "validation_split"),
+        ({"validation_split": 1.5}, "validation_split"),
+        ({"test_split": -0.2}, "test_split"),
+        ({"test_split": 1.0}, "test_split"),
+        ({"validation_split": 0.6, "test_split": 0.4}, "validation_split + test_split"),
+        ({"max_samples": 5}, "max_samples"),
+    ],
+)
 def test_bad_split_arguments_raise_config_error(kwargs, fragment):
     with pytest.raises(ConfigError) as info:
         load_dataset("iris", **kwargs)
@@ -352,6 +378,7 @@ def test_bad_split_arguments_raise_config_error(kwargs, fragment):
 
 # ---------------------------------------------------------------------------------- preprocessing
 
+
 def test_preprocessing_holds_the_training_statistics_that_were_used():
     ds = load_dataset("wine", validation_split=0.3, test_split=0.1, seed=2)
     raw = load_dataset("wine", validation_split=0.3, test_split=0.1, seed=2, standardize=False)
@@ -361,8 +388,9 @@ def test_preprocessing_holds_the_training_statistics_that_were_used():
     np.testing.assert_allclose(p.variance, raw.x_train.astype("float64").var(axis=0), rtol=1e-5)
     mean, scale = np.array(p.mean), np.sqrt(p.variance)
     for part in ("x_train", "x_val", "x_test"):
-        np.testing.assert_allclose(getattr(ds, part), (getattr(raw, part) - mean) / scale,
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            getattr(ds, part), (getattr(raw, part) - mean) / scale, atol=1e-5
+        )
 
 
 def test_unstandardised_data_keeps_no_statistics():
@@ -392,8 +420,9 @@ def test_csv_string_labels_keep_their_names_in_code_order(tmp_path):
     p = ds.preprocessing
     assert p.class_names == ["ant", "moth", "zebra"]
     # code i is class_names[i]: decoding the targets gives back each row's label in the csv
-    label_of = dict(zip(_row_keys(frame[["a", "b", "c"]].to_numpy(dtype="float32")),
-                        frame["species"]))
+    label_of = dict(
+        zip(_row_keys(frame[["a", "b", "c"]].to_numpy(dtype="float32")), frame["species"])
+    )
     raw = load_dataset(f"csv:{path}", seed=4, standardize=False)
     decoded = p.labels(np.eye(3)[raw.y_train])
     assert decoded.tolist() == [label_of[key] for key in _row_keys(raw.x_train)]
@@ -418,6 +447,7 @@ def test_csv_missing_feature_values_name_the_column(tmp_path):
 
 # ---------------------------------------------------------------------------------- in memory
 
+
 def _arrays(n=50, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(loc=10.0, scale=3.0, size=(n, 3)).astype("float32")
@@ -428,8 +458,9 @@ def test_dataset_from_numpy_splits_like_load_dataset(tmp_path):
     x, y = _arrays()
     ds = dataset_from_arrays(x, y, validation_split=0.2, test_split=0.2, seed=3, standardize=True)
     np.savez(tmp_path / "same.npz", x=x, y=y)
-    same = load_dataset(f"npz:{tmp_path / 'same.npz'}", validation_split=0.2, test_split=0.2,
-                        seed=3)
+    same = load_dataset(
+        f"npz:{tmp_path / 'same.npz'}", validation_split=0.2, test_split=0.2, seed=3
+    )
     assert ds.name == "arrays" and ds.task == BINARY and ds.input_shape == (3,)
     assert ds.output_size == 1
     assert (len(ds.x_train), len(ds.x_val), len(ds.x_test)) == (30, 10, 10)
@@ -449,8 +480,9 @@ def test_dataset_from_arrays_is_not_standardised_by_default():
 
 def test_dataset_from_pandas_keeps_string_label_names():
     frame = _frame()
-    ds = dataset_from_arrays(frame[["a", "b", "c"]], frame["label"].astype("category"),
-                             validation_split=0.25)
+    ds = dataset_from_arrays(
+        frame[["a", "b", "c"]], frame["label"].astype("category"), validation_split=0.25
+    )
     assert ds.task == BINARY and ds.input_shape == (3,)
     assert ds.preprocessing.class_names == ["no", "yes"]
     assert np.bincount(np.concatenate([ds.y_train, ds.y_val])).tolist() == [40, 20]
@@ -478,8 +510,10 @@ def test_dataset_from_batched_tf_data():
     assert _rows(np.concatenate([ds.x_train, ds.x_val])) == _rows(x)
     assert len(ds.x_val) == 10
     # the same samples unbatched, and batched with a fixed batch size, read the same
-    for same in (tf.data.Dataset.from_tensor_slices((x, names)),
-                 tf.data.Dataset.from_tensor_slices((x, names)).batch(8, drop_remainder=True)):
+    for same in (
+        tf.data.Dataset.from_tensor_slices((x, names)),
+        tf.data.Dataset.from_tensor_slices((x, names)).batch(8, drop_remainder=True),
+    ):
         other = dataset_from_arrays(same, validation_split=0.25)
         np.testing.assert_array_equal(other.x_train, ds.x_train)
         np.testing.assert_array_equal(other.y_val, ds.y_val)
@@ -488,14 +522,16 @@ def test_dataset_from_batched_tf_data():
 def test_validation_data_is_used_as_given():
     x, y = _arrays(n=40)
     x_val, y_val = _arrays(n=8, seed=1)
-    ds = dataset_from_arrays(x, y, validation_data=(x_val, y_val), validation_split=0.5,
-                             standardize=True)
+    ds = dataset_from_arrays(
+        x, y, validation_data=(x_val, y_val), validation_split=0.5, standardize=True
+    )
     assert len(ds.x_train) == 40 and len(ds.x_test) == 0
     np.testing.assert_array_equal(ds.y_val, y_val)
     p = ds.preprocessing
     np.testing.assert_allclose(p.mean, x.astype("float64").mean(axis=0), rtol=1e-6)
-    np.testing.assert_allclose(ds.x_val, (x_val - np.array(p.mean)) / np.sqrt(p.variance),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        ds.x_val, (x_val - np.array(p.mean)) / np.sqrt(p.variance), atol=1e-5
+    )
     with_test = dataset_from_arrays(x, y, validation_data=(x_val, y_val), test_split=0.25)
     assert (len(with_test.x_train), len(with_test.x_val), len(with_test.x_test)) == (30, 8, 10)
 
@@ -533,8 +569,7 @@ def test_from_arrays_errors_name_the_argument():
     _raises("x must be numeric", np.array([["a", "b"]] * 20), y)
     bad = x.copy()
     bad[3, 1] = np.inf
-    _raises("x holds 1 NaN or infinite feature value(s), the first at sample 3, feature 1",
-            bad, y)
+    _raises("x holds 1 NaN or infinite feature value(s), the first at sample 3, feature 1", bad, y)
     _raises("y holds 1 missing", x, np.where(np.arange(20) == 2, np.nan, 1.0))
     _raises("y holds 1 missing", x, pd.Series(["a", None] + ["b"] * 18))
     _raises("validation_split must be > 0", x, y, validation_split=0.0)
@@ -551,21 +586,45 @@ def test_from_pandas_errors_name_the_columns():
 
 def test_bad_validation_data_is_named():
     x, y = _arrays(n=20)
-    _raises("validation_data must be a pair (x_val, y_val) or a tf.data.Dataset", x, y,
-            validation_data=(x, y, y))
+    _raises(
+        "validation_data must be a pair (x_val, y_val) or a tf.data.Dataset",
+        x,
+        y,
+        validation_data=(x, y, y),
+    )
     _raises("a tuple of 3", x, y, validation_data=(x, y, y))
     _raises("validation_data must be a pair", x, y, validation_data=x)
-    _raises("validation_data's x has samples of shape (2,), but x has (3,)", x, y,
-            validation_data=(x[:, :2], y))
-    _raises("validation_data's x has 20 samples but validation_data's y has 5", x, y,
-            validation_data=(x, y[:5]))
-    _raises("validation_data's y has samples of shape (2,), but y has ()", x, y,
-            validation_data=(x, np.zeros((20, 2))))
-    _raises("validation_data's y holds <U1 labels but y holds int64", x, y,
-            validation_data=(x, np.array(["a", "b"] * 10)))
+    _raises(
+        "validation_data's x has samples of shape (2,), but x has (3,)",
+        x,
+        y,
+        validation_data=(x[:, :2], y),
+    )
+    _raises(
+        "validation_data's x has 20 samples but validation_data's y has 5",
+        x,
+        y,
+        validation_data=(x, y[:5]),
+    )
+    _raises(
+        "validation_data's y has samples of shape (2,), but y has ()",
+        x,
+        y,
+        validation_data=(x, np.zeros((20, 2))),
+    )
+    _raises(
+        "validation_data's y holds <U1 labels but y holds int64",
+        x,
+        y,
+        validation_data=(x, np.array(["a", "b"] * 10)),
+    )
     frame = _frame()
-    _raises("validation_data's x has columns ['b', 'a'], but x has ['a', 'b']",
-            frame[["a", "b"]], frame["label"], validation_data=(frame[["b", "a"]], frame["label"]))
+    _raises(
+        "validation_data's x has columns ['b', 'a'], but x has ['a', 'b']",
+        frame[["a", "b"]],
+        frame["label"],
+        validation_data=(frame[["b", "a"]], frame["label"]),
+    )
 
 
 def test_bad_tf_data_is_named():

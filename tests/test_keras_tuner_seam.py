@@ -3,14 +3,22 @@
 Written for KerasTuner 1.4.8. A failure here after an upgrade says which behaviour changed and
 what to do about the seam; fix the seam, not these messages.
 """
+
 import json
 
 import keras_tuner as kt
 import pytest
 from keras_tuner.engine import trial as trial_module
 
-from tuner.strategies._keras_tuner import (end_trial, fix_seed, is_client, set_project_dir,
-                                           silence, untried_random_values, was_tried)
+from tuner.strategies._keras_tuner import (
+    end_trial,
+    fix_seed,
+    is_client,
+    set_project_dir,
+    silence,
+    untried_random_values,
+    was_tried,
+)
 
 UPGRADE = f"(KerasTuner {kt.__version__}; the seam was written for 1.4.8) "
 
@@ -24,8 +32,12 @@ def space():
 
 
 def random_oracle(seed=1, max_trials=5):
-    return kt.oracles.RandomSearchOracle(objective=kt.Objective("score", "max"),
-                                         max_trials=max_trials, hyperparameters=space(), seed=seed)
+    return kt.oracles.RandomSearchOracle(
+        objective=kt.Objective("score", "max"),
+        max_trials=max_trials,
+        hyperparameters=space(),
+        seed=seed,
+    )
 
 
 def finish(oracle, trial, score=1.0):
@@ -38,14 +50,16 @@ def saved_state(folder):
 
 
 def test_set_project_dir_sets_the_folder_where_oracle_json_is_written(tmp_path):
-    assert hasattr(kt.Oracle, "_set_project_dir"), \
+    assert hasattr(kt.Oracle, "_set_project_dir"), (
         UPGRADE + "kt.Oracle._set_project_dir is gone: set_project_dir needs the new way."
+    )
     oracle = silence(random_oracle())
     set_project_dir(oracle, tmp_path, "engine")
     oracle.save()
-    assert (tmp_path / "engine" / "oracle.json").is_file(), \
-        UPGRADE + "_set_project_dir(directory, name) no longer makes save() write " \
-                  "directory/name/oracle.json."
+    assert (tmp_path / "engine" / "oracle.json").is_file(), (
+        UPGRADE + "_set_project_dir(directory, name) no longer makes save() write "
+        "directory/name/oracle.json."
+    )
     again = random_oracle()
     set_project_dir(again, tmp_path, "engine")
     again.reload()
@@ -54,10 +68,12 @@ def test_set_project_dir_sets_the_folder_where_oracle_json_is_written(tmp_path):
 
 def test_keras_tuner_still_replaces_seed_zero():
     oracle = random_oracle(seed=0)
-    assert oracle.seed != 0, \
+    assert oracle.seed != 0, (
         UPGRADE + "seed=0 is no longer replaced by a random seed: fix_seed may be unneeded."
-    assert oracle._seed_state == oracle.seed, \
+    )
+    assert oracle._seed_state == oracle.seed, (
         UPGRADE + "_seed_state no longer starts at the seed: fix_seed sets the wrong attribute."
+    )
 
 
 def test_random_values_come_from_seed_state_so_fix_seed_makes_them_repeatable(tmp_path):
@@ -71,29 +87,35 @@ def test_random_values_come_from_seed_state_so_fix_seed_makes_them_repeatable(tm
     assert (first.seed, first._seed_state) == (0, 0)
     before = first._seed_state
     values = first_values(first)
-    assert first._seed_state > before, \
+    assert first._seed_state > before, (
         UPGRADE + "create_trial no longer draws from _seed_state: fix_seed has no effect."
-    assert values == first_values(fix_seed(random_oracle(seed=0), 0)), \
+    )
+    assert values == first_values(fix_seed(random_oracle(seed=0), 0)), (
         UPGRADE + "two oracles with _seed_state 0 propose different values."
-    assert values != first_values(fix_seed(random_oracle(seed=0), 7)), \
+    )
+    assert values != first_values(fix_seed(random_oracle(seed=0), 7)), (
         UPGRADE + "the proposed values no longer depend on _seed_state."
+    )
 
 
 def test_display_verbose_is_what_prints_the_trial_tables(tmp_path, capsys):
     loud = random_oracle()
     set_project_dir(loud, tmp_path / "loud", "engine")
-    assert hasattr(loud, "_display") and hasattr(loud._display, "verbose"), \
+    assert hasattr(loud, "_display") and hasattr(loud._display, "verbose"), (
         UPGRADE + "Oracle._display.verbose is gone: silence() needs the new switch."
+    )
     finish(loud, trial := loud.create_trial("chief"))
     loud.end_trial(trial)
-    assert "Trial" in capsys.readouterr().out, \
+    assert "Trial" in capsys.readouterr().out, (
         UPGRADE + "an oracle no longer prints trial tables by default: silence() may be unneeded."
+    )
     quiet = silence(random_oracle())
     set_project_dir(quiet, tmp_path / "quiet", "engine")
     finish(quiet, trial := quiet.create_trial("chief"))
     end_trial(quiet, trial)
-    assert capsys.readouterr().out == "", \
+    assert capsys.readouterr().out == "", (
         UPGRADE + "_display.verbose = 0 no longer silences create_trial and end_trial."
+    )
 
 
 def test_keras_tuner_end_trial_saves_before_removing_the_ongoing_trial(tmp_path):
@@ -102,14 +124,16 @@ def test_keras_tuner_end_trial_saves_before_removing_the_ongoing_trial(tmp_path)
     finish(oracle, trial := oracle.create_trial("chief"))
     oracle.end_trial(trial)  # KerasTuner's own, without our second save
     assert oracle.ongoing_trials == {}
-    assert saved_state(tmp_path)["ongoing_trials"] == {"chief": trial.trial_id}, \
-        UPGRADE + "end_trial now saves after removing the ongoing trial: the second save in " \
-                  "_keras_tuner.end_trial can go."
+    assert saved_state(tmp_path)["ongoing_trials"] == {"chief": trial.trial_id}, (
+        UPGRADE + "end_trial now saves after removing the ongoing trial: the second save in "
+        "_keras_tuner.end_trial can go."
+    )
     resumed = silence(random_oracle())
     set_project_dir(resumed, tmp_path, "engine")
     resumed.reload()
-    assert resumed.create_trial("chief").trial_id == trial.trial_id, \
+    assert resumed.create_trial("chief").trial_id == trial.trial_id, (
         UPGRADE + "a reloaded oracle no longer re-runs a trial saved as ongoing."
+    )
 
 
 def test_our_end_trial_leaves_a_reloaded_oracle_with_no_ongoing_trial(tmp_path):
@@ -137,10 +161,12 @@ def client(monkeypatch):
 
 
 def test_the_worker_side_oracle_client_has_no_save(client):
-    assert not hasattr(client, "save"), \
+    assert not hasattr(client, "save"), (
         UPGRADE + "OracleClient now has save(): decide whether end_trial should call it."
-    assert not isinstance(client, kt.Oracle), \
+    )
+    assert not isinstance(client, kt.Oracle), (
         UPGRADE + "OracleClient is now a kt.Oracle: is_client's shortcut returns False for it."
+    )
     assert is_client(client)
     assert not is_client(random_oracle())
 
@@ -158,22 +184,29 @@ def test_end_trial_and_set_project_dir_on_a_client_leave_the_state_to_the_chief(
 def test_duplicate_and_random_values_are_how_an_oracle_avoids_repeats(tmp_path):
     hp = kt.HyperParameters()
     hp.Choice("optimizer", ["adam", "sgd"])
-    oracle = silence(kt.oracles.RandomSearchOracle(objective=kt.Objective("score", "max"),
-                                                   max_trials=5, hyperparameters=hp, seed=1))
+    oracle = silence(
+        kt.oracles.RandomSearchOracle(
+            objective=kt.Objective("score", "max"), max_trials=5, hyperparameters=hp, seed=1
+        )
+    )
     set_project_dir(oracle, tmp_path, "engine")
-    assert hasattr(oracle, "_duplicate") and hasattr(oracle, "_random_values"), \
-        UPGRADE + "Oracle._duplicate or _random_values is gone: was_tried and " \
-                  "untried_random_values need the new way."
+    assert hasattr(oracle, "_duplicate") and hasattr(oracle, "_random_values"), (
+        UPGRADE + "Oracle._duplicate or _random_values is gone: was_tried and "
+        "untried_random_values need the new way."
+    )
     finish(oracle, trial := oracle.create_trial("chief"))
     end_trial(oracle, trial)
     first = trial.hyperparameters.values
-    assert was_tried(oracle, first), \
+    assert was_tried(oracle, first), (
         UPGRADE + "_duplicate no longer recognises the values of a created trial."
+    )
     other = {"optimizer": "sgd" if first["optimizer"] == "adam" else "adam"}
     assert not was_tried(oracle, other)
-    assert untried_random_values(oracle) == other, \
+    assert untried_random_values(oracle) == other, (
         UPGRADE + "_random_values no longer returns the values no trial has had."
+    )
     finish(oracle, trial := oracle.create_trial("chief"))
     end_trial(oracle, trial)
-    assert untried_random_values(oracle) is None, \
+    assert untried_random_values(oracle) is None, (
         UPGRADE + "_random_values no longer returns None for an exhausted space."
+    )

@@ -1,4 +1,5 @@
 """The trial loop with scripted executors and oracle doubles: no training, milliseconds each."""
+
 from __future__ import annotations
 
 import keras_tuner as kt
@@ -31,10 +32,16 @@ class ScriptedExecutor:
             self.seen.append(trial.trial_id)
             score = self.scores.get(trial.trial_id, self.default)
             status = COMPLETED if score is not None else FAILED
-            record = TrialRecord(trial.trial_id, status, dict(trial.hyperparameters.values),
-                                 history={"val_accuracy": [score or 0.0]}, score=score,
-                                 best_epoch=1 if score is not None else None, epochs_run=1,
-                                 error=None if score is not None else "scripted failure")
+            record = TrialRecord(
+                trial.trial_id,
+                status,
+                dict(trial.hyperparameters.values),
+                history={"val_accuracy": [score or 0.0]},
+                score=score,
+                best_epoch=1 if score is not None else None,
+                epochs_run=1,
+                error=None if score is not None else "scripted failure",
+            )
             outcomes.append(TrialOutcome(record, model=FakeModel(trial.trial_id)))
         return outcomes
 
@@ -62,8 +69,9 @@ def oracle(max_trials: int, tmp_path, seed: int = 0) -> kt.Oracle:
 
     hp = kt.HyperParameters()
     hp.Int("units", 1, 1000)
-    made = create_oracle("random", objective=OBJECTIVE, hyperparameters=hp,
-                         max_trials=max_trials, seed=seed)
+    made = create_oracle(
+        "random", objective=OBJECTIVE, hyperparameters=hp, max_trials=max_trials, seed=seed
+    )
     set_project_dir(made, str(tmp_path), ".engine")
     return made
 
@@ -95,9 +103,11 @@ def test_resume_runs_only_what_is_left(tmp_path):
 def test_consecutive_failures_stop_the_campaign_with_the_last_error(tmp_path):
     hp = kt.HyperParameters()
     hp.Int("units", 1, 1000)
-    made = create_oracle("random", objective=OBJECTIVE, hyperparameters=hp, max_trials=10,
-                         max_consecutive_failures=3)
+    made = create_oracle(
+        "random", objective=OBJECTIVE, hyperparameters=hp, max_trials=10, max_consecutive_failures=3
+    )
     from tuner.strategies._keras_tuner import set_project_dir
+
     set_project_dir(made, str(tmp_path), ".engine")
     store = KeptNames(OBJECTIVE)
     with pytest.raises(Fatal, match="3 consecutive failed trials; last: scripted failure"):
@@ -116,8 +126,7 @@ class ScriptedOracle:
 
     def create_trial(self, tuner_id):
         status = self.statuses.pop(0)
-        trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=str(self.count),
-                                      status=status)
+        trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=str(self.count), status=status)
         if status == trial_module.TrialStatus.RUNNING:
             self.count += 1
         return trial
@@ -133,12 +142,19 @@ class ScriptedOracle:
 
 
 def test_idle_waits_with_backoff_and_stopped_ends():
-    R, I, S = (trial_module.TrialStatus.RUNNING, trial_module.TrialStatus.IDLE,
-               trial_module.TrialStatus.STOPPED)
+    R, Idle, S = (
+        trial_module.TrialStatus.RUNNING,
+        trial_module.TrialStatus.IDLE,
+        trial_module.TrialStatus.STOPPED,
+    )
     waits: list[float] = []
-    scripted = ScriptedOracle([I, I, I, R, I, R, S])
-    ran = run_trials(scripted, ScriptedExecutor({}), KeptNames(OBJECTIVE),
-                     backoff=Backoff(first=0.1, longest=0.3, sleep=waits.append))
+    scripted = ScriptedOracle([Idle, Idle, Idle, R, Idle, R, S])
+    ran = run_trials(
+        scripted,
+        ScriptedExecutor({}),
+        KeptNames(OBJECTIVE),
+        backoff=Backoff(first=0.1, longest=0.3, sleep=waits.append),
+    )
     assert ran == 2 and scripted.ended == ["0", "1"]
     assert waits == [0.1, 0.2, 0.3, 0.1]  # doubles up to the cap, starts again after a trial
     assert scripted.updates == {"0": {"val_accuracy": 0.5}, "1": {"val_accuracy": 0.5}}
@@ -147,8 +163,12 @@ def test_idle_waits_with_backoff_and_stopped_ends():
 def test_local_oracle_idle_with_nothing_running_ends_instead_of_spinning():
     scripted = ScriptedOracle([trial_module.TrialStatus.IDLE])
     scripted.ongoing_trials = {}
-    assert run_trials(scripted, ScriptedExecutor({}), KeptNames(OBJECTIVE),
-                      backoff=Backoff(sleep=pytest.fail)) == 0
+    assert (
+        run_trials(
+            scripted, ScriptedExecutor({}), KeptNames(OBJECTIVE), backoff=Backoff(sleep=pytest.fail)
+        )
+        == 0
+    )
 
 
 class ClientDouble(OracleClient):

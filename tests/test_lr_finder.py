@@ -1,4 +1,5 @@
 """Tests for the LR range finder: schedule, per-batch loss, exact restore, divergence, rules."""
+
 import math
 
 import keras
@@ -7,8 +8,8 @@ import pytest
 
 from tuner.errors import ConfigError
 from tuner.lr_finder import (
-    LRRangeTest,
     LRFindResult,
+    LRRangeTest,
     find_learning_rate,
     lr_find,
     lr_schedule,
@@ -20,31 +21,38 @@ from tuner.lr_finder import (
     valley,
 )
 
-
 # tests/conftest.py clears the Keras session before every test (autouse fixture).
 
 
 def linear_model(w: np.ndarray, *, l2: float = 0.0, optimizer=None) -> keras.Model:
     """y = x @ w with fixed weights; MSE; optionally an L2 penalty on w."""
     reg = keras.regularizers.L2(l2) if l2 else None
-    model = keras.Sequential([
-        keras.Input((len(w),)),
-        keras.layers.Dense(1, use_bias=False, kernel_regularizer=reg,
-                           kernel_initializer=keras.initializers.Constant(w.reshape(-1, 1))),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((len(w),)),
+            keras.layers.Dense(
+                1,
+                use_bias=False,
+                kernel_regularizer=reg,
+                kernel_initializer=keras.initializers.Constant(w.reshape(-1, 1)),
+            ),
+        ]
+    )
     model.compile(optimizer or keras.optimizers.SGD(0.01), loss="mse")
     return model
 
 
 def mlp(seed: int = 0, optimizer=None) -> keras.Model:
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((4,)),
-        keras.layers.Dense(8, activation="relu"),
-        keras.layers.BatchNormalization(),
-        keras.layers.Dropout(0.2),
-        keras.layers.Dense(3, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dropout(0.2),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer or keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     return model
 
@@ -57,6 +65,7 @@ def toy_data(n: int = 64, seed: int = 0):
 
 
 # ------------------------------------------------------------------ schedule and smoothing
+
 
 def test_exponential_schedule_is_geomspace_and_reaches_the_optimizer():
     x, y = toy_data(40)
@@ -80,17 +89,21 @@ def test_linear_schedule_is_linspace():
     assert lr_schedule(1e-7, 10, 100)[0] == 1e-7 and lr_schedule(1e-7, 10, 100)[-1] == 10
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(start_lr=1.0, end_lr=0.1), "start_lr < end_lr"),
-    (dict(start_lr=0.0, end_lr=0.1), "start_lr must be a positive"),
-    (dict(num_iter=1), "num_iter must be an integer >= 2"),
-    (dict(schedule="cosine"), "schedule must be one of"),
-    (dict(beta=1.0), "beta must be in [0, 1)"),
-    (dict(diverge_factor=1.0), "diverge_factor must be > 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(start_lr=1.0, end_lr=0.1), "start_lr < end_lr"),
+        (dict(start_lr=0.0, end_lr=0.1), "start_lr must be a positive"),
+        (dict(num_iter=1), "num_iter must be an integer >= 2"),
+        (dict(schedule="cosine"), "schedule must be one of"),
+        (dict(beta=1.0), "beta must be in [0, 1)"),
+        (dict(diverge_factor=1.0), "diverge_factor must be > 1"),
+    ],
+)
 def test_bad_arguments_are_config_errors(kwargs, fragment):
-    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("(", r"\(")
-                       .replace(")", r"\)")):
+    with pytest.raises(
+        ConfigError, match=fragment.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")
+    ):
         LRRangeTest(**kwargs)
 
 
@@ -124,6 +137,7 @@ def test_smoothing_is_bias_corrected_ema():
 
 # ------------------------------------------------------------------ per-batch loss
 
+
 def _batch_mse(x, y, w, l2=0.0):
     pred = x.astype(np.float64) @ w.astype(np.float64)
     return np.mean((pred - y) ** 2) + l2 * np.sum(w.astype(np.float64) ** 2)
@@ -141,7 +155,7 @@ def test_recorded_loss_is_the_batch_loss_not_the_running_mean(l2):
     test = LRRangeTest(1e-12, 1e-10, num_iter=9, restore=False, diverge_factor=1e12)
     model.fit(x, y, batch_size=bs, epochs=2, shuffle=False, verbose=0, callbacks=[test])
 
-    per_epoch = [_batch_mse(x[i:i + bs], y[i:i + bs], w, l2) for i in range(0, n, bs)]
+    per_epoch = [_batch_mse(x[i : i + bs], y[i : i + bs], w, l2) for i in range(0, n, bs)]
     expected = (per_epoch * 2)[:9]  # 6 batches in epoch 1, the running mean resets, 3 more
     np.testing.assert_allclose(test.losses, expected, rtol=1e-5)
     running_mean = np.cumsum(per_epoch) / np.arange(1, 7)
@@ -155,8 +169,7 @@ def test_lr_find_records_the_loss_of_each_shuffled_batch():
     y = rng.normal(size=30).astype("float32") * 5
     w = np.array([0.3, -1.0, 2.0], dtype="float32")
     model = linear_model(w)
-    result = lr_find(model, x, y, batch_size=8, start_lr=1e-12, end_lr=1e-10, num_iter=10,
-                     seed=3)
+    result = lr_find(model, x, y, batch_size=8, start_lr=1e-12, end_lr=1e-10, num_iter=10, seed=3)
     batches = shuffled_batches(30, 8, 10, seed=3)
     expected = [_batch_mse(x[b], y[b], w) for b in batches]
     np.testing.assert_allclose(result.losses, expected, rtol=1e-5)
@@ -175,10 +188,13 @@ def test_shuffled_batches_span_epochs_drop_ragged_batch_and_are_seeded():
 
 # ------------------------------------------------------------------ exact restore
 
+
 def _state(model):
-    return ([w.copy() for w in model.get_weights()],
-            [np.array(keras.ops.convert_to_numpy(v)) for v in model.optimizer.variables],
-            [np.array(keras.ops.convert_to_numpy(v)) for v in model.variables])
+    return (
+        [w.copy() for w in model.get_weights()],
+        [np.array(keras.ops.convert_to_numpy(v)) for v in model.optimizer.variables],
+        [np.array(keras.ops.convert_to_numpy(v)) for v in model.variables],
+    )
 
 
 def _assert_same(before, after):
@@ -197,8 +213,9 @@ def test_weights_and_optimizer_state_restored_bit_for_bit_after_training():
     result = lr_find(model, x, y, batch_size=16, num_iter=12, end_lr=1.0)
     assert len(result.losses) == 12
     _assert_same(before, _state(model))
-    assert math.isclose(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), 1e-3,
-                        rel_tol=1e-6)
+    assert math.isclose(
+        float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), 1e-3, rel_tol=1e-6
+    )
 
 
 def test_restore_works_when_the_optimizer_was_never_built():
@@ -252,6 +269,7 @@ def test_training_after_lr_find_matches_training_without_it():
 
 # ------------------------------------------------------------------ divergence
 
+
 def _first_exceeding(values, factor: float = 4.0, running: int = 1) -> int | None:
     """Reference rule: the first point that is non-finite, or that starts `running` points in a
     row above `factor` x the lowest value before them."""
@@ -259,33 +277,39 @@ def _first_exceeding(values, factor: float = 4.0, running: int = 1) -> int | Non
     best_before = np.minimum.accumulate(np.concatenate([[np.inf], values[:-1]]))
     above = values > factor * best_before
     for i, value in enumerate(values):
-        if not np.isfinite(value) or above[i:i + running].sum() == running:
+        if not np.isfinite(value) or above[i : i + running].sum() == running:
             return i
     return None
 
 
-def _assert_curve_ends_where_it_diverged(losses, smoothed, diverged_at: int,
-                                         factor: float = 4.0) -> None:
+def _assert_curve_ends_where_it_diverged(
+    losses, smoothed, diverged_at: int, factor: float = 4.0
+) -> None:
     """No earlier point diverged (2 raw in a row, or 1 smoothed, above the bound), and the last
     point, `diverged_at`, is above the bound (its raw successor was cut off)."""
     losses, smoothed, d = np.asarray(losses), np.asarray(smoothed), diverged_at
     assert len(losses) == len(smoothed) == d + 1
     assert _first_exceeding(losses[:d], factor, running=2) is None
     assert _first_exceeding(smoothed[:d], factor) is None
-    assert (not np.isfinite(losses[d]) or losses[d] > factor * losses[:d].min()
-            or smoothed[d] > factor * smoothed[:d].min())
+    assert (
+        not np.isfinite(losses[d])
+        or losses[d] > factor * losses[:d].min()
+        or smoothed[d] > factor * smoothed[:d].min()
+    )
 
 
 def test_divergence_stops_early_and_records_where():
     x, y = toy_data(64)
     model = linear_model(np.ones(4, "float32"), optimizer=keras.optimizers.SGD(0.01))
-    result = lr_find(model, x, y.astype("float32"), batch_size=8, start_lr=1e-4, end_lr=1e6,
-                     num_iter=200)
+    result = lr_find(
+        model, x, y.astype("float32"), batch_size=8, start_lr=1e-4, end_lr=1e6, num_iter=200
+    )
     assert result.diverged_at is not None and result.diverged_at < 199
-    _assert_curve_ends_where_it_diverged(result.losses, result.smoothed_losses,
-                                         result.diverged_at)
-    assert result.learning_rates[result.diverged_at] == np.geomspace(1e-4, 1e6, 200)[
-        result.diverged_at]
+    _assert_curve_ends_where_it_diverged(result.losses, result.smoothed_losses, result.diverged_at)
+    assert (
+        result.learning_rates[result.diverged_at]
+        == np.geomspace(1e-4, 1e6, 200)[result.diverged_at]
+    )
 
 
 def _blow_up_curve() -> np.ndarray:
@@ -330,8 +354,13 @@ def test_real_adam_run_suggests_nothing_past_the_raw_blow_up():
     # loss caught it at 57 and minimum_tenth came from index 46, past the blow-up.
     x, y = toy_data(128)
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"),
-                              keras.layers.Dense(3, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     result = lr_find(model, x, y, batch_size=16, start_lr=1e-4, end_lr=10.0, num_iter=60)
     d = result.diverged_at
@@ -389,13 +418,16 @@ def test_minimum_tenth():
 
 
 @pytest.mark.parametrize("rule", [valley, steep, minimum_tenth])
-@pytest.mark.parametrize("curve, word", [
-    (np.array([2.0, 1.0, 0.5, 0.2]), "too short"),
-    (np.full(61, 2.3) + 1e-4 * np.sin(np.arange(61)), "flat"),
-    (np.linspace(1.0, 50.0, 61), "diverged at once"),
-])
+@pytest.mark.parametrize(
+    "curve, word",
+    [
+        (np.array([2.0, 1.0, 0.5, 0.2]), "too short"),
+        (np.full(61, 2.3) + 1e-4 * np.sin(np.arange(61)), "flat"),
+        (np.linspace(1.0, 50.0, 61), "diverged at once"),
+    ],
+)
 def test_degenerate_curves_give_no_suggestion(rule, curve, word):
-    s = rule(LRS[:len(curve)], curve)
+    s = rule(LRS[: len(curve)], curve)
     assert s.lr is None and s.index is None and s.reason.startswith(word)
 
 
@@ -416,6 +448,7 @@ def test_suggest_trims_start_end_and_divergence_and_maps_indices_back():
 
 
 # ------------------------------------------------------------------ result
+
 
 def test_result_frame_and_suggestion_lookup():
     x, y = toy_data(64)
@@ -441,6 +474,7 @@ def test_lr_find_on_a_learnable_problem_suggests_a_rate_that_trains():
 
 
 # ------------------------------------------------------------------ plot
+
 
 def test_plot_lr_find_draws_curves_marks_suggestions_and_clips_divergence():
     from tuner.plots.lr import plot_lr_find

@@ -1,4 +1,5 @@
 """The range test at campaign level: `tuner lr-find`, --set, and learning_rate = "auto"."""
+
 import json
 
 import numpy as np
@@ -23,6 +24,7 @@ def short_finder(monkeypatch):
     def finder(build_model, x, y=None, **kwargs):
         calls.append(kwargs)
         return find_learning_rate(build_model, x, y, **dict(kwargs, num_iter=30))
+
     monkeypatch.setattr(lr_range, "find_learning_rate", finder)
     return calls
 
@@ -34,16 +36,21 @@ def fake_result(valley_lr=None, reason=FLAT):
     """A made-up curve whose valley is `valley_lr` (None: `reason`); the other rules found none."""
     lrs = np.geomspace(1e-5, 1.0, 10)
     losses = np.linspace(1.0, 0.5, 10)
-    suggestions = {"valley": Suggestion(valley_lr, None if valley_lr is None else 4, reason),
-                   "steep": Suggestion(None, None, FLAT),
-                   "minimum_tenth": Suggestion(None, None, FLAT)}
+    suggestions = {
+        "valley": Suggestion(valley_lr, None if valley_lr is None else 4, reason),
+        "steep": Suggestion(None, None, FLAT),
+        "minimum_tenth": Suggestion(None, None, FLAT),
+    }
     return LRFindResult(lrs, losses, losses, None, suggestions)
 
 
 # -- values and overrides ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, value", [
-    ("3", 3), ("0.5", 0.5), ("1e-3", 1e-3), ("true", True), ("False", False), ("sgd", "sgd")])
+
+@pytest.mark.parametrize(
+    "text, value",
+    [("3", 3), ("0.5", 0.5), ("1e-3", 1e-3), ("true", True), ("False", False), ("sgd", "sgd")],
+)
 def test_parse_value(text, value):
     parsed = lr_range.parse_value(text)
     assert parsed == value and type(parsed) is type(value)
@@ -51,16 +58,26 @@ def test_parse_value(text, value):
 
 def test_parse_assignments_refuses_a_missing_equals_sign():
     assert lr_range.parse_assignments(["n_layers=3", "optimizer=sgd"]) == {
-        "n_layers": 3, "optimizer": "sgd"}
+        "n_layers": 3,
+        "optimizer": "sgd",
+    }
     for bad in ("n_layers", "=3"):
         with pytest.raises(ConfigError, match="name=value"):
             lr_range.parse_assignments([bad])
 
 
 def test_hyperparameters_for_fixes_scalars_and_overrides_only(tmp_path):
-    campaign = load_campaign(write_campaign(tmp_path, space={
-        "learning_rate": "auto", "dropout": 0.1, "units": {"min": 8, "max": 32, "step": 8},
-        "optimizer": ["adam", "sgd"]}))
+    campaign = load_campaign(
+        write_campaign(
+            tmp_path,
+            space={
+                "learning_rate": "auto",
+                "dropout": 0.1,
+                "units": {"min": 8, "max": 32, "step": 8},
+                "optimizer": ["adam", "sgd"],
+            },
+        )
+    )
     hp = lr_range.hyperparameters_for(campaign, {"n_layers": "3", "batch_norm": "true"})
     assert hp.values == {"dropout": 0.1, "n_layers": 3, "batch_norm": True}
     model = get_builder("mlp", _iris_spec()).build(hp)
@@ -75,6 +92,7 @@ def _iris_spec():
 
 # -- tuner lr-find (fast: the finder replaced) ---------------------------------------------------
 
+
 def test_lr_find_set_reaches_the_model(tmp_path, monkeypatch, capsys):
     seen = {}
 
@@ -83,14 +101,34 @@ def test_lr_find_set_reaches_the_model(tmp_path, monkeypatch, capsys):
         seen["dense"] = sum(type(layer).__name__ == "Dense" for layer in model.layers)
         seen["kwargs"] = kwargs
         return fake_result(1e-3, "middle of the longest descent")
+
     monkeypatch.setattr(lr_range, "find_learning_rate", finder)
     path = write_campaign(tmp_path)
-    code = cli.main(["lr-find", str(path), "--set", "n_layers=3", "--set", "batch_size=16",
-                     "--num-iter", "12", "--start-lr", "1e-6", "--end-lr", "1"])
+    code = cli.main(
+        [
+            "lr-find",
+            str(path),
+            "--set",
+            "n_layers=3",
+            "--set",
+            "batch_size=16",
+            "--num-iter",
+            "12",
+            "--start-lr",
+            "1e-6",
+            "--end-lr",
+            "1",
+        ]
+    )
     assert code == 0
     assert seen["dense"] == 3 + 1
-    assert seen["kwargs"] == {"start_lr": 1e-6, "end_lr": 1.0, "num_iter": 12,
-                              "batch_size": 16, "seed": 0}
+    assert seen["kwargs"] == {
+        "start_lr": 1e-6,
+        "end_lr": 1.0,
+        "num_iter": 12,
+        "batch_size": 16,
+        "seed": 0,
+    }
     out = capsys.readouterr().out
     assert "valley: 0.001" in out and "steep: none: flat" in out
 
@@ -108,6 +146,7 @@ def test_lr_find_malformed_set_exits_2(tmp_path, capsys):
 
 
 # -- learning_rate = "auto" (fast: the finder replaced) -------------------------------------------
+
 
 def _runner_inputs(campaign):
     dataset = lr_range.load_campaign_dataset(campaign)
@@ -141,6 +180,7 @@ def test_resolve_ranges_a_decade_each_side_and_reuses_lr_find_json(tmp_path, mon
 
     def fail(*args, **kwargs):
         raise AssertionError("the finder ran again")
+
     monkeypatch.setattr(lr_range, "find_learning_rate", fail)
     assert lr_range.resolve_auto_learning_rate(campaign, *inputs) == (space, info)
     fixed = campaign.replace(space=dict(AUTO_SPACE, learning_rate="auto-fixed"))
@@ -149,6 +189,7 @@ def test_resolve_ranges_a_decade_each_side_and_reuses_lr_find_json(tmp_path, mon
 
 
 # -- real training ----------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_lr_find_cli_writes_csv_and_png_only(tmp_path, capsys):
@@ -162,8 +203,7 @@ def test_lr_find_cli_writes_csv_and_png_only(tmp_path, capsys):
     assert list(frame.columns) == ["learning_rate", "loss", "smoothed_loss"]
     assert 5 < len(frame) <= 30 and frame["learning_rate"].iloc[0] == pytest.approx(1e-5)
     assert (folder / "lr_find.png").read_bytes()[:4] == b"\x89PNG"
-    assert sorted(p.name for p in folder.iterdir()) == ["lr_find.csv", "lr_find.png",
-                                                        "notes.txt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["lr_find.csv", "lr_find.png", "notes.txt"]
     out = capsys.readouterr().out
     assert "valley: " in out and "steep: " in out and "minimum_tenth: " in out
     assert str(folder / "lr_find.csv") in out and str(folder / "lr_find.png") in out
@@ -174,8 +214,9 @@ def _trial_rates(results):
 
 
 @pytest.mark.slow
-def test_auto_searches_near_the_valley_and_resumes_without_rerunning(tmp_path, monkeypatch,
-                                                                    short_finder):
+def test_auto_searches_near_the_valley_and_resumes_without_rerunning(
+    tmp_path, monkeypatch, short_finder
+):
     path = write_campaign(tmp_path, space=AUTO_SPACE, max_trials=2)
     found = api.search(path)
     folder = found.folder
@@ -190,6 +231,7 @@ def test_auto_searches_near_the_valley_and_resumes_without_rerunning(tmp_path, m
 
     def fail(*args, **kwargs):
         raise AssertionError("the finder ran again on resume")
+
     monkeypatch.setattr(lr_range, "find_learning_rate", fail)
     resumed = api.search(path, max_trials=3)
     assert len(resumed.records) == 3
@@ -201,8 +243,9 @@ def test_auto_searches_near_the_valley_and_resumes_without_rerunning(tmp_path, m
 
 @pytest.mark.slow
 def test_auto_fixed_gives_every_trial_the_valley(tmp_path, short_finder):
-    path = write_campaign(tmp_path, space=dict(AUTO_SPACE, learning_rate="auto-fixed"),
-                          max_trials=2)
+    path = write_campaign(
+        tmp_path, space=dict(AUTO_SPACE, learning_rate="auto-fixed"), max_trials=2
+    )
     found = api.search(path)
     valley = json.loads((found.folder / "lr_find.json").read_text())["lr_find_valley"]
     assert _trial_rates(found) == [valley, valley]

@@ -1,4 +1,5 @@
 """Trials with the same graph share one compiled model, and compute what fresh models would."""
+
 from __future__ import annotations
 
 import zipfile
@@ -8,18 +9,19 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
+from tests.campaigns import write_campaign
 from tuner import api
 from tuner.builders import FunctionHyperModel
 from tuner.builders.mlp import MLPHyperModel
 from tuner.builders.regularizers import VariableL2, plain_regularizers
 from tuner.datasets import MULTICLASS, DataSpec
 from tuner.model_reuse import CompiledModels, copy_state, graph_key
-from tests.campaigns import write_campaign
 
 SPEC = DataSpec(MULTICLASS, (6,), 3)
 # Reuse is for TensorFlow, whose per-model tracing it saves; elsewhere the cache stays empty.
-tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                                     reason="compiled models are reused on TensorFlow only")
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="compiled models are reused on TensorFlow only"
+)
 BASE = dict(n_layers=2, units=8, dropout=0.25, l2=1e-3, optimizer="adam", learning_rate=1e-2)
 
 
@@ -65,9 +67,16 @@ def test_models_save_with_plain_l2_and_keep_their_variable_l2(tmp_path):
 def test_graph_key_ignores_values_held_in_variables_only():
     key = graph_key(_build())
     assert graph_key(_build(seed=3, learning_rate=0.5, l2=0.1)) == key
-    for change in ({"n_layers": 3}, {"units": 16}, {"dropout": 0.5}, {"l2": 0.0},
-                   {"optimizer": "sgd"}, {"activation": "tanh"}, {"batch_norm": True},
-                   {"kernel_initializer": "glorot_uniform"}):
+    for change in (
+        {"n_layers": 3},
+        {"units": 16},
+        {"dropout": 0.5},
+        {"l2": 0.0},
+        {"optimizer": "sgd"},
+        {"activation": "tanh"},
+        {"batch_norm": True},
+        {"kernel_initializer": "glorot_uniform"},
+    ):
         assert graph_key(_build(**change)) != key, change
 
 
@@ -75,11 +84,9 @@ def test_copy_state_gives_every_starting_value():
     source, target = _build(seed=1, learning_rate=0.3, l2=0.05), _build(seed=2)
     assert copy_state(source, target)
     for a, b in zip(source.variables, target.variables):  # weights and dropout seed states
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a),
-                                      keras.ops.convert_to_numpy(b))
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     for a, b in zip(source.optimizer.variables, target.optimizer.variables):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a),
-                                      keras.ops.convert_to_numpy(b))
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     assert float(target.optimizer.learning_rate) == pytest.approx(0.3)
     assert target.layers[1].kernel_regularizer.l2 == pytest.approx(0.05)
 
@@ -126,8 +133,12 @@ def test_disabled_or_user_builders_are_never_reused():
 @pytest.mark.slow
 @tensorflow_only
 def test_campaign_with_reuse_gives_the_table_of_fresh_models(tmp_path, monkeypatch):
-    space = {"learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"},
-             "l2": {"min": 1e-5, "max": 1e-2, "sampling": "log"}, "units": 8, "dropout": 0.2}
+    space = {
+        "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"},
+        "l2": {"min": 1e-5, "max": 1e-2, "sampling": "log"},
+        "units": 8,
+        "dropout": 0.2,
+    }
     reused_flags: list[bool] = []
     adopt = CompiledModels.adopt
 
@@ -135,14 +146,16 @@ def test_campaign_with_reuse_gives_the_table_of_fresh_models(tmp_path, monkeypat
         model = adopt(self, fresh)
         reused_flags.append(model is not fresh)
         return model
+
     monkeypatch.setattr(CompiledModels, "adopt", spy)
     runs = {}
     for name, reuse in (("reused", True), ("fresh", False)):
         monkeypatch.setattr(MLPHyperModel, "reuse_compiled_models", reuse)
         (tmp_path / name).mkdir()
         reused_flags.clear()
-        runs[name] = api.search(write_campaign(tmp_path / name, space=space, max_trials=4,
-                                               epochs=3))
+        runs[name] = api.search(
+            write_campaign(tmp_path / name, space=space, max_trials=4, epochs=3)
+        )
         assert reused_flags == ([False, True, True, True] if reuse else [False] * 4)
     for a, b in zip(runs["reused"].records, runs["fresh"].records):
         assert a.hyperparameters == b.hyperparameters

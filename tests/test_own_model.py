@@ -1,4 +1,5 @@
 """A user's own builder and a campaign made in Python: the failures a new user met, each pinned."""
+
 from __future__ import annotations
 
 import textwrap
@@ -8,12 +9,12 @@ import keras_tuner as kt
 import pandas as pd
 import pytest
 
+from tests.campaigns import write_campaign
 from tuner import api, cli
 from tuner.campaign import Campaign
 from tuner.errors import ConfigError, Fatal
-from tests.campaigns import write_campaign
 
-BUILDERS = textwrap.dedent('''
+BUILDERS = textwrap.dedent("""
     import keras
     import keras_tuner as kt
 
@@ -44,7 +45,7 @@ BUILDERS = textwrap.dedent('''
         model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(7)])
         model.compile(optimizer="adam", loss="mse")
         return model
-''')
+""")
 
 
 @pytest.fixture
@@ -56,6 +57,7 @@ def user_module(tmp_path, monkeypatch):
     monkeypatch.chdir(elsewhere)
     yield tmp_path
     import sys
+
     sys.modules.pop("mybuilders", None)
 
 
@@ -72,14 +74,19 @@ def test_campaign_made_in_python_infers_the_direction_every_way():
 
 def test_loss_tuned_with_val_loss_is_refused_with_the_fix():
     with pytest.raises(ConfigError, match="val_mse"):
-        Campaign(name="c", dataset="diabetes", objective="val_loss",
-                 space={"loss": ["mse", "huber"]})
+        Campaign(
+            name="c", dataset="diabetes", objective="val_loss", space={"loss": ["mse", "huber"]}
+        )
 
 
 @pytest.mark.slow
 def test_user_function_runs_from_the_cli_with_epochs_and_batch_size(user_module, capsys):
-    path = write_campaign(user_module, model="mybuilders:build", max_trials=2,
-                          space={"units": [4, 8], "epochs": 2, "batch_size": 16})
+    path = write_campaign(
+        user_module,
+        model="mybuilders:build",
+        max_trials=2,
+        space={"units": [4, 8], "epochs": 2, "batch_size": 16},
+    )
     assert cli.main(["search", str(path), "--quiet"]) == 0
     table = pd.read_csv(user_module / "results" / "tiny" / "trials.csv")
     assert len(table) == 2 and set(table["units"]) <= {4, 8}
@@ -88,14 +95,20 @@ def test_user_function_runs_from_the_cli_with_epochs_and_batch_size(user_module,
 
 @pytest.mark.slow
 def test_user_hypermodel_fit_is_honoured(user_module):
-    path = write_campaign(user_module, model="mybuilders:TunedBatch", max_trials=2,
-                          space={"units": 8, "batch_size": [8, 16]})
+    path = write_campaign(
+        user_module,
+        model="mybuilders:TunedBatch",
+        max_trials=2,
+        space={"units": 8, "batch_size": [8, 16]},
+    )
     found = api.search(path)
     import mybuilders
 
     assert len(found.table) == 2 and set(found.table["status"]) == {"completed"}
-    assert mybuilders.FIT_BATCH_SIZES == [found.records[0].hyperparameters["batch_size"],
-                                          found.records[1].hyperparameters["batch_size"]]
+    assert mybuilders.FIT_BATCH_SIZES == [
+        found.records[0].hyperparameters["batch_size"],
+        found.records[1].hyperparameters["batch_size"],
+    ]
 
 
 def test_uncompiled_builder_stops_at_once_with_the_fix(user_module, capsys):
@@ -106,8 +119,9 @@ def test_uncompiled_builder_stops_at_once_with_the_fix(user_module, capsys):
 
 @pytest.mark.slow
 def test_wrong_output_shape_stops_at_the_first_trial(user_module):
-    path = write_campaign(user_module, model="mybuilders:wrong_output", objective="val_loss",
-                          space={}, max_trials=5)
+    path = write_campaign(
+        user_module, model="mybuilders:wrong_output", objective="val_loss", space={}, max_trials=5
+    )
     with pytest.raises(Fatal, match="failed before its first epoch ended"):
         api.search(path)
     records = list((user_module / "results" / "tiny" / ".engine" / "records").glob("*.json"))
@@ -126,8 +140,9 @@ def test_overwrite_with_bad_input_deletes_nothing(tmp_path):
     trials = tmp_path / "results" / "tiny" / "trials.csv"
     before = trials.read_text()
     with pytest.raises(ConfigError, match="strategy_options"):
-        api.search(write_campaign(tmp_path, max_trials=1, strategy_options={"factor": 3}),
-                   overwrite=True)
+        api.search(
+            write_campaign(tmp_path, max_trials=1, strategy_options={"factor": 3}), overwrite=True
+        )
     assert trials.read_text() == before
 
 
@@ -142,8 +157,15 @@ def test_campaign_with_no_finished_trial_can_be_reconfigured(tmp_path):
 @pytest.mark.slow
 def test_campaign_with_no_completed_trial_exits_non_zero(tmp_path, capsys):
     space = {"optimizer": "sgd", "learning_rate": [1e6, 1e7], "units": 8}
-    path = write_campaign(tmp_path, dataset="diabetes", objective="val_loss", space=space,
-                          epochs=3, max_trials=2, strategy="grid")
+    path = write_campaign(
+        tmp_path,
+        dataset="diabetes",
+        objective="val_loss",
+        space=space,
+        epochs=3,
+        max_trials=2,
+        strategy="grid",
+    )
     assert cli.main(["search", str(path), "--quiet"]) == 1
     assert "no trial completed" in capsys.readouterr().err
     assert len(pd.read_csv(tmp_path / "results" / "tiny" / "trials.csv")) == 2
@@ -151,9 +173,16 @@ def test_campaign_with_no_completed_trial_exits_non_zero(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_tuning_the_regression_loss_ranks_by_a_common_metric(tmp_path):
-    found = api.search(write_campaign(tmp_path, dataset="diabetes", objective="val_mse",
-                                      space={"loss": ["mse", "huber"], "units": 8},
-                                      strategy="grid", max_trials=2))
+    found = api.search(
+        write_campaign(
+            tmp_path,
+            dataset="diabetes",
+            objective="val_mse",
+            space={"loss": ["mse", "huber"], "units": 8},
+            strategy="grid",
+            max_trials=2,
+        )
+    )
     assert sorted(found.table["loss"]) == ["huber", "mse"]
     assert "metric_loss" in found.table and found.table["metric_loss"].notna().all()
 
@@ -182,8 +211,14 @@ def test_finished_campaign_says_nothing_new_ran_and_reopens(tmp_path):
 
 @pytest.mark.slow
 def test_hyperband_counts_epochs_from_the_start_of_training(tmp_path):
-    found = api.search(write_campaign(tmp_path, strategy="hyperband", max_trials=6,
-                                      strategy_options={"max_epochs": 4, "factor": 2}))
+    found = api.search(
+        write_campaign(
+            tmp_path,
+            strategy="hyperband",
+            max_trials=6,
+            strategy_options={"max_epochs": 4, "factor": 2},
+        )
+    )
     promoted = [r for r in found.records if "tuner/trial_id" in r.hyperparameters]
     assert promoted
     for record in promoted:
@@ -209,19 +244,33 @@ def test_search_on_in_memory_arrays_with_user_callbacks(tmp_path):
             seen.append(self.model.count_params())
 
     def build(hp):
-        model = keras.Sequential([keras.Input((4,)),
-                                  keras.layers.Dense(hp.Choice("units", [4, 8]),
-                                                     activation="relu"),
-                                  keras.layers.Dense(3, activation="softmax")])
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+        model = keras.Sequential(
+            [
+                keras.Input((4,)),
+                keras.layers.Dense(hp.Choice("units", [4, 8]), activation="relu"),
+                keras.layers.Dense(3, activation="softmax"),
+            ]
+        )
+        model.compile(
+            optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
         return model
 
     x, y = load_iris(return_X_y=True)
     names = np.array(["setosa", "versicolor", "virginica"])[y]
-    found = api.search(build, x, names, validation_split=0.25, objective="val_accuracy",
-                       space={"units": [4, 8]}, max_trials=2, epochs=2, name="arrays",
-                       results_dir=str(tmp_path), callbacks=[Count()])
+    found = api.search(
+        build,
+        x,
+        names,
+        validation_split=0.25,
+        objective="val_accuracy",
+        space={"units": [4, 8]},
+        max_trials=2,
+        epochs=2,
+        name="arrays",
+        results_dir=str(tmp_path),
+        callbacks=[Count()],
+    )
     assert found.campaign.direction == "max" and len(found.table) == 2
     assert sorted(seen) == sorted(found.table["n_params"])  # one copy ran in every trial
     assert found.class_names == ["setosa", "versicolor", "virginica"]
@@ -229,6 +278,15 @@ def test_search_on_in_memory_arrays_with_user_callbacks(tmp_path):
     reopened = api.load_results(tmp_path / "arrays")
     assert reopened.class_names == found.class_names
     with pytest.raises(ConfigError, match=r"overwrite=True"):
-        api.search(build, x, names, validation_split=0.25, objective="val_accuracy",
-                   space={"units": [8]}, max_trials=2, epochs=2, name="arrays",
-                   results_dir=str(tmp_path))
+        api.search(
+            build,
+            x,
+            names,
+            validation_split=0.25,
+            objective="val_accuracy",
+            space={"units": [8]},
+            max_trials=2,
+            epochs=2,
+            name="arrays",
+            results_dir=str(tmp_path),
+        )

@@ -1,4 +1,5 @@
 """Campaign plots: each function draws the expected artists from known data (no image comparison)."""
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,9 @@ from tuner.results import history_table, ranked_table, write_results
 from tuner.trial import TrialRecord
 
 
-def synthetic_records(n: int = 100, *, seed: int = 0, epochs: int = 20, hyperband: bool = False,
-                      fail_every: int = 17) -> list[TrialRecord]:
+def synthetic_records(
+    n: int = 100, *, seed: int = 0, epochs: int = 20, hyperband: bool = False, fail_every: int = 17
+) -> list[TrialRecord]:
     """A plausible campaign: log-uniform learning rate, categorical optimizer, int units, dropout.
 
     Validation accuracy peaks near lr=3e-3 for adam/rmsprop and lr=3e-2 for sgd, grows a little
@@ -45,16 +47,37 @@ def synthetic_records(n: int = 100, *, seed: int = 0, epochs: int = 20, hyperban
         lr = float(10 ** rng.uniform(-4, -1))
         units = int(rng.integers(1, 17) * 16)
         dropout = round(float(rng.uniform(0, 0.5)), 2)
-        hps: dict = {"learning_rate": lr, "optimizer": optimizer, "units": units, "dropout": dropout}
+        hps: dict = {
+            "learning_rate": lr,
+            "optimizer": optimizer,
+            "units": units,
+            "dropout": dropout,
+        }
         run = epochs
         if hyperband:
             bracket = int(rng.integers(0, 3))
             round_ = int(rng.integers(0, bracket + 1))
             run = max(1, epochs // 3 ** (2 - round_) // (1 if bracket else 1))
-            hps.update({"tuner/epochs": run, "tuner/initial_epoch": 0, "tuner/bracket": bracket, "tuner/round": round_})
+            hps.update(
+                {
+                    "tuner/epochs": run,
+                    "tuner/initial_epoch": 0,
+                    "tuner/bracket": bracket,
+                    "tuner/round": round_,
+                }
+            )
         if fail_every and i % fail_every == fail_every - 1:
-            records.append(TrialRecord(f"{i:03d}", "failed", hps, {"loss": [2.3, float("nan")]},
-                                       epochs_run=2, duration_s=0.4, error="diverged: loss became nan at epoch 2"))
+            records.append(
+                TrialRecord(
+                    f"{i:03d}",
+                    "failed",
+                    hps,
+                    {"loss": [2.3, float("nan")]},
+                    epochs_run=2,
+                    duration_s=0.4,
+                    error="diverged: loss became nan at epoch 2",
+                )
+            )
             continue
         peak = -2.5 if optimizer != "sgd" else -1.5
         quality = math.exp(-((math.log10(lr) - peak) ** 2) / 0.8) * (0.8 + 0.2 * units / 256)
@@ -65,44 +88,93 @@ def synthetic_records(n: int = 100, *, seed: int = 0, epochs: int = 20, hyperban
         acc = val_acc + 0.02 * t / run
         loss = 2.3 * np.exp(-speed * t * (0.5 + quality)) + 0.02
         val_loss = loss * 1.1 + 0.01 * t / run
-        history = {"loss": loss.tolist(), "accuracy": acc.tolist(), "val_loss": val_loss.tolist(),
-                   "val_accuracy": val_acc.tolist()}
+        history = {
+            "loss": loss.tolist(),
+            "accuracy": acc.tolist(),
+            "val_loss": val_loss.tolist(),
+            "val_accuracy": val_acc.tolist(),
+        }
         best = int(np.argmax(val_acc))
-        records.append(TrialRecord(f"{i:03d}", "completed", hps, history, score=float(val_acc[best]),
-                                   best_epoch=best + 1, epochs_run=run, duration_s=float(rng.uniform(2, 9)),
-                                   n_params=784 * units + units * 10))
+        records.append(
+            TrialRecord(
+                f"{i:03d}",
+                "completed",
+                hps,
+                history,
+                score=float(val_acc[best]),
+                best_epoch=best + 1,
+                epochs_run=run,
+                duration_s=float(rng.uniform(2, 9)),
+                n_params=784 * units + units * 10,
+            )
+        )
     return records
 
 
 def write_synthetic(folder: Path, **kwargs) -> list[TrialRecord]:
     records = synthetic_records(**kwargs)
-    write_results(folder, records, objective="val_accuracy", direction="max",
-                  settings={"name": folder.name, "strategy": "random", "objective": "val_accuracy"})
+    write_results(
+        folder,
+        records,
+        objective="val_accuracy",
+        direction="max",
+        settings={"name": folder.name, "strategy": "random", "objective": "val_accuracy"},
+    )
     return records
 
 
-SYNTHETIC_SPACE = {"learning_rate": {"min": 1e-4, "max": 1e-1, "sampling": "log"},
-                   "optimizer": ["adam", "sgd", "rmsprop"],
-                   "units": {"min": 16, "max": 256, "step": 16}, "dropout": {"min": 0.0, "max": 0.5}}
+SYNTHETIC_SPACE = {
+    "learning_rate": {"min": 1e-4, "max": 1e-1, "sampling": "log"},
+    "optimizer": ["adam", "sgd", "rmsprop"],
+    "units": {"min": 16, "max": 256, "step": 16},
+    "dropout": {"min": 0.0, "max": 0.5},
+}
 
 
 def synthetic_view(**kwargs) -> CampaignView:
     """The `synthetic_records` campaign as the plots receive it, without touching a file."""
     records = synthetic_records(**kwargs)
-    return CampaignView("synthetic", ranked_table(records, objective="val_accuracy", direction="max"),
-                        history_table(records), "val_accuracy", "max", SYNTHETIC_SPACE)
+    return CampaignView(
+        "synthetic",
+        ranked_table(records, objective="val_accuracy", direction="max"),
+        history_table(records),
+        "val_accuracy",
+        "max",
+        SYNTHETIC_SPACE,
+    )
 
 
 @pytest.fixture
 def small() -> tuple[pd.DataFrame, pd.DataFrame]:
     records = [
-        TrialRecord("1", "completed", {"lr": 1e-3, "opt": "adam", "units": 32},
-                    {"loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.7]}, score=0.6, best_epoch=2, epochs_run=3),
+        TrialRecord(
+            "1",
+            "completed",
+            {"lr": 1e-3, "opt": "adam", "units": 32},
+            {"loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.7]},
+            score=0.6,
+            best_epoch=2,
+            epochs_run=3,
+        ),
         TrialRecord("2", "failed", {"lr": 1e-1, "opt": "sgd", "units": 64}, error="diverged"),
-        TrialRecord("10", "completed", {"lr": 1e-4, "opt": "sgd", "units": 16},
-                    {"loss": [1.0, 0.9], "val_loss": [1.0, 0.95]}, score=0.95, best_epoch=2, epochs_run=2),
-        TrialRecord("3", "completed", {"lr": 3e-2, "opt": "adam", "units": 64},
-                    {"loss": [0.9, 0.3, 0.2], "val_loss": [0.8, 0.4, 0.3]}, score=0.3, best_epoch=3, epochs_run=3),
+        TrialRecord(
+            "10",
+            "completed",
+            {"lr": 1e-4, "opt": "sgd", "units": 16},
+            {"loss": [1.0, 0.9], "val_loss": [1.0, 0.95]},
+            score=0.95,
+            best_epoch=2,
+            epochs_run=2,
+        ),
+        TrialRecord(
+            "3",
+            "completed",
+            {"lr": 3e-2, "opt": "adam", "units": 64},
+            {"loss": [0.9, 0.3, 0.2], "val_loss": [0.8, 0.4, 0.3]},
+            score=0.3,
+            best_epoch=3,
+            epochs_run=3,
+        ),
     ]
     table = ranked_table(records, objective="val_loss", direction="min")
     return table, history_table(records)
@@ -156,7 +228,9 @@ def test_parallel_coordinates_draws_top_trials_coloured_by_score(small):
     table, _ = small
     fig = Figure()
     ax = parallel_coordinates(table, ["lr", "opt", "units"], fig.add_subplot(), top=2)
-    (lines,) = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_array() is not None]
+    (lines,) = [
+        c for c in ax.collections if isinstance(c, LineCollection) and c.get_array() is not None
+    ]
     segments = lines.get_segments()
     assert len(segments) == 2
     # Best (score 0.3, lr 3e-2, adam, 64 units) is drawn last; lr on a log axis over 1e-4..3e-2.
@@ -165,7 +239,12 @@ def test_parallel_coordinates_draws_top_trials_coloured_by_score(small):
     assert best[0, 1] == pytest.approx(1.0)
     assert sorted(lines.get_array().tolist()) == [0.3, 0.6]
     assert len(fig.axes) == 2  # the colorbar
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["lr\n(log)", "opt", "units", "score (min)"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "lr\n(log)",
+        "opt",
+        "units",
+        "score (min)",
+    ]
 
 
 def test_learning_curves_train_solid_val_dashed_per_top_trial(small):
@@ -180,7 +259,11 @@ def test_learning_curves_train_solid_val_dashed_per_top_trial(small):
 
 
 def test_hyperband_budget_one_bar_per_trial_coloured_by_bracket():
-    table = ranked_table(synthetic_records(12, hyperband=True, fail_every=0), objective="val_accuracy", direction="max")
+    table = ranked_table(
+        synthetic_records(12, hyperband=True, fail_every=0),
+        objective="val_accuracy",
+        direction="max",
+    )
     ax = hyperband_budget(table)
     ordered = in_trial_order(table)
     assert [p.get_height() for p in ax.patches] == list(ordered["epochs_run"])
@@ -194,12 +277,27 @@ def test_hyperband_budget_one_bar_per_trial_coloured_by_bracket():
 @pytest.fixture
 def diverging() -> pd.DataFrame:
     """KerasTuner-style ids; the two largest learning rates diverged, one small one crashed."""
-    rows = [("0", 1e-3, "adam", 0.80, None), ("1", 2.0, "sgd", None, "diverged: loss became nan at epoch 1"),
-            ("2", 3e-3, "adam", 0.90, None), ("3", 5.0, "sgd", 0.10, "diverged: loss became inf at epoch 3"),
-            ("4", 2e-3, "sgd", None, "ValueError: out of memory"), ("6", 4e-3, "adam", 0.85, None)]
-    records = [TrialRecord(i, "failed" if error else "completed", {"lr": lr, "opt": opt}, {"loss": [1.0]},
-                           score=score, best_epoch=1 if score is not None else None, epochs_run=1, error=error)
-               for i, lr, opt, score, error in rows]
+    rows = [
+        ("0", 1e-3, "adam", 0.80, None),
+        ("1", 2.0, "sgd", None, "diverged: loss became nan at epoch 1"),
+        ("2", 3e-3, "adam", 0.90, None),
+        ("3", 5.0, "sgd", 0.10, "diverged: loss became inf at epoch 3"),
+        ("4", 2e-3, "sgd", None, "ValueError: out of memory"),
+        ("6", 4e-3, "adam", 0.85, None),
+    ]
+    records = [
+        TrialRecord(
+            i,
+            "failed" if error else "completed",
+            {"lr": lr, "opt": opt},
+            {"loss": [1.0]},
+            score=score,
+            best_epoch=1 if score is not None else None,
+            epochs_run=1,
+            error=error,
+        )
+        for i, lr, opt, score, error in rows
+    ]
     return ranked_table(records, objective="val_accuracy", direction="max")
 
 
@@ -225,19 +323,33 @@ def test_optimization_history_places_each_trial_at_its_id(diverging):
     ax = optimization_history(diverging)
     assert ax.collections[0].get_offsets().tolist() == [[0, 0.8], [2, 0.9], [6, 0.85]]
     assert ax.get_xlim() == (-0.5, 6.5)
-    assert [p.get_x() + p.get_width() / 2 for p in hyperband_budget(diverging).patches] == [0, 1, 2, 3, 4, 6]
+    assert [p.get_x() + p.get_width() / 2 for p in hyperband_budget(diverging).patches] == [
+        0,
+        1,
+        2,
+        3,
+        4,
+        6,
+    ]
 
 
 def test_failed_and_diverged_trials_are_marked_at_the_values_tried(diverging):
     info = hyperparameter_info(diverging, "lr")
     assert sorted(info.x.tolist()) == [1e-3, 3e-3, 4e-3]
-    assert {k: sorted(v.tolist()) for k, v in info.failures.items()} == {"diverged": [2.0, 5.0], "failed": [2e-3]}
+    assert {k: sorted(v.tolist()) for k, v in info.failures.items()} == {
+        "diverged": [2.0, 5.0],
+        "failed": [2e-3],
+    }
     assert optimization_history_info(diverging).failures.keys() == {"diverged", "failed"}
     for ax in (hyperparameter_vs_score(diverging, "lr"), optimization_history(diverging)):
-        marks = {c.get_label(): c for c in ax.collections if c.get_label() in ("failed", "diverged")}
+        marks = {
+            c.get_label(): c for c in ax.collections if c.get_label() in ("failed", "diverged")
+        }
         assert marks.keys() == {"failed", "diverged"}
         assert set(marks["diverged"].get_offsets()[:, 1]) == {FAILURE_Y}
-        assert marks["diverged"].get_offset_transform() == ax.get_xaxis_transform()  # pinned to the bottom edge
+        assert (
+            marks["diverged"].get_offset_transform() == ax.get_xaxis_transform()
+        )  # pinned to the bottom edge
         assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"failed", "diverged"}
     ax = hyperparameter_vs_score(diverging, "lr")
     diverged = next(c for c in ax.collections if c.get_label() == "diverged")
@@ -250,7 +362,10 @@ def test_failed_and_diverged_trials_are_marked_at_the_values_tried(diverging):
 
 def test_range_axes_span_the_searched_space_not_the_values_seen(small):
     table, _ = small  # lr tried 1e-4..1e-1 (linear would do), units 16..64
-    space = {"lr": {"min": 1e-6, "max": 10.0, "sampling": "log"}, "units": {"min": 8, "max": 512, "step": 8}}
+    space = {
+        "lr": {"min": 1e-6, "max": 10.0, "sampling": "log"},
+        "units": {"min": 8, "max": 512, "step": 8},
+    }
     ax = hyperparameter_vs_score(table, "lr", space=space)
     low, high = ax.get_xlim()
     assert ax.get_xscale() == "log" and low <= 1e-6 and high >= 10.0 and high < 20.0
@@ -259,11 +374,15 @@ def test_range_axes_span_the_searched_space_not_the_values_seen(small):
     assert ax.get_xscale() == "linear" and low <= 8 and 512 <= high < 540
     unseen = hyperparameter_vs_score(table, "units").get_xlim()
     assert unseen[0] > 8 and unseen[1] < 100  # without [space]: the values seen
-    linear = {"lr": {"min": 1e-4, "max": 1e-1}}  # sampling linear: no log axis although values span 1000x
+    linear = {
+        "lr": {"min": 1e-4, "max": 1e-1}
+    }  # sampling linear: no log axis although values span 1000x
     assert hyperparameter_vs_score(table, "lr", space=linear).get_xscale() == "linear"
     fig = Figure()
     ax = parallel_coordinates(table, ["lr", "units"], fig.add_subplot(), space=space)
-    (lines,) = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_array() is not None]
+    (lines,) = [
+        c for c in ax.collections if isinstance(c, LineCollection) and c.get_array() is not None
+    ]
     best = lines.get_segments()[-1]  # lr 3e-2, 64 units
     assert best[0, 1] == pytest.approx((np.log10(3e-2) + 6) / 7)
     assert best[1, 1] == pytest.approx((64 - 8) / 504)
@@ -286,6 +405,11 @@ def test_every_choice_is_a_category_even_one_never_tried(small):
 
 def test_save_all_writes_every_applicable_plot(tmp_path):
     paths = save_all(synthetic_view(n=30, hyperband=True), tmp_path)
-    assert [p.name for p in paths] == ["optimization_history.png", "hyperparameters.png",
-                                       "parallel_coordinates.png", "learning_curves.png", "budget.png"]
+    assert [p.name for p in paths] == [
+        "optimization_history.png",
+        "hyperparameters.png",
+        "parallel_coordinates.png",
+        "learning_curves.png",
+        "budget.png",
+    ]
     assert all(p.stat().st_size > 10_000 and p.read_bytes()[:4] == b"\x89PNG" for p in paths)

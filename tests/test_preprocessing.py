@@ -1,4 +1,5 @@
 """Preprocessing: plain-data round trip, a saved model that takes raw inputs, labels per task."""
+
 from __future__ import annotations
 
 import json
@@ -10,18 +11,34 @@ import pytest
 
 from tuner.datasets import load_dataset
 from tuner.errors import ConfigError
-from tuner.preprocessing import (BINARY, MULTICLASS, MULTILABEL, REGRESSION, Preprocessing,
-                                 json_label)
-
+from tuner.preprocessing import (
+    BINARY,
+    MULTICLASS,
+    MULTILABEL,
+    REGRESSION,
+    Preprocessing,
+    json_label,
+)
 
 # ---------------------------------------------------------------------------------- plain data
 
+
 def test_to_dict_is_json_and_round_trips_exactly():
-    p = Preprocessing(MULTICLASS, (2,), mean=[0.1, -1.0 / 3.0], variance=[1e-12, 2.5],
-                      class_names=["cat", 7, 2.5, True])
+    p = Preprocessing(
+        MULTICLASS,
+        (2,),
+        mean=[0.1, -1.0 / 3.0],
+        variance=[1e-12, 2.5],
+        class_names=["cat", 7, 2.5, True],
+    )
     data = p.to_dict()
-    assert data == {"task": "multiclass", "input_shape": [2], "mean": [0.1, -1.0 / 3.0],
-                    "variance": [1e-12, 2.5], "class_names": ["cat", 7, 2.5, True]}
+    assert data == {
+        "task": "multiclass",
+        "input_shape": [2],
+        "mean": [0.1, -1.0 / 3.0],
+        "variance": [1e-12, 2.5],
+        "class_names": ["cat", 7, 2.5, True],
+    }
     back = Preprocessing.from_dict(json.loads(json.dumps(data)))
     assert back == p
     assert back.input_shape == (2,)
@@ -41,12 +58,17 @@ def test_from_dict_names_unexpected_keys():
         Preprocessing.from_dict({"mean": None})
 
 
-@pytest.mark.parametrize("kwargs,fragment", [
-    ({"task": "ranking"}, "'ranking'"),
-    ({"task": BINARY, "input_shape": (2,), "mean": [0.0, 0.0]}, "only mean"),
-    ({"task": BINARY, "input_shape": (3,), "mean": [0.0, 0.0], "variance": [1.0, 1.0]},
-     "input_shape (3,)"),
-])
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        ({"task": "ranking"}, "'ranking'"),
+        ({"task": BINARY, "input_shape": (2,), "mean": [0.0, 0.0]}, "only mean"),
+        (
+            {"task": BINARY, "input_shape": (3,), "mean": [0.0, 0.0], "variance": [1.0, 1.0]},
+            "input_shape (3,)",
+        ),
+    ],
+)
 def test_inconsistent_fields_are_refused(kwargs, fragment):
     with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         Preprocessing(**kwargs)
@@ -61,11 +83,17 @@ def test_json_label_unwraps_numpy_and_bytes():
 
 # ---------------------------------------------------------------------------------- raw inputs
 
+
 def _tiny_model(input_shape: tuple[int, ...], outputs: int) -> keras.Model:
     keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input(input_shape), keras.layers.Flatten(),
-                             keras.layers.Dense(4, activation="tanh"),
-                             keras.layers.Dense(outputs, activation="softmax")])
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4, activation="tanh"),
+            keras.layers.Dense(outputs, activation="softmax"),
+        ]
+    )
 
 
 def _modules(config: object) -> set[str]:
@@ -86,8 +114,9 @@ def _npz(tmp_path, x, y) -> str:
 
 def test_with_raw_inputs_saves_and_predicts_like_the_trained_model(tmp_path):
     rng = np.random.default_rng(0)
-    x = rng.normal(loc=[[5.0, -3.0, 0.0, 100.0]] * 3, scale=[2.0, 0.5, 1.0, 30.0],
-                   size=(40, 3, 4)).astype("float32")
+    x = rng.normal(
+        loc=[[5.0, -3.0, 0.0, 100.0]] * 3, scale=[2.0, 0.5, 1.0, 30.0], size=(40, 3, 4)
+    ).astype("float32")
     x[:, 1, 2] = 7.0  # a constant feature: StandardScaler divides it by 1
     y = np.arange(40) % 3
     name = _npz(tmp_path, x, y)
@@ -105,8 +134,9 @@ def test_with_raw_inputs_saves_and_predicts_like_the_trained_model(tmp_path):
 
     expected = model.predict(ds.x_val, verbose=0)
     np.testing.assert_allclose(loaded.predict(raw.x_val, verbose=0), expected, atol=1e-5)
-    np.testing.assert_allclose(loaded.predict(raw.x_train, verbose=0),
-                               model.predict(ds.x_train, verbose=0), atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict(raw.x_train, verbose=0), model.predict(ds.x_train, verbose=0), atol=1e-5
+    )
 
 
 def test_with_raw_inputs_is_the_model_itself_without_standardisation(tmp_path):
@@ -117,6 +147,7 @@ def test_with_raw_inputs_is_the_model_itself_without_standardisation(tmp_path):
 
 
 # ---------------------------------------------------------------------------------- labels
+
 
 def test_multiclass_labels_are_argmax_class_names():
     p = Preprocessing(MULTICLASS, (2,), class_names=["bird", "cat", "dog"])

@@ -1,4 +1,5 @@
 """Hyperparameter importance, the HTML report, and the TensorBoard HParams callbacks."""
+
 from __future__ import annotations
 
 import base64
@@ -7,8 +8,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-
 from test_plots import write_synthetic
+
 from tuner.importance import hyperparameter_importance
 from tuner.plots.view import CampaignView
 from tuner.report import load_view, render_report, write_report
@@ -21,10 +22,17 @@ def planted(n: int, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     records = []
     for i in range(n):
-        hps = {"noise_a": float(rng.uniform(0, 1)), "colour": ["red", "green", "blue"][i % 3],
-               "key": float(10 ** rng.uniform(-4, -1)), "noise_b": int(rng.integers(1, 9)), "fixed": 5}
+        hps = {
+            "noise_a": float(rng.uniform(0, 1)),
+            "colour": ["red", "green", "blue"][i % 3],
+            "key": float(10 ** rng.uniform(-4, -1)),
+            "noise_b": int(rng.integers(1, 9)),
+            "fixed": 5,
+        }
         score = -abs(np.log10(hps["key"]) + 2.5) + rng.normal(0, 0.05)
-        records.append(TrialRecord(str(i), "completed", hps, {"loss": [1.0]}, score=score, best_epoch=1))
+        records.append(
+            TrialRecord(str(i), "completed", hps, {"loss": [1.0]}, score=score, best_epoch=1)
+        )
     return ranked_table(records, objective="loss", direction="max")
 
 
@@ -33,7 +41,12 @@ def test_importance_ranks_the_planted_hyperparameter_first_and_says_on_how_many_
     assert result["name"].iloc[0] == "key"
     assert result["importance"].iloc[0] > 0.6
     assert result["importance"].sum() == pytest.approx(1.0)
-    assert set(result["name"]) == {"key", "noise_a", "noise_b", "colour"}  # the constant is left out
+    assert set(result["name"]) == {
+        "key",
+        "noise_a",
+        "noise_b",
+        "colour",
+    }  # the constant is left out
     assert result.attrs["n_trials"] == 40 and (result["n_trials"] == 40).all()
 
 
@@ -55,7 +68,8 @@ def test_write_report_embeds_plots_table_and_importance(tmp_path):
     folder = tmp_path / "camp"
     write_synthetic(folder, n=40)
     (folder / "campaign.toml").write_text(
-        'name = "camp"\nobjective = "val_accuracy"\ndirection = "max"\n[space]\noptimizer = ["adam", "sgd"]\n')
+        'name = "camp"\nobjective = "val_accuracy"\ndirection = "max"\n[space]\noptimizer = ["adam", "sgd"]\n'
+    )
     path = write_report("camp", tmp_path)  # a campaign name under a results dir
     text = path.read_text()
     assert path == folder / "report.html"
@@ -73,18 +87,29 @@ def test_load_view_hands_the_report_the_folder_and_its_space(tmp_path):
     write_synthetic(folder, n=10)
     (folder / "campaign.toml").write_text(
         'name = "renamed"\nobjective = "val_accuracy"\ndirection = "max"\n[space]\noptimizer = ["adam", "sgd"]\n'
-        "[space.units]\nmin = 16\nmax = 256\n")
+        "[space.units]\nmin = 16\nmax = 256\n"
+    )
     view = load_view(folder)
     assert (view.name, view.objective, view.direction) == ("renamed", "val_accuracy", "max")
     assert view.space == {"optimizer": ["adam", "sgd"], "units": {"min": 16, "max": 256}}
-    assert view.table.equals(load(folder)) and list(view.history.columns)[:2] == ["trial_id", "epoch"]
+    assert view.table.equals(load(folder)) and list(view.history.columns)[:2] == [
+        "trial_id",
+        "epoch",
+    ]
 
 
 def test_render_report_draws_from_the_view_it_is_given(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no results folder anywhere near: everything comes from the view
     table = planted(12)
-    view = CampaignView("in-memory", table, None, "neg_distance", "max", {"key": {"min": 1e-4, "max": 0.1}},
-                        {"name": "in-memory", "objective": "neg_distance"})
+    view = CampaignView(
+        "in-memory",
+        table,
+        None,
+        "neg_distance",
+        "max",
+        {"key": {"min": 1e-4, "max": 0.1}},
+        {"name": "in-memory", "objective": "neg_distance"},
+    )
     text = render_report(view, [], top=5)
     assert "<h1>Tuning report: in-memory</h1>" in text
     assert "objective <b>neg_distance</b> (max)" in text
@@ -108,7 +133,9 @@ def _hparams_plugin_data(folder) -> list:
     for event in _events(folder):
         for value in event.summary.value:
             if value.metadata.plugin_data.plugin_name == "hparams":
-                data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+                data = plugin_data_pb2.HParamsPluginData.FromString(
+                    value.metadata.plugin_data.content
+                )
                 found.append(data)
     return found
 
@@ -123,7 +150,9 @@ def test_hparams_callbacks_write_tensorboard_events_with_hparams(tmp_path):
         pytest.skip("TensorBoard logging needs the TensorFlow backend")
     hps = {"units": np.int64(4), "learning_rate": 0.01, "optimizer": "adam", "tuner/epochs": 1}
     callbacks = hparams_callbacks(tmp_path, "007", hps, ["loss", "val_loss"])
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)]
+    )
     model.compile(optimizer="adam", loss="mse")
     x = np.zeros((10, 3), "float32")
     y = np.zeros((10, 1), "float32")

@@ -1,4 +1,5 @@
 """Ranked tables, the results folder (atomic writes, load, compare) and table formats."""
+
 from __future__ import annotations
 
 import io
@@ -32,16 +33,33 @@ from tuner.trial import TrialRecord
 REPO = Path(__file__).resolve().parents[1]
 
 
-def record(trial_id: str, score: float | None, *, status: str = "completed", units: int = 32,
-           optimizer: str = "adam", epochs: int = 3, error: str | None = None) -> TrialRecord:
+def record(
+    trial_id: str,
+    score: float | None,
+    *,
+    status: str = "completed",
+    units: int = 32,
+    optimizer: str = "adam",
+    epochs: int = 3,
+    error: str | None = None,
+) -> TrialRecord:
     if score is None:
         return TrialRecord(trial_id, status, {"units": units, "optimizer": optimizer}, error=error)
     history = {
         "loss": [1.0 - 0.1 * e for e in range(epochs)],
         "val_accuracy": [score - 0.1 * (epochs - 1 - e) for e in range(epochs)],
     }
-    return TrialRecord(trial_id, status, {"units": units, "optimizer": optimizer}, history,
-                       score=score, best_epoch=epochs, epochs_run=epochs, duration_s=1.5, n_params=100 + units)
+    return TrialRecord(
+        trial_id,
+        status,
+        {"units": units, "optimizer": optimizer},
+        history,
+        score=score,
+        best_epoch=epochs,
+        epochs_run=epochs,
+        duration_s=1.5,
+        n_params=100 + units,
+    )
 
 
 @pytest.fixture
@@ -62,7 +80,13 @@ def test_ranked_table_max_orders_best_first_ties_by_appearance_failed_last(recor
     assert pd.isna(table["rank"].iloc[4])
     assert list(table["status"]) == ["completed"] * 4 + ["failed"]
     assert table["error"].iloc[4] == "diverged: loss is nan"
-    assert list(table.columns) == FIXED_COLUMNS + ["units", "optimizer", "loss", "val_accuracy", "error"]
+    assert list(table.columns) == FIXED_COLUMNS + [
+        "units",
+        "optimizer",
+        "loss",
+        "val_accuracy",
+        "error",
+    ]
 
 
 def test_ranked_table_min_reverses_order_but_keeps_ties_and_failed_last(records):
@@ -72,24 +96,41 @@ def test_ranked_table_min_reverses_order_but_keeps_ties_and_failed_last(records)
 
 
 def test_ranked_table_metrics_are_taken_at_the_best_epoch():
-    rec = TrialRecord("a", "completed", {"lr": 0.01}, {"loss": [3.0, 2.0, 1.0], "val_loss": [2.5, 1.5, 1.8]},
-                      score=1.5, best_epoch=2, epochs_run=3)
+    rec = TrialRecord(
+        "a",
+        "completed",
+        {"lr": 0.01},
+        {"loss": [3.0, 2.0, 1.0], "val_loss": [2.5, 1.5, 1.8]},
+        score=1.5,
+        best_epoch=2,
+        epochs_run=3,
+    )
     row = ranked_table([rec], objective="val_loss", direction="min").iloc[0]
     assert (row["loss"], row["val_loss"], row["best_epoch"]) == (2.0, 1.5, 2)
 
 
 def test_ranked_table_completed_without_score_is_failed_and_explained():
-    rec = TrialRecord("a", "completed", {"lr": 0.1}, {"loss": [1.0]}, score=float("nan"), best_epoch=1)
+    rec = TrialRecord(
+        "a", "completed", {"lr": 0.1}, {"loss": [1.0]}, score=float("nan"), best_epoch=1
+    )
     row = ranked_table([rec, record("b", 0.3)], objective="val_accuracy", direction="max").iloc[1]
     assert row["trial_id"] == "a" and row["status"] == "failed" and pd.isna(row["rank"])
     assert "val_accuracy" in row["error"]
 
 
 def test_hyperparameter_columns_follow_given_order_and_internal_ones_go_last():
-    rec = TrialRecord("a", "completed", {"tuner/epochs": 2, "units": 8, "lr": 0.1, "act": "relu"},
-                      {"loss": [1.0]}, score=1.0, best_epoch=1)
-    table = ranked_table([rec], objective="loss", direction="min", hyperparameter_names=["lr", "units"])
-    assert list(table.columns[len(FIXED_COLUMNS):-2]) == ["lr", "units", "act", "tuner/epochs"]
+    rec = TrialRecord(
+        "a",
+        "completed",
+        {"tuner/epochs": 2, "units": 8, "lr": 0.1, "act": "relu"},
+        {"loss": [1.0]},
+        score=1.0,
+        best_epoch=1,
+    )
+    table = ranked_table(
+        [rec], objective="loss", direction="min", hyperparameter_names=["lr", "units"]
+    )
+    assert list(table.columns[len(FIXED_COLUMNS) : -2]) == ["lr", "units", "act", "tuner/epochs"]
 
 
 def test_bad_direction_is_a_config_error_naming_the_value(records):
@@ -107,10 +148,19 @@ def test_history_table_has_one_row_per_epoch_with_1_based_epochs(records):
 
 
 def test_write_results_then_load_round_trips(tmp_path, records):
-    write_results(tmp_path / "exp", records, objective="val_accuracy", direction="max",
-                  settings={"name": "exp", "strategy": "random", "space": {"units": {"min": 16, "max": 128}}})
+    write_results(
+        tmp_path / "exp",
+        records,
+        objective="val_accuracy",
+        direction="max",
+        settings={"name": "exp", "strategy": "random", "space": {"units": {"min": 16, "max": 128}}},
+    )
     expected = ranked_table(records, objective="val_accuracy", direction="max")
-    for loaded in (load("exp", tmp_path), load(tmp_path / "exp"), load(tmp_path / "exp" / "trials.csv")):
+    for loaded in (
+        load("exp", tmp_path),
+        load(tmp_path / "exp"),
+        load(tmp_path / "exp" / "trials.csv"),
+    ):
         pd.testing.assert_frame_equal(loaded, expected, check_dtype=False)
     assert len(load_history("exp", tmp_path)) == 12
     assert not list((tmp_path / "exp").glob("*.tmp"))
@@ -129,7 +179,9 @@ def test_load_keeps_string_ids_and_categories_that_look_missing(tmp_path):
 
 
 def test_load_missing_campaign_names_what_exists(tmp_path, records):
-    write_results(tmp_path / "alpha", records, objective="val_accuracy", direction="max", settings={})
+    write_results(
+        tmp_path / "alpha", records, objective="val_accuracy", direction="max", settings={}
+    )
     with pytest.raises(ConfigError, match=r"nope.*\['alpha'\]"):
         load("nope", tmp_path)
     (tmp_path / "empty").mkdir()
@@ -139,9 +191,16 @@ def test_load_missing_campaign_names_what_exists(tmp_path, records):
 
 def test_compare_puts_each_campaigns_best_trial_side_by_side(tmp_path, records):
     write_results(tmp_path / "a", records, objective="val_accuracy", direction="max", settings={})
-    (tmp_path / "a" / "campaign.toml").write_text('name = "a"\nobjective = "val_accuracy"\ndirection = "max"\n')
-    write_results(tmp_path / "b", [record("x", 0.4, units=8, optimizer="rmsprop")],
-                  objective="val_accuracy", direction="max", settings={})
+    (tmp_path / "a" / "campaign.toml").write_text(
+        'name = "a"\nobjective = "val_accuracy"\ndirection = "max"\n'
+    )
+    write_results(
+        tmp_path / "b",
+        [record("x", 0.4, units=8, optimizer="rmsprop")],
+        objective="val_accuracy",
+        direction="max",
+        settings={},
+    )
     table = compare(["a", tmp_path / "b"], tmp_path)
     assert list(table["campaign"]) == ["a", "b"]
     assert list(table["n_trials"]) == [5, 1]
@@ -156,7 +215,10 @@ def test_compare_puts_each_campaigns_best_trial_side_by_side(tmp_path, records):
 def test_split_columns_without_history_uses_metric_naming():
     table = ranked_table([record("a", 0.5)], objective="val_accuracy", direction="max")
     table = table.rename(columns={"loss": "val_loss"}).assign(accuracy=0.4)
-    assert split_columns(table) == (["units", "optimizer"], ["val_loss", "val_accuracy", "accuracy"])
+    assert split_columns(table) == (
+        ["units", "optimizer"],
+        ["val_loss", "val_accuracy", "accuracy"],
+    )
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "markdown", "json"])
@@ -214,8 +276,12 @@ def test_trials_csv_survives_a_writer_killed_mid_write(tmp_path):
     write_results(folder, small, objective="val_accuracy", direction="max", settings={})
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     n_big = 20_000
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(folder), str(n_big)],
-                             stdout=subprocess.PIPE, env=env, cwd=REPO)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(folder), str(n_big)],
+        stdout=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
     try:
         assert child.stdout.readline().strip() == b"ready"
         # Kill the moment a temporary trials file is being written: the worst moment.
@@ -241,12 +307,30 @@ def test_cli_results_and_compare_print_parseable_tables(tmp_path, records, capsy
     from tuner import cli
 
     write_results(tmp_path / "a", records, objective="val_accuracy", direction="max", settings={})
-    write_results(tmp_path / "b", records[:1], objective="val_accuracy", direction="max", settings={})
-    assert cli.main(["results", "a", "--results-dir", str(tmp_path), "--format", "csv", "--top", "2"]) == 0
+    write_results(
+        tmp_path / "b", records[:1], objective="val_accuracy", direction="max", settings={}
+    )
+    assert (
+        cli.main(["results", "a", "--results-dir", str(tmp_path), "--format", "csv", "--top", "2"])
+        == 0
+    )
     shown = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"trial_id": str})
     assert list(shown["trial_id"]) == ["t2", "t0"]
-    assert cli.main(["results", "compare", "a", str(tmp_path / "b"), "--results-dir", str(tmp_path),
-                     "--format", "json"]) == 0
+    assert (
+        cli.main(
+            [
+                "results",
+                "compare",
+                "a",
+                str(tmp_path / "b"),
+                "--results-dir",
+                str(tmp_path),
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert [(r["campaign"], r["best_score"]) for r in rows] == [("a", 0.9), ("b", 0.7)]
     assert cli.main(["results", "missing", "--results-dir", str(tmp_path)]) == 2
@@ -257,12 +341,31 @@ def test_cli_results_and_compare_print_parseable_tables(tmp_path, records, capsy
 def test_incremental_history_csv_matches_the_full_table():
     from tuner.results import HistoryCSV, history_table
 
-    first = TrialRecord("0", "completed", {"a": 1}, {"loss": [0.5, 0.25], "val_loss": [0.6, 0.3]},
-                        0.3, 2, 2, 1.0, 10)
+    first = TrialRecord(
+        "0",
+        "completed",
+        {"a": 1},
+        {"loss": [0.5, 0.25], "val_loss": [0.6, 0.3]},
+        0.3,
+        2,
+        2,
+        1.0,
+        10,
+    )
     second = TrialRecord("1", "failed", {"a": 2}, {"loss": [float("nan")]}, None, None, 1, 0.5, 10)
-    third = TrialRecord("2", "completed", {"a": 3}, {"loss": [0.4], "val_loss": [0.5],
-                                                    "val_mae": [0.7]}, 0.5, 1, 1, 0.7, 10)
+    third = TrialRecord(
+        "2",
+        "completed",
+        {"a": 3},
+        {"loss": [0.4], "val_loss": [0.5], "val_mae": [0.7]},
+        0.5,
+        1,
+        1,
+        0.7,
+        10,
+    )
     cache = HistoryCSV()
     for n in (1, 2, 3):
-        assert cache.text([first, second, third][:n]) == \
-            history_table([first, second, third][:n]).to_csv(index=False)
+        assert cache.text([first, second, third][:n]) == history_table(
+            [first, second, third][:n]
+        ).to_csv(index=False)

@@ -1,4 +1,5 @@
 """The trial loop end to end, on tiny data: every strategy, failures, resume, determinism."""
+
 import json
 import os
 import signal
@@ -10,26 +11,41 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.campaigns import write_campaign
 from tuner import api
 from tuner.campaign import load_campaign
 from tuner.errors import ConfigError, Fatal
-from tests.campaigns import write_campaign
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("strategy, options", [
-    ("random", {}), ("grid", {}), ("bayesian", {"initial_points": 2}),
-    ("hyperband", {"max_epochs": 3, "factor": 3})])
+@pytest.mark.parametrize(
+    "strategy, options",
+    [
+        ("random", {}),
+        ("grid", {}),
+        ("bayesian", {"initial_points": 2}),
+        ("hyperband", {"max_epochs": 3, "factor": 3}),
+    ],
+)
 def test_each_strategy_end_to_end(strategy, options, tmp_path):
     space = {"units": {"min": 8, "max": 16, "step": 8}, "optimizer": ["adam", "sgd"]}
-    path = write_campaign(tmp_path, strategy=strategy, strategy_options=options, space=space,
-                          max_trials=4)
+    path = write_campaign(
+        tmp_path, strategy=strategy, strategy_options=options, space=space, max_trials=4
+    )
     found = api.search(path)
     table = found.table
     assert len(table) == 4
-    assert list(table.columns[:8]) == ["rank", "trial_id", "status", "score", "best_epoch",
-                                       "epochs_run", "duration_s", "n_params"]
+    assert list(table.columns[:8]) == [
+        "rank",
+        "trial_id",
+        "status",
+        "score",
+        "best_epoch",
+        "epochs_run",
+        "duration_s",
+        "n_params",
+    ]
     assert table["score"].is_monotonic_decreasing
     assert set(table["units"]) <= {8, 16} and set(table["optimizer"]) <= {"adam", "sgd"}
     history = pd.read_csv(found.folder / "history.csv")
@@ -37,8 +53,11 @@ def test_each_strategy_end_to_end(strategy, options, tmp_path):
     assert found.best_model().count_params() == table.iloc[0]["n_params"]
     if strategy == "hyperband":
         promoted = [r for r in found.records if "tuner/trial_id" in r.hyperparameters]
-        assert promoted and all(r.epochs_run == r.hyperparameters["tuner/epochs"]
-                                - r.hyperparameters["tuner/initial_epoch"] for r in promoted)
+        assert promoted and all(
+            r.epochs_run
+            == r.hyperparameters["tuner/epochs"] - r.hyperparameters["tuner/initial_epoch"]
+            for r in promoted
+        )
 
 
 def test_history_and_best_epoch_per_trial(tmp_path):
@@ -53,8 +72,16 @@ def test_history_and_best_epoch_per_trial(tmp_path):
 
 def test_diverging_trial_is_failed_and_the_campaign_goes_on(tmp_path):
     space = {"optimizer": "sgd", "learning_rate": [1e-3, 1e6], "units": 8}
-    found = api.search(write_campaign(tmp_path, dataset="diabetes", objective="val_loss",
-                                      strategy="grid", space=space, epochs=3))
+    found = api.search(
+        write_campaign(
+            tmp_path,
+            dataset="diabetes",
+            objective="val_loss",
+            strategy="grid",
+            space=space,
+            epochs=3,
+        )
+    )
     by_rate = {r.hyperparameters["learning_rate"]: r for r in found.records}
     assert by_rate[1e-3].status == "completed"
     assert by_rate[1e6].status == "failed" and "diverged" in by_rate[1e6].error
@@ -64,9 +91,15 @@ def test_diverging_trial_is_failed_and_the_campaign_goes_on(tmp_path):
 
 
 def test_early_stopping_cuts_trials(tmp_path):
-    found = api.search(write_campaign(tmp_path, epochs=30, max_trials=1,
-                                      space={"learning_rate": 1e-6},
-                                      early_stopping={"patience": 2, "min_delta": 0.5}))
+    found = api.search(
+        write_campaign(
+            tmp_path,
+            epochs=30,
+            max_trials=1,
+            space={"learning_rate": 1e-6},
+            early_stopping={"patience": 2, "min_delta": 0.5},
+        )
+    )
     assert found.records[0].epochs_run == 3
 
 
@@ -98,7 +131,9 @@ def test_changed_space_is_refused_with_a_way_out(tmp_path):
 
 
 def test_unlogged_objective_stops_the_campaign_at_once(tmp_path):
-    with pytest.raises(Fatal, match="'val_auc' is not a logged metric; this model logs: .*val_accuracy"):
+    with pytest.raises(
+        Fatal, match="'val_auc' is not a logged metric; this model logs: .*val_accuracy"
+    ):
         api.search(write_campaign(tmp_path, objective="val_auc", direction="max", max_trials=1))
 
 
@@ -114,8 +149,12 @@ def test_killed_campaign_resumes_without_losing_or_repeating_trials(tmp_path):
     env = dict(os.environ, PYTHONPATH=python_path, TF_CPP_MIN_LOG_LEVEL="3")
     errors = tmp_path / "stderr.txt"
     with errors.open("w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "tuner", "search", str(path),
-                                    "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tuner", "search", str(path), "--quiet"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     deadline = time.time() + 240
     while time.time() < deadline and len(list(records.glob("*.json"))) < 2:
         assert process.poll() is None, f"the campaign ended early: {errors.read_text()[-2000:]}"

@@ -1,4 +1,5 @@
 """The store contract: every store (on disk, in memory) passes the same cases."""
+
 from __future__ import annotations
 
 import keras
@@ -22,9 +23,16 @@ def tiny_model(seed: int) -> keras.Model:
 
 def outcome(trial_id: str, score: float | None, **fields) -> TrialOutcome:
     status = COMPLETED if score is not None else FAILED
-    record = TrialRecord(trial_id, status, {"units": 8}, score=score,
-                         history={"val_accuracy": [score or 0.0]},
-                         best_epoch=1 if score is not None else None, epochs_run=1, **fields)
+    record = TrialRecord(
+        trial_id,
+        status,
+        {"units": 8},
+        score=score,
+        history={"val_accuracy": [score or 0.0]},
+        best_epoch=1 if score is not None else None,
+        epochs_run=1,
+        **fields,
+    )
     return TrialOutcome(record, model=tiny_model(int(trial_id)) if score is not None else None)
 
 
@@ -34,6 +42,7 @@ def make_store(request, tmp_path):
         if request.param == "disk":
             return DiskStore(tmp_path / "c", OBJECTIVE, **kwargs)
         return MemoryStore(OBJECTIVE, **kwargs)
+
     return make
 
 

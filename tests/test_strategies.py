@@ -1,5 +1,6 @@
 """A suite every strategy passes, driven through the oracle alone with a synthetic objective;
 then the registry a strategy plugs into."""
+
 import math
 import subprocess
 import sys
@@ -10,9 +11,17 @@ from keras_tuner.engine import trial as trial_module
 
 from tuner.errors import ConfigError
 from tuner.space import build_space, grid_size
-from tuner.strategies import (STRATEGIES, SkoptOracle, Strategy, create_oracle, end_trial,
-                              get_strategy, set_project_dir, strategy_names)
-from tuner.strategies import registry
+from tuner.strategies import (
+    STRATEGIES,
+    SkoptOracle,
+    Strategy,
+    create_oracle,
+    end_trial,
+    get_strategy,
+    registry,
+    set_project_dir,
+    strategy_names,
+)
 
 SPACE = {
     "learning_rate": {"min": 1e-5, "max": 1e-1, "sampling": "log"},
@@ -23,8 +32,11 @@ SPACE = {
     "dropout": 0.1,
 }
 SCORE = kt.Objective("score", "max")
-GRID_SPACE = {"units": {"min": 16, "max": 64, "step": 16}, "optimizer": ["adam", "sgd"],
-              "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log", "step": 10}}
+GRID_SPACE = {
+    "units": {"min": 16, "max": 64, "step": 16},
+    "optimizer": ["adam", "sgd"],
+    "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log", "step": 10},
+}
 
 
 def synthetic_score(values):
@@ -33,11 +45,18 @@ def synthetic_score(values):
     return score + (0.5 if values.get("optimizer") == "adam" else 0.0)
 
 
-def drive(strategy, tmp_path, space=SPACE, max_trials=12, seed=0, fail=lambda v: False,
-          oracle=None):
+def drive(
+    strategy, tmp_path, space=SPACE, max_trials=12, seed=0, fail=lambda v: False, oracle=None
+):
     if oracle is None:
-        oracle = create_oracle(strategy, objective=SCORE, hyperparameters=build_space(space),
-                               max_trials=max_trials, seed=seed, epochs=9)
+        oracle = create_oracle(
+            strategy,
+            objective=SCORE,
+            hyperparameters=build_space(space),
+            max_trials=max_trials,
+            seed=seed,
+            epochs=9,
+        )
         set_project_dir(oracle, tmp_path, "engine")
     trials = []
     while True:
@@ -120,8 +139,12 @@ def test_grid_counts_combinations_and_covers_them_all(tmp_path):
 
 def test_grid_refuses_a_float_range_without_step():
     with pytest.raises(ConfigError, match="learning_rate"):
-        create_oracle("grid", objective=SCORE, max_trials=5,
-                      hyperparameters=build_space({"learning_rate": {"min": 1e-4, "max": 1e-1}}))
+        create_oracle(
+            "grid",
+            objective=SCORE,
+            max_trials=5,
+            hyperparameters=build_space({"learning_rate": {"min": 1e-4, "max": 1e-1}}),
+        )
 
 
 def test_bayesian_beats_chance_on_a_smooth_objective(tmp_path):
@@ -140,12 +163,23 @@ def test_bayesian_tells_failures_with_a_penalty(tmp_path):
     assert max(told) > max(completed), "a failure is told as worse than every finished trial"
 
 
-@pytest.mark.parametrize("options", [{"surrogate": "RF"}, {"surrogate": "ET", "acquisition": "LCB"},
-                                     {"surrogate": "GBRT", "acquisition": "PI"},
-                                     {"acquisition": "gp_hedge", "initial_points": 3}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"surrogate": "RF"},
+        {"surrogate": "ET", "acquisition": "LCB"},
+        {"surrogate": "GBRT", "acquisition": "PI"},
+        {"acquisition": "gp_hedge", "initial_points": 3},
+    ],
+)
 def test_bayesian_surrogates_and_acquisitions(options, tmp_path):
-    oracle = create_oracle("bayesian", objective=SCORE, hyperparameters=build_space(SPACE),
-                           max_trials=8, options=options)
+    oracle = create_oracle(
+        "bayesian",
+        objective=SCORE,
+        hyperparameters=build_space(SPACE),
+        max_trials=8,
+        options=options,
+    )
     set_project_dir(oracle, tmp_path, "engine")
     _, trials = drive("bayesian", tmp_path, oracle=oracle)
     assert len({tuned(v) for v in trials}) == 8
@@ -153,8 +187,9 @@ def test_bayesian_surrogates_and_acquisitions(options, tmp_path):
 
 def test_bayesian_survives_a_resume(tmp_path):
     oracle, first = drive("bayesian", tmp_path, max_trials=8)
-    resumed = create_oracle("bayesian", objective=SCORE, hyperparameters=build_space(SPACE),
-                            max_trials=14)
+    resumed = create_oracle(
+        "bayesian", objective=SCORE, hyperparameters=build_space(SPACE), max_trials=14
+    )
     set_project_dir(resumed, tmp_path, "engine")
     resumed.reload()
     _, more = drive("bayesian", tmp_path, oracle=resumed)
@@ -163,13 +198,17 @@ def test_bayesian_survives_a_resume(tmp_path):
     assert len(resumed._optimizer.yi) == 14 - 1  # told all 8 old and 5 new before the last ask
 
 
-@pytest.mark.parametrize("options, message", [({"surrogate": "SVM"}, "surrogate"),
-                                              ({"acquisition": "UCB"}, "acquisition"),
-                                              ({"initial_points": 0}, "initial_points")])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"surrogate": "SVM"}, "surrogate"),
+        ({"acquisition": "UCB"}, "acquisition"),
+        ({"initial_points": 0}, "initial_points"),
+    ],
+)
 def test_bayesian_rejects_bad_options(options, message):
     with pytest.raises(ConfigError, match=message):
-        SkoptOracle(objective=SCORE, max_trials=3,
-                    hyperparameters=build_space(SPACE), **options)
+        SkoptOracle(objective=SCORE, max_trials=3, hyperparameters=build_space(SPACE), **options)
 
 
 # -- the registry -----------------------------------------------------------------------------
@@ -179,28 +218,49 @@ built_with = []
 def first_values_oracle(settings):
     """A test strategy's factory: random search, remembering what it was given."""
     built_with.append(settings)
-    return kt.oracles.RandomSearchOracle(max_trials=settings.max_trials,
-                                         **settings.oracle_arguments())
+    return kt.oracles.RandomSearchOracle(
+        max_trials=settings.max_trials, **settings.oracle_arguments()
+    )
 
 
 def test_a_new_strategy_is_one_registry_entry(monkeypatch, tmp_path):
-    entry = Strategy("test_random", "random search under another name", options={"repeats": int},
-                     factory=f"{__name__}:first_values_oracle")
+    entry = Strategy(
+        "test_random",
+        "random search under another name",
+        options={"repeats": int},
+        factory=f"{__name__}:first_values_oracle",
+    )
     monkeypatch.setitem(registry.STRATEGIES, "test_random", entry)
     assert strategy_names()[-1] == "test_random" and get_strategy("test_random") is entry
     built_with.clear()
-    oracle = create_oracle("test_random", objective=SCORE, hyperparameters=build_space(SPACE),
-                           max_trials=4, seed=0, epochs=7, options={"repeats": 2})
-    assert [(s.max_trials, s.seed, s.epochs, dict(s.options)) for s in built_with] == \
-        [(4, 0, 7, {"repeats": 2})]
+    oracle = create_oracle(
+        "test_random",
+        objective=SCORE,
+        hyperparameters=build_space(SPACE),
+        max_trials=4,
+        seed=0,
+        epochs=7,
+        options={"repeats": 2},
+    )
+    assert [(s.max_trials, s.seed, s.epochs, dict(s.options)) for s in built_with] == [
+        (4, 0, 7, {"repeats": 2})
+    ]
     assert (oracle.seed, oracle.verbose) == (0, 0)  # create_oracle does this for every strategy
     set_project_dir(oracle, tmp_path, "engine")
     _, trials = drive("test_random", tmp_path, oracle=oracle)
     assert len(trials) == 4
-    with pytest.raises(ConfigError, match=r"unknown key 'repeat' \(did you mean 'repeats'\?\) "
-                                          r"for strategy 'test_random'; accepted: repeats\."):
-        create_oracle("test_random", objective=SCORE, hyperparameters=build_space(SPACE),
-                      max_trials=4, options={"repeat": 2})
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key 'repeat' \(did you mean 'repeats'\?\) "
+        r"for strategy 'test_random'; accepted: repeats\.",
+    ):
+        create_oracle(
+            "test_random",
+            objective=SCORE,
+            hyperparameters=build_space(SPACE),
+            max_trials=4,
+            options={"repeat": 2},
+        )
     with pytest.raises(ValueError, match="module:function"):
         Strategy("broken", "", options={}, factory="first_values_oracle")
 
@@ -210,8 +270,14 @@ def test_options_and_traits_per_strategy():
     assert {name: dict(s.options) for name, s in STRATEGIES.items()} == {
         "random": {},
         "grid": {},
-        "bayesian": {"surrogate": str, "acquisition": str, "initial_points": int,
-                     "xi": (int, float), "kappa": (int, float), "candidates": int},
+        "bayesian": {
+            "surrogate": str,
+            "acquisition": str,
+            "initial_points": int,
+            "xi": (int, float),
+            "kappa": (int, float),
+            "candidates": int,
+        },
         "hyperband": {"max_epochs": int, "factor": int, "iterations": int, "min_epochs": int},
     }
     assert [n for n, s in STRATEGIES.items() if s.trains_from_parent] == ["hyperband"]
@@ -220,74 +286,116 @@ def test_options_and_traits_per_strategy():
 
 
 def test_an_unknown_strategy_names_the_accepted_ones():
-    message = (r"unknown strategy 'bayesain' \(did you mean 'bayesian'\?\); "
-               r"accepted: random, grid, bayesian, hyperband\.")
+    message = (
+        r"unknown strategy 'bayesain' \(did you mean 'bayesian'\?\); "
+        r"accepted: random, grid, bayesian, hyperband\."
+    )
     with pytest.raises(ConfigError, match=message):
         get_strategy("bayesain")
     with pytest.raises(ConfigError, match=message):
-        create_oracle("bayesain", objective=SCORE, hyperparameters=build_space(SPACE),
-                      max_trials=3)
+        create_oracle("bayesain", objective=SCORE, hyperparameters=build_space(SPACE), max_trials=3)
     with pytest.raises(ConfigError, match=r"unknown strategy 'tpe'; accepted: random"):
         get_strategy("tpe")
 
 
-@pytest.mark.parametrize("strategy, options, message", [
-    ("bayesian", {"surrogate": "SVM"}, r"surrogate must be one of \['GP', 'RF', 'ET', 'GBRT'\], "
-                                       r"but got 'SVM'"),
-    ("bayesian", {"acquisition": "UCB"}, "acquisition must be one of"),
-    ("bayesian", {"initial_points": 0}, "initial_points must be at least 1, but got 0"),
-    ("bayesian", {"candidates": 0}, "candidates must be at least 1, but got 0"),
-    ("bayesian", {"xi": "big"}, r"\[strategy_options\] xi must be a number, but got str 'big'"),
-    ("hyperband", {"factor": 1}, "factor must be at least 2, but got 1"),
-    ("hyperband", {"factor": True}, "factor must be a number, but got True"),
-    ("hyperband", {"max_epochs": 1}, "max_epochs must be at least 2, but got 1"),
-    ("hyperband", {"min_epochs": 0}, "min_epochs must be at least 1, but got 0"),
-    ("hyperband", {"iterations": 0}, "iterations must be at least 1, but got 0"),
-    ("hyperband", {"min_epochs": 5, "max_epochs": 3}, "min_epochs must be at most max_epochs"),
-    ("hyperband", {"facter": 3}, r"unknown key 'facter' \(did you mean 'factor'\?\)"),
-    ("random", {"seed": 1}, "unknown key 'seed' for strategy 'random'; accepted: none"),
-])
+@pytest.mark.parametrize(
+    "strategy, options, message",
+    [
+        (
+            "bayesian",
+            {"surrogate": "SVM"},
+            r"surrogate must be one of \['GP', 'RF', 'ET', 'GBRT'\], "
+            r"but got 'SVM'",
+        ),
+        ("bayesian", {"acquisition": "UCB"}, "acquisition must be one of"),
+        ("bayesian", {"initial_points": 0}, "initial_points must be at least 1, but got 0"),
+        ("bayesian", {"candidates": 0}, "candidates must be at least 1, but got 0"),
+        ("bayesian", {"xi": "big"}, r"\[strategy_options\] xi must be a number, but got str 'big'"),
+        ("hyperband", {"factor": 1}, "factor must be at least 2, but got 1"),
+        ("hyperband", {"factor": True}, "factor must be a number, but got True"),
+        ("hyperband", {"max_epochs": 1}, "max_epochs must be at least 2, but got 1"),
+        ("hyperband", {"min_epochs": 0}, "min_epochs must be at least 1, but got 0"),
+        ("hyperband", {"iterations": 0}, "iterations must be at least 1, but got 0"),
+        ("hyperband", {"min_epochs": 5, "max_epochs": 3}, "min_epochs must be at most max_epochs"),
+        ("hyperband", {"facter": 3}, r"unknown key 'facter' \(did you mean 'factor'\?\)"),
+        ("random", {"seed": 1}, "unknown key 'seed' for strategy 'random'; accepted: none"),
+    ],
+)
 def test_options_are_checked_before_anything_is_built(strategy, options, message, monkeypatch):
     def not_built(self):
         raise AssertionError("the factory was loaded before the options were checked")
 
     monkeypatch.setattr(Strategy, "load_factory", not_built)
     with pytest.raises(ConfigError, match=message):
-        create_oracle(strategy, objective=SCORE, hyperparameters=build_space(SPACE),
-                      max_trials=3, options=options)
+        create_oracle(
+            strategy,
+            objective=SCORE,
+            hyperparameters=build_space(SPACE),
+            max_trials=3,
+            options=options,
+        )
 
 
 def test_hyperband_options_reach_the_oracle():
-    oracle = create_oracle("hyperband", objective=SCORE, hyperparameters=build_space(SPACE),
-                           max_trials=30, seed=0, epochs=9,
-                           options={"max_epochs": 27, "factor": 3, "min_epochs": 3,
-                                    "iterations": 2})
-    assert (oracle.max_epochs, oracle.factor, oracle.min_epochs, oracle.hyperband_iterations,
-            oracle.max_trials, oracle.seed) == (27, 3, 3, 2, 30, 0)
-    default = create_oracle("hyperband", objective=SCORE, hyperparameters=build_space(SPACE),
-                            max_trials=30, epochs=9)
+    oracle = create_oracle(
+        "hyperband",
+        objective=SCORE,
+        hyperparameters=build_space(SPACE),
+        max_trials=30,
+        seed=0,
+        epochs=9,
+        options={"max_epochs": 27, "factor": 3, "min_epochs": 3, "iterations": 2},
+    )
+    assert (
+        oracle.max_epochs,
+        oracle.factor,
+        oracle.min_epochs,
+        oracle.hyperband_iterations,
+        oracle.max_trials,
+        oracle.seed,
+    ) == (27, 3, 3, 2, 30, 0)
+    default = create_oracle(
+        "hyperband", objective=SCORE, hyperparameters=build_space(SPACE), max_trials=30, epochs=9
+    )
     assert (default.max_epochs, default.factor, default.min_epochs) == (9, 3, 1)
     with pytest.raises(ConfigError, match="min_epochs must be at most max_epochs"):
-        create_oracle("hyperband", objective=SCORE, hyperparameters=build_space(SPACE),
-                      max_trials=30, epochs=9, options={"min_epochs": 10})
+        create_oracle(
+            "hyperband",
+            objective=SCORE,
+            hyperparameters=build_space(SPACE),
+            max_trials=30,
+            epochs=9,
+            options={"min_epochs": 10},
+        )
 
 
 def test_the_older_objective_name_and_direction_still_work():
-    oracle = create_oracle("random", objective="score", direction="max",
-                           hyperparameters=build_space(SPACE), max_trials=3)
+    oracle = create_oracle(
+        "random",
+        objective="score",
+        direction="max",
+        hyperparameters=build_space(SPACE),
+        max_trials=3,
+    )
     assert (oracle.objective.name, oracle.objective.direction) == ("score", "max")
     with pytest.raises(ConfigError, match="direction must be 'min' or 'max', but got None"):
-        create_oracle("random", objective="score", hyperparameters=build_space(SPACE),
-                      max_trials=3)
+        create_oracle("random", objective="score", hyperparameters=build_space(SPACE), max_trials=3)
 
 
 def test_importing_the_registry_leaves_keras_out():
-    code = ("import sys, tuner.strategies.registry, tuner.strategies\n"
-            "from tuner.strategies import STRATEGIES, create_oracle, get_strategy\n"
-            "print(sorted(m for m in ('keras_tuner', 'keras', 'skopt', 'tensorflow') "
-            "if m in sys.modules))")
+    code = (
+        "import sys, tuner.strategies.registry, tuner.strategies\n"
+        "from tuner.strategies import STRATEGIES, create_oracle, get_strategy\n"
+        "print(sorted(m for m in ('keras_tuner', 'keras', 'skopt', 'tensorflow') "
+        "if m in sys.modules))"
+    )
     root = str(__import__("pathlib").Path(__file__).resolve().parents[1])
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
-                          text=True, env={"PYTHONPATH": root, "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": root, "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"importing the registry imported {done.stdout.strip()}"

@@ -10,24 +10,37 @@ Names are imported on first use, so ``import tuner.errors`` (or the CLI's argume
 does not pay for importing Keras; the first name that needs Keras imports it without
 TensorFlow's start-up lines (see `tuner.quiet`).
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
 _EXPORTS = {
-    "search": "tuner.api", "Results": "tuner.api", "load_results": "tuner.api",
-    "Campaign": "tuner.campaign", "load_campaign": "tuner.campaign",
-    "load_dataset": "tuner.datasets", "Dataset": "tuner.datasets", "DataSpec": "tuner.datasets",
-    "dataset_from_arrays": "tuner.datasets", "Preprocessing": "tuner.preprocessing",
-    "MLPHyperModel": "tuner.builders.mlp", "build_mlp": "tuner.builders.mlp",
-    "get_builder": "tuner.builders", "resolve_builder": "tuner.builders",
+    "search": "tuner.api",
+    "Results": "tuner.api",
+    "load_results": "tuner.api",
+    "Campaign": "tuner.campaign",
+    "load_campaign": "tuner.campaign",
+    "load_dataset": "tuner.datasets",
+    "Dataset": "tuner.datasets",
+    "DataSpec": "tuner.datasets",
+    "dataset_from_arrays": "tuner.datasets",
+    "Preprocessing": "tuner.preprocessing",
+    "MLPHyperModel": "tuner.builders.mlp",
+    "build_mlp": "tuner.builders.mlp",
+    "get_builder": "tuner.builders",
+    "resolve_builder": "tuner.builders",
     "create_oracle": "tuner.strategies",
-    "lr_find": "tuner.lr_finder", "find_learning_rate": "tuner.lr_finder",
+    "lr_find": "tuner.lr_finder",
+    "find_learning_rate": "tuner.lr_finder",
     "LRRangeTest": "tuner.lr_finder",
-    "load": "tuner.results", "compare": "tuner.results",
+    "load": "tuner.results",
+    "compare": "tuner.results",
     "write_report": "tuner.report",
-    "ConfigError": "tuner.errors", "TrialError": "tuner.errors", "Fatal": "tuner.errors",
+    "ConfigError": "tuner.errors",
+    "TrialError": "tuner.errors",
+    "Fatal": "tuner.errors",
     "FailedTrial": "tuner.errors",
 }
 

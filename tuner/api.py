@@ -1,5 +1,6 @@
 """The Python entry points: `search(...) -> Results` and `load_results(...) -> Results`. The one
 place that composes the plan, the folder, the oracle, the executor and the store."""
+
 from __future__ import annotations
 
 import time
@@ -14,16 +15,15 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
+from tuner import tf_backend
 from tuner.campaign import Campaign, from_dict, load_campaign
 from tuner.errors import ConfigError
 from tuner.execution import SequentialExecutor
-from tuner.lr_range import resolve_auto_learning_rate
 from tuner.loop import Plan, attach_oracle, claim, make_plan, run_trials, space_for
+from tuner.lr_range import resolve_auto_learning_rate
 from tuner.pipeline import InputPipeline
-from tuner.store import DiskStore, Store
-from tuner.store import disk
+from tuner.store import DiskStore, Store, disk
 from tuner.strategies import create_oracle
-from tuner import tf_backend
 from tuner.trial import TrialRecord
 
 
@@ -81,9 +81,11 @@ class Results:
         ranked = [str(t) for t in self.table[self.table["status"] == "completed"]["trial_id"]]
         kept = min(len(ranked), self.campaign.keep_top)
         if not 1 <= n <= kept:
-            raise ConfigError(f"n must be in [1, {kept}]: the campaign kept the models of its "
-                              f"best {kept} trial(s) (keep_top={self.campaign.keep_top}), but "
-                              f"got {n}.")
+            raise ConfigError(
+                f"n must be in [1, {kept}]: the campaign kept the models of its "
+                f"best {kept} trial(s) (keep_top={self.campaign.keep_top}), but "
+                f"got {n}."
+            )
         if self.store is None:
             raise FileNotFoundError(f"no models kept for campaign {self.campaign.name!r}")
         return [self.store.load_model(trial_id) for trial_id in ranked[:n]]
@@ -115,11 +117,13 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
     def factory(trial_id: str, values: dict[str, Any]) -> list[keras.callbacks.Callback]:
         shown = {k: v for k, v in values.items() if k in tuned}
         return hparams_callbacks(campaign.folder / "tensorboard", trial_id, shown, metrics)
+
     return factory
 
 
-def _progress_printer(plan: Plan, store: Store,
-                      print_line: Callable[[str], None]) -> Callable[[TrialRecord], None]:
+def _progress_printer(
+    plan: Plan, store: Store, print_line: Callable[[str], None]
+) -> Callable[[TrialRecord], None]:
     from tuner import console
 
     started, total = time.perf_counter(), plan.planned_trials()
@@ -130,59 +134,116 @@ def _progress_printer(plan: Plan, store: Store,
         elapsed = time.perf_counter() - started
         ran = done - done_before
         eta = elapsed / ran * max(total - done, 0) if ran else None
-        print_line(console.progress_line(console.ProgressEvent(
-            record=record, done=done, total=total, best=store.best(),
-            objective=plan.campaign.objective, elapsed_s=elapsed, eta_s=eta,
-            tuned=plan.tuned, pack_size=1)))
+        print_line(
+            console.progress_line(
+                console.ProgressEvent(
+                    record=record,
+                    done=done,
+                    total=total,
+                    best=store.best(),
+                    objective=plan.campaign.objective,
+                    elapsed_s=elapsed,
+                    eta_s=eta,
+                    tuned=plan.tuned,
+                    pack_size=1,
+                )
+            )
+        )
+
     return report
 
 
-def run_plan(plan: Plan, *, overwrite: bool = False, overwrite_hint: str = "overwrite=True",
-             quiet: bool = True, print_line: Callable[[str], None] = print,
-             callbacks: Sequence[keras.callbacks.Callback] = ()) -> Results:
+def run_plan(
+    plan: Plan,
+    *,
+    overwrite: bool = False,
+    overwrite_hint: str = "overwrite=True",
+    quiet: bool = True,
+    print_line: Callable[[str], None] = print,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> Results:
     """Claim the folder, resolve learning_rate = "auto", and run the campaign's trials."""
     campaign = plan.campaign
     tf_backend.configure_threads(campaign.threads)
     claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
     entries, lr_info = resolve_auto_learning_rate(campaign, plan.dataset, plan.hypermodel)
-    oracle = attach_oracle(create_oracle(
-        campaign.strategy, objective=plan.objective, hyperparameters=space_for(campaign, entries),
-        max_trials=campaign.max_trials, seed=campaign.seed, epochs=campaign.epochs,
-        options=campaign.strategy_options,
-        max_consecutive_failures=campaign.max_consecutive_failures), campaign.folder)
+    oracle = attach_oracle(
+        create_oracle(
+            campaign.strategy,
+            objective=plan.objective,
+            hyperparameters=space_for(campaign, entries),
+            max_trials=campaign.max_trials,
+            seed=campaign.seed,
+            epochs=campaign.epochs,
+            options=campaign.strategy_options,
+            max_consecutive_failures=campaign.max_consecutive_failures,
+        ),
+        campaign.folder,
+    )
     preprocessing = getattr(plan.dataset, "preprocessing", None)
-    store = DiskStore(campaign.folder, plan.objective, keep_top=campaign.keep_top,
-                      keeps_parents=plan.strategy.trains_from_parent,
-                      hyperparameter_names=list(campaign.space),
-                      settings=dict(campaign.to_dict(), **(lr_info or {})),
-                      prepare_for_saving=getattr(preprocessing, "with_raw_inputs", None))
+    store = DiskStore(
+        campaign.folder,
+        plan.objective,
+        keep_top=campaign.keep_top,
+        keeps_parents=plan.strategy.trains_from_parent,
+        hyperparameter_names=list(campaign.space),
+        settings=dict(campaign.to_dict(), **(lr_info or {})),
+        prepare_for_saving=getattr(preprocessing, "with_raw_inputs", None),
+    )
     if preprocessing is not None and hasattr(preprocessing, "to_dict"):
         store.write_preprocessing(preprocessing.to_dict())
     executor = SequentialExecutor(
-        plan.hypermodel, InputPipeline(plan.dataset), objective=plan.objective,
-        seed=campaign.seed, early_stopping=campaign.early_stopping, callbacks=callbacks,
+        plan.hypermodel,
+        InputPipeline(plan.dataset),
+        objective=plan.objective,
+        seed=campaign.seed,
+        early_stopping=campaign.early_stopping,
+        callbacks=callbacks,
         callback_factory=_tensorboard_callbacks(campaign, plan.tuned)
-        if campaign.tensorboard else None)
+        if campaign.tensorboard
+        else None,
+    )
     if not quiet:
         from tuner import console
 
         for line in console.campaign_header(
-                name=campaign.name, strategy=campaign.strategy, trials=plan.planned_trials(),
-                grid_size=plan.grid_size, dataset=campaign.dataset,
-                objective=campaign.objective, direction=str(campaign.direction),
-                folder=str(campaign.folder), auto_lr=_auto_lr(lr_info)):
+            name=campaign.name,
+            strategy=campaign.strategy,
+            trials=plan.planned_trials(),
+            grid_size=plan.grid_size,
+            dataset=campaign.dataset,
+            objective=campaign.objective,
+            direction=str(campaign.direction),
+            folder=str(campaign.folder),
+            auto_lr=_auto_lr(lr_info),
+        ):
             print_line(line)
         if store.records():
-            print_line(f"resuming {campaign.name!r}: {len(store.records())} trial(s) already "
-                       f"finished in {campaign.folder}")
-    ran = run_trials(oracle, executor, store,
-                     on_trial_end=None if quiet else _progress_printer(plan, store, print_line))
-    found = Results(campaign=campaign, records=store.records(), table=store.table(),
-                    store=store, preprocessing=preprocessing, ran=ran, info=lr_info or {})
+            print_line(
+                f"resuming {campaign.name!r}: {len(store.records())} trial(s) already "
+                f"finished in {campaign.folder}"
+            )
+    ran = run_trials(
+        oracle,
+        executor,
+        store,
+        on_trial_end=None if quiet else _progress_printer(plan, store, print_line),
+    )
+    found = Results(
+        campaign=campaign,
+        records=store.records(),
+        table=store.table(),
+        store=store,
+        preprocessing=preprocessing,
+        ran=ran,
+        info=lr_info or {},
+    )
     if ran == 0 and store.records():
-        message = (f"campaign {campaign.name!r} already has {len(store.records())} finished "
-                   f"trial(s) in {campaign.folder}; nothing new ran (raise max_trials to run "
-                   f"more, or start over with {overwrite_hint})")
+        message = (
+            f"campaign {campaign.name!r} already has {len(store.records())} finished "
+            f"trial(s) in {campaign.folder}; nothing new ran (raise max_trials to run "
+            f"more, or start over with {overwrite_hint})"
+        )
         if quiet:
             warnings.warn(message, stacklevel=3)
         else:
@@ -194,11 +255,20 @@ def _auto_lr(info: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if not info else {"learning_rate": info["learning_rate"]}
 
 
-def search(model: Any = None, x: Any = None, y: Any = None, *, validation_data: Any = None,
-           validation_split: float | None = None, space: dict[str, Any] | None = None,
-           callbacks: Sequence[keras.callbacks.Callback] = (), overwrite: bool = False,
-           quiet: bool = True, print_line: Callable[[str], None] = print,
-           **fields: Any) -> Results:
+def search(
+    model: Any = None,
+    x: Any = None,
+    y: Any = None,
+    *,
+    validation_data: Any = None,
+    validation_split: float | None = None,
+    space: dict[str, Any] | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    overwrite: bool = False,
+    quiet: bool = True,
+    print_line: Callable[[str], None] = print,
+    **fields: Any,
+) -> Results:
     """Run (or resume) a campaign, and return its `Results`.
 
     From a campaign file or `Campaign`, with fields overridden::
@@ -218,56 +288,86 @@ def search(model: Any = None, x: Any = None, y: Any = None, *, validation_data: 
     """
     if isinstance(model, (Campaign, Path)) or (isinstance(model, str) and model.endswith(".toml")):
         if x is not None or y is not None or validation_data is not None:
-            raise ConfigError("x, y and validation_data go with a model, not a campaign file; "
-                              "name the data in the campaign (dataset = ...) instead.")
+            raise ConfigError(
+                "x, y and validation_data go with a model, not a campaign file; "
+                "name the data in the campaign (dataset = ...) instead."
+            )
         campaign = model if isinstance(model, Campaign) else load_campaign(model)
-        extra = dict(fields, **({"space": space} if space is not None else {}),
-                     **({"validation_split": validation_split}
-                        if validation_split is not None else {}))
+        extra = dict(
+            fields,
+            **({"space": space} if space is not None else {}),
+            **({"validation_split": validation_split} if validation_split is not None else {}),
+        )
         if extra:
             campaign = campaign.replace(**extra)
         plan = make_plan(campaign)
     elif model is None:
-        raise ConfigError("search needs a campaign file, a Campaign, or a model builder with "
-                          "data (search(build, x, y, ...)).")
+        raise ConfigError(
+            "search needs a campaign file, a Campaign, or a model builder with "
+            "data (search(build, x, y, ...))."
+        )
     else:
-        campaign, dataset = _in_memory_campaign(model, x, y, validation_data, validation_split,
-                                                space, fields)
+        campaign, dataset = _in_memory_campaign(
+            model, x, y, validation_data, validation_split, space, fields
+        )
         plan = make_plan(campaign, model=model, dataset=dataset)
-    return run_plan(plan, overwrite=overwrite, quiet=quiet, print_line=print_line,
-                    callbacks=callbacks)
+    return run_plan(
+        plan, overwrite=overwrite, quiet=quiet, print_line=print_line, callbacks=callbacks
+    )
 
 
 def _model_label(model: Any) -> str:
     if isinstance(model, str):
         return model
-    target = model if isinstance(model, type) or callable(model) and not isinstance(
-        model, kt.HyperModel) else type(model)
+    target = (
+        model
+        if isinstance(model, type) or callable(model) and not isinstance(model, kt.HyperModel)
+        else type(model)
+    )
     module, name = getattr(target, "__module__", None), getattr(target, "__qualname__", None)
     return f"{module}:{name}" if module and name else type(model).__name__
 
 
-def _in_memory_campaign(model: Any, x: Any, y: Any, validation_data: Any,
-                        validation_split: float | None, space: dict[str, Any] | None,
-                        fields: dict[str, Any]) -> tuple[Campaign, Any]:
+def _in_memory_campaign(
+    model: Any,
+    x: Any,
+    y: Any,
+    validation_data: Any,
+    validation_split: float | None,
+    space: dict[str, Any] | None,
+    fields: dict[str, Any],
+) -> tuple[Campaign, Any]:
     from tuner.datasets import dataset_from_arrays
 
     if x is None:
         raise ConfigError("search(build, x, y, ...) needs x: the training inputs.")
     for key in ("dataset", "model"):
         if key in fields:
-            raise ConfigError(f"{key}= cannot be given with in-memory data; pass the data as "
-                              "x, y and the builder as the first argument.")
+            raise ConfigError(
+                f"{key}= cannot be given with in-memory data; pass the data as "
+                "x, y and the builder as the first argument."
+            )
     label = _model_label(model)
     name = fields.pop("name", None) or label.rpartition(":")[2].replace(".", "_") or "search"
     split = 0.2 if validation_split is None else validation_split
-    campaign = Campaign(name=name, dataset="arrays", model=label, space=dict(space or {}),
-                        validation_split=split, **fields)
-    dataset = dataset_from_arrays(x, y, validation_data=validation_data,
-                                  validation_split=campaign.validation_split,
-                                  test_split=campaign.test_split,
-                                  max_samples=campaign.max_samples, seed=campaign.seed,
-                                  standardize=bool(campaign.standardize))
+    campaign = Campaign(
+        name=name,
+        dataset="arrays",
+        model=label,
+        space=dict(space or {}),
+        validation_split=split,
+        **fields,
+    )
+    dataset = dataset_from_arrays(
+        x,
+        y,
+        validation_data=validation_data,
+        validation_split=campaign.validation_split,
+        test_split=campaign.test_split,
+        max_samples=campaign.max_samples,
+        seed=campaign.seed,
+        standardize=bool(campaign.standardize),
+    )
     return campaign, dataset
 
 
@@ -282,11 +382,17 @@ def load_results(name_or_folder: str | Path, results_dir: str | Path = "results"
     campaign = from_dict(tomllib.loads(text), source=str(folder / disk.CAMPAIGN_FILE))
     campaign = campaign.replace(results_dir=str(folder.parent))
     objective = kt.Objective(campaign.objective, campaign.direction)
-    store = DiskStore(folder, objective, keep_top=campaign.keep_top,
-                      hyperparameter_names=list(campaign.space))
+    store = DiskStore(
+        folder, objective, keep_top=campaign.keep_top, hyperparameter_names=list(campaign.space)
+    )
     preprocessing = _read_preprocessing(folder)
-    return Results(campaign=campaign, records=store.records(), table=store.table(),
-                   store=store, preprocessing=preprocessing)
+    return Results(
+        campaign=campaign,
+        records=store.records(),
+        table=store.table(),
+        store=store,
+        preprocessing=preprocessing,
+    )
 
 
 def _read_preprocessing(folder: Path) -> Any:

@@ -1,5 +1,6 @@
 """The campaign: one rule table derived from the `Campaign` dataclass, and one validation path
 for every way a campaign is made (a TOML file, Python keywords, `Campaign.replace`)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,13 +16,16 @@ import tomli_w
 
 from tuner.errors import ConfigError, did_you_mean
 
-EARLY_STOPPING_KEYS: dict[str, type | tuple[type, ...]] = {"patience": int,
-                                                           "min_delta": (int, float)}
+EARLY_STOPPING_KEYS: dict[str, type | tuple[type, ...]] = {
+    "patience": int,
+    "min_delta": (int, float),
+}
 MAXIMISED = ("acc", "auc", "precision", "recall", "f1", "r2", "iou")
 MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "hinge", "crossentropy")
 # Settings that may change between runs of one campaign; any other change starts a new one.
-RESUMABLE_CHANGES = frozenset({"max_trials", "keep_top", "tensorboard",
-                               "max_consecutive_failures", "results_dir", "threads"})
+RESUMABLE_CHANGES = frozenset(
+    {"max_trials", "keep_top", "tensorboard", "max_consecutive_failures", "results_dir", "threads"}
+)
 SEED_LIMIT = 2**32
 
 
@@ -79,16 +83,18 @@ class Campaign:
         """The folder of the campaign file it was read from (None when made in Python)."""
         return getattr(self, "_source_dir", None)
 
-    def replace(self, **changes: Any) -> "Campaign":
+    def replace(self, **changes: Any) -> Campaign:
         """A copy with some fields changed, validated again. A direction that was inferred is
         inferred again when the objective changes."""
         if getattr(self, "_direction_inferred", False) and "direction" not in changes:
             changes["direction"] = None
         unknown = [key for key in changes if key not in FIELDS]
         if unknown:
-            raise ConfigError(f"unknown campaign field {unknown[0]!r}"
-                              f"{did_you_mean(unknown[0], FIELDS)}; accepted: "
-                              f"{', '.join(sorted(FIELDS))}.")
+            raise ConfigError(
+                f"unknown campaign field {unknown[0]!r}"
+                f"{did_you_mean(unknown[0], FIELDS)}; accepted: "
+                f"{', '.join(sorted(FIELDS))}."
+            )
         changed = dataclasses.replace(self, **changes)
         if self.source_dir is not None:
             object.__setattr__(changed, "_source_dir", self.source_dir)
@@ -118,12 +124,18 @@ def _accepted_types(hint: Any) -> tuple[type, ...]:
 # The rule table: every field's accepted types and bounds, read from the dataclass itself.
 FIELDS: dict[str, tuple[type, ...]] = {
     f.name: _accepted_types(hint)
-    for f, hint in ((f, typing.get_type_hints(Campaign)[f.name])
-                    for f in dataclasses.fields(Campaign))}
-BOUNDS: dict[str, dict[str, Any]] = {f.name: dict(f.metadata) for f in dataclasses.fields(Campaign)
-                                     if f.metadata}
-REQUIRED = tuple(f.name for f in dataclasses.fields(Campaign)
-                 if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    for f, hint in (
+        (f, typing.get_type_hints(Campaign)[f.name]) for f in dataclasses.fields(Campaign)
+    )
+}
+BOUNDS: dict[str, dict[str, Any]] = {
+    f.name: dict(f.metadata) for f in dataclasses.fields(Campaign) if f.metadata
+}
+REQUIRED = tuple(
+    f.name
+    for f in dataclasses.fields(Campaign)
+    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+)
 
 
 def infer_direction(objective: str) -> str | None:
@@ -139,8 +151,10 @@ def infer_direction(objective: str) -> str | None:
 def _inferred_direction(objective: str) -> str:
     direction = infer_direction(objective)
     if direction is None:
-        raise ConfigError(f"cannot tell whether objective {objective!r} should be maximised or "
-                          "minimised; add direction = \"max\" or \"min\".")
+        raise ConfigError(
+            f"cannot tell whether objective {objective!r} should be maximised or "
+            'minimised; add direction = "max" or "min".'
+        )
     return direction
 
 
@@ -155,8 +169,9 @@ def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None
     if isinstance(value, bool) and bool not in expected:
         raise ConfigError(f"{key} must be a {_type_name(expected)}, but got {value!r}.")
     if not isinstance(value, expected):
-        raise ConfigError(f"{key} must be a {_type_name(expected)}, but got "
-                          f"{type(value).__name__} {value!r}.")
+        raise ConfigError(
+            f"{key} must be a {_type_name(expected)}, but got {type(value).__name__} {value!r}."
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{key} must be a finite number, but got {value!r}.")
     if isinstance(value, str) and "\x00" in value:
@@ -179,8 +194,10 @@ def _check_table(section: str, table: dict[str, Any], allowed: dict[str, Any]) -
     for key, value in table.items():
         if key not in allowed:
             accepted = ", ".join(sorted(allowed)) or "none"
-            raise ConfigError(f"[{section}] unknown key {key!r}{did_you_mean(key, allowed)}; "
-                              f"accepted: {accepted}.")
+            raise ConfigError(
+                f"[{section}] unknown key {key!r}{did_you_mean(key, allowed)}; "
+                f"accepted: {accepted}."
+            )
         _check_type(f"[{section}] {key}", value, allowed[key])
 
 
@@ -195,26 +212,35 @@ def _check_loss_objective(campaign: Campaign) -> None:
     tuned_loss = campaign.space.get("loss")
     varies = isinstance(tuned_loss, (list, dict))
     if varies and campaign.objective in ("loss", "val_loss"):
-        raise ConfigError(f"objective {campaign.objective!r} compares different units when "
-                          "[space] loss is tuned; use a metric every trial logs the same way, "
-                          "e.g. objective = \"val_mse\" or \"val_mae\" for regression.")
+        raise ConfigError(
+            f"objective {campaign.objective!r} compares different units when "
+            "[space] loss is tuned; use a metric every trial logs the same way, "
+            'e.g. objective = "val_mse" or "val_mae" for regression.'
+        )
 
 
 def _validate(campaign: Campaign) -> None:
     """Every rule that does not need the data or the builder."""
     for key, expected in FIELDS.items():
         value = getattr(campaign, key)
-        if value is None and (key in REQUIRED or type(None) not in typing.get_args(
-                typing.get_type_hints(Campaign)[key])):
+        if value is None and (
+            key in REQUIRED
+            or type(None) not in typing.get_args(typing.get_type_hints(Campaign)[key])
+        ):
             raise ConfigError(f"{key} must be a {_type_name(expected)}, but got None.")
         if value is not None:
             _check_type(key, value, expected)
             _check_bounds(key, value)
-    if not campaign.name or "/" in campaign.name or "\\" in campaign.name \
-            or campaign.name.startswith("."):
+    if (
+        not campaign.name
+        or "/" in campaign.name
+        or "\\" in campaign.name
+        or campaign.name.startswith(".")
+    ):
         raise ConfigError(f"name must be a plain folder name, but got {campaign.name!r}.")
-    _check_table("strategy_options", campaign.strategy_options,
-                 _strategy_options(campaign.strategy))
+    _check_table(
+        "strategy_options", campaign.strategy_options, _strategy_options(campaign.strategy)
+    )
     if campaign.early_stopping is not None:
         _check_table("early_stopping", campaign.early_stopping, EARLY_STOPPING_KEYS)
     if campaign.direction not in (None, "min", "max"):
@@ -226,8 +252,10 @@ def from_dict(data: dict[str, Any], source: str = "campaign") -> Campaign:
     """A `Campaign` from parsed TOML, with unknown keys and missing ones refused."""
     for key in data:
         if key not in FIELDS:
-            raise ConfigError(f"{source}: unknown key {key!r}{did_you_mean(key, FIELDS)}; "
-                              f"accepted: {', '.join(sorted(FIELDS))}.")
+            raise ConfigError(
+                f"{source}: unknown key {key!r}{did_you_mean(key, FIELDS)}; "
+                f"accepted: {', '.join(sorted(FIELDS))}."
+            )
     for key in REQUIRED:
         if key not in data:
             raise ConfigError(f"{source}: missing required key {key!r}.")

@@ -1,11 +1,12 @@
 """The `tuner` command line. `main(argv) -> int`: 0 success, 2 bad input, 1 failure."""
+
 from __future__ import annotations
 
 import argparse
 import importlib.metadata
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from tuner.errors import ConfigError, Fatal
 from tuner.quiet import import_keras_quietly
@@ -21,20 +22,32 @@ def _search(args: argparse.Namespace) -> int:
     from tuner.campaign import load_campaign
 
     campaign = load_campaign(args.campaign)
-    overrides = {key: value for key, value in (
-        ("strategy", args.strategy), ("max_trials", args.max_trials), ("epochs", args.epochs),
-        ("seed", args.seed), ("results_dir", args.results_dir)) if value is not None}
+    overrides = {
+        key: value
+        for key, value in (
+            ("strategy", args.strategy),
+            ("max_trials", args.max_trials),
+            ("epochs", args.epochs),
+            ("seed", args.seed),
+            ("results_dir", args.results_dir),
+        )
+        if value is not None
+    }
     if overrides:
         campaign = campaign.replace(**overrides)
     plan = loop.make_plan(campaign)  # every check, before anything is written or deleted
-    found = api.run_plan(plan, overwrite=args.overwrite, overwrite_hint="--overwrite",
-                         quiet=args.quiet)
+    found = api.run_plan(
+        plan, overwrite=args.overwrite, overwrite_hint="--overwrite", quiet=args.quiet
+    )
     completed = found.table[found.table["status"] == "completed"]
     if not args.quiet and len(found.table):
         print()
         print(console.final_table(found.table, objective=campaign.objective, top=args.top))
-        best = (f"best {campaign.objective} = {completed.iloc[0]['score']:.4f}"
-                if len(completed) else "no trial completed")
+        best = (
+            f"best {campaign.objective} = {completed.iloc[0]['score']:.4f}"
+            if len(completed)
+            else "no trial completed"
+        )
         print(f"\n{len(found.table)} trials; {best}; table in {campaign.folder / 'trials.csv'}")
     if completed.empty:
         errors = found.table["error"].dropna()
@@ -50,12 +63,16 @@ def _results(args: argparse.Namespace) -> int:
     names = list(args.names)
     if names[0] == "compare":
         if len(names) < 2:
-            raise ConfigError("`tuner results compare` needs at least one campaign name or folder, but got none.")
+            raise ConfigError(
+                "`tuner results compare` needs at least one campaign name or folder, but got none."
+            )
         table = results.compare(names[1:], args.results_dir)
     else:
         if len(names) > 1:
-            raise ConfigError(f"`tuner results` shows one campaign, but got {names}; "
-                              "use `tuner results compare A B ...` to compare campaigns.")
+            raise ConfigError(
+                f"`tuner results` shows one campaign, but got {names}; "
+                "use `tuner results compare A B ...` to compare campaigns."
+            )
         table = results.load(names[0], args.results_dir)
     top = args.top if args.top is not None else (None if args.format in ("csv", "json") else 20)
     if top is not None:
@@ -80,8 +97,9 @@ def _lr_find(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.campaign)
     if args.results_dir is not None:
         campaign = campaign.replace(results_dir=args.results_dir)
-    result = run_lr_find(campaign, overrides, start_lr=args.start_lr, end_lr=args.end_lr,
-                         num_iter=args.num_iter)
+    result = run_lr_find(
+        campaign, overrides, start_lr=args.start_lr, end_lr=args.end_lr, num_iter=args.num_iter
+    )
     for line in suggestion_lines(result):
         print(line)
     for path in write_lr_find(result, campaign.folder):
@@ -101,17 +119,29 @@ class _VersionAction(argparse.Action):
     """argparse's "version" action, but reading the version only when asked (~0.1 s)."""
 
     def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
-                         help="print the version and exit")
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="print the version and exit",
+        )
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: object, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
         print(version())
         parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tuner", description="Hyperparameter tuning for Keras models.")
+    parser = argparse.ArgumentParser(
+        prog="tuner", description="Hyperparameter tuning for Keras models."
+    )
     parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -127,29 +157,50 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--top", type=int, default=10, help="rows of the final table")
     search.set_defaults(handler=_search)
 
-    shown = commands.add_parser("results", help="show a campaign's ranked trials, or compare campaigns",
-                                description="tuner results NAME|DIR, or tuner results compare A B ...")
-    shown.add_argument("names", nargs="+", metavar="NAME|DIR",
-                       help="a campaign name under --results-dir or a results folder; "
-                            "`compare A B ...` puts each campaign's best trial side by side")
-    shown.add_argument("--top", type=int, help="rows to show (default: 20 for table/markdown, all for csv/json)")
+    shown = commands.add_parser(
+        "results",
+        help="show a campaign's ranked trials, or compare campaigns",
+        description="tuner results NAME|DIR, or tuner results compare A B ...",
+    )
+    shown.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME|DIR",
+        help="a campaign name under --results-dir or a results folder; "
+        "`compare A B ...` puts each campaign's best trial side by side",
+    )
+    shown.add_argument(
+        "--top", type=int, help="rows to show (default: 20 for table/markdown, all for csv/json)"
+    )
     shown.add_argument("--format", choices=["table", "csv", "markdown", "json"], default="table")
     shown.add_argument("--results-dir", default="results")
     shown.set_defaults(handler=_results)
 
-    report = commands.add_parser("report", help="draw the plots and write report.html into a results folder")
+    report = commands.add_parser(
+        "report", help="draw the plots and write report.html into a results folder"
+    )
     report.add_argument("name", metavar="NAME|DIR")
-    report.add_argument("--top", type=int, default=20, help="rows of the ranked table in the report")
+    report.add_argument(
+        "--top", type=int, default=20, help="rows of the ranked table in the report"
+    )
     report.add_argument("--results-dir", default="results")
     report.set_defaults(handler=_report)
 
-    lr = commands.add_parser("lr-find", help="run the learning-rate range test on a campaign's model",
-                             description="Writes lr_find.png and lr_find.csv into the campaign's "
-                                         "results folder and prints the suggested rates.")
+    lr = commands.add_parser(
+        "lr-find",
+        help="run the learning-rate range test on a campaign's model",
+        description="Writes lr_find.png and lr_find.csv into the campaign's "
+        "results folder and prints the suggested rates.",
+    )
     lr.add_argument("campaign", help="campaign file (TOML)")
-    lr.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="fix a hyperparameter of the model (repeatable); others take the "
-                         "campaign's fixed values or the builder's defaults")
+    lr.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fix a hyperparameter of the model (repeatable); others take the "
+        "campaign's fixed values or the builder's defaults",
+    )
     lr.add_argument("--start-lr", type=float, default=1e-7)
     lr.add_argument("--end-lr", type=float, default=10.0)
     lr.add_argument("--num-iter", type=int, default=100, help="batches to run at most")
@@ -170,8 +221,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tuner: failed: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("tuner: interrupted; finished trials are kept, run the same command to resume",
-              file=sys.stderr)
+        print(
+            "tuner: interrupted; finished trials are kept, run the same command to resume",
+            file=sys.stderr,
+        )
         return 130
 
 

@@ -3,6 +3,7 @@
 Pure rendering: strings from records and tables, fitted to a width; nothing here imports Keras
 or prints.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,15 @@ ELLIPSIS = "..."
 INTERNAL_PREFIX = "tuner/"
 # Short names for the bundled builders' hyperparameters in progress lines; others keep theirs.
 SHORT_NAMES = {
-    "learning_rate": "lr", "optimizer": "opt", "n_layers": "layers", "dropout": "drop",
-    "batch_size": "batch", "activation": "act", "kernel_initializer": "init",
-    "batch_norm": "bn", "per_layer_units": "per_layer",
+    "learning_rate": "lr",
+    "optimizer": "opt",
+    "n_layers": "layers",
+    "dropout": "drop",
+    "batch_size": "batch",
+    "activation": "act",
+    "kernel_initializer": "init",
+    "batch_norm": "bn",
+    "per_layer_units": "per_layer",
 }
 # The table's own columns, in the order the final table shows them around the
 # hyperparameters and metrics (which keep their order, in the middle).
@@ -56,8 +63,8 @@ def clip(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     if width <= len(ELLIPSIS):
-        return text[:max(width, 0)]
-    return text[:width - len(ELLIPSIS)] + ELLIPSIS
+        return text[: max(width, 0)]
+    return text[: width - len(ELLIPSIS)] + ELLIPSIS
 
 
 def clock(seconds: float) -> str:
@@ -112,8 +119,11 @@ def _counter(done: int, total: int | None) -> str:
 
 def _tuned_text(hyperparameters: dict[str, Any], tuned: Sequence[str], room: int) -> str:
     """As many ``name=value`` items as fit in `room` characters, "..." when some do not."""
-    items = [f"{SHORT_NAMES.get(name, name)}={compact_value(hyperparameters[name])}"
-             for name in tuned if hyperparameters.get(name) is not None]
+    items = [
+        f"{SHORT_NAMES.get(name, name)}={compact_value(hyperparameters[name])}"
+        for name in tuned
+        if hyperparameters.get(name) is not None
+    ]
     text = ""
     for index, item in enumerate(items):
         candidate = f"{text} {item}".lstrip()
@@ -147,13 +157,20 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
         best_text = f"best {_score(best.score)} (#{best.trial_id})"
     extras = {
         "best": best_text,
-        "timing": _seconds(record.duration_s) + (f" x{event.pack_size}" if event.pack_size > 1 else ""),
-        "eta": (f"eta {clock(event.eta_s)}" if event.eta_s is not None
-                else f"elapsed {clock(event.elapsed_s)}"),
+        "timing": _seconds(record.duration_s)
+        + (f" x{event.pack_size}" if event.pack_size > 1 else ""),
+        "eta": (
+            f"eta {clock(event.eta_s)}"
+            if event.eta_s is not None
+            else f"elapsed {clock(event.elapsed_s)}"
+        ),
     }
     failed = record.status != COMPLETED or record.score is None
-    result = ("FAILED: " + _reason(record.error, event.objective) if failed
-              else f"{clip(event.objective, 24)}={_score(record.score)}")
+    result = (
+        "FAILED: " + _reason(record.error, event.objective)
+        if failed
+        else f"{clip(event.objective, 24)}={_score(record.score)}"
+    )
     tuned_all = _tuned_text(record.hyperparameters, event.tuned, 10**6)
     # What the result and the tuned values ask for before the extras give way; a failure's
     # reason and the tuned values are cut to fit past that.
@@ -186,7 +203,12 @@ def _lr_text(entry: Any, valley: Any) -> str:
     sampling = entry.get("sampling", "linear")
     details = [sampling]
     step = entry.get("step")
-    if isinstance(step, Real) and isinstance(low, Real) and isinstance(high, Real) and float(step) > 0:
+    if (
+        isinstance(step, Real)
+        and isinstance(low, Real)
+        and isinstance(high, Real)
+        and float(step) > 0
+    ):
         lo, hi, by = float(low), float(high), float(step)
         if sampling == "log" and by > 1 and lo > 0:
             count = math.floor(math.log(hi / lo) / math.log(by) + 1e-6) + 1
@@ -197,9 +219,18 @@ def _lr_text(entry: Any, valley: Any) -> str:
     return f"{_rate(low)} to {_rate(high)} ({', '.join(details)}{found})"
 
 
-def campaign_header(*, name: str, strategy: str, trials: int, grid_size: int | None, dataset: str,
-                    objective: str, direction: str, folder: str,
-                    auto_lr: dict[str, Any] | None) -> list[str]:
+def campaign_header(
+    *,
+    name: str,
+    strategy: str,
+    trials: int,
+    grid_size: int | None,
+    dataset: str,
+    objective: str,
+    direction: str,
+    folder: str,
+    auto_lr: dict[str, Any] | None,
+) -> list[str]:
     """The lines printed before the search starts.
 
     A grid of `grid_size` combinations runs ``min(grid_size, trials)`` of them. `auto_lr` is
@@ -213,14 +244,16 @@ def campaign_header(*, name: str, strategy: str, trials: int, grid_size: int | N
         plan = f"{grid_size} (a grid of {grid_size} combination{'s' if grid_size != 1 else ''})"
     else:
         plan = f"{trials} of a grid of {grid_size} combinations (max_trials = {trials})"
-    lines = [f"campaign {name!r}: {strategy} search on {dataset!r}",
-             f"trials: {plan}",
-             f"objective: {objective} ({direction})"]
+    lines = [
+        f"campaign {name!r}: {strategy} search on {dataset!r}",
+        f"trials: {plan}",
+        f"objective: {objective} ({direction})",
+    ]
     for key, entry in (auto_lr or {}).items():
         if key.startswith("lr_find_"):
             continue
         mode = "auto" if isinstance(entry, dict) else "auto-fixed"
-        line = f"{key} = \"{mode}\": {_lr_text(entry, (auto_lr or {}).get('lr_find_valley'))}"
+        line = f'{key} = "{mode}": {_lr_text(entry, (auto_lr or {}).get("lr_find_valley"))}'
         lines.append(line)
     lines.append(f"results: {folder}")
     return lines
@@ -230,8 +263,12 @@ def campaign_header(*, name: str, strategy: str, trials: int, grid_size: int | N
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) \
+    return (
+        value is None
+        or value is pd.NA
+        or (isinstance(value, float) and math.isnan(value))
         or (isinstance(value, str) and not value.strip())
+    )
 
 
 def _cell(column: str, value: Any) -> str:
@@ -267,8 +304,9 @@ def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def final_table(table: pd.DataFrame, *, objective: str, width: int | None = None,
-                top: int = 10) -> str:
+def final_table(
+    table: pd.DataFrame, *, objective: str, width: int | None = None, top: int = 10
+) -> str:
     """The top rows of a ranked table as text whose every line fits `width` (the terminal's).
 
     Shows only informative columns: not the internal ``tuner/...`` ones, not the metric that
@@ -299,7 +337,7 @@ def final_table(table: pd.DataFrame, *, objective: str, width: int | None = None
             continue
         kept.append(column)
     middle = [c for c in kept if c not in _LEADING and c not in _TRAILING]
-    ordered = ([c for c in _LEADING if c in kept] + middle + [c for c in _TRAILING if c in kept])
+    ordered = [c for c in _LEADING if c in kept] + middle + [c for c in _TRAILING if c in kept]
 
     cells = {c: _column_cells(c, shown[c]) for c in ordered}
     headers = {c: objective if c == "score" else str(c) for c in ordered}
@@ -330,7 +368,9 @@ def final_table(table: pd.DataFrame, *, objective: str, width: int | None = None
     right = {c: _is_numeric(shown[c]) or all(s.isdigit() for s in cells[c] if s) for c in chosen}
 
     def row(texts: dict[str, str]) -> str:
-        parts = [texts[c].rjust(widths[c]) if right[c] else texts[c].ljust(widths[c]) for c in chosen]
+        parts = [
+            texts[c].rjust(widths[c]) if right[c] else texts[c].ljust(widths[c]) for c in chosen
+        ]
         return clip(_SEP.join(parts).rstrip(), width)
 
     lines = [row(headers)]
@@ -339,9 +379,12 @@ def final_table(table: pd.DataFrame, *, objective: str, width: int | None = None
     if same:
         notes.append("same in every row shown: " + ", ".join(same))
     if left_out:
-        notes.append(f"left out to fit {width} columns: {', '.join(headers[c] for c in left_out)} "
-                     "(`tuner results` shows every column)")
+        notes.append(
+            f"left out to fit {width} columns: {', '.join(headers[c] for c in left_out)} "
+            "(`tuner results` shows every column)"
+        )
     for note in notes:
-        lines += textwrap.wrap(note, width=max(width, 4), subsequent_indent="  ",
-                               break_on_hyphens=False)
+        lines += textwrap.wrap(
+            note, width=max(width, 4), subsequent_indent="  ", break_on_hyphens=False
+        )
     return "\n".join(lines)

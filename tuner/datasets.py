@@ -5,11 +5,13 @@ Every loader returns a `Dataset` with deterministic train/validation/test splits
 task inferred from the targets, the input shape and the output size a model needs, and the
 `Preprocessing` it went through (standardisation statistics, class names).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from sklearn import datasets as skdata
@@ -17,12 +19,32 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from tuner.errors import ConfigError, did_you_mean
-from tuner.preprocessing import (BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASKS, Label,
-                                 Preprocessing, json_label)
+from tuner.preprocessing import (
+    BINARY,
+    MULTICLASS,
+    MULTILABEL,
+    REGRESSION,
+    TASKS,
+    Label,
+    Preprocessing,
+    json_label,
+)
 
-__all__ = ["BINARY", "MULTICLASS", "MULTILABEL", "REGRESSION", "TASKS", "REGISTRY", "Dataset",
-           "DataSpec", "Preprocessing", "available", "dataset_from_arrays", "infer_task",
-           "load_dataset"]
+__all__ = [
+    "BINARY",
+    "MULTICLASS",
+    "MULTILABEL",
+    "REGRESSION",
+    "TASKS",
+    "REGISTRY",
+    "Dataset",
+    "DataSpec",
+    "Preprocessing",
+    "available",
+    "dataset_from_arrays",
+    "infer_task",
+    "load_dataset",
+]
 
 
 @dataclass(frozen=True)
@@ -45,11 +67,12 @@ class Dataset:
 
     def __post_init__(self) -> None:
         if self.preprocessing is None:
-            object.__setattr__(self, "preprocessing",
-                               Preprocessing(self.task, tuple(self.input_shape)))
+            object.__setattr__(
+                self, "preprocessing", Preprocessing(self.task, tuple(self.input_shape))
+            )
 
     @property
-    def spec(self) -> "DataSpec":
+    def spec(self) -> DataSpec:
         return DataSpec(self.task, self.input_shape, self.output_size, self.positive_targets)
 
 
@@ -99,24 +122,37 @@ def _sklearn(loader: Callable) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
 REGISTRY: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray]], bool, str]] = {
     "iris": (_sklearn(skdata.load_iris), True, "150 flowers, 4 features, 3 classes"),
     "wine": (_sklearn(skdata.load_wine), True, "178 wines, 13 features, 3 classes"),
-    "breast_cancer": (_sklearn(skdata.load_breast_cancer), True, "569 tumours, 30 features, binary"),
+    "breast_cancer": (
+        _sklearn(skdata.load_breast_cancer),
+        True,
+        "569 tumours, 30 features, binary",
+    ),
     "digits": (_sklearn(skdata.load_digits), True, "1,797 8x8 digit images, 10 classes"),
     "diabetes": (_sklearn(skdata.load_diabetes), True, "442 patients, 10 features, regression"),
     "mnist": (_mnist, False, "5,000 28x28 MNIST digits scaled to [0, 1], 10 classes"),
     "xor": (_xor, False, "1,000 points in [-1, 1]^2, label = sign(x0) xor sign(x1)"),
     "and": (_and, False, "1,000 noisy corners of the AND truth table"),
     "classification": (
-        lambda: skdata.make_classification(n_samples=1000, n_features=20, n_informative=8,
-                                           n_classes=4, random_state=0),
-        True, "1,000 samples, 20 features, 4 classes (make_classification)"),
+        lambda: skdata.make_classification(
+            n_samples=1000, n_features=20, n_informative=8, n_classes=4, random_state=0
+        ),
+        True,
+        "1,000 samples, 20 features, 4 classes (make_classification)",
+    ),
     "multilabel": (
-        lambda: skdata.make_multilabel_classification(n_samples=1000, n_features=20, n_classes=5,
-                                                      random_state=0),
-        True, "1,000 samples, 20 features, 5 labels (make_multilabel_classification)"),
+        lambda: skdata.make_multilabel_classification(
+            n_samples=1000, n_features=20, n_classes=5, random_state=0
+        ),
+        True,
+        "1,000 samples, 20 features, 5 labels (make_multilabel_classification)",
+    ),
     "regression": (
-        lambda: skdata.make_regression(n_samples=1000, n_features=10, n_informative=6, noise=10.0,
-                                       random_state=0),
-        True, "1,000 samples, 10 features, regression (make_regression)"),
+        lambda: skdata.make_regression(
+            n_samples=1000, n_features=10, n_informative=6, noise=10.0, random_state=0
+        ),
+        True,
+        "1,000 samples, 10 features, regression (make_regression)",
+    ),
 }
 
 
@@ -162,8 +198,10 @@ def _output_size(y: np.ndarray, task: str) -> int:
 
 # ---------------------------------------------------------------------------------- checks
 
-def _check_fractions(validation_split: float | None, test_split: float,
-                     max_samples: int | None) -> None:
+
+def _check_fractions(
+    validation_split: float | None, test_split: float, max_samples: int | None
+) -> None:
     """`validation_split=None`: the validation data is given, so only the test fraction counts."""
     fractions = {"test_split": test_split}
     if validation_split is not None:
@@ -173,11 +211,15 @@ def _check_fractions(validation_split: float | None, test_split: float,
             raise ConfigError(f"{key} must be in [0, 1), but got {value!r}.")
     if validation_split is not None:
         if validation_split <= 0.0:
-            raise ConfigError(f"validation_split must be > 0 (the objective is measured on it), "
-                              f"but got {validation_split!r}.")
+            raise ConfigError(
+                f"validation_split must be > 0 (the objective is measured on it), "
+                f"but got {validation_split!r}."
+            )
         if validation_split + test_split >= 1.0:
-            raise ConfigError(f"validation_split + test_split must be < 1, but got "
-                              f"{validation_split} + {test_split}.")
+            raise ConfigError(
+                f"validation_split + test_split must be < 1, but got "
+                f"{validation_split} + {test_split}."
+            )
     if max_samples is not None and max_samples < 10:
         raise ConfigError(f"max_samples must be at least 10, but got {max_samples!r}.")
 
@@ -186,9 +228,11 @@ def _check_finite_features(x: np.ndarray, what: str) -> None:
     bad = ~np.isfinite(x.reshape(len(x), -1))
     if bad.any():
         rows, columns = np.nonzero(bad)
-        raise ConfigError(f"{what} holds {int(bad.sum())} NaN or infinite feature value(s), the "
-                          f"first at sample {int(rows[0])}, feature {int(columns[0])}; remove or "
-                          "impute them first.")
+        raise ConfigError(
+            f"{what} holds {int(bad.sum())} NaN or infinite feature value(s), the "
+            f"first at sample {int(rows[0])}, feature {int(columns[0])}; remove or "
+            "impute them first."
+        )
 
 
 def _check_targets(y: np.ndarray, what: str) -> None:
@@ -202,8 +246,10 @@ def _check_targets(y: np.ndarray, what: str) -> None:
         return
     if missing.any():
         first = int(np.nonzero(missing.reshape(len(y), -1).any(axis=1))[0][0])
-        raise ConfigError(f"{what} holds {int(missing.sum())} missing, NaN or infinite target(s), "
-                          f"the first at sample {first}; drop those samples first.")
+        raise ConfigError(
+            f"{what} holds {int(missing.sum())} missing, NaN or infinite target(s), "
+            f"the first at sample {first}; drop those samples first."
+        )
 
 
 def _check_sortable(y: np.ndarray) -> None:
@@ -214,8 +260,10 @@ def _check_sortable(y: np.ndarray) -> None:
         np.unique(y)
     except TypeError:
         kinds = sorted({type(v).__name__ for v in y.reshape(-1)})
-        raise ConfigError(f"the labels mix types ({', '.join(kinds)}) and cannot be sorted into "
-                          "classes; give labels of one type.") from None
+        raise ConfigError(
+            f"the labels mix types ({', '.join(kinds)}) and cannot be sorted into "
+            "classes; give labels of one type."
+        ) from None
 
 
 def _frame_features(frame: Any, where: str) -> np.ndarray:
@@ -224,29 +272,37 @@ def _frame_features(frame: Any, where: str) -> np.ndarray:
 
     non_numeric = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c].dtype)]
     if non_numeric:
-        raise ConfigError(f"feature column(s) {non_numeric} in {where} are not numeric; encode them "
-                          "as numbers first (for example with pandas.get_dummies).")
+        raise ConfigError(
+            f"feature column(s) {non_numeric} in {where} are not numeric; encode them "
+            "as numbers first (for example with pandas.get_dummies)."
+        )
     x = frame.to_numpy(dtype="float32", na_value=np.nan)
     not_finite = [c for c, ok in zip(frame.columns, np.isfinite(x).all(axis=0)) if not ok]
     if not_finite:
-        raise ConfigError(f"feature column(s) {not_finite} in {where} hold NaN, missing or "
-                          "infinite values; remove or impute them first.")
+        raise ConfigError(
+            f"feature column(s) {not_finite} in {where} hold NaN, missing or "
+            "infinite values; remove or impute them first."
+        )
     return x
 
 
 # ---------------------------------------------------------------------------------- files
+
 
 def _read_csv(path: Path, target: str | None) -> tuple[np.ndarray, np.ndarray]:
     import pandas as pd
 
     frame = pd.read_csv(path)
     if frame.shape[1] < 2:
-        raise ConfigError(f"{path} has {frame.shape[1]} column(s); a csv dataset needs at least "
-                          "one feature column and one target column.")
+        raise ConfigError(
+            f"{path} has {frame.shape[1]} column(s); a csv dataset needs at least "
+            "one feature column and one target column."
+        )
     target = target if target is not None else frame.columns[-1]
     if target not in frame.columns:
-        raise ConfigError(f"target column {target!r} is not in {path}; its columns are "
-                          f"{list(frame.columns)}.")
+        raise ConfigError(
+            f"target column {target!r} is not in {path}; its columns are {list(frame.columns)}."
+        )
     return _frame_features(frame.drop(columns=[target]), str(path)), frame[target].to_numpy()
 
 
@@ -254,23 +310,29 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     with np.load(path) as archive:
         missing = {"x", "y"} - set(archive.files)
         if missing:
-            raise ConfigError(f"{path} must hold arrays named 'x' and 'y'; it holds {archive.files}.")
+            raise ConfigError(
+                f"{path} must hold arrays named 'x' and 'y'; it holds {archive.files}."
+            )
         return archive["x"], archive["y"]
 
 
 def _load_arrays(name: str, target: str | None) -> tuple[np.ndarray, np.ndarray, bool]:
     for prefix, reader in (("csv:", _read_csv), ("npz:", _read_npz)):
         if name.startswith(prefix):
-            path = Path(name[len(prefix):]).expanduser()
+            path = Path(name[len(prefix) :]).expanduser()
             if not path.is_file():
-                raise ConfigError(f"dataset file {str(path)!r} does not exist (from dataset = "
-                                  f"{name!r}); give a path relative to the working directory.")
+                raise ConfigError(
+                    f"dataset file {str(path)!r} does not exist (from dataset = "
+                    f"{name!r}); give a path relative to the working directory."
+                )
             args = (path, target) if prefix == "csv:" else (path,)
             x, y = reader(*args)
             return x, y, True
     if name not in REGISTRY:
-        raise ConfigError(f"unknown dataset {name!r}{did_you_mean(name, available())}; "
-                          f"accepted: {', '.join(available())}.")
+        raise ConfigError(
+            f"unknown dataset {name!r}{did_you_mean(name, available())}; "
+            f"accepted: {', '.join(available())}."
+        )
     loader, standardize, _ = REGISTRY[name]
     x, y = loader()
     return x, y, standardize
@@ -278,8 +340,10 @@ def _load_arrays(name: str, target: str | None) -> tuple[np.ndarray, np.ndarray,
 
 # ---------------------------------------------------------------------------------- one path
 
-def _split(x: np.ndarray, y: np.ndarray, size: float | int, seed: int,
-           stratify: bool) -> list[np.ndarray]:
+
+def _split(
+    x: np.ndarray, y: np.ndarray, size: float | int, seed: int, stratify: bool
+) -> list[np.ndarray]:
     strat = y if stratify else None
     try:
         return train_test_split(x, y, test_size=size, random_state=seed, stratify=strat)
@@ -288,24 +352,38 @@ def _split(x: np.ndarray, y: np.ndarray, size: float | int, seed: int,
     try:
         return train_test_split(x, y, test_size=size, random_state=seed)
     except ValueError:
-        raise ConfigError(f"{len(x)} samples are too few to hold out a fraction of {size!r} "
-                          "and keep samples on both sides; give more data.") from None
+        raise ConfigError(
+            f"{len(x)} samples are too few to hold out a fraction of {size!r} "
+            "and keep samples on both sides; give more data."
+        ) from None
 
 
 def _standardize(parts: list[np.ndarray]) -> tuple[list[np.ndarray], list[float], list[float]]:
     """Parts scaled with the first part's statistics; the per-feature mean and variance used."""
     flat_shape = (-1, int(np.prod(parts[0].shape[1:])))
     scaler = StandardScaler().fit(parts[0].reshape(flat_shape))
-    scaled = [scaler.transform(part.reshape(flat_shape)).reshape(part.shape).astype("float32")
-              if len(part) else part for part in parts]
+    scaled = [
+        scaler.transform(part.reshape(flat_shape)).reshape(part.shape).astype("float32")
+        if len(part)
+        else part
+        for part in parts
+    ]
     # scale_, not var_: a constant feature is divided by 1, and that is what a model saw
-    return scaled, scaler.mean_.tolist(), (scaler.scale_ ** 2).tolist()
+    return scaled, scaler.mean_.tolist(), (scaler.scale_**2).tolist()
 
 
 def _make_dataset(
-    name: str, x: np.ndarray, y: np.ndarray, *,
-    validation: tuple[np.ndarray, np.ndarray] | None, validation_split: float, test_split: float,
-    max_samples: int | None, seed: int, standardize: bool, label_columns: list[Label] | None = None,
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    validation: tuple[np.ndarray, np.ndarray] | None,
+    validation_split: float,
+    test_split: float,
+    max_samples: int | None,
+    seed: int,
+    standardize: bool,
+    label_columns: list[Label] | None = None,
 ) -> Dataset:
     """Checked float32 features and raw targets -> encoded, capped, split, standardised.
 
@@ -335,8 +413,9 @@ def _make_dataset(
         held_out = validation_split + test_split
         x_train, x_rest, y_train, y_rest = _split(x, y, held_out, seed, stratify)
         if test_split > 0:
-            x_val, x_test, y_val, y_test = _split(x_rest, y_rest, test_split / held_out, seed,
-                                                  stratify)
+            x_val, x_test, y_val, y_test = _split(
+                x_rest, y_rest, test_split / held_out, seed, stratify
+            )
         else:
             x_val, y_val = x_rest, y_rest
             x_test, y_test = x_rest[:0], y_rest[:0]
@@ -346,9 +425,16 @@ def _make_dataset(
     if standardize:
         (x_train, x_val, x_test), mean, variance = _standardize([x_train, x_val, x_test])
     return Dataset(
-        name=name, task=task,
-        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test,
-        input_shape=input_shape, output_size=_output_size(y, task),
+        name=name,
+        task=task,
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        x_test=x_test,
+        y_test=y_test,
+        input_shape=input_shape,
+        output_size=_output_size(y, task),
         positive_targets=bool(task == REGRESSION and y.min() >= 0),
         preprocessing=Preprocessing(task, input_shape, mean, variance, class_names),
     )
@@ -379,12 +465,20 @@ def load_dataset(
     _check_finite_features(x, f"dataset {name!r}")
     _check_targets(y, f"dataset {name!r}")
     return _make_dataset(
-        name, x, y, validation=None, validation_split=validation_split, test_split=test_split,
-        max_samples=max_samples, seed=seed,
-        standardize=standardize if standardize is not None else default_standardize)
+        name,
+        x,
+        y,
+        validation=None,
+        validation_split=validation_split,
+        test_split=test_split,
+        max_samples=max_samples,
+        seed=seed,
+        standardize=standardize if standardize is not None else default_standardize,
+    )
 
 
 # ---------------------------------------------------------------------------------- in memory
+
 
 def dataset_from_arrays(
     x: Any,
@@ -413,25 +507,37 @@ def dataset_from_arrays(
     only. Otherwise the data is capped and split exactly as `load_dataset` does. With
     `standardize`, statistics come from the training split only.
     """
-    _check_fractions(None if validation_data is not None else validation_split, test_split,
-                     max_samples)
+    _check_fractions(
+        None if validation_data is not None else validation_split, test_split, max_samples
+    )
     x, y, columns = _pair(x, y, "x", "y")
     validation = None
     if validation_data is not None:
         if _is_tf_dataset(validation_data):
             x_val, y_val, val_columns = _pair(validation_data, None, "validation_data", "")
         elif isinstance(validation_data, (tuple, list)) and len(validation_data) == 2:
-            x_val, y_val, val_columns = _pair(*validation_data, "validation_data's x",
-                                              "validation_data's y")
+            x_val, y_val, val_columns = _pair(
+                validation_data[0], validation_data[1], "validation_data's x", "validation_data's y"
+            )
         else:
-            raise ConfigError("validation_data must be a pair (x_val, y_val) or a tf.data.Dataset "
-                              f"yielding (x, y), but got {_describe(validation_data)}.")
+            raise ConfigError(
+                "validation_data must be a pair (x_val, y_val) or a tf.data.Dataset "
+                f"yielding (x, y), but got {_describe(validation_data)}."
+            )
         _check_same_layout(x, y, columns, x_val, y_val, val_columns)
         validation = (x_val, y_val)
     return _make_dataset(
-        name, x, y, validation=validation, validation_split=validation_split,
-        test_split=test_split, max_samples=max_samples, seed=seed, standardize=standardize,
-        label_columns=columns[1])
+        name,
+        x,
+        y,
+        validation=validation,
+        validation_split=validation_split,
+        test_split=test_split,
+        max_samples=max_samples,
+        seed=seed,
+        standardize=standardize,
+        label_columns=columns[1],
+    )
 
 
 _Columns = tuple[list[Label] | None, list[Label] | None]
@@ -444,19 +550,25 @@ def _pair(x: Any, y: Any, x_arg: str, y_arg: str) -> tuple[np.ndarray, np.ndarra
     """
     if _is_tf_dataset(x):
         if y is not None:
-            raise ConfigError(f"y must be None when {x_arg} is a tf.data.Dataset (it yields the "
-                              f"targets), but got {_describe(y)}.")
+            raise ConfigError(
+                f"y must be None when {x_arg} is a tf.data.Dataset (it yields the "
+                f"targets), but got {_describe(y)}."
+            )
         x, y = _materialise(x, x_arg)
         y_arg = f"{x_arg}'s targets"
         x_arg = f"{x_arg}'s features"
     elif y is None:
-        raise ConfigError(f"y is missing: pass the targets as y alongside {x_arg}, or pass a "
-                          "tf.data.Dataset yielding (x, y) pairs as x.")
+        raise ConfigError(
+            f"y is missing: pass the targets as y alongside {x_arg}, or pass a "
+            "tf.data.Dataset yielding (x, y) pairs as x."
+        )
     features, feature_names = _features(x, x_arg)
     targets, target_names = _targets(y, y_arg)
     if len(features) != len(targets):
-        raise ConfigError(f"{x_arg} has {len(features)} samples but {y_arg} has {len(targets)}; "
-                          "they must have one target per sample.")
+        raise ConfigError(
+            f"{x_arg} has {len(features)} samples but {y_arg} has {len(targets)}; "
+            "they must have one target per sample."
+        )
     return features, targets, (feature_names, target_names)
 
 
@@ -471,11 +583,14 @@ def _features(x: Any, arg: str) -> tuple[np.ndarray, list[Label] | None]:
     try:
         features = np.asarray(x, dtype="float32")
     except (TypeError, ValueError):
-        raise ConfigError(f"{arg} must be numeric, but got {_describe(x)}; encode it as numbers "
-                          "first.") from None
+        raise ConfigError(
+            f"{arg} must be numeric, but got {_describe(x)}; encode it as numbers first."
+        ) from None
     if features.ndim < 2:
-        raise ConfigError(f"{arg} must have one row per sample (2 or more dimensions), but got "
-                          f"shape {features.shape}; use x.reshape(-1, 1) for a single feature.")
+        raise ConfigError(
+            f"{arg} must have one row per sample (2 or more dimensions), but got "
+            f"shape {features.shape}; use x.reshape(-1, 1) for a single feature."
+        )
     _check_not_empty(len(features), arg)
     _check_finite_features(features, arg)
     return features, None
@@ -492,8 +607,9 @@ def _targets(y: Any, arg: str) -> tuple[np.ndarray, list[Label] | None]:
             names = [json_label(c) for c in y.columns]
     targets = y.to_numpy() if isinstance(y, (pd.Series, pd.DataFrame)) else np.asarray(y)
     if targets.ndim == 0:
-        raise ConfigError(f"{arg} must hold one target per sample, but got a single value "
-                          f"{targets.item()!r}.")
+        raise ConfigError(
+            f"{arg} must hold one target per sample, but got a single value {targets.item()!r}."
+        )
     _check_not_empty(len(targets), arg)
     _check_targets(targets, arg)
     return targets, names
@@ -504,22 +620,34 @@ def _check_not_empty(n: int, arg: str) -> None:
         raise ConfigError(f"{arg} is empty; it needs at least one sample.")
 
 
-def _check_same_layout(x: np.ndarray, y: np.ndarray, columns: _Columns,
-                       x_val: np.ndarray, y_val: np.ndarray, val_columns: _Columns) -> None:
+def _check_same_layout(
+    x: np.ndarray,
+    y: np.ndarray,
+    columns: _Columns,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    val_columns: _Columns,
+) -> None:
     """The validation data must line up with the training data, column for column."""
     for what, train, val in (("x", x, x_val), ("y", y, y_val)):
         if train.shape[1:] != val.shape[1:]:
-            raise ConfigError(f"validation_data's {what} has samples of shape {val.shape[1:]}, "
-                              f"but {what} has {train.shape[1:]}; they must match.")
+            raise ConfigError(
+                f"validation_data's {what} has samples of shape {val.shape[1:]}, "
+                f"but {what} has {train.shape[1:]}; they must match."
+            )
     # NumPy would silently turn numbers joined with strings into strings ('0' beside 'a')
     kinds = (y.dtype.kind, y_val.dtype.kind)
     if "O" not in kinds and (kinds[0] in "US") != (kinds[1] in "US"):
-        raise ConfigError(f"validation_data's y holds {y_val.dtype} labels but y holds {y.dtype}; "
-                          "give labels of one type.")
+        raise ConfigError(
+            f"validation_data's y holds {y_val.dtype} labels but y holds {y.dtype}; "
+            "give labels of one type."
+        )
     for what, names, val_names in zip("xy", columns, val_columns):
         if names is not None and val_names is not None and names != val_names:
-            raise ConfigError(f"validation_data's {what} has columns {val_names}, but {what} has "
-                              f"{names}; give them the same columns in the same order.")
+            raise ConfigError(
+                f"validation_data's {what} has columns {val_names}, but {what} has "
+                f"{names}; give them the same columns in the same order."
+            )
 
 
 def _describe(value: Any) -> str:
@@ -532,6 +660,7 @@ def _describe(value: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------- tf.data
+
 
 def _is_tf_dataset(value: Any) -> bool:
     # Checked by module first so that plain arrays never import TensorFlow.
@@ -548,12 +677,16 @@ def _materialise(dataset: Any, arg: str) -> tuple[np.ndarray, np.ndarray]:
 
     tf = tf_backend.tensorflow()
     spec = dataset.element_spec
-    if not (isinstance(spec, tuple) and len(spec) == 2
-            and all(isinstance(s, tf.TensorSpec) for s in spec)):
+    if not (
+        isinstance(spec, tuple)
+        and len(spec) == 2
+        and all(isinstance(s, tf.TensorSpec) for s in spec)
+    ):
         raise ConfigError(f"{arg} must yield (x, y) pairs of tensors, but yields {spec}.")
     if int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
-        raise ConfigError(f"{arg} repeats forever; pass a finite dataset (drop .repeat(), or "
-                          "use .take(n)).")
+        raise ConfigError(
+            f"{arg} repeats forever; pass a finite dataset (drop .repeat(), or use .take(n))."
+        )
     pairs = list(dataset.as_numpy_iterator())
     _check_not_empty(len(pairs), arg)
     join = np.concatenate if _looks_batched(*spec) else np.stack

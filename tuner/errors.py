@@ -5,6 +5,7 @@ Three kinds of failure, as in KerasTuner: `ConfigError` is bad input (nothing ra
 written; the CLI exits 2), `FailedTrial` ends one trial (the campaign goes on), `Fatal` stops
 the campaign (the CLI exits 1; finished trials are kept).
 """
+
 from __future__ import annotations
 
 import difflib

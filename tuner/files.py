@@ -1,4 +1,5 @@
 """Atomic file writes: a reader (or a crash) never sees a half-written file."""
+
 from __future__ import annotations
 
 import os
@@ -14,6 +15,7 @@ def _umask() -> int:
 
 # mkstemp creates files readable by their owner only; results are meant to be shared.
 FILE_MODE = 0o666 & ~_umask()
+
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write `text` to `path` through a temporary file in the same folder and `os.replace`."""

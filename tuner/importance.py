@@ -3,6 +3,7 @@
 The estimate rests on the trials a campaign happened to run, so every answer carries the
 number of trials it was computed from, and too few trials gets a reason instead of numbers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -68,39 +69,64 @@ def hyperparameter_importance(
     from sklearn.inspection import permutation_importance
 
     if objective_column not in table.columns:
-        raise ValueError(f"objective_column must be a column of the table, but got {objective_column!r}.")
+        raise ValueError(
+            f"objective_column must be a column of the table, but got {objective_column!r}."
+        )
     if hyperparameter_names is None:
         hyperparameter_names, _ = split_columns(table, history)
     names = [n for n in hyperparameter_names if not n.startswith(INTERNAL_PREFIX)]
-    done = table[(table["status"] == "completed") & table[objective_column].notna()] if "status" in table else table
+    done = (
+        table[(table["status"] == "completed") & table[objective_column].notna()]
+        if "status" in table
+        else table
+    )
     n_trials = len(done)
     if n_trials < min_trials:
-        return _empty(f"importance needs at least {min_trials} completed trials, but got {n_trials}.", n_trials)
+        return _empty(
+            f"importance needs at least {min_trials} completed trials, but got {n_trials}.",
+            n_trials,
+        )
     varying = [n for n in names if done[n].astype(str).nunique() > 1]
     if not varying:
-        return _empty(f"no hyperparameter varies over the {n_trials} completed trials (checked {names}).", n_trials)
+        return _empty(
+            f"no hyperparameter varies over the {n_trials} completed trials (checked {names}).",
+            n_trials,
+        )
     if done[objective_column].nunique() < 2:
         return _empty(f"the objective is constant over the {n_trials} completed trials.", n_trials)
 
     features = np.column_stack([encode(done[n]) for n in varying])
     target = done[objective_column].to_numpy(dtype=float)
-    forest = RandomForestRegressor(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1)
+    forest = RandomForestRegressor(
+        n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1
+    )
     forest.fit(features, target)
-    result = permutation_importance(forest, features, target, n_repeats=n_repeats, random_state=seed, n_jobs=1)
+    result = permutation_importance(
+        forest, features, target, n_repeats=n_repeats, random_state=seed, n_jobs=1
+    )
     means = np.clip(result.importances_mean, 0.0, None)
     total = means.sum()
     scale = 1.0 / total if total > 0 else 0.0
-    importance = pd.DataFrame({
-        "name": varying,
-        "importance": means * scale,
-        "std": result.importances_std * scale,
-        "n_trials": n_trials,
-    }).sort_values("importance", ascending=False, kind="stable").reset_index(drop=True)
-    importance.attrs.update({
-        "n_trials": n_trials,
-        "reason": None,
-        "method": f"random-forest permutation importance (drop in R², mean of {n_repeats} shuffles)",
-    })
+    importance = (
+        pd.DataFrame(
+            {
+                "name": varying,
+                "importance": means * scale,
+                "std": result.importances_std * scale,
+                "n_trials": n_trials,
+            }
+        )
+        .sort_values("importance", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )
+    importance.attrs.update(
+        {
+            "n_trials": n_trials,
+            "reason": None,
+            "method": "random-forest permutation importance "
+            f"(drop in R², mean of {n_repeats} shuffles)",
+        }
+    )
     return importance
 
 

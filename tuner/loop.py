@@ -6,6 +6,7 @@ IDLE waits (with backoff, where KerasTuner spins), RUNNING trials go to the exec
 outcomes to the store; its collaborators are passed in, so a worker-side oracle client, a
 packed executor or an in-memory store plug in unchanged.
 """
+
 from __future__ import annotations
 
 import time
@@ -23,10 +24,15 @@ from tuner.campaign import Campaign, changed_fields, from_dict
 from tuner.datasets import Dataset, load_dataset
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import Executor, TrialContext
-from tuner.space import (AUTO_LEARNING_RATE, RUNNER_SETTINGS, build_space, check_names,
-                         declared_hyperparameters, grid_size)
-from tuner.store import Store
-from tuner.store import disk
+from tuner.space import (
+    AUTO_LEARNING_RATE,
+    RUNNER_SETTINGS,
+    build_space,
+    check_names,
+    declared_hyperparameters,
+    grid_size,
+)
+from tuner.store import Store, disk
 from tuner.strategies import create_oracle, end_trial
 from tuner.strategies.registry import Strategy, get_strategy
 from tuner.trial import TrialRecord
@@ -63,10 +69,15 @@ class Plan:
 
 def load_campaign_data(campaign: Campaign) -> Dataset:
     """The campaign's dataset, split as every trial sees it."""
-    return load_dataset(campaign.dataset, validation_split=campaign.validation_split,
-                        test_split=campaign.test_split, max_samples=campaign.max_samples,
-                        seed=campaign.seed, standardize=campaign.standardize,
-                        target=campaign.target)
+    return load_dataset(
+        campaign.dataset,
+        validation_split=campaign.validation_split,
+        test_split=campaign.test_split,
+        max_samples=campaign.max_samples,
+        seed=campaign.seed,
+        standardize=campaign.standardize,
+        target=campaign.target,
+    )
 
 
 def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None = None) -> Plan:
@@ -76,25 +87,40 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     (the Python API's own builder and in-memory data)."""
     dataset = dataset if dataset is not None else load_campaign_data(campaign)
     search_paths = [campaign.source_dir] if campaign.source_dir is not None else []
-    hypermodel = resolve_builder(model if model is not None else campaign.model, dataset.spec,
-                                 search_paths=search_paths)
+    hypermodel = resolve_builder(
+        model if model is not None else campaign.model, dataset.spec, search_paths=search_paths
+    )
     declared = declared_hyperparameters(hypermodel)
     check_names(campaign.space, declared, campaign.model)
     strategy = get_strategy(campaign.strategy)
     objective = kt.Objective(campaign.objective, campaign.direction)
-    if "learning_rate" in campaign.space and campaign.space["learning_rate"] in \
-            AUTO_LEARNING_RATE and "learning_rate" not in declared:
-        raise ConfigError(f"learning_rate = {campaign.space['learning_rate']!r}: model "
-                          f"{campaign.model!r} has no learning_rate hyperparameter.")
+    if (
+        "learning_rate" in campaign.space
+        and campaign.space["learning_rate"] in AUTO_LEARNING_RATE
+        and "learning_rate" not in declared
+    ):
+        raise ConfigError(
+            f"learning_rate = {campaign.space['learning_rate']!r}: model "
+            f"{campaign.model!r} has no learning_rate hyperparameter."
+        )
     # Built now to check every range and option; built again once the folder is claimed
     # (learning_rate = "auto" is resolved in between).
-    entries = {k: v for k, v in campaign.space.items()
-               if not (k == "learning_rate" and v in AUTO_LEARNING_RATE)}
+    entries = {
+        k: v
+        for k, v in campaign.space.items()
+        if not (k == "learning_rate" and v in AUTO_LEARNING_RATE)
+    }
     space = space_for(campaign, entries)
-    create_oracle(campaign.strategy, objective=objective, hyperparameters=space,
-                  max_trials=campaign.max_trials, seed=campaign.seed, epochs=campaign.epochs,
-                  options=campaign.strategy_options,
-                  max_consecutive_failures=campaign.max_consecutive_failures)
+    create_oracle(
+        campaign.strategy,
+        objective=objective,
+        hyperparameters=space,
+        max_trials=campaign.max_trials,
+        seed=campaign.seed,
+        epochs=campaign.epochs,
+        options=campaign.strategy_options,
+        max_consecutive_failures=campaign.max_consecutive_failures,
+    )
     tuned = [h.name for h in space.space if not isinstance(h, kt.engine.hyperparameters.Fixed)]
     if "learning_rate" in campaign.space and "learning_rate" not in entries:
         tuned.append("learning_rate")
@@ -113,19 +139,23 @@ def space_for(campaign: Campaign, entries: Mapping[str, Any]) -> kt.HyperParamet
 # --------------------------------------------------------------------------- the folder
 
 
-def claim(campaign: Campaign, *, overwrite: bool = False,
-          overwrite_hint: str = "overwrite=True") -> None:
+def claim(
+    campaign: Campaign, *, overwrite: bool = False, overwrite_hint: str = "overwrite=True"
+) -> None:
     """Make the campaign's folder its own: start over (`overwrite`), resume (the same
     campaign), or reconfigure (a campaign with no finished trial). Called after `make_plan`,
     so bad input never deletes anything. `overwrite_hint` is how the caller spells the way
     out (``--overwrite`` on the command line)."""
     folder = campaign.folder
     if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"results folder {str(folder)!r} is a file; choose another name or "
-                          "results_dir.")
+        raise ConfigError(
+            f"results folder {str(folder)!r} is a file; choose another name or results_dir."
+        )
     if not disk.is_campaign_folder(folder):
-        raise ConfigError(f"{folder} already holds files and no campaign.toml; refusing to "
-                          "write into it. Choose another name or results_dir.")
+        raise ConfigError(
+            f"{folder} already holds files and no campaign.toml; refusing to "
+            "write into it. Choose another name or results_dir."
+        )
     if overwrite:
         disk.reset(folder)
     text = disk.saved_campaign_text(folder)
@@ -136,14 +166,16 @@ def claim(campaign: Campaign, *, overwrite: bool = False,
             raise ConfigError(
                 f"campaign {campaign.name!r} in {folder} was started with different "
                 f"{', '.join(changed)}; to start over run again with {overwrite_hint}, or give "
-                "the campaign a new name to keep both.")
+                "the campaign a new name to keep both."
+            )
         if changed:  # nothing finished yet: the campaign may change freely
             disk.reset_engine(folder)
     try:
         disk.write_campaign(folder, campaign.to_toml())
     except OSError as error:
-        raise ConfigError(f"cannot write to results folder {str(folder)!r}: "
-                          f"{error.strerror}.") from None
+        raise ConfigError(
+            f"cannot write to results folder {str(folder)!r}: {error.strerror}."
+        ) from None
 
 
 def _saved_campaign(folder: Path, text: str, overwrite_hint: str) -> Campaign:
@@ -151,8 +183,9 @@ def _saved_campaign(folder: Path, text: str, overwrite_hint: str) -> Campaign:
     try:
         return from_dict(tomllib.loads(text), source=str(path))
     except (tomllib.TOMLDecodeError, ConfigError) as error:
-        raise ConfigError(f"{path} is damaged ({error}); restore it, or start over with "
-                          f"{overwrite_hint}.") from None
+        raise ConfigError(
+            f"{path} is damaged ({error}); restore it, or start over with {overwrite_hint}."
+        ) from None
 
 
 def attach_oracle(oracle: kt.Oracle, folder: Path) -> kt.Oracle:
@@ -164,9 +197,11 @@ def attach_oracle(oracle: kt.Oracle, folder: Path) -> kt.Oracle:
         try:
             oracle.reload()
         except Exception as error:
-            raise ConfigError(f"{folder / disk.ENGINE_FOLDER / 'oracle.json'} is damaged "
-                              f"({type(error).__name__}: {error}); start over with "
-                              "--overwrite (finished trials are in .engine/records).") from None
+            raise ConfigError(
+                f"{folder / disk.ENGINE_FOLDER / 'oracle.json'} is damaged "
+                f"({type(error).__name__}: {error}); start over with "
+                "--overwrite (finished trials are in .engine/records)."
+            ) from None
     return oracle
 
 
@@ -176,8 +211,9 @@ def attach_oracle(oracle: kt.Oracle, folder: Path) -> kt.Oracle:
 class Backoff:
     """Waits that double from `first` to `longest` seconds while the oracle has nothing."""
 
-    def __init__(self, first: float = 0.05, longest: float = 2.0,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, first: float = 0.05, longest: float = 2.0, sleep: Callable[[float], None] = time.sleep
+    ):
         self.first, self.longest, self.sleep = first, longest, sleep
         self.next = first
 
@@ -194,10 +230,16 @@ def _has_ongoing_trials(oracle: Any) -> bool:
     return ongoing is None or bool(ongoing)  # an oracle client cannot tell: assume yes
 
 
-def run_trials(oracle: Any, executor: Executor, store: Store, *, tuner_id: str = CHIEF,
-               on_trial_begin: Callable[[kt.engine.trial.Trial], None] | None = None,
-               on_trial_end: Callable[[TrialRecord], None] | None = None,
-               backoff: Backoff | None = None) -> int:
+def run_trials(
+    oracle: Any,
+    executor: Executor,
+    store: Store,
+    *,
+    tuner_id: str = CHIEF,
+    on_trial_begin: Callable[[kt.engine.trial.Trial], None] | None = None,
+    on_trial_end: Callable[[TrialRecord], None] | None = None,
+    backoff: Backoff | None = None,
+) -> int:
     """Run trials until the oracle says STOPPED; return how many ran in this call."""
     backoff = backoff or Backoff()
     ran = 0
@@ -213,10 +255,12 @@ def run_trials(oracle: Any, executor: Executor, store: Store, *, tuner_id: str =
         backoff.reset()
         if on_trial_begin is not None:
             on_trial_begin(trial)
-        context = TrialContext(keep_weights_beyond=store.entry_score(),
-                               keep_all_weights=store.keeps_parents,
-                               restore_parent=store.restore_parent,
-                               any_completed=store.best() is not None)
+        context = TrialContext(
+            keep_weights_beyond=store.entry_score(),
+            keep_all_weights=store.keeps_parents,
+            restore_parent=store.restore_parent,
+            any_completed=store.best() is not None,
+        )
         [outcome] = executor.run([trial], context)
         record = outcome.record
         store.save_outcome(outcome)
@@ -233,8 +277,10 @@ def run_trials(oracle: Any, executor: Executor, store: Store, *, tuner_id: str =
         try:
             end_trial(oracle, trial)
         except RuntimeError as error:  # KerasTuner's consecutive-failure limit
-            raise Fatal(f"stopped after {_consecutive_failures(store)} consecutive failed "
-                        f"trials; last: {record.error}") from error
+            raise Fatal(
+                f"stopped after {_consecutive_failures(store)} consecutive failed "
+                f"trials; last: {record.error}"
+            ) from error
     store.flush()
     return ran
 
@@ -248,5 +294,15 @@ def _consecutive_failures(store: Store) -> int:
     return count
 
 
-__all__ = ["Plan", "make_plan", "claim", "attach_oracle", "run_trials", "Backoff",
-           "space_for", "load_campaign_data", "CHIEF", "RUNNER_SETTINGS"]
+__all__ = [
+    "Plan",
+    "make_plan",
+    "claim",
+    "attach_oracle",
+    "run_trials",
+    "Backoff",
+    "space_for",
+    "load_campaign_data",
+    "CHIEF",
+    "RUNNER_SETTINGS",
+]

@@ -7,11 +7,13 @@ divergence into suggestions, or say why the curve gives nothing to go on.
 
 Only ``keras`` and ``keras.ops`` are used: no backend is imported directly.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -28,8 +30,10 @@ RAW_DIVERGE_BATCHES = 2
 # Schedule and smoothing
 # --------------------------------------------------------------------------------------------
 
-def lr_schedule(start_lr: float, end_lr: float, num_iter: int,
-                schedule: str = "exponential") -> np.ndarray:
+
+def lr_schedule(
+    start_lr: float, end_lr: float, num_iter: int, schedule: str = "exponential"
+) -> np.ndarray:
     """The `num_iter` learning rates of the test, `start_lr` and `end_lr` included."""
     _check_schedule_args(start_lr, end_lr, num_iter, schedule)
     if schedule == "exponential":
@@ -62,6 +66,7 @@ def smooth(losses: np.ndarray, beta: float = 0.98) -> np.ndarray:
 # Model state: snapshot and exact restore
 # --------------------------------------------------------------------------------------------
 
+
 def _state_variables(model: keras.Model) -> list:
     """Every variable training touches: weights, seeds, optimizer slots and counters, metrics."""
     seen: set[int] = set()
@@ -81,13 +86,14 @@ class _Snapshot:
     values: list[np.ndarray]
 
     @classmethod
-    def take(cls, model: keras.Model) -> "_Snapshot":
+    def take(cls, model: keras.Model) -> _Snapshot:
         if not model.optimizer.built:
             # Slots do not exist before the first step; build them now so they can be restored.
             model.optimizer.build(model.trainable_variables)
         variables = _state_variables(model)
-        return cls(variables, [np.array(keras.ops.convert_to_numpy(v), copy=True)
-                               for v in variables])
+        return cls(
+            variables, [np.array(keras.ops.convert_to_numpy(v), copy=True) for v in variables]
+        )
 
     def restore(self) -> None:
         for variable, value in zip(self.variables, self.values):
@@ -97,6 +103,7 @@ class _Snapshot:
 # --------------------------------------------------------------------------------------------
 # The callback
 # --------------------------------------------------------------------------------------------
+
 
 class LRRangeTest(keras.callbacks.Callback):
     """Grow the learning rate batch by batch, record each batch's loss, stop on divergence.
@@ -113,9 +120,16 @@ class LRRangeTest(keras.callbacks.Callback):
     when all batches of an epoch have the same size (``lr_find`` drops the ragged last batch).
     """
 
-    def __init__(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_iter: int = 100,
-                 schedule: str = "exponential", beta: float = 0.98,
-                 diverge_factor: float = 4.0, restore: bool = True) -> None:
+    def __init__(
+        self,
+        start_lr: float = 1e-7,
+        end_lr: float = 10.0,
+        num_iter: int = 100,
+        schedule: str = "exponential",
+        beta: float = 0.98,
+        diverge_factor: float = 4.0,
+        restore: bool = True,
+    ) -> None:
         super().__init__()
         if not 0.0 <= beta < 1.0:
             raise ConfigError(f"beta must be in [0, 1), but got {beta!r}.")
@@ -146,13 +160,17 @@ class LRRangeTest(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         if getattr(self.model, "steps_per_execution", 1) != 1:
-            raise ConfigError("The LR range test sets the rate before every batch, so the model "
-                              "must be compiled with steps_per_execution=1, but got "
-                              f"{self.model.steps_per_execution}.")
+            raise ConfigError(
+                "The LR range test sets the rate before every batch, so the model "
+                "must be compiled with steps_per_execution=1, but got "
+                f"{self.model.steps_per_execution}."
+            )
         if not isinstance(self.model.optimizer.learning_rate, keras.Variable):
-            raise ConfigError("The LR range test needs an optimizer with a float learning rate, "
-                              "but this one has a schedule or callable: "
-                              f"{type(self.model.optimizer._learning_rate).__name__}.")
+            raise ConfigError(
+                "The LR range test needs an optimizer with a float learning rate, "
+                "but this one has a schedule or callable: "
+                f"{type(self.model.optimizer._learning_rate).__name__}."
+            )
         if self.restore and self._snapshot is None:
             self._snapshot = _Snapshot.take(self.model)
 
@@ -203,9 +221,12 @@ class LRRangeTest(keras.callbacks.Callback):
         if self._raw_run >= RAW_DIVERGE_BATCHES:
             self.diverged_at = i + 1 - self._raw_run
             for values in (self.learning_rates, self.losses, self.smoothed_losses):
-                del values[self.diverged_at + 1:]
-        elif (not math.isfinite(loss) or not math.isfinite(smoothed)
-              or smoothed > self.diverge_factor * self._best_smoothed):
+                del values[self.diverged_at + 1 :]
+        elif (
+            not math.isfinite(loss)
+            or not math.isfinite(smoothed)
+            or smoothed > self.diverge_factor * self._best_smoothed
+        ):
             self.diverged_at = i
         else:
             self._best_loss = min(self._best_loss, loss)
@@ -215,6 +236,7 @@ class LRRangeTest(keras.callbacks.Callback):
 # --------------------------------------------------------------------------------------------
 # Suggestions: plain functions on (learning rates, smoothed losses)
 # --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -230,25 +252,32 @@ def _prepare(lrs, losses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lrs = np.asarray(lrs, dtype=float)
     losses = np.asarray(losses, dtype=float)
     if lrs.shape != losses.shape or lrs.ndim != 1:
-        raise ValueError(f"lrs and losses must be 1-D of the same length, but got shapes "
-                         f"{lrs.shape} and {losses.shape}.")
+        raise ValueError(
+            f"lrs and losses must be 1-D of the same length, but got shapes "
+            f"{lrs.shape} and {losses.shape}."
+        )
     keep = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
     return lrs[keep], losses[keep], np.flatnonzero(keep)
 
 
-def _degenerate(losses: np.ndarray, min_points: int = MIN_POINTS,
-                flat_rtol: float = FLAT_RTOL) -> str | None:
+def _degenerate(
+    losses: np.ndarray, min_points: int = MIN_POINTS, flat_rtol: float = FLAT_RTOL
+) -> str | None:
     """Why a curve gives nothing to go on, or None if it is usable."""
     if len(losses) < min_points:
         return f"too short: {len(losses)} usable points, at least {min_points} needed"
     lo, hi = float(losses.min()), float(losses.max())
     scale = max(abs(lo), abs(hi), 1e-12)
     if (hi - lo) / scale < flat_rtol:
-        return (f"flat: the loss varies by {(hi - lo) / scale:.2%} of its size "
-                f"(< {flat_rtol:.0%}); the range never reached a rate that trains")
+        return (
+            f"flat: the loss varies by {(hi - lo) / scale:.2%} of its size "
+            f"(< {flat_rtol:.0%}); the range never reached a rate that trains"
+        )
     if int(np.argmin(losses)) < 2:
-        return ("diverged at once: the loss is lowest at the first points and only rises; "
-                "lower start_lr")
+        return (
+            "diverged at once: the loss is lowest at the first points and only rises; "
+            "lower start_lr"
+        )
     return None
 
 
@@ -268,8 +297,11 @@ def valley(lrs, losses) -> Suggestion:
         return Suggestion(None, None, "no descent: the loss never decreases over 3 points")
     sections = (end - start) / 3
     i = start + int(sections) + int(sections / 2)
-    return Suggestion(float(lrs[i]), int(idx[i]),
-                      f"middle of the longest descent ({lrs[start]:.2e} to {lrs[end]:.2e})")
+    return Suggestion(
+        float(lrs[i]),
+        int(idx[i]),
+        f"middle of the longest descent ({lrs[start]:.2e} to {lrs[end]:.2e})",
+    )
 
 
 def _longest_descent(losses: np.ndarray) -> tuple[int, int]:
@@ -293,8 +325,9 @@ def steep(lrs, losses) -> Suggestion:
     i = int(np.argmin(grads))
     if grads[i] >= 0:
         return Suggestion(None, None, "no descent: the loss never falls as the rate grows")
-    return Suggestion(float(lrs[i]), int(idx[i]),
-                      f"steepest descent (d loss / d ln lr = {grads[i]:.3g})")
+    return Suggestion(
+        float(lrs[i]), int(idx[i]), f"steepest descent (d loss / d ln lr = {grads[i]:.3g})"
+    )
 
 
 def minimum_tenth(lrs, losses) -> Suggestion:
@@ -303,8 +336,9 @@ def minimum_tenth(lrs, losses) -> Suggestion:
     if (why := _degenerate(losses)) is not None:
         return Suggestion(None, None, why)
     i = int(np.argmin(losses))
-    return Suggestion(float(lrs[i] / 10), int(idx[i]),
-                      f"one tenth of the rate at the minimum loss ({lrs[i]:.2e})")
+    return Suggestion(
+        float(lrs[i] / 10), int(idx[i]), f"one tenth of the rate at the minimum loss ({lrs[i]:.2e})"
+    )
 
 
 SUGGESTION_RULES: dict[str, Callable[[Any, Any], Suggestion]] = {
@@ -314,8 +348,14 @@ SUGGESTION_RULES: dict[str, Callable[[Any, Any], Suggestion]] = {
 }
 
 
-def suggest(lrs, smoothed_losses, diverged_at: int | None = None, *,
-            skip_start: float = 0.1, skip_end: int = 5) -> dict[str, Suggestion]:
+def suggest(
+    lrs,
+    smoothed_losses,
+    diverged_at: int | None = None,
+    *,
+    skip_start: float = 0.1,
+    skip_end: int = 5,
+) -> dict[str, Suggestion]:
     """Apply every rule to the curve, as fastai does: drop the first `skip_start` fraction
     (the smoothing has not settled) and the last `skip_end` points (the loss is already
     exploding), and nothing from the divergence on. Indices refer to the full curve."""
@@ -335,6 +375,7 @@ def suggest(lrs, smoothed_losses, diverged_at: int | None = None, *,
 # The result and the driver
 # --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class LRFindResult:
     """The recorded curve of one range test and the suggestions drawn from it."""
@@ -349,14 +390,20 @@ class LRFindResult:
         """A pandas DataFrame with columns learning_rate, loss, smoothed_loss."""
         import pandas as pd
 
-        return pd.DataFrame({"learning_rate": self.learning_rates, "loss": self.losses,
-                             "smoothed_loss": self.smoothed_losses})
+        return pd.DataFrame(
+            {
+                "learning_rate": self.learning_rates,
+                "loss": self.losses,
+                "smoothed_loss": self.smoothed_losses,
+            }
+        )
 
     def suggestion(self, name: str = "valley") -> Suggestion:
         """The named suggestion; lr is None when the curve gave nothing to go on."""
         if name not in self.suggestions:
-            raise ConfigError(f"suggestion must be one of {sorted(self.suggestions)}, "
-                              f"but got {name!r}.")
+            raise ConfigError(
+                f"suggestion must be one of {sorted(self.suggestions)}, but got {name!r}."
+            )
         return self.suggestions[name]
 
 
@@ -369,7 +416,7 @@ def shuffled_batches(n: int, batch_size: int, num_iter: int, seed: int = 0) -> l
     batches: list[np.ndarray] = []
     while len(batches) < num_iter:
         order = rng.permutation(n)
-        batches += [order[i * batch_size:(i + 1) * batch_size] for i in range(per_epoch)]
+        batches += [order[i * batch_size : (i + 1) * batch_size] for i in range(per_epoch)]
     return batches[:num_iter]
 
 
@@ -386,9 +433,20 @@ def _take(data, index: np.ndarray):
     return keras.tree.map_structure(lambda a: np.asarray(a)[index], data)
 
 
-def lr_find(model: keras.Model, x, y=None, *, batch_size: int = 32, start_lr: float = 1e-7,
-            end_lr: float = 10.0, num_iter: int = 100, schedule: str = "exponential",
-            beta: float = 0.98, diverge_factor: float = 4.0, seed: int = 0) -> LRFindResult:
+def lr_find(
+    model: keras.Model,
+    x,
+    y=None,
+    *,
+    batch_size: int = 32,
+    start_lr: float = 1e-7,
+    end_lr: float = 10.0,
+    num_iter: int = 100,
+    schedule: str = "exponential",
+    beta: float = 0.98,
+    diverge_factor: float = 4.0,
+    seed: int = 0,
+) -> LRFindResult:
     """Run the LR range test on a compiled model and return the curve and suggestions.
 
     `x` and `y` are NumPy arrays (or nested structures of them). The data are reshuffled each
@@ -396,8 +454,10 @@ def lr_find(model: keras.Model, x, y=None, *, batch_size: int = 32, start_lr: fl
     model's variables and optimizer state are afterwards exactly as before, even on error.
     """
     if getattr(model, "optimizer", None) is None:
-        raise ConfigError("lr_find needs a compiled model (model.compile(optimizer, loss)), "
-                          "but the model has no optimizer.")
+        raise ConfigError(
+            "lr_find needs a compiled model (model.compile(optimizer, loss)), "
+            "but the model has no optimizer."
+        )
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ConfigError(f"batch_size must be a positive integer, but got {batch_size!r}.")
     callback = LRRangeTest(start_lr, end_lr, num_iter, schedule, beta, diverge_factor)
@@ -406,9 +466,16 @@ def lr_find(model: keras.Model, x, y=None, *, batch_size: int = 32, start_lr: fl
     epoch_len = _num_samples(x) // per_epoch
     try:
         for e in range(0, len(batches), epoch_len):
-            index = np.concatenate(batches[e:e + epoch_len])
-            model.fit(_take(x, index), _take(y, index), batch_size=per_epoch, epochs=1,
-                      shuffle=False, verbose=0, callbacks=[callback])
+            index = np.concatenate(batches[e : e + epoch_len])
+            model.fit(
+                _take(x, index),
+                _take(y, index),
+                batch_size=per_epoch,
+                epochs=1,
+                shuffle=False,
+                verbose=0,
+                callbacks=[callback],
+            )
             if callback.finished:
                 break
     finally:
@@ -419,11 +486,17 @@ def lr_find(model: keras.Model, x, y=None, *, batch_size: int = 32, start_lr: fl
 def _result(callback: LRRangeTest) -> LRFindResult:
     lrs = np.asarray(callback.learning_rates, dtype=float)
     smoothed = np.asarray(callback.smoothed_losses, dtype=float)
-    return LRFindResult(lrs, np.asarray(callback.losses, dtype=float), smoothed,
-                        callback.diverged_at, suggest(lrs, smoothed, callback.diverged_at))
+    return LRFindResult(
+        lrs,
+        np.asarray(callback.losses, dtype=float),
+        smoothed,
+        callback.diverged_at,
+        suggest(lrs, smoothed, callback.diverged_at),
+    )
 
 
-def find_learning_rate(build_model: Callable[[], keras.Model], x, y=None,
-                       **kwargs: Any) -> LRFindResult:
+def find_learning_rate(
+    build_model: Callable[[], keras.Model], x, y=None, **kwargs: Any
+) -> LRFindResult:
     """Build a fresh compiled model with `build_model()` and run `lr_find` on it."""
     return lr_find(build_model(), x, y, **kwargs)

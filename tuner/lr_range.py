@@ -6,12 +6,14 @@ a campaign with ``learning_rate = "auto"`` or ``"auto-fixed"`` has it run before
 ``valley`` suggestion, or keeps that one rate. The suggestion is stored in
 ``<folder>/lr_find.json`` so that a resumed campaign searches exactly the same space.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -34,6 +36,7 @@ DEFAULT_BATCH_SIZE = 32
 # --------------------------------------------------------------------------------------------
 # Hyperparameters: the campaign's fixed values plus --set overrides
 # --------------------------------------------------------------------------------------------
+
 
 def parse_value(text: str) -> Any:
     """A ``--set`` value: an int, a float, true/false (any case), or else the string itself."""
@@ -64,14 +67,16 @@ def _is_fixed(name: str, spec: Any) -> bool:
     return isinstance(spec, (str, int, float, bool))
 
 
-def hyperparameters_for(campaign: Campaign,
-                        overrides: dict[str, Any] | None = None) -> kt.HyperParameters:
+def hyperparameters_for(
+    campaign: Campaign, overrides: dict[str, Any] | None = None
+) -> kt.HyperParameters:
     """Fixed values for the campaign's scalar ``[space]`` entries and for `overrides` (strings
     are parsed with `parse_value`); every other hyperparameter is left to the builder, at its
     default (ranges and choices of the space are not fixed)."""
     values = {name: spec for name, spec in campaign.space.items() if _is_fixed(name, spec)}
-    values.update({name: parse_value(v) if isinstance(v, str) else v
-                   for name, v in (overrides or {}).items()})
+    values.update(
+        {name: parse_value(v) if isinstance(v, str) else v for name, v in (overrides or {}).items()}
+    )
     hp = kt.HyperParameters()
     for name, value in values.items():
         hp.Fixed(name, value)
@@ -82,12 +87,18 @@ def hyperparameters_for(campaign: Campaign,
 # Running the finder on a campaign
 # --------------------------------------------------------------------------------------------
 
+
 def load_campaign_dataset(campaign: Campaign) -> Dataset:
     """The campaign's data, split exactly as the runner splits it."""
-    return load_dataset(campaign.dataset, validation_split=campaign.validation_split,
-                        test_split=campaign.test_split, max_samples=campaign.max_samples,
-                        seed=campaign.seed, standardize=campaign.standardize,
-                        target=campaign.target)
+    return load_dataset(
+        campaign.dataset,
+        validation_split=campaign.validation_split,
+        test_split=campaign.test_split,
+        max_samples=campaign.max_samples,
+        seed=campaign.seed,
+        standardize=campaign.standardize,
+        target=campaign.target,
+    )
 
 
 def _batch_size(hp: kt.HyperParameters, declared: kt.HyperParameters) -> int:
@@ -97,23 +108,30 @@ def _batch_size(hp: kt.HyperParameters, declared: kt.HyperParameters) -> int:
     return DEFAULT_BATCH_SIZE
 
 
-def _find(campaign: Campaign, dataset: Dataset, hypermodel: kt.HyperModel,
-          hp: kt.HyperParameters, declared: kt.HyperParameters,
-          **lr_find_kwargs: Any) -> LRFindResult:
+def _find(
+    campaign: Campaign,
+    dataset: Dataset,
+    hypermodel: kt.HyperModel,
+    hp: kt.HyperParameters,
+    declared: kt.HyperParameters,
+    **lr_find_kwargs: Any,
+) -> LRFindResult:
     """Run the range test on a fresh model built from a copy of `hp`, on the training split."""
     lr_find_kwargs.setdefault("batch_size", _batch_size(hp, declared))
     lr_find_kwargs.setdefault("seed", campaign.seed)
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(campaign.seed)
     try:
-        return find_learning_rate(lambda: hypermodel.build(hp.copy()), dataset.x_train,
-                                  dataset.y_train, **lr_find_kwargs)
+        return find_learning_rate(
+            lambda: hypermodel.build(hp.copy()), dataset.x_train, dataset.y_train, **lr_find_kwargs
+        )
     finally:
         keras.backend.clear_session(free_memory=False)
 
 
-def run_lr_find(campaign: Campaign, overrides: dict[str, Any] | None = None,
-                **lr_find_kwargs: Any) -> LRFindResult:
+def run_lr_find(
+    campaign: Campaign, overrides: dict[str, Any] | None = None, **lr_find_kwargs: Any
+) -> LRFindResult:
     """The LR range test on the campaign's model (fixed values and `overrides` applied, the rest
     at the builder's defaults) and training split. `lr_find_kwargs` go to `lr_find`
     (start_lr, end_lr, num_iter, ...); batch_size defaults to the model's, seed to the
@@ -136,7 +154,9 @@ def write_lr_find(result: LRFindResult, folder: str | Path) -> tuple[Path, Path]
     atomic_write_text(csv_path, result.to_frame().to_csv(index=False))
     ax = plot_lr_find(result)
     temporary = folder / f".{PNG_FILE}.tmp.png"
-    ax.figure.savefig(temporary, dpi=110)
+    figure = ax.get_figure(root=True)
+    assert figure is not None  # plot_lr_find draws on a Figure of its own
+    figure.savefig(temporary, dpi=110)
     temporary.replace(png_path)
     return csv_path, png_path
 
@@ -154,6 +174,7 @@ def suggestion_lines(result: LRFindResult) -> list[str]:
 # learning_rate = "auto" | "auto-fixed"
 # --------------------------------------------------------------------------------------------
 
+
 def _lr_entry(mode: str, valley: float, strategy: str = "random") -> float | dict[str, Any]:
     if mode == "auto-fixed":
         return valley
@@ -167,11 +188,16 @@ def _lr_entry(mode: str, valley: float, strategy: str = "random") -> float | dic
 def _suggestions_info(result: LRFindResult, folder: Path) -> dict[str, Any]:
     valley = result.suggestion("valley")
     if valley.lr is None:
-        raise ConfigError(f"learning_rate = \"auto\": the range finder found no valley "
-                          f"({valley.reason}); see {folder / PNG_FILE} and give learning_rate "
-                          "a range instead, e.g. { min = 1e-4, max = 1e-1, sampling = \"log\" }.")
-    return {f"lr_find_{name}": result.suggestions[name].lr for name in SUGGESTION_NAMES
-            if name in result.suggestions}
+        raise ConfigError(
+            f'learning_rate = "auto": the range finder found no valley '
+            f"({valley.reason}); see {folder / PNG_FILE} and give learning_rate "
+            'a range instead, e.g. { min = 1e-4, max = 1e-1, sampling = "log" }.'
+        )
+    return {
+        f"lr_find_{name}": result.suggestions[name].lr
+        for name in SUGGESTION_NAMES
+        if name in result.suggestions
+    }
 
 
 def _stored_info(folder: Path) -> dict[str, Any] | None:
@@ -181,13 +207,16 @@ def _stored_info(folder: Path) -> dict[str, Any] | None:
     info = json.loads(path.read_text(encoding="utf-8"))
     valley = info.get("lr_find_valley")
     if not (isinstance(valley, (int, float)) and valley > 0):
-        raise ConfigError(f"{path}: lr_find_valley must be a positive number, but got "
-                          f"{valley!r}; delete the file to run the range finder again.")
+        raise ConfigError(
+            f"{path}: lr_find_valley must be a positive number, but got "
+            f"{valley!r}; delete the file to run the range finder again."
+        )
     return info
 
 
-def resolve_auto_learning_rate(campaign: Campaign, dataset: Dataset,
-                               hypermodel: kt.HyperModel) -> tuple[dict[str, Any], dict | None]:
+def resolve_auto_learning_rate(
+    campaign: Campaign, dataset: Dataset, hypermodel: kt.HyperModel
+) -> tuple[dict[str, Any], dict | None]:
     """The campaign's ``[space]`` with ``learning_rate = "auto"`` replaced by a log range one
     decade either side of the range finder's ``valley`` (``"auto-fixed"``: that rate, fixed),
     and what the finder found (None when learning_rate is not automatic).
@@ -204,9 +233,11 @@ def resolve_auto_learning_rate(campaign: Campaign, dataset: Dataset,
     if info is None:
         declared = declared_hyperparameters(hypermodel)
         if "learning_rate" not in declared:
-            raise ConfigError(f"learning_rate = {mode!r}: model {campaign.model!r} has no "
-                              "learning_rate hyperparameter; it has: "
-                              f"{', '.join(sorted(h.name for h in declared.space))}.")
+            raise ConfigError(
+                f"learning_rate = {mode!r}: model {campaign.model!r} has no "
+                "learning_rate hyperparameter; it has: "
+                f"{', '.join(sorted(h.name for h in declared.space))}."
+            )
         result = _find(campaign, dataset, hypermodel, hyperparameters_for(campaign), declared)
         write_lr_find(result, folder)
         info = _suggestions_info(result, folder)

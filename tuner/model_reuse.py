@@ -11,6 +11,7 @@ the fresh model would have started with, so the trial computes what it would hav
 Only builders that opt in (``reuse_compiled_models = True`` on the HyperModel) are reused: a
 model's config must describe its graph completely, which a user's custom layer need not do.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,8 @@ def _layer_names(model_config: dict[str, Any]) -> dict[str, str]:
     keep their names, so such models rarely match: they are not reused.)"""
     names = [model_config.get("name")] + [
         entry.get("name") or entry.get("config", {}).get("name")
-        for entry in model_config.get("layers", [])]
+        for entry in model_config.get("layers", [])
+    ]
     return {name: f"<layer {i}>" for i, name in enumerate(names) if isinstance(name, str)}
 
 
@@ -49,7 +51,7 @@ def _normalise(config: Any, names: dict[str, str]) -> Any:
         return HELD_IN_A_VARIABLE
     normalised = {key: _normalise(value, names) for key, value in config.items()}
     if isinstance(config.get("learning_rate"), Real):  # an optimizer: its rate is a variable,
-        normalised["learning_rate"] = HELD_IN_A_VARIABLE   # its name a counter's
+        normalised["learning_rate"] = HELD_IN_A_VARIABLE  # its name a counter's
         normalised.pop("name", None)
     return normalised
 
@@ -58,10 +60,12 @@ def graph_key(model: keras.Model) -> str | None:
     """Text equal for two compiled models exactly when their graphs are equal (None when the
     model cannot describe itself)."""
     try:
-        config = {"model": model.get_config(), "compile": model.get_compile_config(),
-                  "class": type(model).__qualname__}
-        return json.dumps(_normalise(config, _layer_names(config["model"])),
-                          sort_keys=True)
+        config = {
+            "model": model.get_config(),
+            "compile": model.get_compile_config(),
+            "class": type(model).__qualname__,
+        }
+        return json.dumps(_normalise(config, _layer_names(config["model"])), sort_keys=True)
     except (NotImplementedError, TypeError, ValueError, AttributeError):
         return None
 
@@ -77,8 +81,10 @@ def copy_state(source: keras.Model, target: keras.Model) -> bool:
     for model in (source, target):
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-    pairs = [(source.variables, target.variables),
-             (source.optimizer.variables, target.optimizer.variables)]
+    pairs = [
+        (source.variables, target.variables),
+        (source.optimizer.variables, target.optimizer.variables),
+    ]
     factors_from = [r for _, _, r in variable_l2s(source)]
     factors_to = [r for _, _, r in variable_l2s(target)]
     if any(_shapes(a) != _shapes(b) for a, b in pairs) or len(factors_from) != len(factors_to):

@@ -4,6 +4,7 @@
 cached `tf.data` pipeline is several times faster for small models. Other backends get the
 arrays, which they handle well.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,22 +26,32 @@ class InputPipeline:
         if tf_backend.is_active():
             tf = self._tf = tf_backend.tensorflow()
             self._train = tf.data.Dataset.from_tensor_slices(
-                (dataset.x_train, dataset.y_train)).cache()
-            self._validation = tf.data.Dataset.from_tensor_slices(
-                (dataset.x_val, dataset.y_val)).batch(VALIDATION_BATCH).cache()
+                (dataset.x_train, dataset.y_train)
+            ).cache()
+            self._validation = (
+                tf.data.Dataset.from_tensor_slices((dataset.x_val, dataset.y_val))
+                .batch(VALIDATION_BATCH)
+                .cache()
+            )
 
     def array_arguments(self, seed: int) -> dict[str, Any]:
         """The data as NumPy arrays, for a HyperModel whose own `fit` sets the batch size."""
         keras.utils.set_random_seed(seed)
-        return {"x": self.dataset.x_train, "y": self.dataset.y_train, "shuffle": True,
-                "validation_data": (self.dataset.x_val, self.dataset.y_val)}
+        return {
+            "x": self.dataset.x_train,
+            "y": self.dataset.y_train,
+            "shuffle": True,
+            "validation_data": (self.dataset.x_val, self.dataset.y_val),
+        }
 
     def fit_arguments(self, batch_size: int, seed: int) -> dict[str, Any]:
         """Keyword arguments for `model.fit`: data, shuffled by `seed`, in batches of batch_size."""
         if self.backend != "tensorflow":
             return dict(self.array_arguments(seed), batch_size=batch_size)
         tf = self._tf
-        train = (self._train.shuffle(len(self.dataset.x_train), seed=seed,
-                                     reshuffle_each_iteration=True)
-                 .batch(batch_size).prefetch(tf.data.AUTOTUNE))
+        train = (
+            self._train.shuffle(len(self.dataset.x_train), seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
         return {"x": train, "validation_data": self._validation, "shuffle": False}

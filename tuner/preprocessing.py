@@ -6,11 +6,12 @@ the original label values. It turns a trained model into one that takes raw inpu
 `to_dict()` is JSON-able and `from_dict()` reads it back exactly. Keras is imported only when a
 model is wrapped.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ MULTILABEL = "multilabel"
 REGRESSION = "regression"
 TASKS = (BINARY, MULTICLASS, MULTILABEL, REGRESSION)
 
-Label = Union[str, int, float, bool]
+Label = str | int | float | bool
 
 _KEYS = ("task", "input_shape", "mean", "variance", "class_names")
 
@@ -52,13 +53,18 @@ class Preprocessing:
         if self.task not in TASKS:
             raise ConfigError(f"task must be one of {list(TASKS)}, but got {self.task!r}.")
         if (self.mean is None) != (self.variance is None):
-            raise ConfigError("mean and variance must both be given or both be None, but got "
-                              f"only {'mean' if self.variance is None else 'variance'}.")
-        if self.mean is not None and not len(self.mean) == len(self.variance or ()) == \
-                int(np.prod(self.input_shape)):
-            raise ConfigError(f"mean and variance must hold one value per feature of "
-                              f"input_shape {self.input_shape}, but got {len(self.mean)} and "
-                              f"{len(self.variance or ())}.")
+            raise ConfigError(
+                "mean and variance must both be given or both be None, but got "
+                f"only {'mean' if self.variance is None else 'variance'}."
+            )
+        if self.mean is not None and not len(self.mean) == len(self.variance or ()) == int(
+            np.prod(self.input_shape)
+        ):
+            raise ConfigError(
+                f"mean and variance must hold one value per feature of "
+                f"input_shape {self.input_shape}, but got {len(self.mean)} and "
+                f"{len(self.variance or ())}."
+            )
 
     @property
     def standardized(self) -> bool:
@@ -77,25 +83,30 @@ class Preprocessing:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Preprocessing":
+    def from_dict(cls, data: Mapping[str, Any]) -> Preprocessing:
         """The `Preprocessing` that `to_dict` described."""
         unknown = sorted(set(data) - set(_KEYS))
         if unknown or "task" not in data:
-            raise ConfigError(f"a preprocessing record needs 'task' and accepts {list(_KEYS)}, "
-                              f"but got keys {sorted(data)}.")
+            raise ConfigError(
+                f"a preprocessing record needs 'task' and accepts {list(_KEYS)}, "
+                f"but got keys {sorted(data)}."
+            )
 
         def floats(key: str) -> list[float] | None:
             values = data.get(key)
             return None if values is None else [float(v) for v in values]
 
         names = data.get("class_names")
-        return cls(task=data["task"],
-                   input_shape=tuple(int(d) for d in data.get("input_shape", ())),
-                   mean=floats("mean"), variance=floats("variance"),
-                   class_names=None if names is None else list(names))
+        return cls(
+            task=data["task"],
+            input_shape=tuple(int(d) for d in data.get("input_shape", ())),
+            mean=floats("mean"),
+            variance=floats("variance"),
+            class_names=None if names is None else list(names),
+        )
 
     # -- using a trained model ----------------------------------------------------------------
-    def with_raw_inputs(self, model: "keras.Model") -> "keras.Model":
+    def with_raw_inputs(self, model: keras.Model) -> keras.Model:
         """`model` behind a `keras.layers.Normalization` holding the training statistics.
 
         The result takes raw inputs and predicts what `model` predicts on standardised ones; it
@@ -110,8 +121,10 @@ class Preprocessing:
         normalize = keras.layers.Normalization(
             # one statistic per feature: every axis but the batch axis is kept
             axis=tuple(range(1, len(shape) + 1)) if shape else None,
-            mean=np.reshape(self.mean, shape), variance=np.reshape(self.variance, shape),
-            name="standardize")
+            mean=np.reshape(self.mean, shape),
+            variance=np.reshape(self.variance, shape),
+            name="standardize",
+        )
         inputs = keras.Input(shape=shape, name="raw_inputs")
         return keras.Model(inputs, model(normalize(inputs)), name=f"{model.name}_raw_inputs")
 
@@ -150,4 +163,3 @@ def json_label(value: Any) -> Label:
     if isinstance(value, (str, bool, int, float)):
         return value
     return str(value)
-

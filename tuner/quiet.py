@@ -7,6 +7,7 @@ On the JAX and PyTorch backends Keras imports TensorFlow too, when it is install
 time it seeds the random generators (``keras.utils.set_random_seed``): so TensorFlow is loaded
 here, quietly, on every backend rather than later and loudly in the middle of a search.
 """
+
 from __future__ import annotations
 
 import contextlib

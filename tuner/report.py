@@ -1,5 +1,6 @@
 """A results folder -> ``report.html``: one self-contained page with the plots, the ranked
 table, hyperparameter importance and the campaign settings."""
+
 from __future__ import annotations
 
 import base64
@@ -26,10 +27,14 @@ from tuner.results import (
 REPORT_FILE = "report.html"
 
 PLOT_CAPTIONS = {
-    "optimization_history.png": ("Score of every trial by trial id, and the best so far; crosses along the bottom "
-                                 "are failed or diverged trials."),
-    "hyperparameters.png": ("Score against each hyperparameter that varied, over the range searched; the red star is "
-                            "the best trial, crosses along the bottom are failed or diverged trials at the value tried."),
+    "optimization_history.png": (
+        "Score of every trial by trial id, and the best so far; crosses along the bottom "
+        "are failed or diverged trials."
+    ),
+    "hyperparameters.png": (
+        "Score against each hyperparameter that varied, over the range searched; the red star is "
+        "the best trial, crosses along the bottom are failed or diverged trials at the value tried."
+    ),
     "parallel_coordinates.png": "The top trials across every hyperparameter; colour is the score.",
     "learning_curves.png": "Training (solid) and validation (dashed) curves of the top trials; dots mark the best epoch.",
     "budget.png": "Epochs each trial was given (Hyperband brackets and rounds when present).",
@@ -60,11 +65,20 @@ figcaption { color: #555; font-size: 13px; margin-top: 4px; }
 """
 
 
-def _html_table(df: pd.DataFrame, *, row_classes: list[str] | None = None, max_width: int | None = 80) -> str:
-    numeric = {c for c in df.columns
-               if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])}
-    head = "".join(f'<th class="num">{html.escape(str(c))}</th>' if c in numeric
-                   else f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+def _html_table(
+    df: pd.DataFrame, *, row_classes: list[str] | None = None, max_width: int | None = 80
+) -> str:
+    numeric = {
+        c
+        for c in df.columns
+        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+    }
+    head = "".join(
+        f'<th class="num">{html.escape(str(c))}</th>'
+        if c in numeric
+        else f"<th>{html.escape(str(c))}</th>"
+        for c in df.columns
+    )
     body = []
     for i, row in enumerate(df.itertuples(index=False, name=None)):
         cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
@@ -75,8 +89,10 @@ def _html_table(df: pd.DataFrame, *, row_classes: list[str] | None = None, max_w
             text = format_cell(value, max_width=300 if column == "error" else max_width)
             cells.append(f"<td{attr}>{html.escape(text)}</td>")
         body.append(f"<tr{cls}>{''.join(cells)}</tr>")
-    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _settings_html(settings: dict[str, Any]) -> str:
@@ -93,19 +109,25 @@ def _importance_html(importance: pd.DataFrame) -> str:
     rows = []
     for name, value, std in importance[["name", "importance", "std"]].itertuples(index=False):
         width = max(1, round(240 * value))
-        rows.append(f'<tr><td>{html.escape(str(name))}</td><td class="num">{value:.1%}</td>'
-                    f'<td class="num">± {std:.1%}</td><td><span class="bar" style="width:{width}px"></span></td></tr>')
-    return (f'<p class="note">Based on {n} completed trials, by {html.escape(str(importance.attrs.get("method", "")))}. '
-            "With few or unevenly spread trials these numbers are rough: a hint, not a measurement.</p>"
-            '<div class="scroll"><table><thead><tr><th>hyperparameter</th><th class="num">importance</th>'
-            f'<th class="num">± std</th><th></th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+        rows.append(
+            f'<tr><td>{html.escape(str(name))}</td><td class="num">{value:.1%}</td>'
+            f'<td class="num">± {std:.1%}</td><td><span class="bar" style="width:{width}px"></span></td></tr>'
+        )
+    return (
+        f'<p class="note">Based on {n} completed trials, by {html.escape(str(importance.attrs.get("method", "")))}. '
+        "With few or unevenly spread trials these numbers are rough: a hint, not a measurement.</p>"
+        '<div class="scroll"><table><thead><tr><th>hyperparameter</th><th class="num">importance</th>'
+        f'<th class="num">± std</th><th></th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    )
 
 
 def _image_html(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     caption = PLOT_CAPTIONS.get(path.name, "")
-    return (f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
 
 
 def _report_columns(shown: pd.DataFrame) -> pd.DataFrame:
@@ -126,26 +148,37 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
     objective, direction = view.objective, view.direction
     done = completed(table)
     hps, _ = split_columns(table, history)
-    importance = hyperparameter_importance(table, hyperparameter_names=varying_hyperparameters(table, history))
+    importance = hyperparameter_importance(
+        table, hyperparameter_names=varying_hyperparameters(table, history)
+    )
 
-    facts = [f"objective <b>{html.escape(str(objective))}</b> ({html.escape(str(direction))})",
-             f"<b>{len(table)}</b> trials: {len(done)} completed, {len(table) - len(done)} failed"]
+    facts = [
+        f"objective <b>{html.escape(str(objective))}</b> ({html.escape(str(direction))})",
+        f"<b>{len(table)}</b> trials: {len(done)} completed, {len(table) - len(done)} failed",
+    ]
     if len(done):
         best = done.iloc[0]
-        facts.append(f"best score <b>{format_cell(best['score'])}</b> (trial {html.escape(str(best['trial_id']))}, "
-                     f"epoch {format_cell(best['best_epoch'])})")
+        facts.append(
+            f"best score <b>{format_cell(best['score'])}</b> (trial {html.escape(str(best['trial_id']))}, "
+            f"epoch {format_cell(best['best_epoch'])})"
+        )
     statuses = list(table.head(top)["status"])
     shown = _report_columns(table.head(top))
-    classes = ["best" if i == 0 and status == "completed" else ("failed" if status != "completed" else "")
-               for i, status in enumerate(statuses)]
-    plots = "".join(_image_html(p) for p in plot_paths) or '<p class="note">No plots: no trial completed.</p>'
+    classes = [
+        "best" if i == 0 and status == "completed" else ("failed" if status != "completed" else "")
+        for i, status in enumerate(statuses)
+    ]
+    plots = (
+        "".join(_image_html(p) for p in plot_paths)
+        or '<p class="note">No plots: no trial completed.</p>'
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tuning report: {html.escape(view.name)}</title><style>{STYLE}</style></head>
 <body><main>
 <h1>Tuning report: {html.escape(view.name)}</h1>
-<p class="facts">{' &middot; '.join(facts)}</p>
+<p class="facts">{" &middot; ".join(facts)}</p>
 <h2>Top {len(shown)} trials</h2>
 {_html_table(shown, row_classes=classes)}
 <p class="note">The full table is <code>trials.csv</code> in this folder; per-epoch values are in <code>history.csv</code>.</p>
@@ -155,7 +188,7 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
 {plots}
 <h2>Campaign settings</h2>
 {_settings_html(settings)}
-<p class="note">Hyperparameters in the table: {html.escape(', '.join(hps) or 'none')}.</p>
+<p class="note">Hyperparameters in the table: {html.escape(", ".join(hps) or "none")}.</p>
 </main></body></html>
 """
 
@@ -175,7 +208,9 @@ def load_view(folder: Path) -> CampaignView:
     )
 
 
-def write_report(results_folder: str | Path, results_dir: str | Path = "results", *, top: int = 20) -> Path:
+def write_report(
+    results_folder: str | Path, results_dir: str | Path = "results", *, top: int = 20
+) -> Path:
     """Draw every plot into the results folder and write ``report.html`` there; return its path.
 
     `results_folder` is a folder path or a campaign name under `results_dir`. The page embeds

@@ -8,6 +8,7 @@ Forms accepted for one entry:
   reverse_log) and ``default``: an integer range when min, max and step are all integers,
   otherwise a float range.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -37,8 +38,10 @@ def _is_number(value: Any) -> bool:
 def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
     unknown = set(spec) - RANGE_KEYS
     if unknown:
-        raise ConfigError(f"[space] {name}: unknown key(s) {sorted(unknown)}; a range accepts "
-                          f"{sorted(RANGE_KEYS)}.")
+        raise ConfigError(
+            f"[space] {name}: unknown key(s) {sorted(unknown)}; a range accepts "
+            f"{sorted(RANGE_KEYS)}."
+        )
     if "min" not in spec or "max" not in spec:
         raise ConfigError(f"[space] {name}: a range needs both 'min' and 'max', but got {spec}.")
     low, high = spec["min"], spec["max"]
@@ -47,10 +50,13 @@ def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
         if value is not None and not _is_number(value):
             raise ConfigError(f"[space] {name}: '{key}' must be a number, but got {value!r}.")
     if not low < high:
-        raise ConfigError(f"[space] {name}: `min < max` must hold, but got (min={low}, max={high}).")
+        raise ConfigError(
+            f"[space] {name}: `min < max` must hold, but got (min={low}, max={high})."
+        )
     if sampling not in SAMPLINGS:
-        raise ConfigError(f"[space] {name}: sampling must be one of {list(SAMPLINGS)}, but got "
-                          f"{sampling!r}.")
+        raise ConfigError(
+            f"[space] {name}: sampling must be one of {list(SAMPLINGS)}, but got {sampling!r}."
+        )
     if sampling != "linear" and low <= 0:
         raise ConfigError(f"[space] {name}: {sampling} sampling needs min > 0, but got min={low}.")
     if step is not None and step <= 0:
@@ -58,12 +64,15 @@ def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
     if step is not None and sampling == "linear" and step > high - low:
         raise ConfigError(f"[space] {name}: step={step} is larger than max - min = {high - low}.")
     if step is not None and sampling != "linear" and step <= 1:
-        raise ConfigError(f"[space] {name}: with {sampling} sampling the step is a factor and "
-                          f"must be > 1, but got step={step}.")
+        raise ConfigError(
+            f"[space] {name}: with {sampling} sampling the step is a factor and "
+            f"must be > 1, but got step={step}."
+        )
     default = spec.get("default")
     if default is not None and not (_is_number(default) and low <= default <= high):
-        raise ConfigError(f"[space] {name}: default must lie in [{low}, {high}], but got "
-                          f"{default!r}.")
+        raise ConfigError(
+            f"[space] {name}: default must lie in [{low}, {high}], but got {default!r}."
+        )
     if _is_int(low) and _is_int(high) and (step is None or _is_int(step)):
         hp.Int(name, low, high, step=step, sampling=sampling, default=default)
     else:
@@ -89,10 +98,15 @@ def _reachable_max(low: float, high: float, step: float | None) -> float:
 def values_as_written(hp: kt.HyperParameters) -> dict[str, Any]:
     """A trial's values, stepped floats to 15 significant digits: KerasTuner makes them as
     min + i * step, so 0.30000000000000004 would otherwise reach the tables for 0.3."""
-    stepped = {h.name for h in hp.space
-               if isinstance(h, kt.engine.hyperparameters.Float) and h.step is not None}
-    return {name: float(f"{value:.15g}") if name in stepped else value
-            for name, value in hp.values.items()}
+    stepped = {
+        h.name
+        for h in hp.space
+        if isinstance(h, kt.engine.hyperparameters.Float) and h.step is not None
+    }
+    return {
+        name: float(f"{value:.15g}") if name in stepped else value
+        for name, value in hp.values.items()
+    }
 
 
 def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: Any = None) -> None:
@@ -100,8 +114,10 @@ def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: A
         raise ConfigError(f"[space] {name}: a choice needs at least one value, but got [].")
     kinds = {type(v) for v in values}
     if not all(isinstance(v, (str, int, float, bool)) for v in values):
-        raise ConfigError(f"[space] {name}: choice values must be strings, numbers or booleans, "
-                          f"but got {values!r}.")
+        raise ConfigError(
+            f"[space] {name}: choice values must be strings, numbers or booleans, "
+            f"but got {values!r}."
+        )
     if len(set(values)) != len(values):
         raise ConfigError(f"[space] {name}: choice values must be distinct, but got {values!r}.")
     if default is not None and default not in values:
@@ -113,8 +129,9 @@ def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: A
             hp.Boolean(name, default=bool(default) if default is not None else False)
         return
     if bool in kinds or (len(kinds) > 1 and not kinds <= {int, float}):
-        raise ConfigError(f"[space] {name}: choice values must all be of one type, but got "
-                          f"{values!r}.")
+        raise ConfigError(
+            f"[space] {name}: choice values must all be of one type, but got {values!r}."
+        )
     if kinds == {int, float}:
         values = [float(v) for v in values]
     hp.Choice(name, values, default=default)
@@ -126,8 +143,10 @@ def add_entry(hp: kt.HyperParameters, name: str, spec: Any) -> None:
         if "values" in spec:
             unknown = set(spec) - CHOICE_KEYS
             if unknown:
-                raise ConfigError(f"[space] {name}: unknown key(s) {sorted(unknown)}; a choice "
-                                  f"table accepts {sorted(CHOICE_KEYS)}.")
+                raise ConfigError(
+                    f"[space] {name}: unknown key(s) {sorted(unknown)}; a choice "
+                    f"table accepts {sorted(CHOICE_KEYS)}."
+                )
             _add_choice(hp, name, list(spec["values"]), spec.get("default"))
         else:
             _add_range(hp, name, spec)
@@ -136,8 +155,10 @@ def add_entry(hp: kt.HyperParameters, name: str, spec: Any) -> None:
     elif isinstance(spec, (str, int, float, bool)):
         hp.Fixed(name, spec)
     else:
-        raise ConfigError(f"[space] {name}: expected a value, a list or a table, but got "
-                          f"{type(spec).__name__} {spec!r}.")
+        raise ConfigError(
+            f"[space] {name}: expected a value, a list or a table, but got "
+            f"{type(spec).__name__} {spec!r}."
+        )
 
 
 def build_space(entries: dict[str, Any]) -> kt.HyperParameters:
@@ -148,8 +169,10 @@ def build_space(entries: dict[str, Any]) -> kt.HyperParameters:
     hp = kt.HyperParameters()
     for name, spec in entries.items():
         if name == "learning_rate" and spec in AUTO_LEARNING_RATE:
-            raise ConfigError("learning_rate = \"auto\" must be resolved by the range finder "
-                              "before the space is built.")
+            raise ConfigError(
+                'learning_rate = "auto" must be resolved by the range finder '
+                "before the space is built."
+            )
         add_entry(hp, name, spec)
     return hp
 
@@ -167,29 +190,38 @@ def declared_hyperparameters(hypermodel: kt.HyperModel) -> kt.HyperParameters:
     except (ConfigError, Fatal):
         raise
     except Exception as error:
-        raise Fatal(f"model {name!r} failed to build at its default hyperparameters: "
-                    f"{type(error).__name__}: {error}") from error
+        raise Fatal(
+            f"model {name!r} failed to build at its default hyperparameters: "
+            f"{type(error).__name__}: {error}"
+        ) from error
     finally:
         keras.backend.clear_session(free_memory=False)
     if not isinstance(model, keras.Model):
-        raise Fatal(f"model {name!r}: build(hp) must return a compiled keras.Model, but "
-                    f"returned {type(model).__name__}.")
+        raise Fatal(
+            f"model {name!r}: build(hp) must return a compiled keras.Model, but "
+            f"returned {type(model).__name__}."
+        )
     if not getattr(model, "compiled", True):
-        raise Fatal(f"model {name!r}: build(hp) returned a model that is not compiled; call "
-                    "model.compile(optimizer=..., loss=..., metrics=[...]) before returning it.")
+        raise Fatal(
+            f"model {name!r}: build(hp) returned a model that is not compiled; call "
+            "model.compile(optimizer=..., loss=..., metrics=[...]) before returning it."
+        )
     return hp
 
 
-def check_names(names: Iterable[str], declared: kt.HyperParameters, model: str,
-                label: str = "[space]") -> None:
+def check_names(
+    names: Iterable[str], declared: kt.HyperParameters, model: str, label: str = "[space]"
+) -> None:
     """Refuse names the builder never reads (``[space]`` entries, ``--set`` overrides): a typo
     would otherwise change nothing. The runner's settings (epochs, batch_size) always pass."""
     known = {h.name for h in declared.space} | set(RUNNER_SETTINGS)
     unknown = [name for name in dict.fromkeys(names) if name not in known]
     if unknown:
         hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""
-        raise ConfigError(f"{label} {', '.join(unknown)}: not a hyperparameter of model "
-                          f"{model!r}{hint}; it has: {', '.join(sorted(known))}.")
+        raise ConfigError(
+            f"{label} {', '.join(unknown)}: not a hyperparameter of model "
+            f"{model!r}{hint}; it has: {', '.join(sorted(known))}."
+        )
 
 
 def grid_size(hp: kt.HyperParameters) -> int | None:

@@ -1,10 +1,12 @@
 """TensorBoard logging for a trial, with the HParams dashboard. TensorFlow backend only.
 
-The HParams summaries are written with `tf.summary`, from `tuner.tf_backend`. Layout under `log_dir`: one run folder per
-trial (``<log_dir>/<trial_id>/train``, ``.../validation`` from Keras' TensorBoard callback,
-the trial's hyperparameters in ``<log_dir>/<trial_id>``), and the experiment's configuration
+The HParams summaries are written with `tf.summary`, from `tuner.tf_backend`. Layout under
+`log_dir`: one run folder per trial (``<log_dir>/<trial_id>/train``, ``.../validation`` from
+Keras' TensorBoard callback, the trial's hyperparameters in ``<log_dir>/<trial_id>``), and the
+experiment's configuration
 (hyperparameter names and metrics) once in `log_dir` itself.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -43,7 +45,7 @@ def _hparam_value(value: Any) -> bool | int | float | str:
 def _metric_tag(name: str) -> tuple[str, str]:
     """(tag, run group) of a logged metric as Keras' TensorBoard callback writes it."""
     if name.startswith("val_"):
-        return f"epoch_{name[len('val_'):]}", "validation"
+        return f"epoch_{name[len('val_') :]}", "validation"
     return f"epoch_{name}", "train"
 
 
@@ -58,20 +60,25 @@ class HParamsCallback(keras.callbacks.Callback):
         from tensorboard.plugins.hparams import summary_v2
 
         self.run_dir = Path(run_dir)
-        self.hyperparameters = {k: _hparam_value(v) for k, v in hyperparameters.items()
-                                if not k.startswith(INTERNAL_PREFIX)}
+        self.hyperparameters = {
+            k: _hparam_value(v)
+            for k, v in hyperparameters.items()
+            if not k.startswith(INTERNAL_PREFIX)
+        }
         self.trial_id = str(trial_id)
-        summary_v2.hparams_pb(self.hyperparameters, trial_id=self.trial_id)  # fail fast on bad values
+        summary_v2.hparams_pb(
+            self.hyperparameters, trial_id=self.trial_id
+        )  # fail fast on bad values
         self._writer = None
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         tf = tf_backend.tensorflow()
         from tensorboard.plugins.hparams import summary_v2
 
-        self._writer = tf.summary.create_file_writer(str(self.run_dir))
-        with self._writer.as_default():
+        writer = self._writer = tf.summary.create_file_writer(str(self.run_dir))
+        with writer.as_default():
             summary_v2.hparams(self.hyperparameters, trial_id=self.trial_id)
-        self._writer.flush()
+        writer.flush()
 
     def on_train_end(self, logs: dict | None = None) -> None:
         tf = tf_backend.tensorflow()
@@ -86,7 +93,9 @@ class HParamsCallback(keras.callbacks.Callback):
         self._writer = None
 
 
-def write_experiment_config(log_dir: Path, hyperparameter_names: Sequence[str], metrics: Sequence[str]) -> None:
+def write_experiment_config(
+    log_dir: Path, hyperparameter_names: Sequence[str], metrics: Sequence[str]
+) -> None:
     """Declare the experiment's hyperparameters and metric columns once, in `log_dir` itself."""
     tf = tf_backend.tensorflow()
     from tensorboard.plugins.hparams import api as hp
@@ -101,7 +110,9 @@ def write_experiment_config(log_dir: Path, hyperparameter_names: Sequence[str], 
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
         hp.hparams_config(
-            hparams=[hp.HParam(n) for n in hyperparameter_names if not n.startswith(INTERNAL_PREFIX)],
+            hparams=[
+                hp.HParam(n) for n in hyperparameter_names if not n.startswith(INTERNAL_PREFIX)
+            ],
             metrics=columns,
         )
     writer.close()
@@ -119,8 +130,13 @@ def hparams_callbacks(
     log_dir = Path(log_dir)
     run_dir = log_dir / str(trial_id)
     write_experiment_config(log_dir, list(hyperparameters), metrics)
-    board = keras.callbacks.TensorBoard(log_dir=str(run_dir), histogram_freq=0, write_graph=False,
-                                        update_freq="epoch", profile_batch=0)
+    board = keras.callbacks.TensorBoard(
+        log_dir=str(run_dir),
+        histogram_freq=0,
+        write_graph=False,
+        update_freq="epoch",
+        profile_batch=0,
+    )
     return [board, HParamsCallback(run_dir, hyperparameters, str(trial_id))]
 
 

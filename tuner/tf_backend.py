@@ -1,6 +1,7 @@
 """THE ONE MODULE THAT IMPORTS TENSORFLOW. Everything TensorFlow-only (tf.data pipelines,
 TensorBoard summaries) gets the module from `tensorflow()`, so the rest of the package runs on
 any Keras backend and a missing TensorFlow is one clear error."""
+
 from __future__ import annotations
 
 from types import ModuleType
@@ -20,8 +21,10 @@ def tensorflow() -> ModuleType:
     try:
         import tensorflow
     except ImportError as error:
-        raise ConfigError(f"this needs TensorFlow, which cannot be imported ({error}); install "
-                          "tensorflow or leave the option off.") from None
+        raise ConfigError(
+            f"this needs TensorFlow, which cannot be imported ({error}); install "
+            "tensorflow or leave the option off."
+        ) from None
     return tensorflow
 
 
@@ -35,12 +38,16 @@ def configure_threads(threads: int) -> None:
     if threads == 0 or not is_active():
         return
     config = tensorflow().config.threading
-    if (config.get_inter_op_parallelism_threads(), config.get_intra_op_parallelism_threads()) \
-            == (threads, threads):
+    if (config.get_inter_op_parallelism_threads(), config.get_intra_op_parallelism_threads()) == (
+        threads,
+        threads,
+    ):
         return
     try:
         config.set_inter_op_parallelism_threads(threads)
         config.set_intra_op_parallelism_threads(threads)
     except RuntimeError:
-        raise ConfigError(f"threads = {threads} must be set before TensorFlow starts; run this "
-                          "campaign in a fresh process.") from None
+        raise ConfigError(
+            f"threads = {threads} must be set before TensorFlow starts; run this "
+            "campaign in a fresh process."
+        ) from None

@@ -1,5 +1,6 @@
 """The record one finished trial leaves behind: the seam between the executors, the store and
 the results."""
+
 from __future__ import annotations
 
 import enum
@@ -7,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class TrialStatus(str, enum.Enum):
+class TrialStatus(enum.StrEnum):
     """How a trial ended. A `str` enum, so records and tables hold plain ``"completed"``."""
 
     COMPLETED = "completed"
@@ -56,5 +57,6 @@ class TrialRecord:
         if self.best_epoch is None:
             return {}
         index = self.best_epoch - self.initial_epoch - 1
-        return {name: values[index] for name, values in self.history.items()
-                if 0 <= index < len(values)}
+        return {
+            name: values[index] for name, values in self.history.items() if 0 <= index < len(values)
+        }

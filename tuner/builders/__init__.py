@@ -1,15 +1,16 @@
 """Model builders: one module per family. `resolve_builder` turns what a user gives (a registry
 name, ``"package.module:function"``, a function, a `kt.HyperModel` class or instance) into a
 `kt.HyperModel`."""
+
 from __future__ import annotations
 
 import contextlib
 import importlib
 import inspect
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import keras
 import keras_tuner as kt
@@ -61,8 +62,10 @@ def _positional_count(function: Callable[..., Any]) -> int:
 def has_own_fit(hypermodel: kt.HyperModel) -> bool:
     """True when a HyperModel overrides `fit` (the way KerasTuner documents tuning batch size
     or preprocessing): the runner then trains through it."""
-    return not getattr(hypermodel, "runner_fits", False) and \
-        type(hypermodel).fit is not kt.HyperModel.fit
+    return (
+        not getattr(hypermodel, "runner_fits", False)
+        and type(hypermodel).fit is not kt.HyperModel.fit
+    )
 
 
 @contextlib.contextmanager
@@ -86,20 +89,26 @@ def _import_reference(reference: str, search_paths: Sequence[Path]) -> Any:
             module = importlib.import_module(module_name)
     except ImportError as error:
         where = ", ".join(dict.fromkeys(str(f) for f in folders))
-        raise ConfigError(f"model {reference!r}: cannot import module {module_name!r} ({error}); "
-                          f"looked in {where} and on PYTHONPATH.") from None
+        raise ConfigError(
+            f"model {reference!r}: cannot import module {module_name!r} ({error}); "
+            f"looked in {where} and on PYTHONPATH."
+        ) from None
     except Exception as error:  # the user's module raised while importing
-        raise ConfigError(f"model {reference!r}: importing {module_name!r} raised "
-                          f"{type(error).__name__}: {error}") from None
+        raise ConfigError(
+            f"model {reference!r}: importing {module_name!r} raised {type(error).__name__}: {error}"
+        ) from None
     if not hasattr(module, attribute):
         public = [n for n in dir(module) if not n.startswith("_")]
-        raise ConfigError(f"model {reference!r}: module {module_name!r} has no "
-                          f"{attribute!r}{did_you_mean(attribute, public)}.")
+        raise ConfigError(
+            f"model {reference!r}: module {module_name!r} has no "
+            f"{attribute!r}{did_you_mean(attribute, public)}."
+        )
     return getattr(module, attribute)
 
 
-def resolve_builder(model: Any, spec: DataSpec | None, *,
-                    search_paths: Sequence[Path] = ()) -> kt.HyperModel:
+def resolve_builder(
+    model: Any, spec: DataSpec | None, *, search_paths: Sequence[Path] = ()
+) -> kt.HyperModel:
     """The HyperModel for a registry name, a ``"package.module:function"`` reference (found
     from the working directory, then `search_paths`, then PYTHONPATH), a ``build(hp)`` or
     ``build(hp, spec)`` function, or a `kt.HyperModel` class or instance."""
@@ -108,9 +117,11 @@ def resolve_builder(model: Any, spec: DataSpec | None, *,
         if model in REGISTRY:
             return REGISTRY[model](spec) if spec is not None else _needs_data(model)
         if ":" not in model:
-            raise ConfigError(f"unknown model {model!r}{did_you_mean(model, REGISTRY)}; "
-                              f"accepted: {', '.join(sorted(REGISTRY))}, or "
-                              "'package.module:function' for a builder of your own.")
+            raise ConfigError(
+                f"unknown model {model!r}{did_you_mean(model, REGISTRY)}; "
+                f"accepted: {', '.join(sorted(REGISTRY))}, or "
+                "'package.module:function' for a builder of your own."
+            )
         model = _import_reference(model, search_paths)
     if isinstance(model, kt.HyperModel):
         return model
@@ -118,9 +129,11 @@ def resolve_builder(model: Any, spec: DataSpec | None, *,
         return model()
     if callable(model) and _positional_count(model) in (1, 2) and not isinstance(model, type):
         return FunctionHyperModel(model, spec)
-    raise ConfigError(f"model {label!r} must be a function build(hp) or build(hp, spec) "
-                      "returning a compiled keras.Model, or a keras_tuner.HyperModel, but got "
-                      f"{type(model).__name__}.")
+    raise ConfigError(
+        f"model {label!r} must be a function build(hp) or build(hp, spec) "
+        "returning a compiled keras.Model, or a keras_tuner.HyperModel, but got "
+        f"{type(model).__name__}."
+    )
 
 
 def _needs_data(model: str) -> kt.HyperModel:
@@ -132,5 +145,14 @@ def get_builder(model: str, spec: DataSpec) -> kt.HyperModel:
     return resolve_builder(model, spec)
 
 
-__all__ = ["MLPHyperModel", "build_mlp", "get_builder", "resolve_builder", "has_own_fit",
-           "FunctionHyperModel", "REGISTRY", "RUNNER_SETTINGS", "DEFAULT_BATCH_SIZE"]
+__all__ = [
+    "MLPHyperModel",
+    "build_mlp",
+    "get_builder",
+    "resolve_builder",
+    "has_own_fit",
+    "FunctionHyperModel",
+    "REGISTRY",
+    "RUNNER_SETTINGS",
+    "DEFAULT_BATCH_SIZE",
+]

@@ -3,6 +3,7 @@
 Usable three ways: as a KerasTuner `HyperModel` with any KerasTuner tuner, from a campaign, and
 with no tuning at all (`MLPHyperModel(...).build(kt.HyperParameters())` is a sound model).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,10 +16,26 @@ from tuner.datasets import BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASKS, Da
 from tuner.errors import ConfigError
 
 ACTIVATIONS = ["relu", "elu", "selu", "tanh", "sigmoid", "leaky_relu"]
-INITIALIZERS = ["he_normal", "he_uniform", "glorot_uniform", "glorot_normal", "lecun_normal",
-                "normal_small", "normal_large"]
-OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "adadelta", "rmsprop", "adam", "adamw",
-              "nadam"]
+INITIALIZERS = [
+    "he_normal",
+    "he_uniform",
+    "glorot_uniform",
+    "glorot_normal",
+    "lecun_normal",
+    "normal_small",
+    "normal_large",
+]
+OPTIMIZERS = [
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adagrad",
+    "adadelta",
+    "rmsprop",
+    "adam",
+    "adamw",
+    "nadam",
+]
 REGRESSION_LOSSES = ["mse", "mae", "huber"]
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
 MOMENTUM = 0.9
@@ -52,7 +69,9 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     return factories[name]()
 
 
-def output_head(task: str, output_size: int, positive_targets: bool = False) -> tuple[int, str, str]:
+def output_head(
+    task: str, output_size: int, positive_targets: bool = False
+) -> tuple[int, str, str | None]:
     """(units, activation, classification loss) for a task, as the textbook table has it.
 
     The loss is None for regression, where it is a hyperparameter of its own.
@@ -85,8 +104,15 @@ class MLPHyperModel(kt.HyperModel):
     reuse_compiled_models = True
     runner_fits = True  # `fit` below only applies batch_size and epochs, which the runner does
 
-    def __init__(self, task: str, input_shape: tuple[int, ...], output_size: int,
-                 positive_targets: bool = False, name: str = "mlp", tunable: bool = True):
+    def __init__(
+        self,
+        task: str,
+        input_shape: tuple[int, ...],
+        output_size: int,
+        positive_targets: bool = False,
+        name: str = "mlp",
+        tunable: bool = True,
+    ):
         super().__init__(name=name, tunable=tunable)
         output_head(task, output_size, positive_targets)  # validates the task early
         self.task = task
@@ -95,7 +121,7 @@ class MLPHyperModel(kt.HyperModel):
         self.positive_targets = positive_targets
 
     @classmethod
-    def for_data(cls, spec: DataSpec, **kwargs: Any) -> "MLPHyperModel":
+    def for_data(cls, spec: DataSpec, **kwargs: Any) -> MLPHyperModel:
         """Builder for a dataset's `DataSpec` (``Dataset.spec``)."""
         return cls(spec.task, spec.input_shape, spec.output_size, spec.positive_targets, **kwargs)
 
@@ -116,8 +142,9 @@ class MLPHyperModel(kt.HyperModel):
         l2 = hp.Float("l2", 0.0, 0.01, default=0.0)
         optimizer = hp.Choice("optimizer", OPTIMIZERS, default="adam")
         learning_rate = hp.Float("learning_rate", 1e-5, 1.0, sampling="log", default=1e-3)
-        out_units, out_activation, loss = output_head(self.task, self.output_size,
-                                                      self.positive_targets)
+        out_units, out_activation, loss = output_head(
+            self.task, self.output_size, self.positive_targets
+        )
         if loss is None:
             loss = hp.Choice("loss", REGRESSION_LOSSES, default="mse")
         # Declared here so that every hyperparameter the model uses is in the space, even
@@ -130,8 +157,12 @@ class MLPHyperModel(kt.HyperModel):
         inputs = keras.Input(shape=self.input_shape)
         x = keras.layers.Flatten()(inputs) if len(self.input_shape) > 1 else inputs
         for width in units:
-            x = keras.layers.Dense(width, kernel_initializer=make_initializer(initializer),
-                                   kernel_regularizer=regularizer, use_bias=not batch_norm)(x)
+            x = keras.layers.Dense(
+                width,
+                kernel_initializer=make_initializer(initializer),
+                kernel_regularizer=regularizer,
+                use_bias=not batch_norm,
+            )(x)
             if batch_norm:
                 x = keras.layers.BatchNormalization()(x)
             x = keras.layers.Activation(activation)(x)
@@ -141,8 +172,9 @@ class MLPHyperModel(kt.HyperModel):
         model = keras.Model(inputs, outputs, name=self.name)
         # mse as a metric too: a campaign that tunes the loss ranks by val_mse, not val_loss.
         metrics = ["mse", "mae"] if self.task == REGRESSION else ["accuracy"]
-        model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss,
-                      metrics=metrics)
+        model.compile(
+            optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=metrics
+        )
         return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any):

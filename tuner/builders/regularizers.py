@@ -1,5 +1,6 @@
 """Regularizers whose factor lives in a variable, so that a compiled model can take another
 factor without its training function being traced again (see `tuner.model_reuse`)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ class VariableL2(keras.regularizers.L2):
         super().__init__(l2)  # validates the factor, then sets it through the property below
 
     @property
-    def l2(self) -> float:  # type: ignore[override]
+    def l2(self) -> float:
         return float(keras.ops.convert_to_numpy(self.variable))
 
     @l2.setter

@@ -1,5 +1,6 @@
 """Executors: the seam where trials are trained. The loop hands an executor the trials the
 oracle gave out and gets one `TrialOutcome` per trial back."""
+
 from tuner.execution.base import Executor, TrialContext, TrialOutcome
 from tuner.execution.sequential import SequentialExecutor, trial_seed
 

@@ -1,4 +1,5 @@
 """The executor seam: `Executor.run(trials, context) -> outcomes`."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -27,7 +28,8 @@ class TrialContext:
     `keep_weights_beyond`: the score a trial must beat to enter the top k (None: any trial
     can), so weights are copied only when they may be saved. `keep_all_weights`: copy the best
     weights of every trial (Hyperband parents). `restore_parent(model, parent_id)`: loads a
-    promoted trial's parent weights into its model. `any_completed`: whether a trial of the campaign has completed, which
+    promoted trial's parent weights into its model. `any_completed`: whether a trial of the
+    campaign has completed, which
     tells a failure that will repeat from one that will not."""
 
     keep_weights_beyond: float | None = None
@@ -40,8 +42,9 @@ class Executor(Protocol):
     """Trains trials. The sequential executor trains one model a trial; packed executors and
     test doubles plug in here."""
 
-    def run(self, trials: Sequence[kt.engine.trial.Trial],
-            context: TrialContext) -> list[TrialOutcome]:
+    def run(
+        self, trials: Sequence[kt.engine.trial.Trial], context: TrialContext
+    ) -> list[TrialOutcome]:
         """Called by the loop with the trials the oracle handed out (status RUNNING); returns
         one outcome per trial, in order. Raises `Fatal` for a failure that would repeat in every
         trial and `ConfigError` for bad input; any other failure is one trial's outcome."""

@@ -1,4 +1,5 @@
 """Small Keras callbacks, one behaviour each, that a trial's record is made of."""
+
 from __future__ import annotations
 
 import math
@@ -56,8 +57,10 @@ class RequireObjective(keras.callbacks.Callback):
         logs = logs or {}
         if self.objective not in logs and math.isfinite(float(logs.get("loss", 0.0))):
             logged = ", ".join(sorted(k for k in logs if k not in NOT_A_METRIC)) or "none"
-            raise Fatal(f"objective {self.objective!r} is not a logged metric; this model logs: "
-                        f"{logged}. Set objective to one of them.")
+            raise Fatal(
+                f"objective {self.objective!r} is not a logged metric; this model logs: "
+                f"{logged}. Set objective to one of them."
+            )
 
 
 class BestEpoch(keras.callbacks.Callback):
@@ -67,8 +70,9 @@ class BestEpoch(keras.callbacks.Callback):
     Copying weights off the device costs about 1 ms each time; only an epoch that could enter
     the campaign's top k is worth it."""
 
-    def __init__(self, objective: kt.Objective, keep_beyond: float | None = None,
-                 keep_all: bool = False) -> None:
+    def __init__(
+        self, objective: kt.Objective, keep_beyond: float | None = None, keep_all: bool = False
+    ) -> None:
         super().__init__()
         self.objective, self.keep_beyond, self.keep_all = objective, keep_beyond, keep_all
         self.score: float | None = None
@@ -84,6 +88,9 @@ class BestEpoch(keras.callbacks.Callback):
         value = float(value)
         if self.score is None or self.objective.better_than(value, self.score):
             self.score, self.epoch = value, self._epochs
-            if self.keep_all or self.keep_beyond is None or \
-                    self.objective.better_than(value, self.keep_beyond):
+            if (
+                self.keep_all
+                or self.keep_beyond is None
+                or self.objective.better_than(value, self.keep_beyond)
+            ):
                 self.weights = self.model.get_weights()

@@ -1,4 +1,5 @@
 """The sequential executor: one trial, one model, one `fit`."""
+
 from __future__ import annotations
 
 import copy
@@ -35,7 +36,7 @@ def trial_seed(seed: int, trial_id: str) -> int:
 def error_text(error: BaseException) -> str:
     """The error's type and whole message (TensorFlow puts the cause after the first line)."""
     text = "".join(traceback.format_exception_only(type(error), error)).strip()
-    return text if len(text) <= ERROR_LENGTH else text[:ERROR_LENGTH - 1] + "…"
+    return text if len(text) <= ERROR_LENGTH else text[: ERROR_LENGTH - 1] + "…"
 
 
 def _is_skip(error: BaseException) -> bool:
@@ -49,21 +50,29 @@ def _is_fatal(error: BaseException) -> bool:
 class SequentialExecutor:
     """Trains each trial's model in turn on a shared input pipeline, recording every epoch."""
 
-    def __init__(self, hypermodel: kt.HyperModel, pipeline: InputPipeline, *,
-                 objective: kt.Objective, seed: int = 0,
-                 early_stopping: dict[str, Any] | None = None,
-                 callbacks: Sequence[keras.callbacks.Callback] = (),
-                 callback_factory: TrialCallbackFactory | None = None):
+    def __init__(
+        self,
+        hypermodel: kt.HyperModel,
+        pipeline: InputPipeline,
+        *,
+        objective: kt.Objective,
+        seed: int = 0,
+        early_stopping: dict[str, Any] | None = None,
+        callbacks: Sequence[keras.callbacks.Callback] = (),
+        callback_factory: TrialCallbackFactory | None = None,
+    ):
         self.hypermodel, self.pipeline = hypermodel, pipeline
         self.objective, self.seed = objective, seed
         self.early_stopping = early_stopping
         self.user_callbacks = list(callbacks)
         self.callback_factory = callback_factory
         self.compiled_models = CompiledModels(
-            enabled=getattr(hypermodel, "reuse_compiled_models", False))
+            enabled=getattr(hypermodel, "reuse_compiled_models", False)
+        )
 
-    def run(self, trials: Sequence[kt.engine.trial.Trial],
-            context: TrialContext) -> list[TrialOutcome]:
+    def run(
+        self, trials: Sequence[kt.engine.trial.Trial], context: TrialContext
+    ) -> list[TrialOutcome]:
         outcomes = []
         for trial in trials:
             outcome = self.run_one(trial, context)
@@ -71,22 +80,35 @@ class SequentialExecutor:
             outcomes.append(outcome)
         return outcomes
 
-    def _callbacks(self, trial_id: str, values: dict[str, Any],
-                   own: list[keras.callbacks.Callback]) -> list[keras.callbacks.Callback]:
+    def _callbacks(
+        self, trial_id: str, values: dict[str, Any], own: list[keras.callbacks.Callback]
+    ) -> list[keras.callbacks.Callback]:
         callbacks = list(own)
         if self.early_stopping:
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=self.objective.name, mode=self.objective.direction,
-                patience=self.early_stopping.get("patience", 5),
-                min_delta=self.early_stopping.get("min_delta", 0.0)))
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor=self.objective.name,
+                    mode=self.objective.direction,
+                    patience=self.early_stopping.get("patience", 5),
+                    min_delta=self.early_stopping.get("min_delta", 0.0),
+                )
+            )
         if self.callback_factory is not None:
             callbacks.extend(self.callback_factory(trial_id, values))
         # A callback keeps state between fits (KerasTuner copies them per trial too).
         callbacks.extend(copy.deepcopy(self.user_callbacks))
         return callbacks
 
-    def _fit(self, hp: kt.HyperParameters, model: keras.Model, *, epochs: int,
-             initial_epoch: int, seed: int, callbacks: list[keras.callbacks.Callback]) -> None:
+    def _fit(
+        self,
+        hp: kt.HyperParameters,
+        model: keras.Model,
+        *,
+        epochs: int,
+        initial_epoch: int,
+        seed: int,
+        callbacks: list[keras.callbacks.Callback],
+    ) -> None:
         common = dict(epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=callbacks)
         if has_own_fit(self.hypermodel):  # the user's fit decides batch size and the rest
             self.hypermodel.fit(hp, model, **self.pipeline.array_arguments(seed), **common)
@@ -103,11 +125,21 @@ class SequentialExecutor:
             keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(seed)
         initial_epoch = int(scheduled.get(INITIAL_EPOCH, 0))
-        record = TrialRecord(trial_id=trial.trial_id, status=FAILED, hyperparameters=scheduled,
-                             initial_epoch=initial_epoch)
-        history, stop, best = History(), StopOnNonFinite(), BestEpoch(
-            self.objective, keep_beyond=context.keep_weights_beyond,
-            keep_all=context.keep_all_weights)
+        record = TrialRecord(
+            trial_id=trial.trial_id,
+            status=FAILED,
+            hyperparameters=scheduled,
+            initial_epoch=initial_epoch,
+        )
+        history, stop, best = (
+            History(),
+            StopOnNonFinite(),
+            BestEpoch(
+                self.objective,
+                keep_beyond=context.keep_weights_beyond,
+                keep_all=context.keep_all_weights,
+            ),
+        )
         started = time.perf_counter()
         model = None
         try:
@@ -117,12 +149,16 @@ class SequentialExecutor:
         except Exception as error:
             record.error = error_text(error)
             if not _is_skip(error):
-                raise Fatal(f"trial {trial.trial_id}: the model failed to build; every trial "
-                            f"would fail the same way. {record.error}") from error
+                raise Fatal(
+                    f"trial {trial.trial_id}: the model failed to build; every trial "
+                    f"would fail the same way. {record.error}"
+                ) from error
         if record.error is None:
             # Every value the model was built with, the builder's defaults included.
-            record.hyperparameters = dict(values_as_written(hp), **{
-                k: v for k, v in scheduled.items() if k.startswith("tuner/")})
+            record.hyperparameters = dict(
+                values_as_written(hp),
+                **{k: v for k, v in scheduled.items() if k.startswith("tuner/")},
+            )
             if TARGET_EPOCHS in scheduled:  # Hyperband: the epoch this trial trains up to
                 record.hyperparameters["epochs"] = int(scheduled[TARGET_EPOCHS])
             record.n_params = int(fresh.count_params())
@@ -130,12 +166,21 @@ class SequentialExecutor:
                 model = self.compiled_models.adopt(fresh)
                 if scheduled.get(PARENT) is not None:
                     context.restore_parent(model, str(scheduled[PARENT]))
-                epochs = int(scheduled.get(TARGET_EPOCHS, hp.get("epochs") if "epochs" in hp
-                                           else 20))
-                self._fit(hp, model, epochs=epochs, initial_epoch=initial_epoch, seed=seed,
-                          callbacks=self._callbacks(trial.trial_id, record.hyperparameters,
-                                                    [history, stop, RequireObjective(
-                                                        self.objective.name), best]))
+                epochs = int(
+                    scheduled.get(TARGET_EPOCHS, hp.get("epochs") if "epochs" in hp else 20)
+                )
+                self._fit(
+                    hp,
+                    model,
+                    epochs=epochs,
+                    initial_epoch=initial_epoch,
+                    seed=seed,
+                    callbacks=self._callbacks(
+                        trial.trial_id,
+                        record.hyperparameters,
+                        [history, stop, RequireObjective(self.objective.name), best],
+                    ),
+                )
             except ConfigError:
                 raise
             except Exception as error:
@@ -145,8 +190,10 @@ class SequentialExecutor:
                 # Failing before the first epoch ends, with no trial done yet, is a failure
                 # of the model or the data (a wrong output shape, a bad loss): it would repeat.
                 if history.epochs == 0 and not context.any_completed and not _is_skip(error):
-                    raise Fatal(f"trial {trial.trial_id} failed before its first epoch ended; "
-                                f"every trial would fail the same way. {record.error}") from error
+                    raise Fatal(
+                        f"trial {trial.trial_id} failed before its first epoch ended; "
+                        f"every trial would fail the same way. {record.error}"
+                    ) from error
         record.duration_s = time.perf_counter() - started
         record.history = history.values
         record.epochs_run = history.epochs

@@ -4,6 +4,7 @@
 its own module, ``from tuner.plots.lr import plot_lr_find``, and not re-exported here so that
 this package never depends on it existing.
 """
+
 from tuner.plots.campaign import (
     hyperband_budget,
     hyperparameter_info,

@@ -9,6 +9,7 @@ Trials are placed by their id as a number (trial "6" at x = 6), the numbering of
 Failed and diverged trials are drawn as crosses along the bottom edge, at the values tried.
 A hyperparameter's axis spans what the campaign's ``[space]`` searched when it says so.
 """
+
 from __future__ import annotations
 
 import re
@@ -87,7 +88,7 @@ def trial_numbers(table: pd.DataFrame) -> np.ndarray:
 
 
 def infer_direction(table: pd.DataFrame) -> str:
-    """"max" or "min", read off the ranked table (rank 1 holds the best score)."""
+    """ "max" or "min", read off the ranked table (rank 1 holds the best score)."""
     scores = completed(table).sort_values("rank")["score"].to_numpy(dtype=float)
     return "min" if len(scores) > 1 and scores[0] < scores[-1] else "max"
 
@@ -101,7 +102,8 @@ def best_so_far(scores: Sequence[float], direction: str) -> np.ndarray:
 
 
 def _label(value: Any) -> str:
-    """A category's text, the same for a choice in ``[space]`` and the value read from a csv (32 == 32.0)."""
+    """A category's text, the same for a choice in ``[space]`` and the value read from a csv
+    (32 == 32.0)."""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, float, np.integer, np.floating)) and float(value).is_integer():
@@ -110,7 +112,9 @@ def _label(value: Any) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
 
 
 def _category_labels(values: pd.Series) -> list[str]:
@@ -142,8 +146,13 @@ class AxisInfo:
         """Data coordinates of `values` (a category's index for categories); NaN where missing."""
         if self.categories is not None:
             index = {label: i for i, label in enumerate(self.categories)}
-            return np.array([index.get(_label(v), np.nan) if pd.notna(v) else np.nan for v in values], dtype=float)
-        return pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float)
+            return np.array(
+                [index.get(_label(v), np.nan) if pd.notna(v) else np.nan for v in values],
+                dtype=float,
+            )
+        return pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(
+            dtype=float
+        )
 
     def unit(self, values: Sequence[Any] | pd.Series) -> np.ndarray:
         """`values` mapped into [0, 1] across this axis (categories evenly spaced)."""
@@ -164,11 +173,17 @@ class AxisInfo:
             low, high = np.log10(self.low), np.log10(self.high)
             pad = (high - low) * margin if high > low else 0.5
             return float(10 ** (low - pad)), float(10 ** (high + pad))
-        pad = (self.high - self.low) * margin if self.high > self.low else max(abs(self.low) * 0.1, 0.5)
+        pad = (
+            (self.high - self.low) * margin
+            if self.high > self.low
+            else max(abs(self.low) * 0.1, 0.5)
+        )
         return self.low - pad, self.high + pad
 
 
-def axis_info(name: str, values: pd.Series, entry: Any = None, *, log: bool | None = None) -> AxisInfo:
+def axis_info(
+    name: str, values: pd.Series, entry: Any = None, *, log: bool | None = None
+) -> AxisInfo:
     """The axis of hyperparameter `name`, given the values tried and its ``[space]`` entry.
 
     A range table spans its min..max (log when its sampling is log or reverse_log); a list, or
@@ -194,11 +209,17 @@ def axis_info(name: str, values: pd.Series, entry: Any = None, *, log: bool | No
         if len(numbers):
             low, high = min(low, float(numbers.min())), max(high, float(numbers.max()))
         scaled = entry.get("sampling", "linear") in LOG_SAMPLINGS if log is None else log
-        integer = all(isinstance(entry.get(k), int) for k in ("min", "max")) and isinstance(entry.get("step", 1), int)
-        return AxisInfo(name, None, low, high, log=scaled and low > 0, integer=integer, searched=True)
+        integer = all(isinstance(entry.get(k), int) for k in ("min", "max")) and isinstance(
+            entry.get("step", 1), int
+        )
+        return AxisInfo(
+            name, None, low, high, log=scaled and low > 0, integer=integer, searched=True
+        )
     low, high = (float(numbers.min()), float(numbers.max())) if len(numbers) else (0.0, 1.0)
     scaled = infer_log(values) if log is None else log
-    return AxisInfo(name, None, low, high, log=scaled and low > 0, integer=pd.api.types.is_integer_dtype(values))
+    return AxisInfo(
+        name, None, low, high, log=scaled and low > 0, integer=pd.api.types.is_integer_dtype(values)
+    )
 
 
 @dataclass(frozen=True)
@@ -221,8 +242,14 @@ def optimization_history_info(table: pd.DataFrame, *, direction: str | None = No
     kinds = failure_kinds(ordered).to_numpy()
     scores = np.where(kinds == "", ordered["score"].to_numpy(dtype=float), np.nan)
     failures = {kind: x[kinds == kind] for kind in FAILURE_STYLE if (kinds == kind).any()}
-    return HistoryInfo(list(ordered["trial_id"].astype(str)), x, scores, best_so_far(scores, direction),
-                       failures, direction)
+    return HistoryInfo(
+        list(ordered["trial_id"].astype(str)),
+        x,
+        scores,
+        best_so_far(list(scores), direction),
+        failures,
+        direction,
+    )
 
 
 @dataclass(frozen=True)
@@ -244,7 +271,12 @@ class HyperparameterInfo:
 
 
 def hyperparameter_info(
-    table: pd.DataFrame, name: str, *, space: Mapping[str, Any] | None = None, log: bool | None = None, seed: int = 0
+    table: pd.DataFrame,
+    name: str,
+    *,
+    space: Mapping[str, Any] | None = None,
+    log: bool | None = None,
+    seed: int = 0,
 ) -> HyperparameterInfo:
     """The data of `hyperparameter_vs_score` (`space` is the campaign's ``[space]``)."""
     if name not in table.columns:
@@ -256,9 +288,14 @@ def hyperparameter_info(
     kinds = failure_kinds(table).to_numpy()
     ok = kinds == ""
     failures = {kind: x[(kinds == kind) & ~np.isnan(x)] for kind in FAILURE_STYLE}
-    return HyperparameterInfo(name, axis, x[ok], table["score"].to_numpy(dtype=float)[ok],
-                              list(table["trial_id"].astype(str)[ok]),
-                              {kind: xs for kind, xs in failures.items() if len(xs)})
+    return HyperparameterInfo(
+        name,
+        axis,
+        x[ok],
+        table["score"].to_numpy(dtype=float)[ok],
+        list(table["trial_id"].astype(str)[ok]),
+        {kind: xs for kind, xs in failures.items() if len(xs)},
+    )
 
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (7.5, 4.5)) -> Axes:
@@ -268,12 +305,22 @@ def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (7.5, 4.5)) -> Axe
 
 
 def _draw_failures(ax: Axes, failures: Mapping[str, np.ndarray]) -> None:
-    """Crosses along the bottom edge at the x of each trial without a score, one legend entry per kind."""
+    """Crosses along the bottom edge at the x of each trial without a score, one legend entry
+    per kind."""
     for kind, xs in failures.items():
         marker, color = FAILURE_STYLE[kind]
         # x in data units, y pinned just above the bottom edge whatever the score range is.
-        ax.scatter(xs, np.full(len(xs), FAILURE_Y), marker=marker, s=30, color=color, label=kind,
-                   transform=ax.get_xaxis_transform(), zorder=3, clip_on=False)
+        ax.scatter(
+            xs,
+            np.full(len(xs), FAILURE_Y),
+            marker=marker,
+            s=30,
+            color=color,
+            label=kind,
+            transform=ax.get_xaxis_transform(),
+            zorder=3,
+            clip_on=False,
+        )
     if failures:  # room under the lowest score for the crosses
         low, high = ax.get_ylim()
         ax.set_ylim(low - 0.06 * (high - low), high)
@@ -287,7 +334,11 @@ def _failure_counts(failures: Mapping[str, np.ndarray]) -> str:
 
 
 def optimization_history(
-    table: pd.DataFrame, ax: Axes | None = None, *, objective: str = "score", direction: str | None = None
+    table: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    objective: str = "score",
+    direction: str | None = None,
 ) -> Axes:
     """Each trial's `objective` at x = its trial id, and the best so far as a step line.
 
@@ -296,11 +347,29 @@ def optimization_history(
     info = optimization_history_info(table, direction=direction)
     ax = _new_axes(ax)
     ok = ~np.isnan(info.scores)
-    ax.scatter(info.x[ok], info.scores[ok], s=22, color=SCORE_COLOR, alpha=0.7, label="trial score", zorder=2)
+    ax.scatter(
+        info.x[ok],
+        info.scores[ok],
+        s=22,
+        color=SCORE_COLOR,
+        alpha=0.7,
+        label="trial score",
+        zorder=2,
+    )
     if ok.any():
-        ax.step(info.x, info.best_so_far, where="post", color="black", linewidth=1.6, label="best so far", zorder=3)
+        ax.step(
+            info.x,
+            info.best_so_far,
+            where="post",
+            color="black",
+            linewidth=1.6,
+            label="best so far",
+            zorder=3,
+        )
     _draw_failures(ax, info.failures)
-    ax.set_title(f"Optimization history: {int(ok.sum())} completed trials{_failure_counts(info.failures)}")
+    ax.set_title(
+        f"Optimization history: {int(ok.sum())} completed trials{_failure_counts(info.failures)}"
+    )
     ax.set_xlabel("trial id")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(score_label(objective, info.direction))
@@ -335,7 +404,9 @@ def hyperparameter_vs_score(
     axis = info.axis
     if axis.categories is not None:
         labels = axis.categories
-        ax.set_xticks(range(len(labels)), labels, rotation=30 if max(map(len, labels), default=0) > 8 else 0)
+        ax.set_xticks(
+            range(len(labels)), labels, rotation=30 if max(map(len, labels), default=0) > 8 else 0
+        )
     elif axis.log:
         ax.set_xscale("log")
     elif axis.integer:
@@ -343,8 +414,17 @@ def hyperparameter_vs_score(
     ax.set_xlim(*axis.limits())
     ax.scatter(info.x, info.scores, s=22, color=SCORE_COLOR, alpha=0.6, label="trial")
     if info.best is not None:
-        ax.scatter([info.x[info.best]], [info.scores[info.best]], marker="*", s=160, color=BEST_COLOR,
-                   edgecolor="black", linewidth=0.6, zorder=3, label="best")
+        ax.scatter(
+            [info.x[info.best]],
+            [info.scores[info.best]],
+            marker="*",
+            s=160,
+            color=BEST_COLOR,
+            edgecolor="black",
+            linewidth=0.6,
+            zorder=3,
+            label="best",
+        )
     _draw_failures(ax, info.failures)
     ax.set_xlabel(f"{name} (log scale)" if axis.log else name)
     ax.set_ylabel(score_label(objective, direction or infer_direction(table)))
@@ -373,7 +453,9 @@ def parallel_coordinates(
     """
     missing = [n for n in hyperparameter_names if n not in table.columns]
     if missing:
-        raise ConfigError(f"hyperparameters must be columns of the trials table, but got {missing}.")
+        raise ConfigError(
+            f"hyperparameters must be columns of the trials table, but got {missing}."
+        )
     ax = _new_axes(ax, (max(6.0, 1.7 * (len(hyperparameter_names) + 1)), 4.5))
     done = completed(table)
     shown = done.head(top)
@@ -387,7 +469,9 @@ def parallel_coordinates(
     segments = [np.column_stack([xs, ys[i]]) for i in reversed(range(len(shown)))]
     scores = shown["score"].to_numpy(dtype=float)[::-1]
     norm = Normalize(vmin=np.min(scores), vmax=np.max(scores)) if len(scores) else Normalize(0, 1)
-    lines = LineCollection(segments, array=scores, cmap="viridis", norm=norm, linewidths=2.0, alpha=0.9)
+    lines = LineCollection(
+        segments, array=scores, cmap="viridis", norm=norm, linewidths=2.0, alpha=0.9
+    )
     ax.add_collection(lines)
     colorbar = ax.figure.colorbar(lines, ax=ax, pad=0.02)
     colorbar.set_label(label)
@@ -399,8 +483,20 @@ def parallel_coordinates(
             ends = (axis.low, axis.high) if axis.high > axis.low else (axis.low,)
             ticks = list(zip(axis.unit(ends), (f"{v:.3g}" for v in ends)))
         for y, text in ticks:
-            ax.text(x + 0.04, y, text, fontsize=8, va="center", ha="left",
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+            ax.text(
+                x + 0.04,
+                y,
+                text,
+                fontsize=8,
+                va="center",
+                ha="left",
+                bbox={
+                    "boxstyle": "round,pad=0.15",
+                    "facecolor": "white",
+                    "edgecolor": "none",
+                    "alpha": 0.8,
+                },
+            )
     names = [f"{a.name}\n(log)" if a.log and a.name != label else a.name for a in axes]
     ax.set_xticks(xs, names, rotation=20 if max(map(len, names)) > 10 else 0)
     ax.set_xlim(-0.2, len(columns) - 0.5)
@@ -415,8 +511,11 @@ def parallel_coordinates(
 def curve_legend(ax: Axes) -> tuple[list[Any], list[str]]:
     """Legend entries of a `learning_curves` Axes: one per trial, then the line-style key."""
     handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.3", linestyle="-"), Line2D([], [], color="0.3", linestyle="--"),
-                Line2D([], [], color="black", marker="o", linestyle="none", markersize=5)]
+    handles += [
+        Line2D([], [], color="0.3", linestyle="-"),
+        Line2D([], [], color="0.3", linestyle="--"),
+        Line2D([], [], color="black", marker="o", linestyle="none", markersize=5),
+    ]
     return handles, labels + ["training", "validation", "best epoch"]
 
 
@@ -437,7 +536,7 @@ def learning_curves(
     Losses spanning >= 100x get a log y axis. With ``legend=False`` the caller places
     `curve_legend` itself (e.g. below a row of panels).
     """
-    base = metric[len("val_"):] if metric.startswith("val_") else metric
+    base = metric[len("val_") :] if metric.startswith("val_") else metric
     val = f"val_{base}"
     if base not in history.columns and val not in history.columns:
         known = [c for c in history.columns if c not in ("trial_id", "epoch")]
@@ -446,14 +545,22 @@ def learning_curves(
     shown = completed(table).head(top)
     colors = matplotlib.colormaps["tab10"]
     marks_x, marks_y = [], []
-    for i, (trial_id, score, best_epoch) in enumerate(shown[["trial_id", "score", "best_epoch"]].itertuples(index=False)):
+    for i, (trial_id, score, best_epoch) in enumerate(
+        shown[["trial_id", "score", "best_epoch"]].itertuples(index=False)
+    ):
         rows = history[history["trial_id"].astype(str) == str(trial_id)].sort_values("epoch")
         color = colors(i % 10)
         label = f"trial {trial_id} ({objective} {score:.4g})"
         for column, style in ((base, "-"), (val, "--")):
             if column in rows.columns:
-                ax.plot(rows["epoch"], rows[column], linestyle=style, color=color, linewidth=1.6,
-                        label=label if style == "-" or base not in rows.columns else None)
+                ax.plot(
+                    rows["epoch"],
+                    rows[column],
+                    linestyle=style,
+                    color=color,
+                    linewidth=1.6,
+                    label=label if style == "-" or base not in rows.columns else None,
+                )
         marked = val if val in rows.columns else base
         at_best = rows[rows["epoch"] == best_epoch]
         if len(at_best) and marked in rows.columns:
@@ -484,7 +591,9 @@ def hyperband_budget(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     ordered = in_trial_order(table)
     x = trial_numbers(ordered)
     epochs = ordered["epochs_run"].to_numpy(dtype=float)
-    brackets = ordered[BRACKET_KEY] if BRACKET_KEY in ordered else pd.Series([np.nan] * len(ordered))
+    brackets = (
+        ordered[BRACKET_KEY] if BRACKET_KEY in ordered else pd.Series([np.nan] * len(ordered))
+    )
     rounds = ordered[ROUND_KEY] if ROUND_KEY in ordered else pd.Series([0] * len(ordered))
     colors = matplotlib.colormaps["tab10"]
     known = sorted({int(b) for b in brackets.dropna()})
@@ -500,11 +609,19 @@ def hyperband_budget(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
             bar.set_alpha(0.35)
     legend = [Patch(facecolor=color_of[b], label=f"bracket {b}") for b in known]
     if any(hatches):
-        legend.append(Patch(facecolor="white", edgecolor="0.3", hatch="///", label="round ≥ 1 (continued)"))
+        legend.append(
+            Patch(facecolor="white", edgecolor="0.3", hatch="///", label="round ≥ 1 (continued)")
+        )
     if failed.any():
         legend.append(Patch(facecolor="0.6", alpha=0.35, label="failed"))
     if legend:
-        ax.legend(handles=legend, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+        ax.legend(
+            handles=legend,
+            fontsize=8,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
+            borderaxespad=0,
+        )
     ax.set_xlabel("trial id")
     ax.set_ylabel("epochs run")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -525,16 +642,21 @@ def _save(figure: Figure, path: Path) -> Path:
 
 
 def varying_hyperparameters(table: pd.DataFrame, history: pd.DataFrame | None = None) -> list[str]:
-    """Public hyperparameter columns that take more than one value over all trials, failed ones included."""
+    """Public hyperparameter columns that take more than one value over all trials, failed ones
+    included."""
     names, _ = split_columns(table, history)
-    return [n for n in names if not n.startswith(INTERNAL_PREFIX) and table[n].dropna().astype(str).nunique() > 1]
+    return [
+        n
+        for n in names
+        if not n.startswith(INTERNAL_PREFIX) and table[n].dropna().astype(str).nunique() > 1
+    ]
 
 
 def save_all(view: CampaignView, folder: str | Path, *, top: int = 10) -> list[Path]:
     """Draw every plot that applies to `view` as PNG files inside `folder`; return their paths."""
     folder = Path(folder)
     table, history = view.table, view.history
-    scored = {"objective": view.objective, "direction": view.direction}
+    scored: dict[str, Any] = {"objective": view.objective, "direction": view.direction}
     done = completed(table)
     paths: list[Path] = []
     if not len(table):
@@ -551,34 +673,64 @@ def save_all(view: CampaignView, folder: str | Path, *, top: int = 10) -> list[P
         figure = Figure(figsize=(3.8 * ncols, 3.3 * nrows + 0.4), layout="constrained")
         handles: dict[str, Any] = {}
         for i, name in enumerate(names):
-            ax = hyperparameter_vs_score(table, name, figure.add_subplot(nrows, ncols, i + 1), space=view.space,
-                                         legend=False, **scored)
+            ax = hyperparameter_vs_score(
+                table,
+                name,
+                figure.add_subplot(nrows, ncols, i + 1),
+                space=view.space,
+                legend=False,
+                **scored,
+            )
             drawn, labels = ax.get_legend_handles_labels()
             handles.update(zip(labels, drawn))
         figure.suptitle(f"{view.score_label} against each hyperparameter")
         if handles:  # one legend under the grid: inside an Axes it hides points
-            figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=len(handles),
-                          fontsize=9, frameon=False)
+            figure.legend(
+                list(handles.values()),
+                list(handles),
+                loc="outside lower center",
+                ncol=len(handles),
+                fontsize=9,
+                frameon=False,
+            )
         paths.append(_save(figure, folder / "hyperparameters.png"))
 
     if len(names) >= 2 and len(done) >= 2:
         figure = Figure(figsize=(max(7.5, 1.6 * (len(names) + 1) + 1.5), 4.8), layout="constrained")
-        parallel_coordinates(table, names, figure.add_subplot(), top=top, space=view.space, **scored)
+        parallel_coordinates(
+            table, names, figure.add_subplot(), top=top, space=view.space, **scored
+        )
         paths.append(_save(figure, folder / "parallel_coordinates.png"))
 
     if history is not None and len(done):
         metrics = [c for c in history.columns if c not in ("trial_id", "epoch")]
-        bases = list(dict.fromkeys(m[len("val_"):] if m.startswith("val_") else m for m in metrics))
+        bases = list(
+            dict.fromkeys(m[len("val_") :] if m.startswith("val_") else m for m in metrics)
+        )
         bases = sorted(bases, key=lambda b: (not b.endswith("loss"), bases.index(b)))[:2]
         if bases:
             figure = Figure(figsize=(5.6 * len(bases), 4.3), layout="constrained")
             axes = [figure.add_subplot(1, len(bases), i + 1) for i in range(len(bases))]
             for ax, base in zip(axes, bases):
-                learning_curves(history, table, ax, top=min(top, 5), metric=base, legend=False,
-                                objective=view.objective)
+                learning_curves(
+                    history,
+                    table,
+                    ax,
+                    top=min(top, 5),
+                    metric=base,
+                    legend=False,
+                    objective=view.objective,
+                )
             # One legend under the panels: inside an Axes it hides curves.
             curve_handles, curve_labels = curve_legend(axes[0])
-            figure.legend(curve_handles, curve_labels, loc="outside lower center", ncol=4, fontsize=9, frameon=False)
+            figure.legend(
+                curve_handles,
+                curve_labels,
+                loc="outside lower center",
+                ncol=4,
+                fontsize=9,
+                frameon=False,
+            )
             paths.append(_save(figure, folder / "learning_curves.png"))
 
     # Only worth a figure when budgets differ by design or by early stopping, not by failures.

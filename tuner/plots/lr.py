@@ -1,12 +1,16 @@
 """Draw an LR range test (`tuner.lr_finder.LRFindResult`) on matplotlib Axes. Drawing only."""
+
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-_MARKERS = {"valley": ("o", "tab:red"), "steep": ("^", "tab:green"),
-            "minimum_tenth": ("s", "tab:purple")}
+_MARKERS = {
+    "valley": ("o", "tab:red"),
+    "steep": ("^", "tab:green"),
+    "minimum_tenth": ("s", "tab:purple"),
+}
 
 
 def plot_lr_find(result, ax: Axes | None = None) -> Axes:
@@ -31,11 +35,24 @@ def plot_lr_find(result, ax: Axes | None = None) -> Axes:
         marker, color = _MARKERS.get(name, ("D", "black"))
         # Marked at the suggested rate itself (minimum_tenth lies a decade left of its index).
         y = np.interp(np.log(s.lr), np.log(lrs), np.where(np.isfinite(smoothed), smoothed, np.nan))
-        ax.plot(s.lr, y, marker=marker, color=color, markersize=9,
-                linestyle="none", zorder=3, label=f"{name}: {s.lr:.2e}")
+        ax.plot(
+            s.lr,
+            y,
+            marker=marker,
+            color=color,
+            markersize=9,
+            linestyle="none",
+            zorder=3,
+            label=f"{name}: {s.lr:.2e}",
+        )
     if result.diverged_at is not None:
-        ax.axvline(lrs[result.diverged_at], color="grey", linestyle=":", linewidth=1,
-                   label=f"diverged at {lrs[result.diverged_at]:.2e}")
+        ax.axvline(
+            lrs[result.diverged_at],
+            color="grey",
+            linestyle=":",
+            linewidth=1,
+            label=f"diverged at {lrs[result.diverged_at]:.2e}",
+        )
 
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")

@@ -3,6 +3,7 @@
 Nothing in `tuner.plots` reads files; whoever owns the results (today ``write_report``'s
 ``load_view``, later a results store) builds one of these and passes it down.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """The results store: the one owner of a campaign's results (on disk, or in memory)."""
+
 from tuner.store.base import Store, trial_order
 from tuner.store.disk import DiskStore
 from tuner.store.memory import MemoryStore

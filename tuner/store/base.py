@@ -1,5 +1,6 @@
 """The store contract: the one owner of a campaign's results. The loop saves each trial's
 outcome; tables, plots, the report and the API read what the store gives back."""
+
 from __future__ import annotations
 
 import abc
@@ -23,9 +24,14 @@ class Store(abc.ABC):
     """Trial records and what is kept of each trial (the top `keep_top` models, Hyperband
     parents), for one campaign. Subclasses decide where they live."""
 
-    def __init__(self, objective: kt.Objective, *, keep_top: int = 1,
-                 keeps_parents: bool = False,
-                 hyperparameter_names: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        objective: kt.Objective,
+        *,
+        keep_top: int = 1,
+        keeps_parents: bool = False,
+        hyperparameter_names: Sequence[str] = (),
+    ) -> None:
         self.objective = objective
         self.keep_top = keep_top
         self.keeps_parents = keeps_parents
@@ -58,9 +64,12 @@ class Store(abc.ABC):
 
     def table(self) -> pd.DataFrame:
         """The ranked trials table (see `tuner.results.ranked_table`)."""
-        return ranked_table(self.records(), objective=self.objective.name,
-                            direction=self.direction,
-                            hyperparameter_names=self.hyperparameter_names)
+        return ranked_table(
+            self.records(),
+            objective=self.objective.name,
+            direction=self.direction,
+            hyperparameter_names=self.hyperparameter_names,
+        )
 
     def history(self) -> pd.DataFrame:
         """One row per trial and epoch."""
@@ -86,7 +95,7 @@ class Store(abc.ABC):
             if trial_id not in top:
                 self._drop_model(trial_id)
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - a hook: stores with derived views override it
         """Called by the loop after each batch of trials and at the end: bring derived views
         (tables on disk) up to date. Nothing to do in memory."""
 

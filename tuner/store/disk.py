@@ -5,6 +5,7 @@ first), ``history.csv``, ``summary.md``, ``models/<trial_id>.keras`` (the top `k
 ``preprocessing.json``; the engine's state under ``.engine/`` (KerasTuner's oracle, one
 ``records/<trial_id>.json`` per finished trial, Hyperband parents' weights).
 """
+
 from __future__ import annotations
 
 import json
@@ -42,12 +43,23 @@ class DiskStore(Store):
     """A campaign's results folder. Records are the source of truth; the tables are rewritten
     from them (atomically) at every `flush`."""
 
-    def __init__(self, folder: str | Path, objective: kt.Objective, *, keep_top: int = 1,
-                 keeps_parents: bool = False, hyperparameter_names: Sequence[str] = (),
-                 settings: dict[str, Any] | None = None,
-                 prepare_for_saving: Callable[[keras.Model], keras.Model] | None = None):
-        super().__init__(objective, keep_top=keep_top, keeps_parents=keeps_parents,
-                         hyperparameter_names=hyperparameter_names)
+    def __init__(
+        self,
+        folder: str | Path,
+        objective: kt.Objective,
+        *,
+        keep_top: int = 1,
+        keeps_parents: bool = False,
+        hyperparameter_names: Sequence[str] = (),
+        settings: dict[str, Any] | None = None,
+        prepare_for_saving: Callable[[keras.Model], keras.Model] | None = None,
+    ):
+        super().__init__(
+            objective,
+            keep_top=keep_top,
+            keeps_parents=keeps_parents,
+            hyperparameter_names=hyperparameter_names,
+        )
         self.folder = Path(folder)
         self.settings = dict(settings or {})
         self.prepare_for_saving = prepare_for_saving
@@ -64,8 +76,10 @@ class DiskStore(Store):
         return self.folder / MODELS_FOLDER
 
     def _save_record(self, record: TrialRecord) -> None:
-        atomic_write_text(self.engine / RECORDS_FOLDER / f"{record.trial_id}.json",
-                          json.dumps(asdict(record), default=float))
+        atomic_write_text(
+            self.engine / RECORDS_FOLDER / f"{record.trial_id}.json",
+            json.dumps(asdict(record), default=float),
+        )
 
     def _save_model(self, trial_id: str, model: keras.Model) -> None:
         self.models.mkdir(parents=True, exist_ok=True)
@@ -97,8 +111,10 @@ class DiskStore(Store):
     def load_model(self, trial_id: str) -> keras.Model:
         path = self.models / f"{trial_id}.keras"
         if not path.is_file():
-            raise FileNotFoundError(f"no saved model for trial {trial_id} in {self.models}; "
-                                    f"keep_top decides how many are kept.")
+            raise FileNotFoundError(
+                f"no saved model for trial {trial_id} in {self.models}; "
+                f"keep_top decides how many are kept."
+            )
         return keras.models.load_model(path)
 
     def flush(self) -> None:
@@ -106,9 +122,15 @@ class DiskStore(Store):
         table = self.table()
         atomic_write_text(self.folder / TRIALS_FILE, table.to_csv(index=False))
         atomic_write_text(self.folder / HISTORY_FILE, self._history_csv.text(records))
-        atomic_write_text(self.folder / SUMMARY_FILE, summary_markdown(
-            table, objective=self.objective.name, direction=self.direction,
-            settings=self.settings))
+        atomic_write_text(
+            self.folder / SUMMARY_FILE,
+            summary_markdown(
+                table,
+                objective=self.objective.name,
+                direction=self.direction,
+                settings=self.settings,
+            ),
+        )
 
     def write_preprocessing(self, data: dict[str, Any]) -> None:
         atomic_write_text(self.folder / PREPROCESSING_FILE, json.dumps(data, indent=1) + "\n")
@@ -180,7 +202,11 @@ def resolve_folder(name_or_path: str | Path, results_dir: str | Path = "results"
     root = Path(results_dir)
     if root.is_dir():
         existing = sorted(p.name for p in root.iterdir() if (p / TRIALS_FILE).is_file())
-        known = f"campaigns in {str(root)!r}: {existing}" if existing else f"no campaign results in {str(root)!r}"
+        known = (
+            f"campaigns in {str(root)!r}: {existing}"
+            if existing
+            else f"no campaign results in {str(root)!r}"
+        )
     else:
         known = f"results directory {str(root)!r} does not exist"
     raise ConfigError(
@@ -221,7 +247,9 @@ def load_with_history(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         return table, None
 
 
-def load_campaign_settings(name_or_path: str | Path, results_dir: str | Path = "results") -> dict[str, Any]:
+def load_campaign_settings(
+    name_or_path: str | Path, results_dir: str | Path = "results"
+) -> dict[str, Any]:
     """The resolved ``campaign.toml`` of a results folder, or ``{}`` when it has none."""
     path = resolve_folder(name_or_path, results_dir) / CAMPAIGN_FILE
     if not path.is_file():
@@ -230,14 +258,22 @@ def load_campaign_settings(name_or_path: str | Path, results_dir: str | Path = "
         return tomllib.load(handle)
 
 
-
-
-def write_results(folder: str | Path, records: Sequence[TrialRecord], *, objective: str,
-                  direction: str, settings: dict[str, Any],
-                  hyperparameter_names: Sequence[str] | None = None) -> None:
+def write_results(
+    folder: str | Path,
+    records: Sequence[TrialRecord],
+    *,
+    objective: str,
+    direction: str,
+    settings: dict[str, Any],
+    hyperparameter_names: Sequence[str] | None = None,
+) -> None:
     """Write ``trials.csv``, ``history.csv`` and ``summary.md`` for `records` into `folder`."""
-    store = DiskStore(folder, kt.Objective(objective, direction),
-                      hyperparameter_names=hyperparameter_names or (), settings=settings)
+    store = DiskStore(
+        folder,
+        kt.Objective(objective, direction),
+        hyperparameter_names=hyperparameter_names or (),
+        settings=settings,
+    )
     store._records = {r.trial_id: r for r in records}
     Path(folder).mkdir(parents=True, exist_ok=True)
     store.flush()

@@ -1,4 +1,5 @@
 """A store that keeps everything in memory: for the scikit-learn estimators and fast tests."""
+
 from __future__ import annotations
 
 from typing import Any

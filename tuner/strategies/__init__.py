@@ -4,13 +4,20 @@ traits) and one module with the factory.
 
 Light to import: the registry loads now; names that need KerasTuner load on first use.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from tuner.strategies.registry import (STRATEGIES, OracleSettings, Strategy, create_oracle,
-                                       get_strategy, strategy_names)
+from tuner.strategies.registry import (
+    STRATEGIES,
+    OracleSettings,
+    Strategy,
+    create_oracle,
+    get_strategy,
+    strategy_names,
+)
 
 _LAZY = {
     "end_trial": "tuner.strategies._keras_tuner",
@@ -26,5 +33,15 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(_LAZY[name]), name)
 
 
-__all__ = ["create_oracle", "end_trial", "set_project_dir", "is_client", "get_strategy",
-           "strategy_names", "Strategy", "OracleSettings", "STRATEGIES", "SkoptOracle"]
+__all__ = [
+    "create_oracle",
+    "end_trial",
+    "set_project_dir",
+    "is_client",
+    "get_strategy",
+    "strategy_names",
+    "Strategy",
+    "OracleSettings",
+    "STRATEGIES",
+    "SkoptOracle",
+]

@@ -4,6 +4,7 @@ Each function works around one thing KerasTuner 1.4.8 does that we cannot change
 tests/test_keras_tuner_seam.py pins every one of them, so a KerasTuner upgrade that changes any
 fails there, saying what changed, instead of somewhere in a campaign.
 """
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 The only module that imports skopt. The optimiser is not part of the saved state: after a
 resume it is rebuilt and told every finished trial again, so it survives a restart.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,6 +24,7 @@ from skopt.utils import cook_estimator
 from tuner.errors import ConfigError
 from tuner.strategies._keras_tuner import fix_seed, untried_random_values, was_tried
 from tuner.strategies.registry import OracleSettings, check_bayesian
+
 # Penalty added to the worst finished score when telling skopt about a failed trial, in units
 # of the spread of the scores seen so far: a failure is worse than anything that finished.
 FAILURE_MARGIN = 0.5
@@ -47,8 +49,9 @@ def dimension(h: hp_module.HyperParameter) -> Any:
 
 def _stepped(h: hp_module.HyperParameter) -> bool:
     """A range searched through the index of its grid of values."""
-    return (isinstance(h, hp_module.Float) and h.step is not None) or \
-        (isinstance(h, hp_module.Int) and h.step not in (None, 1))
+    return (isinstance(h, hp_module.Float) and h.step is not None) or (
+        isinstance(h, hp_module.Int) and h.step not in (None, 1)
+    )
 
 
 def _native(value: Any) -> Any:
@@ -69,8 +72,9 @@ class _GBRT(GradientBoostingQuantileRegressor):
     def predict(self, X, return_std=False, return_quantiles=False):
         if not return_std or return_quantiles:
             return super().predict(X, return_std=return_std, return_quantiles=return_quantiles)
-        low, mean, high = (self.regressors_[self.quantiles.index(q)].predict(X)
-                           for q in (0.16, 0.5, 0.84))
+        low, mean, high = (
+            self.regressors_[self.quantiles.index(q)].predict(X) for q in (0.16, 0.5, 0.84)
+        )
         return mean, (high - low) / 2.0
 
 
@@ -81,14 +85,35 @@ class SkoptOracle(kt.Oracle):
     proposal that was already tried is replaced by an untried random point.
     """
 
-    def __init__(self, objective: kt.Objective, max_trials: int,
-                 hyperparameters: kt.HyperParameters, seed: int = 0, surrogate: str = "GP",
-                 acquisition: str = "EI", initial_points: int = 5, xi: float = 0.01,
-                 kappa: float = 1.96, candidates: int = 2000, **kwargs: Any):
-        check_bayesian(dict(surrogate=surrogate, acquisition=acquisition,
-                            initial_points=initial_points, candidates=candidates))
-        super().__init__(objective=objective, max_trials=max_trials,
-                         hyperparameters=hyperparameters, seed=seed, **kwargs)
+    def __init__(
+        self,
+        objective: kt.Objective,
+        max_trials: int,
+        hyperparameters: kt.HyperParameters,
+        seed: int = 0,
+        surrogate: str = "GP",
+        acquisition: str = "EI",
+        initial_points: int = 5,
+        xi: float = 0.01,
+        kappa: float = 1.96,
+        candidates: int = 2000,
+        **kwargs: Any,
+    ):
+        check_bayesian(
+            dict(
+                surrogate=surrogate,
+                acquisition=acquisition,
+                initial_points=initial_points,
+                candidates=candidates,
+            )
+        )
+        super().__init__(
+            objective=objective,
+            max_trials=max_trials,
+            hyperparameters=hyperparameters,
+            seed=seed,
+            **kwargs,
+        )
         fix_seed(self, seed)
         self.surrogate, self.acquisition = surrogate, acquisition
         self.initial_points, self.xi, self.kappa = initial_points, xi, kappa
@@ -111,8 +136,9 @@ class SkoptOracle(kt.Oracle):
         return point
 
     def _decode(self, point: list[Any]) -> dict[str, Any]:
-        values = {h.name: h.value for h in self.hyperparameters.space
-                  if isinstance(h, hp_module.Fixed)}
+        values = {
+            h.name: h.value for h in self.hyperparameters.space if isinstance(h, hp_module.Fixed)
+        }
         for h, raw in zip(self._tuned(), point):
             raw = _native(raw)
             values[h.name] = list(h.values)[int(raw)] if _stepped(h) else raw
@@ -127,16 +153,22 @@ class SkoptOracle(kt.Oracle):
         if self.surrogate == "GP":
             # No optimiser restarts: the kernel fit is the whole cost of a proposal, and restarts
             # triple it for no measurable gain at these sizes.
-            estimator = cook_estimator("GP", space=space, random_state=self.seed,
-                                       noise="gaussian", n_restarts_optimizer=0)
+            estimator = cook_estimator(
+                "GP", space=space, random_state=self.seed, noise="gaussian", n_restarts_optimizer=0
+            )
         elif self.surrogate == "GBRT":
             cooked = cook_estimator("GBRT", space=space, random_state=self.seed)
             estimator = _GBRT(**cooked.get_params(deep=False))
-        return Optimizer(space, base_estimator=estimator, acq_func=self.acquisition,
-                         acq_optimizer="sampling", n_initial_points=self.initial_points,
-                         random_state=self.seed,
-                         acq_func_kwargs={"xi": self.xi, "kappa": self.kappa},
-                         acq_optimizer_kwargs={"n_points": self.candidates})
+        return Optimizer(
+            space,
+            base_estimator=estimator,
+            acq_func=self.acquisition,
+            acq_optimizer="sampling",
+            n_initial_points=self.initial_points,
+            random_state=self.seed,
+            acq_func_kwargs={"xi": self.xi, "kappa": self.kappa},
+            acq_optimizer_kwargs={"n_points": self.candidates},
+        )
 
     # -- ask and tell -----------------------------------------------------------------------
     def _loss(self, score: float) -> float:
@@ -149,9 +181,13 @@ class SkoptOracle(kt.Oracle):
         ended = [self.trials[t] for t in self.end_order if t not in self._told]
         if not ended:
             return
-        finished = [t for t in self.trials.values()
-                    if t.status == trial_module.TrialStatus.COMPLETED and t.score is not None
-                    and math.isfinite(t.score)]
+        finished = [
+            t
+            for t in self.trials.values()
+            if t.status == trial_module.TrialStatus.COMPLETED
+            and t.score is not None
+            and math.isfinite(t.score)
+        ]
         losses = [self._loss(t.score) for t in finished]
         penalty = (max(losses) + FAILURE_MARGIN * (np.ptp(losses) or 1.0)) if losses else None
         xs, ys = [], []
@@ -173,9 +209,9 @@ class SkoptOracle(kt.Oracle):
         with warnings.catch_warnings():
             # skopt warns when it re-proposes a point; the duplicate check below handles it.
             warnings.simplefilter("ignore", UserWarning)
-            point = self._optimizer.ask()
-        values = self._decode(point)
-        if was_tried(self, values):
+            point = self._optimizer.ask()  # type: ignore[union-attr]
+        values: dict[str, Any] | None = self._decode(point)
+        if values is not None and was_tried(self, values):
             values = untried_random_values(self)
             if values is None:  # the space is exhausted
                 return {"status": trial_module.TrialStatus.STOPPED, "values": None}
@@ -183,8 +219,11 @@ class SkoptOracle(kt.Oracle):
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()
-        state.update(surrogate=self.surrogate, acquisition=self.acquisition,
-                     initial_points=self.initial_points)
+        state.update(
+            surrogate=self.surrogate,
+            acquisition=self.acquisition,
+            initial_points=self.initial_points,
+        )
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -195,5 +234,6 @@ class SkoptOracle(kt.Oracle):
 
 def bayesian_oracle(settings: OracleSettings) -> kt.Oracle:
     """The registry's factory for ``bayesian``: called by `create_oracle`."""
-    return SkoptOracle(max_trials=settings.max_trials, **settings.oracle_arguments(),
-                       **settings.options)
+    return SkoptOracle(
+        max_trials=settings.max_trials, **settings.oracle_arguments(), **settings.options
+    )

@@ -4,6 +4,7 @@ Import-light on purpose: the campaign validation and the CLI read it before Kera
 nothing here imports keras_tuner, keras or skopt at import time; a strategy's factory is
 imported only when `create_oracle` builds its oracle.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -39,9 +40,14 @@ class OracleSettings:
         """Keyword arguments every KerasTuner oracle takes. Only the campaign's ``[space]`` is
         tuned: hyperparameters the builder declares but the campaign does not name keep their
         defaults."""
-        return dict(objective=self.objective, hyperparameters=self.hyperparameters,
-                    seed=self.seed, tune_new_entries=False, allow_new_entries=True,
-                    max_consecutive_failed_trials=self.max_consecutive_failures)
+        return dict(
+            objective=self.objective,
+            hyperparameters=self.hyperparameters,
+            seed=self.seed,
+            tune_new_entries=False,
+            allow_new_entries=True,
+            max_consecutive_failed_trials=self.max_consecutive_failures,
+        )
 
 
 OptionCheck = Callable[[Mapping[str, Any]], None]
@@ -69,8 +75,10 @@ class Strategy:
     def __post_init__(self) -> None:
         module, _, function = self.factory.partition(":")
         if not module or not function:
-            raise ValueError(f"a strategy's factory must be 'module:function', but got "
-                             f"{self.factory!r} for {self.name!r}.")
+            raise ValueError(
+                f"a strategy's factory must be 'module:function', but got "
+                f"{self.factory!r} for {self.name!r}."
+            )
         object.__setattr__(self, "options", MappingProxyType(dict(self.options)))
 
     def check_options(self, options: Mapping[str, Any]) -> None:
@@ -79,9 +87,11 @@ class Strategy:
         for key, value in options.items():
             if key not in self.options:
                 accepted = ", ".join(sorted(self.options)) or "none"
-                raise ConfigError(f"[strategy_options] unknown key {key!r}"
-                                  f"{did_you_mean(key, self.options)} for strategy "
-                                  f"{self.name!r}; accepted: {accepted}.")
+                raise ConfigError(
+                    f"[strategy_options] unknown key {key!r}"
+                    f"{did_you_mean(key, self.options)} for strategy "
+                    f"{self.name!r}; accepted: {accepted}."
+                )
             _check_type(f"[strategy_options] {key}", value, self.options[key])
         if self.check is not None:
             self.check(options)
@@ -93,8 +103,10 @@ class Strategy:
 
 
 def _type_name(expected: OptionType) -> str:
-    names = ["number" if t in (int, float) else t.__name__
-             for t in (expected if isinstance(expected, tuple) else (expected,))]
+    names = [
+        "number" if t in (int, float) else t.__name__
+        for t in (expected if isinstance(expected, tuple) else (expected,))
+    ]
     return " or ".join(dict.fromkeys(names))
 
 
@@ -103,24 +115,30 @@ def _check_type(key: str, value: Any, expected: OptionType) -> None:
     if isinstance(value, bool) and expected is not bool:
         raise ConfigError(f"{key} must be a {_type_name(expected)}, but got {value!r}.")
     if not isinstance(value, expected):
-        raise ConfigError(f"{key} must be a {_type_name(expected)}, but got "
-                          f"{type(value).__name__} {value!r}.")
+        raise ConfigError(
+            f"{key} must be a {_type_name(expected)}, but got {type(value).__name__} {value!r}."
+        )
 
 
 def _at_least(options: Mapping[str, Any], key: str, low: int) -> None:
     if key in options and options[key] < low:
-        raise ConfigError(f"[strategy_options] {key} must be at least {low}, but got "
-                          f"{options[key]!r}.")
+        raise ConfigError(
+            f"[strategy_options] {key} must be at least {low}, but got {options[key]!r}."
+        )
 
 
 def check_bayesian(options: Mapping[str, Any]) -> None:
     """Surrogate and acquisition names skopt knows; at least one initial point and candidate."""
     if options.get("surrogate", "GP") not in SURROGATES:
-        raise ConfigError(f"[strategy_options] surrogate must be one of {list(SURROGATES)}, "
-                          f"but got {options['surrogate']!r}.")
+        raise ConfigError(
+            f"[strategy_options] surrogate must be one of {list(SURROGATES)}, "
+            f"but got {options['surrogate']!r}."
+        )
     if options.get("acquisition", "EI") not in ACQUISITIONS:
-        raise ConfigError(f"[strategy_options] acquisition must be one of "
-                          f"{list(ACQUISITIONS)}, but got {options['acquisition']!r}.")
+        raise ConfigError(
+            f"[strategy_options] acquisition must be one of "
+            f"{list(ACQUISITIONS)}, but got {options['acquisition']!r}."
+        )
     _at_least(options, "initial_points", 1)
     _at_least(options, "candidates", 1)
 
@@ -138,28 +156,48 @@ def check_hyperband(options: Mapping[str, Any]) -> None:
 def check_epoch_range(min_epochs: int, max_epochs: int) -> None:
     """Hyperband's smallest budget must fit in its largest."""
     if min_epochs > max_epochs:
-        raise ConfigError(f"[strategy_options] min_epochs must be at most max_epochs, but got "
-                          f"min_epochs={min_epochs!r}, max_epochs={max_epochs!r}.")
+        raise ConfigError(
+            f"[strategy_options] min_epochs must be at most max_epochs, but got "
+            f"min_epochs={min_epochs!r}, max_epochs={max_epochs!r}."
+        )
 
 
 STRATEGIES: dict[str, Strategy] = {
     "random": Strategy(
-        "random", "uniform random samples of the space, without repeats",
-        options={}, factory="tuner.strategies.keras_oracles:random_oracle"),
+        "random",
+        "uniform random samples of the space, without repeats",
+        options={},
+        factory="tuner.strategies.keras_oracles:random_oracle",
+    ),
     "grid": Strategy(
-        "grid", "every combination of the space's values, in order",
-        options={}, factory="tuner.strategies.keras_oracles:grid_oracle",
-        needs_stepped_ranges=True),
+        "grid",
+        "every combination of the space's values, in order",
+        options={},
+        factory="tuner.strategies.keras_oracles:grid_oracle",
+        needs_stepped_ranges=True,
+    ),
     "bayesian": Strategy(
-        "bayesian", "scikit-optimize's ask/tell Bayesian optimisation (GP, RF, ET, GBRT)",
-        options={"surrogate": str, "acquisition": str, "initial_points": int,
-                 "xi": (int, float), "kappa": (int, float), "candidates": int},
-        factory="tuner.strategies.bayesian:bayesian_oracle", check=check_bayesian),
+        "bayesian",
+        "scikit-optimize's ask/tell Bayesian optimisation (GP, RF, ET, GBRT)",
+        options={
+            "surrogate": str,
+            "acquisition": str,
+            "initial_points": int,
+            "xi": (int, float),
+            "kappa": (int, float),
+            "candidates": int,
+        },
+        factory="tuner.strategies.bayesian:bayesian_oracle",
+        check=check_bayesian,
+    ),
     "hyperband": Strategy(
-        "hyperband", "Hyperband: many short trials, the best continued for more epochs",
+        "hyperband",
+        "Hyperband: many short trials, the best continued for more epochs",
         options={"max_epochs": int, "factor": int, "iterations": int, "min_epochs": int},
         factory="tuner.strategies.keras_oracles:hyperband_oracle",
-        trains_from_parent=True, check=check_hyperband),
+        trains_from_parent=True,
+        check=check_hyperband,
+    ),
 }
 
 
@@ -173,14 +211,24 @@ def get_strategy(name: str) -> Strategy:
     try:
         return STRATEGIES[name]
     except KeyError:
-        raise ConfigError(f"unknown strategy {name!r}{did_you_mean(name, STRATEGIES)}; "
-                          f"accepted: {', '.join(STRATEGIES)}.") from None
+        raise ConfigError(
+            f"unknown strategy {name!r}{did_you_mean(name, STRATEGIES)}; "
+            f"accepted: {', '.join(STRATEGIES)}."
+        ) from None
 
 
-def create_oracle(strategy: str, *, objective: kt.Objective | str,
-                  hyperparameters: kt.HyperParameters, max_trials: int, seed: int = 0,
-                  epochs: int = 20, options: Mapping[str, Any] | None = None,
-                  max_consecutive_failures: int = 10, direction: str | None = None) -> kt.Oracle:
+def create_oracle(
+    strategy: str,
+    *,
+    objective: kt.Objective | str,
+    hyperparameters: kt.HyperParameters,
+    max_trials: int,
+    seed: int = 0,
+    epochs: int = 20,
+    options: Mapping[str, Any] | None = None,
+    max_consecutive_failures: int = 10,
+    direction: str | None = None,
+) -> kt.Oracle:
     """The oracle for a registered strategy, deterministic for a seed (``seed=0`` included) and
     silent (the caller reports trials). Called once per campaign run, before the project folder
     is set; every option is checked before anything is built.
@@ -195,8 +243,13 @@ def create_oracle(strategy: str, *, objective: kt.Objective | str,
 
     settings = OracleSettings(
         objective=_objective(objective, direction),
-        hyperparameters=hyperparameters, max_trials=max_trials, seed=seed, epochs=epochs,
-        options=options, max_consecutive_failures=max_consecutive_failures)
+        hyperparameters=hyperparameters,
+        max_trials=max_trials,
+        seed=seed,
+        epochs=epochs,
+        options=options,
+        max_consecutive_failures=max_consecutive_failures,
+    )
     oracle = entry.load_factory()(settings)
     _keras_tuner.fix_seed(oracle, seed)
     _keras_tuner.silence(oracle)
