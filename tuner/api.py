@@ -15,7 +15,6 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
-from tuner import tf_backend
 from tuner.campaign import Campaign, from_dict, load_campaign
 from tuner.errors import ConfigError
 from tuner.execution import SequentialExecutor
@@ -164,7 +163,6 @@ def run_plan(
 ) -> Results:
     """Claim the folder, resolve learning_rate = "auto", and run the campaign's trials."""
     campaign = plan.campaign
-    tf_backend.configure_threads(campaign.threads)
     claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
     entries, lr_info = resolve_auto_learning_rate(campaign, plan.dataset, plan.hypermodel)
     oracle = attach_oracle(

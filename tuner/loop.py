@@ -19,6 +19,7 @@ from typing import Any
 import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
+from tuner import tf_backend
 from tuner.builders import resolve_builder
 from tuner.campaign import Campaign, changed_fields, from_dict
 from tuner.datasets import Dataset, load_dataset
@@ -85,6 +86,8 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     builder (built once at its defaults), the names and ranges in ``[space]``, the strategy and
     its options. `model` and `dataset` replace the campaign's ``model`` and ``dataset`` keys
     (the Python API's own builder and in-memory data)."""
+    # Before anything runs a TensorFlow op: thread pools are fixed at the first one.
+    tf_backend.configure_threads(campaign.threads)
     dataset = dataset if dataset is not None else load_campaign_data(campaign)
     search_paths = [campaign.source_dir] if campaign.source_dir is not None else []
     hypermodel = resolve_builder(
