@@ -12,8 +12,11 @@ from keras_tuner.engine import trial as trial_module
 
 from tuner.strategies._keras_tuner import (
     end_trial,
+    engine_damage,
     fix_seed,
     is_client,
+    make_durable,
+    replay,
     set_project_dir,
     silence,
     untried_random_values,
@@ -210,3 +213,60 @@ def test_duplicate_and_random_values_are_how_an_oracle_avoids_repeats(tmp_path):
     assert untried_random_values(oracle) is None, (
         UPGRADE + "_random_values no longer returns None for an exhausted space."
     )
+
+
+def test_make_durable_routes_every_state_write_around_keras_tuners_writer(tmp_path, monkeypatch):
+    def in_place(path, obj):
+        raise AssertionError(UPGRADE + "KerasTuner wrote state outside save()/_save_trial()")
+
+    oracle = silence(random_oracle())
+    set_project_dir(oracle, tmp_path, "engine")
+    make_durable(oracle)
+    monkeypatch.setattr("keras_tuner.src.utils.save_json", in_place)
+    trial = oracle.create_trial("chief")
+    finish(oracle, trial)
+    end_trial(oracle, trial)
+    assert saved_state(tmp_path)["end_order"] == [trial.trial_id]
+    assert json.loads((tmp_path / "engine" / "trial_0" / "trial.json").read_text())["score"] == 1.0
+    assert engine_damage(tmp_path / "engine") == []
+
+
+def test_replay_gives_a_fresh_oracle_the_finished_trials_and_it_goes_on(tmp_path):
+    from tuner.trial import TrialRecord
+
+    values = {"learning_rate": 0.01, "units": 32, "optimizer": "sgd"}
+    oracle = silence(random_oracle(max_trials=5))
+    set_project_dir(oracle, tmp_path, "engine")
+    lost = replay(
+        oracle,
+        [TrialRecord("0", "completed", values, score=0.5), TrialRecord("2", "failed", {})],
+    )
+    assert [r.trial_id for r in lost] == ["1"]
+    reloaded = silence(random_oracle(max_trials=5))
+    set_project_dir(reloaded, tmp_path, "engine")
+    reloaded.reload()
+    assert reloaded.end_order == ["0", "1", "2"]
+    assert reloaded.trials["0"].score == 0.5
+    assert was_tried(reloaded, values)
+    assert reloaded.create_trial("chief").trial_id == "3", (
+        UPGRADE + "new trial ids are no longer len(oracle.trials): replay's placeholders are moot"
+    )
+
+
+def test_engine_damage_names_empty_and_missing_files(tmp_path):
+    oracle = silence(random_oracle())
+    set_project_dir(oracle, tmp_path, "engine")
+    make_durable(oracle)
+    trial = oracle.create_trial("chief")
+    finish(oracle, trial)
+    end_trial(oracle, trial)
+    (tmp_path / "engine" / "trial_0" / "trial.json").unlink()
+    (tmp_path / "engine" / "oracle.json").write_text("")
+    assert engine_damage(tmp_path / "engine") == [
+        f"{tmp_path / 'engine' / 'oracle.json'} is empty",
+        f"{tmp_path / 'engine' / 'trial_0' / 'trial.json'} is missing",
+    ]
+    oracle.save()
+    assert engine_damage(tmp_path / "engine") == [
+        f"{tmp_path / 'engine' / 'trial_0' / 'trial.json'} is missing"
+    ]

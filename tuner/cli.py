@@ -6,7 +6,9 @@ import argparse
 import importlib.metadata
 import os
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from tuner.errors import ConfigError, Fatal
 from tuner.quiet import import_keras_quietly
@@ -73,12 +75,97 @@ def _results(args: argparse.Namespace) -> int:
                 f"`tuner results` shows one campaign, but got {names}; "
                 "use `tuner results compare A B ...` to compare campaigns."
             )
+        if args.rebuild:
+            _rebuild(names[0], args.results_dir)
         table = results.load(names[0], args.results_dir)
+        _warn_if_short(names[0], args.results_dir, table)
     top = args.top if args.top is not None else (None if args.format in ("csv", "json") else 20)
     if top is not None:
         table = table.head(top)
     sys.stdout.write(results.format_table(table, args.format))
     return 0
+
+
+def _rebuild(name: str, results_dir: str) -> None:
+    """Rebuild a results folder's engine state and tables from its records, saying what was
+    damaged and what was done."""
+    import_keras_quietly()
+    import tomllib
+
+    import keras_tuner as kt
+
+    from tuner import loop
+    from tuner.campaign import from_dict
+    from tuner.space import AUTO_LEARNING_RATE
+    from tuner.store import disk
+    from tuner.strategies import _keras_tuner, create_oracle
+
+    folder = disk.resolve_folder(name, results_dir)
+    text = disk.saved_campaign_text(folder)
+    if text is None:
+        raise ConfigError(f"{folder} holds no campaign.toml; is it a results folder?")
+    try:
+        campaign = from_dict(tomllib.loads(text), source=str(folder / disk.CAMPAIGN_FILE))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{folder / disk.CAMPAIGN_FILE} is damaged ({error}).") from None
+    for path, reason in disk.set_aside_damaged_records(folder):
+        print(f"{path} {reason}: moved aside to {path.name}.damaged")
+    objective = kt.Objective(campaign.objective, campaign.direction)
+    entries = {k: v for k, v in campaign.space.items() if v not in AUTO_LEARNING_RATE}
+    engine = folder / disk.ENGINE_FOLDER
+    if len(entries) < len(campaign.space):
+        # learning_rate = "auto": the oracle's space is known once the search resolves it.
+        for problem in _keras_tuner.engine_damage(engine) if _keras_tuner.has_state(engine) else []:
+            print(problem)
+        _keras_tuner.clear_state(engine)
+        print("engine state cleared: the next `tuner search` rebuilds it from the records")
+    else:
+        oracle = create_oracle(
+            campaign.strategy,
+            objective=objective,
+            hyperparameters=loop.space_for(campaign, entries),
+            max_trials=campaign.max_trials,
+            seed=campaign.seed,
+            epochs=campaign.epochs,
+            options=campaign.strategy_options,
+            max_consecutive_failures=campaign.max_consecutive_failures,
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", disk.Repaired)
+            loop.attach_oracle(oracle, folder, rebuild=True)
+        for warning in caught:
+            print(warning.message)
+    store = disk.DiskStore(
+        folder,
+        objective,
+        keep_top=campaign.keep_top,
+        hyperparameter_names=list(campaign.space),
+        settings=campaign.to_dict(),
+    )
+    store.flush()
+    print(
+        f"{len(store.records())} finished trial(s) in {folder / '.engine' / 'records'}; "
+        f"trials.csv, history.csv and summary.md rewritten from them"
+    )
+
+
+def _warn_if_short(name: str, results_dir: str, table: object) -> None:
+    from tuner.store import disk
+
+    folder = disk.resolve_folder(name, results_dir)
+    try:
+        recorded = {r.trial_id for r in disk.read_records(folder)}
+    except ConfigError as error:
+        print(f"tuner: warning: {error}", file=sys.stderr)
+        return
+    listed = set(table["trial_id"])  # type: ignore[index]
+    if recorded and listed != recorded:
+        print(
+            f"tuner: warning: {folder / 'trials.csv'} lists {len(listed)} trial(s) but "
+            f"{len(recorded)} are recorded; `tuner results {name} --rebuild` rewrites it "
+            "from the records",
+            file=sys.stderr,
+        )
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -174,6 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     shown.add_argument("--format", choices=["table", "csv", "markdown", "json"], default="table")
     shown.add_argument("--results-dir", default="results")
+    shown.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="rebuild the engine's state and the tables from the per-trial records, "
+        "saying what was damaged",
+    )
     shown.set_defaults(handler=_results)
 
     report = commands.add_parser(
@@ -209,11 +302,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _repairs_as_lines(show: Callable[..., None]) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints each repair of a results folder as one line and
+    hands every other warning to `show`."""
+
+    def show_warning(message: Warning | str, category: type[Warning], *args: Any) -> None:
+        from tuner.store.disk import Repaired
+
+        if issubclass(category, Repaired):
+            print(f"tuner: repaired: {message}", file=sys.stderr)
+        else:
+            show(message, category, *args)
+
+    return show_warning
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _repairs_as_lines(warnings.showwarning)
+            return args.handler(args)
     except ConfigError as error:
         print(f"tuner: error: {error}", file=sys.stderr)
         return 2

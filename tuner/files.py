@@ -32,3 +32,16 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_if_changed(path: str | Path, text: str) -> bool:
+    """`atomic_write_text` unless `path` already holds `text` (nothing is written into a
+    folder whose files are up to date, so a read-only one can be reopened); True if written."""
+    path = Path(path)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, ValueError):
+        pass  # missing or unreadable: write it
+    atomic_write_text(path, text)
+    return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import tomllib
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,8 @@ def claim(
         )
     if overwrite:
         disk.reset(folder)
+    elif folder.is_dir():
+        disk.clean_leftovers(folder)
     text = disk.saved_campaign_text(folder)
     if text is not None and not overwrite:
         previous = _saved_campaign(folder, text, overwrite_hint)
@@ -191,21 +194,69 @@ def _saved_campaign(folder: Path, text: str, overwrite_hint: str) -> Campaign:
         ) from None
 
 
-def attach_oracle(oracle: kt.Oracle, folder: Path) -> kt.Oracle:
-    """Point a local oracle at the folder's engine state, reloading it when there is some."""
-    from tuner.strategies._keras_tuner import set_project_dir
+def attach_oracle(oracle: kt.Oracle, folder: Path, *, rebuild: bool = False) -> kt.Oracle:
+    """Point a local oracle at the folder's engine state, reloading it when there is some, and
+    make its every state write atomic.
 
-    set_project_dir(oracle, str(folder), disk.ENGINE_FOLDER)
-    if disk.has_engine_state(folder):
-        try:
-            oracle.reload()
-        except Exception as error:
-            raise ConfigError(
-                f"{folder / disk.ENGINE_FOLDER / 'oracle.json'} is damaged "
-                f"({type(error).__name__}: {error}); start over with "
-                "--overwrite (finished trials are in .engine/records)."
-            ) from None
+    The records are the source of truth: when KerasTuner's state is damaged or missing (or
+    `rebuild`), it is rebuilt from them; a record missing for a trial the state counts as
+    ended is restored from the tables, or that trial runs again. Each repair is reported as a
+    `disk.Repaired` warning."""
+    from tuner.strategies import _keras_tuner as seam
+
+    seam.set_project_dir(oracle, str(folder), disk.ENGINE_FOLDER)
+    if seam.is_client(oracle):
+        return oracle
+    seam.make_durable(oracle)
+    engine = folder / disk.ENGINE_FOLDER
+    records = {r.trial_id: r for r in disk.read_records(folder)}
+    damage = seam.engine_damage(engine) if (records or seam.has_state(engine)) else []
+    if damage or rebuild:
+        notes = [f"{problem}; rebuilding the engine's state from the records" for problem in damage]
+        for trial_id in disk.table_trial_ids(folder) - records.keys():
+            restored = disk.restore_record(folder, trial_id)
+            if restored is not None:
+                disk.save_record(folder, restored)
+                records[trial_id] = restored
+                notes.append(f"record of trial {trial_id} restored from the tables")
+        seam.clear_state(engine)
+        for placeholder in seam.replay(oracle, list(records.values())):
+            disk.save_record(folder, placeholder)
+            notes.append(f"trial {placeholder.trial_id} is lost: kept as a failed trial")
+        notes.append(f"engine state rebuilt from {len(records)} record(s)")
+        _report(notes)
+        return oracle
+    if not seam.has_state(engine):
+        return oracle
+    try:
+        oracle.reload()
+    except Exception as error:
+        raise ConfigError(
+            f"{engine / seam.ORACLE_FILE} cannot be reloaded ({type(error).__name__}: "
+            f"{error}); `tuner results {folder} --rebuild` rebuilds it from the records."
+        ) from None
+    notes = []
+    again = []
+    for trial_id, values in seam.finished_trials(oracle).items():
+        if trial_id in records:
+            continue
+        restored = disk.restore_record(folder, trial_id, values)
+        if restored is not None:
+            disk.save_record(folder, restored)
+            notes.append(f"record of trial {trial_id} was missing; restored from the tables")
+        else:
+            again.append(trial_id)
+            notes.append(
+                f"record of trial {trial_id} was missing and the tables lack it; it runs again"
+            )
+    seam.run_again(oracle, again)
+    _report(notes)
     return oracle
+
+
+def _report(notes: list[str]) -> None:
+    for note in notes:
+        warnings.warn(note, disk.Repaired, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- the loop

@@ -22,9 +22,9 @@ import pandas as pd
 
 from tuner.builders.regularizers import plain_regularizers
 from tuner.errors import ConfigError
-from tuner.files import atomic_write_text
+from tuner.files import atomic_write_text, write_if_changed
 from tuner.results.render import summary_markdown
-from tuner.results.tables import HistoryCSV
+from tuner.results.tables import HistoryCSV, split_columns
 from tuner.store.base import Store
 from tuner.trial import TrialRecord
 
@@ -76,10 +76,7 @@ class DiskStore(Store):
         return self.folder / MODELS_FOLDER
 
     def _save_record(self, record: TrialRecord) -> None:
-        atomic_write_text(
-            self.engine / RECORDS_FOLDER / f"{record.trial_id}.json",
-            json.dumps(asdict(record), default=float),
-        )
+        save_record(self.folder, record)
 
     def _save_model(self, trial_id: str, model: keras.Model) -> None:
         self.models.mkdir(parents=True, exist_ok=True)
@@ -118,11 +115,12 @@ class DiskStore(Store):
         return keras.models.load_model(path)
 
     def flush(self) -> None:
+        # Unchanged files are not rewritten: a finished campaign's read-only folder reopens.
         records = self.records()
         table = self.table()
-        atomic_write_text(self.folder / TRIALS_FILE, table.to_csv(index=False))
-        atomic_write_text(self.folder / HISTORY_FILE, self._history_csv.text(records))
-        atomic_write_text(
+        write_if_changed(self.folder / TRIALS_FILE, table.to_csv(index=False))
+        write_if_changed(self.folder / HISTORY_FILE, self._history_csv.text(records))
+        write_if_changed(
             self.folder / SUMMARY_FILE,
             summary_markdown(
                 table,
@@ -133,28 +131,153 @@ class DiskStore(Store):
         )
 
     def write_preprocessing(self, data: dict[str, Any]) -> None:
-        atomic_write_text(self.folder / PREPROCESSING_FILE, json.dumps(data, indent=1) + "\n")
+        write_if_changed(self.folder / PREPROCESSING_FILE, json.dumps(data, indent=1) + "\n")
 
 
 # --------------------------------------------------------------------------- the folder
 
 
+def records_folder(folder: Path) -> Path:
+    return folder / ENGINE_FOLDER / RECORDS_FOLDER
+
+
+def save_record(folder: Path, record: TrialRecord) -> None:
+    """Write one finished trial's record (atomically)."""
+    atomic_write_text(
+        records_folder(folder) / f"{record.trial_id}.json",
+        json.dumps(asdict(record), default=float),
+    )
+
+
+def read_record(path: Path) -> TrialRecord:
+    """One record file; `DamagedFile` when it cannot be read back."""
+    try:
+        return TrialRecord(**json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as error:  # bad JSON, not UTF-8, wrong fields
+        reason = "is empty" if path.stat().st_size == 0 else f"is damaged ({error})"
+        raise DamagedFile(path, reason) from None
+
+
 def read_records(folder: Path) -> list[TrialRecord]:
-    """The records of a results folder's finished trials (none when it has no engine state)."""
+    """The records of a results folder's finished trials (none when it has no engine state).
+    A damaged record is a `ConfigError` naming it and the way out."""
     records = []
-    for path in sorted((folder / ENGINE_FOLDER / RECORDS_FOLDER).glob("*.json")):
-        records.append(TrialRecord(**json.loads(path.read_text(encoding="utf-8"))))
+    for path in sorted(records_folder(folder).glob("*.json")):
+        try:
+            records.append(read_record(path))
+        except DamagedFile as error:
+            raise ConfigError(
+                f"{error}; `tuner results {folder} --rebuild` restores it from trials.csv "
+                "and history.csv."
+            ) from None
     return records
 
 
-def has_engine_state(folder: Path) -> bool:
-    return (folder / ENGINE_FOLDER / "oracle.json").is_file()
+def set_aside_damaged_records(folder: Path) -> list[tuple[Path, str]]:
+    """Rename every record that cannot be read back to ``N.json.damaged`` (kept for the user;
+    the trial is then restored from the tables, or runs again); return (path, why) of each."""
+    damaged = []
+    for path in sorted(records_folder(folder).glob("*.json")):
+        try:
+            read_record(path)
+        except DamagedFile as error:
+            path.replace(path.with_name(path.name + ".damaged"))
+            damaged.append((path, error.reason))
+    return damaged
+
+
+class DamagedFile(Exception):
+    """A results-folder file that cannot be read back: `path` and why."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path} {reason}")
+        self.path, self.reason = path, reason
+
+
+def clean_leftovers(folder: Path) -> list[Path]:
+    """Delete the temporary files that killed writes leave behind (``.NAME.*.tmp`` from the
+    atomic writer, ``models/.N.tmp.keras``); return those deleted. Called when a campaign
+    claims its folder, before anything runs in it."""
+    removed = []
+    for path in folder.rglob(".*.tmp*"):
+        if path.is_file() and (path.name.endswith(".tmp") or path.name.endswith(".tmp.keras")):
+            try:
+                path.unlink()
+            except OSError:
+                continue  # a read-only folder: leave them
+            removed.append(path)
+    return removed
+
+
+def restore_record(
+    folder: Path, trial_id: str, hyperparameters: dict[str, Any] | None = None
+) -> TrialRecord | None:
+    """A finished trial's record rebuilt from ``trials.csv`` and ``history.csv`` (None when the
+    tables do not have it). `hyperparameters` are its values where known (the tables only hold
+    the ``[space]`` ones)."""
+    try:
+        table = pd.read_csv(
+            folder / TRIALS_FILE, dtype={"trial_id": str}, keep_default_na=False, na_values=[""]
+        )
+        history = pd.read_csv(folder / HISTORY_FILE, dtype={"trial_id": str})
+    except (OSError, ValueError):
+        return None
+    rows = table[table["trial_id"] == trial_id] if "trial_id" in table else table.iloc[:0]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    hp_names, _ = split_columns(table, history)
+    if hyperparameters is None:
+        hyperparameters = {n: _plain(row[n]) for n in hp_names if not pd.isna(row[n])}
+    epochs = history[history["trial_id"] == trial_id].sort_values("epoch")
+    metrics = [c for c in history.columns if c not in ("trial_id", "epoch")]
+    try:
+        completed = row["status"] == "completed"
+        return TrialRecord(
+            trial_id=trial_id,
+            status=str(row["status"]),
+            hyperparameters=hyperparameters,
+            history={m: [float(v) for v in epochs[m]] for m in metrics if epochs[m].notna().all()},
+            score=float(row["score"]) if completed else None,
+            best_epoch=int(row["best_epoch"]) if completed else None,
+            epochs_run=int(row["epochs_run"]),
+            duration_s=float(row["duration_s"]),
+            n_params=int(row["n_params"]),
+            error=None if pd.isna(row.get("error", None)) else str(row["error"]),
+            initial_epoch=int(epochs["epoch"].min()) - 1 if len(epochs) else 0,
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+class Repaired(UserWarning):
+    """A damaged or missing piece of a results folder was repaired (the message says what)."""
+
+
+def table_trial_ids(folder: Path) -> set[str]:
+    """The trial ids ``trials.csv`` lists (none when it cannot be read)."""
+    try:
+        table = pd.read_csv(folder / TRIALS_FILE, dtype={"trial_id": str}, usecols=["trial_id"])
+    except (OSError, ValueError):
+        return set()
+    return set(table["trial_id"].dropna())
 
 
 def saved_campaign_text(folder: Path) -> str | None:
     """The text of the folder's ``campaign.toml``, or None when it has none."""
     path = folder / CAMPAIGN_FILE
-    return path.read_text(encoding="utf-8") if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path} is damaged (not UTF-8 text); restore it, or start over with --overwrite."
+        ) from None
 
 
 def is_campaign_folder(folder: Path) -> bool:
@@ -178,9 +301,7 @@ def reset_engine(folder: Path) -> None:
 def write_campaign(folder: Path, text: str) -> None:
     """Write ``campaign.toml`` unless it already says the same (a read-only folder of a
     finished campaign can then still be reopened)."""
-    if saved_campaign_text(folder) != text:
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(folder / CAMPAIGN_FILE, text)
+    write_if_changed(folder / CAMPAIGN_FILE, text)
 
 
 # --------------------------------------------------------------------------- reading
@@ -221,7 +342,13 @@ def _read_csv(folder: Path, filename: str) -> pd.DataFrame:
         present = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
         raise ConfigError(f"results folder {str(folder)!r} has no {filename}; it holds {present}.")
     # Only blank cells are missing: a category named "None" or "NA" stays a string.
-    return pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
+    try:
+        return pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
+    except (ValueError, UnicodeDecodeError) as error:  # pandas' EmptyDataError and ParserError
+        reason = "is empty" if path.stat().st_size == 0 else f"is damaged ({error})"
+        raise ConfigError(
+            f"{path} {reason}; `tuner results {folder} --rebuild` rewrites it from the records."
+        ) from None
 
 
 def load(name_or_path: str | Path, results_dir: str | Path = "results") -> pd.DataFrame:
