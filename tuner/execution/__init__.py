@@ -5,5 +5,11 @@ from tuner.execution.base import Executor, TrialContext, TrialOutcome
 from tuner.execution.packed import PackedExecutor
 from tuner.execution.sequential import SequentialExecutor, trial_seed
 
-__all__ = ["Executor", "TrialContext", "TrialOutcome", "SequentialExecutor",
-    "PackedExecutor", "trial_seed"]
+__all__ = [
+    "Executor",
+    "TrialContext",
+    "TrialOutcome",
+    "SequentialExecutor",
+    "PackedExecutor",
+    "trial_seed",
+]

@@ -80,8 +80,9 @@ class _Tower:
                 f"objective {self.objective.name!r} is not a logged metric; this model logs: "
                 f"{logged}. Set objective to one of them."
             )
-        value = logs.get(self.objective.name)
-        if value is not None and math.isfinite(value):
+        current = logs.get(self.objective.name)
+        if current is not None and math.isfinite(current):
+            value = current
             if self.score is None or self.objective.better_than(value, self.score):
                 self.score, self.best_epoch = value, self.epochs
                 self.best_weights = tower.get_weights()
@@ -198,6 +199,7 @@ class PackedExecutor:
                 epochs=epochs,
                 steps_per_epoch=steps,
                 validation_data=validation,
+                shuffle=False,  # the batches come in each trial's own order
                 callbacks=[_PackMonitor(towers)],
                 verbose=0,
             )
