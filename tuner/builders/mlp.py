@@ -11,6 +11,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from tuner.builders.packing import packing_key
 from tuner.builders.regularizers import VariableL2
 from tuner.datasets import BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASKS, DataSpec
 from tuner.errors import ConfigError
@@ -176,6 +177,14 @@ class MLPHyperModel(kt.HyperModel):
             optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=metrics
         )
         return model
+
+    def packing_key(self, hp_values: dict[str, Any]) -> str | None:
+        """Equal for trials that may train as towers of one packed model (only learning_rate,
+        l2 and dropout differ; see `tuner.builders.packing`); None when a trial cannot."""
+        key = packing_key(hp_values)
+        if key is None:
+            return None
+        return f"{self.task}|{self.input_shape}|{self.output_size}|{self.positive_targets}|{key}"
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any):
         """Train with the trial's `batch_size` and `epochs`, as KerasTuner documents."""

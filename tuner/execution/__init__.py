@@ -2,6 +2,14 @@
 oracle gave out and gets one `TrialOutcome` per trial back."""
 
 from tuner.execution.base import Executor, TrialContext, TrialOutcome
+from tuner.execution.packed import PackedExecutor
 from tuner.execution.sequential import SequentialExecutor, trial_seed
 
-__all__ = ["Executor", "TrialContext", "TrialOutcome", "SequentialExecutor", "trial_seed"]
+__all__ = [
+    "Executor",
+    "TrialContext",
+    "TrialOutcome",
+    "SequentialExecutor",
+    "PackedExecutor",
+    "trial_seed",
+]
