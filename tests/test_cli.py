@@ -77,6 +77,8 @@ def test_search_in_a_fresh_process_writes_nothing_to_stderr(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no TensorFlow start-up lines, no Keras warnings
     assert (tmp_path / "results" / "tiny" / "trials.csv").read_text().count("\n") == 2
+    shown = run_tuner("results", "tiny", "--results-dir", str(tmp_path / "results"))
+    assert shown.returncode == 0 and shown.stderr == "", shown.stderr
 
 
 def test_version_prints_the_distribution_name_and_version(capsys):

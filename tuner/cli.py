@@ -60,6 +60,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
+    import_keras_quietly()  # the store's module imports Keras
     from tuner import results
 
     names = list(args.names)
@@ -169,6 +170,7 @@ def _warn_if_short(name: str, results_dir: str, table: object) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
+    import_keras_quietly()
     from tuner.report import write_report
 
     print(write_report(args.name, args.results_dir, top=args.top))
