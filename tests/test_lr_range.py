@@ -11,6 +11,7 @@ from tuner import api, cli, lr_range
 from tuner.builders import get_builder
 from tuner.campaign import load_campaign
 from tuner.errors import ConfigError
+from tuner.loop import load_campaign_data
 from tuner.lr_finder import LRFindResult, Suggestion, find_learning_rate
 
 AUTO_SPACE = {"learning_rate": "auto", "units": {"min": 8, "max": 32, "step": 8}}
@@ -149,7 +150,7 @@ def test_lr_find_malformed_set_exits_2(tmp_path, capsys):
 
 
 def _runner_inputs(campaign):
-    dataset = lr_range.load_campaign_dataset(campaign)
+    dataset = load_campaign_data(campaign)
     return dataset, get_builder(campaign.model, dataset.spec)
 
 

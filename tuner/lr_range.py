@@ -20,9 +20,10 @@ import keras_tuner as kt
 
 from tuner.builders import get_builder
 from tuner.campaign import Campaign
-from tuner.datasets import Dataset, load_dataset
+from tuner.datasets import Dataset
 from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
+from tuner.loop import load_campaign_data
 from tuner.lr_finder import LRFindResult, find_learning_rate
 from tuner.space import AUTO_LEARNING_RATE, check_names, declared_hyperparameters
 
@@ -88,19 +89,6 @@ def hyperparameters_for(
 # --------------------------------------------------------------------------------------------
 
 
-def load_campaign_dataset(campaign: Campaign) -> Dataset:
-    """The campaign's data, split exactly as the runner splits it."""
-    return load_dataset(
-        campaign.dataset,
-        validation_split=campaign.validation_split,
-        test_split=campaign.test_split,
-        max_samples=campaign.max_samples,
-        seed=campaign.seed,
-        standardize=campaign.standardize,
-        target=campaign.target,
-    )
-
-
 def _batch_size(hp: kt.HyperParameters, declared: kt.HyperParameters) -> int:
     for source in (hp, declared):
         if "batch_size" in source:
@@ -136,7 +124,7 @@ def run_lr_find(
     at the builder's defaults) and training split. `lr_find_kwargs` go to `lr_find`
     (start_lr, end_lr, num_iter, ...); batch_size defaults to the model's, seed to the
     campaign's."""
-    dataset = load_campaign_dataset(campaign)
+    dataset = load_campaign_data(campaign)
     hypermodel = get_builder(campaign.model, dataset.spec)
     declared = declared_hyperparameters(hypermodel)
     check_names(overrides or {}, declared, campaign.model, label="--set")
