@@ -11,7 +11,9 @@ Forms accepted for one entry:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import keras_tuner as kt
@@ -35,6 +37,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _check_finite(name: str, value: Any) -> None:
+    """inf and nan are valid TOML but no hyperparameter's value: refuse them by name."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"[space] {name} must be a finite number, but got {value!r}.")
+
+
 def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
     unknown = set(spec) - RANGE_KEYS
     if unknown:
@@ -49,6 +57,8 @@ def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
     for key, value in (("min", low), ("max", high), ("step", step)):
         if value is not None and not _is_number(value):
             raise ConfigError(f"[space] {name}: '{key}' must be a number, but got {value!r}.")
+        _check_finite(f"{name}: '{key}'", value)
+    _check_finite(f"{name}: 'default'", spec.get("default"))
     if not low < high:
         raise ConfigError(
             f"[space] {name}: `min < max` must hold, but got (min={low}, max={high})."
@@ -118,6 +128,8 @@ def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: A
             f"[space] {name}: choice values must be strings, numbers or booleans, "
             f"but got {values!r}."
         )
+    for value in values:
+        _check_finite(name, value)
     if len(set(values)) != len(values):
         raise ConfigError(f"[space] {name}: choice values must be distinct, but got {values!r}.")
     if default is not None and default not in values:
@@ -153,6 +165,7 @@ def add_entry(hp: kt.HyperParameters, name: str, spec: Any) -> None:
     elif isinstance(spec, list):
         _add_choice(hp, name, spec)
     elif isinstance(spec, (str, int, float, bool)):
+        _check_finite(name, spec)
         hp.Fixed(name, spec)
     else:
         raise ConfigError(
@@ -207,6 +220,70 @@ def declared_hyperparameters(hypermodel: kt.HyperModel) -> kt.HyperParameters:
             "model.compile(optimizer=..., loss=..., metrics=[...]) before returning it."
         )
     return hp
+
+
+def _extremes(h: Any) -> list[Any]:
+    """The values of one hyperparameter that a search may reach first at its edges: both ends
+    of a range (the last value a step reaches, not a max it steps past), every choice."""
+    hps = kt.engine.hyperparameters
+    if isinstance(h, hps.Fixed):
+        return [h.value]
+    if isinstance(h, hps.Boolean):
+        return [False, True]
+    if isinstance(h, hps.Choice):
+        return list(h.values)
+    low, high, step = h.min_value, h.max_value, h.step
+    if step is not None and h.sampling == "linear":
+        high = low + math.floor((high - low) / step + 1e-9) * step
+    elif step is not None:  # log sampling: the step is a factor
+        high = low * step ** math.floor(math.log(high / low) / math.log(step) + 1e-9)
+    if isinstance(h, hps.Int):
+        return [int(low), int(round(high))]
+    return [float(low), float(f"{high:.15g}")]
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    text = text if len(text) <= 300 else text[:299] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def check_space_against_builder(
+    hypermodel: kt.HyperModel, space_entries: Mapping[str, Any], model: str | None = None
+) -> None:
+    """Build the model once at each extreme of every ``[space]`` entry (the ends of a range,
+    every choice), the other hyperparameters at their defaults, so that a value the builder
+    refuses (``units = -1``) is a `ConfigError` before anything trains or is written. The
+    runner's own settings (epochs, batch_size) must be positive integers.
+
+    Called by the plan after `check_names`; each build costs about as much as the one at the
+    defaults, and the Keras session is cleared after each."""
+    import keras
+
+    label = model or getattr(hypermodel, "name", None) or type(hypermodel).__name__
+    entries = {
+        name: spec
+        for name, spec in space_entries.items()
+        if not (name == "learning_rate" and spec in AUTO_LEARNING_RATE)
+    }
+    space = build_space(entries)
+    for h in space.space:
+        for value in _extremes(h):
+            shown = f"[space] {h.name} = {json.dumps(value)}"
+            if h.name in RUNNER_SETTINGS:
+                if not _is_int(value) or value < 1:
+                    raise ConfigError(f"{shown}: {h.name} must be a positive integer.")
+                continue
+            hp = kt.HyperParameters()
+            hp.Fixed(h.name, value)
+            try:
+                hypermodel.build(hp)
+            except Exception as error:
+                raise ConfigError(
+                    f"{shown}: model {label!r} refused it: {_one_line(error)}"
+                ) from None
+            finally:
+                keras.backend.clear_session(free_memory=False)
 
 
 def check_names(
