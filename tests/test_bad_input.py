@@ -190,3 +190,11 @@ def test_extremes_are_built_one_name_at_a_time(mlp, monkeypatch):
 
 def test_auto_learning_rate_is_left_to_the_range_finder(mlp):
     check_space_against_builder(mlp, {"learning_rate": "auto", "units": [16, 32]}, "mlp")
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a\x1eb", "", " units"])
+def test_odd_space_names_are_quoted_on_one_line(name, tmp_path, capsys):
+    path = write_campaign(tmp_path, space={name: 1})
+    rc, lines = search(path, capsys)
+    assert rc == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"tuner: error: [space] {name!r}: not a hyperparameter")

@@ -170,8 +170,8 @@ def _inferred_direction(objective: str) -> str:
 
 
 def _type_name(expected: tuple[type, ...]) -> str:
-    names = [t.__name__ for t in expected]
-    return " or ".join("number" if n in ("int", "float") else n for n in dict.fromkeys(names))
+    names = ["number" if t in (int, float) else t.__name__ for t in expected]
+    return " or ".join(dict.fromkeys(names))
 
 
 def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:
