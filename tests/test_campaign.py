@@ -40,6 +40,7 @@ def test_direction_inferred_from_the_name(objective, direction):
         ),
         ({"max_trials": "ten"}, "max_trials must be a number, but got str 'ten'"),
         ({"max_trials": True}, "max_trials must be a number, but got True"),
+        ({"validation_split": "x"}, "validation_split must be a number, but got str 'x'"),
         ({"max_trials": 0}, "max_trials must be at least 1, but got 0"),
         ({"strategy": "evolution"}, "unknown strategy 'evolution'; accepted: random, grid"),
         (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 import types
 import typing
@@ -27,6 +28,9 @@ RESUMABLE_CHANGES = frozenset(
     {"max_trials", "keep_top", "tensorboard", "max_consecutive_failures", "results_dir", "threads"}
 )
 SEED_LIMIT = 2**32
+# More threads than this only oversubscribe the cores; a billion crashes TensorFlow's pools.
+CPU_COUNT = os.cpu_count() or 1
+MAX_THREADS = 4 * CPU_COUNT
 
 
 def _rule(minimum: float | None = None, maximum: float | None = None, why: str = "") -> Any:
@@ -62,7 +66,14 @@ class Campaign:
     keep_top: int = field(default=1, metadata=_rule(1))
     tensorboard: bool = False
     max_consecutive_failures: int = field(default=10, metadata=_rule(1))
-    threads: int = field(default=0, metadata=_rule(0, 1024, "0 lets TensorFlow decide"))
+    threads: int = field(
+        default=0,
+        metadata=_rule(
+            0,
+            MAX_THREADS,
+            f"0 lets TensorFlow decide; at most 4x this machine's {CPU_COUNT} cores",
+        ),
+    )
 
     def __post_init__(self) -> None:
         inferred = self.direction is None
@@ -159,8 +170,8 @@ def _inferred_direction(objective: str) -> str:
 
 
 def _type_name(expected: tuple[type, ...]) -> str:
-    names = [t.__name__ for t in expected]
-    return " or ".join("number" if n in ("int", "float") else n for n in dict.fromkeys(names))
+    names = ["number" if t in (int, float) else t.__name__ for t in expected]
+    return " or ".join(dict.fromkeys(names))
 
 
 def _check_type(key: str, value: Any, expected: type | tuple[type, ...]) -> None:

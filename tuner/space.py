@@ -11,7 +11,9 @@ Forms accepted for one entry:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import keras_tuner as kt
@@ -27,6 +29,12 @@ AUTO_LEARNING_RATE = ("auto", "auto-fixed")
 RUNNER_SETTINGS = ("epochs", "batch_size")
 
 
+def _shown(name: str) -> str:
+    """A name as an error shows it: quoted when it is empty or has characters (a newline, a
+    record separator) that would break the one-line error or hide in it."""
+    return name if name.isprintable() and name.strip() == name and name else repr(name)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -35,43 +43,60 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _check_finite(name: str, value: Any) -> None:
+    """inf and nan are valid TOML but no hyperparameter's value: refuse them by name."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"[space] {_shown(name)} must be a finite number, but got {value!r}.")
+
+
 def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
     unknown = set(spec) - RANGE_KEYS
     if unknown:
         raise ConfigError(
-            f"[space] {name}: unknown key(s) {sorted(unknown)}; a range accepts "
+            f"[space] {_shown(name)}: unknown key(s) {sorted(unknown)}; a range accepts "
             f"{sorted(RANGE_KEYS)}."
         )
     if "min" not in spec or "max" not in spec:
-        raise ConfigError(f"[space] {name}: a range needs both 'min' and 'max', but got {spec}.")
+        raise ConfigError(
+            f"[space] {_shown(name)}: a range needs both 'min' and 'max', but got {spec}."
+        )
     low, high = spec["min"], spec["max"]
     step, sampling = spec.get("step"), spec.get("sampling", "linear")
     for key, value in (("min", low), ("max", high), ("step", step)):
         if value is not None and not _is_number(value):
-            raise ConfigError(f"[space] {name}: '{key}' must be a number, but got {value!r}.")
+            raise ConfigError(
+                f"[space] {_shown(name)}: '{key}' must be a number, but got {value!r}."
+            )
+        _check_finite(f"{name}: '{key}'", value)
+    _check_finite(f"{name}: 'default'", spec.get("default"))
     if not low < high:
         raise ConfigError(
-            f"[space] {name}: `min < max` must hold, but got (min={low}, max={high})."
+            f"[space] {_shown(name)}: `min < max` must hold, but got (min={low}, max={high})."
         )
     if sampling not in SAMPLINGS:
         raise ConfigError(
-            f"[space] {name}: sampling must be one of {list(SAMPLINGS)}, but got {sampling!r}."
+            f"[space] {_shown(name)}: sampling must be one of {list(SAMPLINGS)}, "
+            f"but got {sampling!r}."
         )
     if sampling != "linear" and low <= 0:
-        raise ConfigError(f"[space] {name}: {sampling} sampling needs min > 0, but got min={low}.")
+        raise ConfigError(
+            f"[space] {_shown(name)}: {sampling} sampling needs min > 0, but got min={low}."
+        )
     if step is not None and step <= 0:
-        raise ConfigError(f"[space] {name}: step must be > 0, but got step={step}.")
+        raise ConfigError(f"[space] {_shown(name)}: step must be > 0, but got step={step}.")
     if step is not None and sampling == "linear" and step > high - low:
-        raise ConfigError(f"[space] {name}: step={step} is larger than max - min = {high - low}.")
+        raise ConfigError(
+            f"[space] {_shown(name)}: step={step} is larger than max - min = {high - low}."
+        )
     if step is not None and sampling != "linear" and step <= 1:
         raise ConfigError(
-            f"[space] {name}: with {sampling} sampling the step is a factor and "
+            f"[space] {_shown(name)}: with {sampling} sampling the step is a factor and "
             f"must be > 1, but got step={step}."
         )
     default = spec.get("default")
     if default is not None and not (_is_number(default) and low <= default <= high):
         raise ConfigError(
-            f"[space] {name}: default must lie in [{low}, {high}], but got {default!r}."
+            f"[space] {_shown(name)}: default must lie in [{low}, {high}], but got {default!r}."
         )
     if _is_int(low) and _is_int(high) and (step is None or _is_int(step)):
         hp.Int(name, low, high, step=step, sampling=sampling, default=default)
@@ -111,17 +136,21 @@ def values_as_written(hp: kt.HyperParameters) -> dict[str, Any]:
 
 def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: Any = None) -> None:
     if not values:
-        raise ConfigError(f"[space] {name}: a choice needs at least one value, but got [].")
+        raise ConfigError(f"[space] {_shown(name)}: a choice needs at least one value, but got [].")
     kinds = {type(v) for v in values}
     if not all(isinstance(v, (str, int, float, bool)) for v in values):
         raise ConfigError(
-            f"[space] {name}: choice values must be strings, numbers or booleans, "
+            f"[space] {_shown(name)}: choice values must be strings, numbers or booleans, "
             f"but got {values!r}."
         )
+    for value in values:
+        _check_finite(name, value)
     if len(set(values)) != len(values):
-        raise ConfigError(f"[space] {name}: choice values must be distinct, but got {values!r}.")
+        raise ConfigError(
+            f"[space] {_shown(name)}: choice values must be distinct, but got {values!r}."
+        )
     if default is not None and default not in values:
-        raise ConfigError(f"[space] {name}: default {default!r} is not one of {values!r}.")
+        raise ConfigError(f"[space] {_shown(name)}: default {default!r} is not one of {values!r}.")
     if kinds == {bool}:
         if len(values) == 1:
             hp.Fixed(name, values[0])
@@ -130,7 +159,7 @@ def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: A
         return
     if bool in kinds or (len(kinds) > 1 and not kinds <= {int, float}):
         raise ConfigError(
-            f"[space] {name}: choice values must all be of one type, but got {values!r}."
+            f"[space] {_shown(name)}: choice values must all be of one type, but got {values!r}."
         )
     if kinds == {int, float}:
         values = [float(v) for v in values]
@@ -144,7 +173,7 @@ def add_entry(hp: kt.HyperParameters, name: str, spec: Any) -> None:
             unknown = set(spec) - CHOICE_KEYS
             if unknown:
                 raise ConfigError(
-                    f"[space] {name}: unknown key(s) {sorted(unknown)}; a choice "
+                    f"[space] {_shown(name)}: unknown key(s) {sorted(unknown)}; a choice "
                     f"table accepts {sorted(CHOICE_KEYS)}."
                 )
             _add_choice(hp, name, list(spec["values"]), spec.get("default"))
@@ -153,10 +182,11 @@ def add_entry(hp: kt.HyperParameters, name: str, spec: Any) -> None:
     elif isinstance(spec, list):
         _add_choice(hp, name, spec)
     elif isinstance(spec, (str, int, float, bool)):
+        _check_finite(name, spec)
         hp.Fixed(name, spec)
     else:
         raise ConfigError(
-            f"[space] {name}: expected a value, a list or a table, but got "
+            f"[space] {_shown(name)}: expected a value, a list or a table, but got "
             f"{type(spec).__name__} {spec!r}."
         )
 
@@ -209,6 +239,70 @@ def declared_hyperparameters(hypermodel: kt.HyperModel) -> kt.HyperParameters:
     return hp
 
 
+def _extremes(h: Any) -> list[Any]:
+    """The values of one hyperparameter that a search may reach first at its edges: both ends
+    of a range (the last value a step reaches, not a max it steps past), every choice."""
+    hps = kt.engine.hyperparameters
+    if isinstance(h, hps.Fixed):
+        return [h.value]
+    if isinstance(h, hps.Boolean):
+        return [False, True]
+    if isinstance(h, hps.Choice):
+        return list(h.values)
+    low, high, step = h.min_value, h.max_value, h.step
+    if step is not None and h.sampling == "linear":
+        high = low + math.floor((high - low) / step + 1e-9) * step
+    elif step is not None:  # log sampling: the step is a factor
+        high = low * step ** math.floor(math.log(high / low) / math.log(step) + 1e-9)
+    if isinstance(h, hps.Int):
+        return [int(low), int(round(high))]
+    return [float(low), float(f"{high:.15g}")]
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    text = text if len(text) <= 300 else text[:299] + "…"
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def check_space_against_builder(
+    hypermodel: kt.HyperModel, space_entries: Mapping[str, Any], model: str | None = None
+) -> None:
+    """Build the model once at each extreme of every ``[space]`` entry (the ends of a range,
+    every choice), the other hyperparameters at their defaults, so that a value the builder
+    refuses (``units = -1``) is a `ConfigError` before anything trains or is written. The
+    runner's own settings (epochs, batch_size) must be positive integers.
+
+    Called by the plan after `check_names`; each build costs about as much as the one at the
+    defaults, and the Keras session is cleared after each."""
+    import keras
+
+    label = model or getattr(hypermodel, "name", None) or type(hypermodel).__name__
+    entries = {
+        name: spec
+        for name, spec in space_entries.items()
+        if not (name == "learning_rate" and spec in AUTO_LEARNING_RATE)
+    }
+    space = build_space(entries)
+    for h in space.space:
+        for value in _extremes(h):
+            shown = f"[space] {_shown(h.name)} = {json.dumps(value)}"
+            if h.name in RUNNER_SETTINGS:
+                if not _is_int(value) or value < 1:
+                    raise ConfigError(f"{shown}: {h.name} must be a positive integer.")
+                continue
+            hp = kt.HyperParameters()
+            hp.Fixed(h.name, value)
+            try:
+                hypermodel.build(hp)
+            except Exception as error:
+                raise ConfigError(
+                    f"{shown}: model {label!r} refused it: {_one_line(error)}"
+                ) from None
+            finally:
+                keras.backend.clear_session(free_memory=False)
+
+
 def check_names(
     names: Iterable[str], declared: kt.HyperParameters, model: str, label: str = "[space]"
 ) -> None:
@@ -219,7 +313,7 @@ def check_names(
     if unknown:
         hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""
         raise ConfigError(
-            f"{label} {', '.join(unknown)}: not a hyperparameter of model "
+            f"{label} {', '.join(map(_shown, unknown))}: not a hyperparameter of model "
             f"{model!r}{hint}; it has: {', '.join(sorted(known))}."
         )
 
