@@ -31,6 +31,7 @@ from tuner.space import (
     RUNNER_SETTINGS,
     build_space,
     check_names,
+    check_space_against_builder,
     declared_hyperparameters,
     grid_size,
 )
@@ -96,6 +97,7 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     )
     declared = declared_hyperparameters(hypermodel)
     check_names(campaign.space, declared, campaign.model)
+    check_space_against_builder(hypermodel, campaign.space, campaign.model)
     strategy = get_strategy(campaign.strategy)
     objective = kt.Objective(campaign.objective, campaign.direction)
     if (
