@@ -1,6 +1,5 @@
 """The command line: exit codes, one-line errors, the search command in-process."""
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -93,8 +92,7 @@ def test_version_prints_the_distribution_name_and_version(capsys):
     "backend, package", [("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch")]
 )
 def test_the_python_api_imports_keras_without_start_up_lines(backend, package):
-    if importlib.util.find_spec(package) is None:
-        pytest.skip(f"{package} is not installed")
+    pytest.importorskip(package)
     # As a user's script would: no TF_CPP_MIN_LOG_LEVEL of its own. Seeding is where Keras
     # imports TensorFlow on the JAX and PyTorch backends.
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}

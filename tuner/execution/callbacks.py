@@ -63,6 +63,16 @@ class RequireObjective(keras.callbacks.Callback):
             )
 
 
+def early_stopping(objective: kt.Objective, settings: dict[str, Any]) -> keras.callbacks.Callback:
+    """Keras' EarlyStopping on the objective, with a campaign's ``early_stopping`` settings."""
+    return keras.callbacks.EarlyStopping(
+        monitor=objective.name,
+        mode=objective.direction,
+        patience=settings.get("patience", 5),
+        min_delta=settings.get("min_delta", 0.0),
+    )
+
+
 class BestEpoch(keras.callbacks.Callback):
     """The best epoch by the objective (1-based, counted from this fit's first epoch) and, when
     it beats `keep_beyond` (or always, with `keep_all`), the weights at that epoch.

@@ -9,7 +9,6 @@ order of floating-point operations. Everything else goes through the sequential 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -18,14 +17,22 @@ import keras
 import keras_tuner as kt
 
 from tuner import tf_backend
-from tuner.builders import DEFAULT_BATCH_SIZE, has_own_fit
+from tuner.builders import has_own_fit
 from tuner.builders.packing import PackedModel, build_packed, tower_batches
 from tuner.errors import ConfigError, Fatal
 from tuner.execution.base import TrialContext, TrialOutcome
-from tuner.execution.callbacks import NOT_A_METRIC
+from tuner.execution.callbacks import (
+    BestEpoch,
+    History,
+    RequireObjective,
+    StopOnNonFinite,
+    early_stopping,
+)
 from tuner.execution.sequential import (
-    TARGET_EPOCHS,
     SequentialExecutor,
+    built_values,
+    trial_batch_size,
+    trial_epochs,
     trial_seed,
 )
 from tuner.pipeline import InputPipeline
@@ -33,62 +40,56 @@ from tuner.space import values_as_written
 from tuner.trial import COMPLETED, FAILED, TrialRecord
 
 
-class _Stub:
-    """What a Keras EarlyStopping driven for one tower needs of a model."""
+class _TowerView:
+    """What the trial callbacks need of a model, for one tower: its weights, a stop flag."""
 
-    stop_training = False
+    def __init__(self) -> None:
+        self.tower: keras.Model | None = None
+        self.stop_training = False
+
+    def get_weights(self) -> list[Any]:
+        assert self.tower is not None
+        return self.tower.get_weights()
 
 
 class _Tower:
-    """One tower's record in the making: history, best epoch, early stopping, divergence."""
+    """One tower's record in the making, from the very callbacks a sequential trial has
+    (history, stop on a non-finite loss, require the objective, best epoch, early stopping),
+    driven with that tower's logs."""
 
-    def __init__(self, objective: kt.Objective, early_stopping: dict[str, Any] | None):
-        self.objective = objective
-        self.history: dict[str, list[float]] = {}
-        self.epochs = 0
-        self.score: float | None = None
-        self.best_epoch: int | None = None
-        self.best_weights: list[Any] | None = None
-        self.reason: str | None = None
-        self.stopped = False
-        self.stopper: keras.callbacks.EarlyStopping | None = None
-        self._stub = _Stub()
-        if early_stopping:
-            self.stopper = keras.callbacks.EarlyStopping(
-                monitor=objective.name,
-                mode=objective.direction,
-                patience=early_stopping.get("patience", 5),
-                min_delta=early_stopping.get("min_delta", 0.0),
-            )
-            self.stopper.set_model(self._stub)
-            self.stopper.on_train_begin()
+    def __init__(
+        self,
+        objective: kt.Objective,
+        settings: dict[str, Any] | None,
+        context: TrialContext,
+    ):
+        self.history, self.stop = History(), StopOnNonFinite()
+        self.best = BestEpoch(
+            objective,
+            keep_beyond=context.keep_weights_beyond,
+            keep_all=context.keep_all_weights,
+        )
+        self.callbacks: list[keras.callbacks.Callback] = [
+            self.history,
+            self.stop,
+            RequireObjective(objective.name),
+            self.best,
+        ]
+        if settings:
+            self.callbacks.append(early_stopping(objective, settings))
+        self._view = _TowerView()
+        for callback in self.callbacks:
+            callback.set_model(self._view)
+            callback.on_train_begin()
+
+    @property
+    def stopped(self) -> bool:
+        return self._view.stop_training
 
     def end_epoch(self, epoch: int, logs: dict[str, float], tower: keras.Model) -> None:
-        """The sequential trial's callbacks, in their order: history, stop on a non-finite
-        loss, require the objective, best epoch, early stopping."""
-        for name, value in logs.items():
-            if name not in NOT_A_METRIC:
-                self.history.setdefault(name, []).append(value)
-        self.epochs += 1
-        loss = logs.get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self.reason = f"loss became {loss} at epoch {self.epochs}"
-            self.stopped = True
-        elif self.objective.name not in logs:
-            logged = ", ".join(sorted(k for k in logs if k not in NOT_A_METRIC)) or "none"
-            raise Fatal(
-                f"objective {self.objective.name!r} is not a logged metric; this model logs: "
-                f"{logged}. Set objective to one of them."
-            )
-        current = logs.get(self.objective.name)
-        if current is not None and math.isfinite(current):
-            value = current
-            if self.score is None or self.objective.better_than(value, self.score):
-                self.score, self.best_epoch = value, self.epochs
-                self.best_weights = tower.get_weights()
-        if self.stopper is not None:
-            self.stopper.on_epoch_end(epoch, logs)
-            self.stopped |= self._stub.stop_training
+        self._view.tower = tower
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
 
 
 class _PackMonitor(keras.callbacks.Callback):
@@ -182,13 +183,11 @@ class PackedExecutor:
         started = time.perf_counter()
         hps = [t.hyperparameters.copy() for t in trials]
         seeds = [trial_seed(self.seed, t.trial_id) for t in trials]
-        towers = [_Tower(self.objective, self.early_stopping) for _ in trials]
+        towers = [_Tower(self.objective, self.early_stopping, context) for _ in trials]
         try:
             model = build_packed(self.hypermodel, hps, seeds)
             scheduled = values_as_written(trials[0].hyperparameters)
-            hp = hps[0]
-            epochs = int(scheduled.get(TARGET_EPOCHS, hp.get("epochs") if "epochs" in hp else 20))
-            batch_size = int(hp.get("batch_size")) if "batch_size" in hp else DEFAULT_BATCH_SIZE
+            epochs, batch_size = trial_epochs(hps[0], scheduled), trial_batch_size(hps[0])
             dataset = self.pipeline.dataset
             data, steps = tower_batches(
                 dataset.x_train, dataset.y_train, seeds, batch_size=batch_size, epochs=epochs
@@ -209,7 +208,7 @@ class PackedExecutor:
             return self.sequential.run(trials, context)
         duration = (time.perf_counter() - started) / len(trials)
         return [
-            self._outcome(trial, hp, model.towers[k], towers[k], duration, context)
+            self._outcome(trial, hp, model.towers[k], towers[k], duration)
             for k, (trial, hp) in enumerate(zip(trials, hps))
         ]
 
@@ -220,36 +219,23 @@ class PackedExecutor:
         model: keras.Model,
         tower: _Tower,
         duration: float,
-        context: TrialContext,
     ) -> TrialOutcome:
         scheduled = values_as_written(trial.hyperparameters)
         record = TrialRecord(
             trial_id=trial.trial_id,
             status=FAILED,
-            hyperparameters=dict(
-                values_as_written(hp),
-                **{k: v for k, v in scheduled.items() if k.startswith("tuner/")},
-            ),
-            history=tower.history,
-            epochs_run=tower.epochs,
+            hyperparameters=built_values(hp, scheduled),
+            history=tower.history.values,
+            epochs_run=tower.history.epochs,
             duration_s=duration,
             n_params=int(model.count_params()),
-            score=tower.score,
-            best_epoch=tower.best_epoch,
+            score=tower.best.score,
+            best_epoch=tower.best.epoch,
         )
-        if TARGET_EPOCHS in scheduled:
-            record.hyperparameters["epochs"] = int(scheduled[TARGET_EPOCHS])
-        if tower.reason:
-            record.error = f"diverged: {tower.reason}"
+        if tower.stop.reason:
+            record.error = f"diverged: {tower.stop.reason}"
             return TrialOutcome(record)
         if record.score is None:
             return TrialOutcome(record)
         record.status = COMPLETED
-        assert tower.best_weights is not None
-        model.set_weights(tower.best_weights)  # the tower is a plain model of this trial's own
-        keep = (
-            context.keep_all_weights
-            or context.keep_weights_beyond is None
-            or self.objective.better_than(record.score, context.keep_weights_beyond)
-        )
-        return TrialOutcome(record, model=model, best_weights=tower.best_weights if keep else None)
+        return TrialOutcome(record, model=model, best_weights=tower.best.weights)

@@ -15,7 +15,13 @@ import keras_tuner as kt
 from tuner.builders import DEFAULT_BATCH_SIZE, has_own_fit
 from tuner.errors import ConfigError, FailedTrial, Fatal
 from tuner.execution.base import TrialContext, TrialOutcome
-from tuner.execution.callbacks import BestEpoch, History, RequireObjective, StopOnNonFinite
+from tuner.execution.callbacks import (
+    BestEpoch,
+    History,
+    RequireObjective,
+    StopOnNonFinite,
+    early_stopping,
+)
 from tuner.model_reuse import CompiledModels
 from tuner.pipeline import InputPipeline
 from tuner.space import values_as_written
@@ -37,6 +43,26 @@ def error_text(error: BaseException) -> str:
     """The error's type and whole message (TensorFlow puts the cause after the first line)."""
     text = "".join(traceback.format_exception_only(type(error), error)).strip()
     return text if len(text) <= ERROR_LENGTH else text[: ERROR_LENGTH - 1] + "…"
+
+
+def trial_epochs(hp: kt.HyperParameters, scheduled: dict[str, Any]) -> int:
+    """The epoch a trial trains up to: Hyperband's budget, else the ``epochs`` value."""
+    return int(scheduled.get(TARGET_EPOCHS, hp.get("epochs") if "epochs" in hp else 20))
+
+
+def trial_batch_size(hp: kt.HyperParameters) -> int:
+    return int(hp.get("batch_size")) if "batch_size" in hp else DEFAULT_BATCH_SIZE
+
+
+def built_values(hp: kt.HyperParameters, scheduled: dict[str, Any]) -> dict[str, Any]:
+    """Every value a trial's model was built with (the builder's defaults included), the
+    oracle's ``tuner/`` values, and for Hyperband the epoch the trial trains up to."""
+    values = dict(
+        values_as_written(hp), **{k: v for k, v in scheduled.items() if k.startswith("tuner/")}
+    )
+    if TARGET_EPOCHS in scheduled:
+        values["epochs"] = int(scheduled[TARGET_EPOCHS])
+    return values
 
 
 def _is_skip(error: BaseException) -> bool:
@@ -85,14 +111,7 @@ class SequentialExecutor:
     ) -> list[keras.callbacks.Callback]:
         callbacks = list(own)
         if self.early_stopping:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor=self.objective.name,
-                    mode=self.objective.direction,
-                    patience=self.early_stopping.get("patience", 5),
-                    min_delta=self.early_stopping.get("min_delta", 0.0),
-                )
-            )
+            callbacks.append(early_stopping(self.objective, self.early_stopping))
         if self.callback_factory is not None:
             callbacks.extend(self.callback_factory(trial_id, values))
         # A callback keeps state between fits (KerasTuner copies them per trial too).
@@ -113,8 +132,7 @@ class SequentialExecutor:
         if has_own_fit(self.hypermodel):  # the user's fit decides batch size and the rest
             self.hypermodel.fit(hp, model, **self.pipeline.array_arguments(seed), **common)
             return
-        batch_size = int(hp.get("batch_size")) if "batch_size" in hp else DEFAULT_BATCH_SIZE
-        model.fit(**self.pipeline.fit_arguments(batch_size, seed), **common)
+        model.fit(**self.pipeline.fit_arguments(trial_batch_size(hp), seed), **common)
 
     def run_one(self, trial: kt.engine.trial.Trial, context: TrialContext) -> TrialOutcome:
         """Build and fit one trial's model; return its outcome."""
@@ -155,20 +173,13 @@ class SequentialExecutor:
                 ) from error
         if record.error is None:
             # Every value the model was built with, the builder's defaults included.
-            record.hyperparameters = dict(
-                values_as_written(hp),
-                **{k: v for k, v in scheduled.items() if k.startswith("tuner/")},
-            )
-            if TARGET_EPOCHS in scheduled:  # Hyperband: the epoch this trial trains up to
-                record.hyperparameters["epochs"] = int(scheduled[TARGET_EPOCHS])
+            record.hyperparameters = built_values(hp, scheduled)
             record.n_params = int(fresh.count_params())
             try:
                 model = self.compiled_models.adopt(fresh)
                 if scheduled.get(PARENT) is not None:
                     context.restore_parent(model, str(scheduled[PARENT]))
-                epochs = int(
-                    scheduled.get(TARGET_EPOCHS, hp.get("epochs") if "epochs" in hp else 20)
-                )
+                epochs = trial_epochs(hp, scheduled)
                 self._fit(
                     hp,
                     model,
