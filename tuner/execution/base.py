@@ -14,11 +14,13 @@ from tuner.trial import TrialRecord
 @dataclass
 class TrialOutcome:
     """What a trial leaves: its record, and what the store may keep (the trained model, and its
-    weights at the best epoch when they were worth copying)."""
+    weights at the best epoch when they were worth copying), and how many trials trained
+    together with it in one packed model (1: alone)."""
 
     record: TrialRecord
     model: Any = None
     best_weights: list[Any] | None = None
+    pack_size: int = 1
 
 
 @dataclass

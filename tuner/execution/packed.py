@@ -208,7 +208,7 @@ class PackedExecutor:
             return self.sequential.run(trials, context)
         duration = (time.perf_counter() - started) / len(trials)
         return [
-            self._outcome(trial, hp, model.towers[k], towers[k], duration)
+            self._outcome(trial, hp, model.towers[k], towers[k], duration, len(trials))
             for k, (trial, hp) in enumerate(zip(trials, hps))
         ]
 
@@ -219,6 +219,7 @@ class PackedExecutor:
         model: keras.Model,
         tower: _Tower,
         duration: float,
+        pack_size: int,
     ) -> TrialOutcome:
         scheduled = values_as_written(trial.hyperparameters)
         record = TrialRecord(
@@ -234,8 +235,10 @@ class PackedExecutor:
         )
         if tower.stop.reason:
             record.error = f"diverged: {tower.stop.reason}"
-            return TrialOutcome(record)
+            return TrialOutcome(record, pack_size=pack_size)
         if record.score is None:
-            return TrialOutcome(record)
+            return TrialOutcome(record, pack_size=pack_size)
         record.status = COMPLETED
-        return TrialOutcome(record, model=model, best_weights=tower.best.weights)
+        return TrialOutcome(
+            record, model=model, best_weights=tower.best.weights, pack_size=pack_size
+        )
