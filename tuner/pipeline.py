@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
 from tuner import tf_backend
 from tuner.datasets import Dataset
@@ -45,13 +46,38 @@ class InputPipeline:
         }
 
     def fit_arguments(self, batch_size: int, seed: int) -> dict[str, Any]:
-        """Keyword arguments for `model.fit`: data, shuffled by `seed`, in batches of batch_size."""
+        """Keyword arguments for `model.fit`: data, shuffled by `seed`, in batches of batch_size.
+
+        The order depends on `seed` alone: every trial of a campaign, alone or packed, sees the
+        same batches (so trials differ by their hyperparameters and initial weights only)."""
         if self.backend != "tensorflow":
             return dict(self.array_arguments(seed), batch_size=batch_size)
         tf = self._tf
+        tf.random.set_seed(seed)  # the shuffle's seed is this and the global seed together
         train = (
             self._train.shuffle(len(self.dataset.x_train), seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size)
             .prefetch(tf.data.AUTOTUNE)
         )
         return {"x": train, "validation_data": self._validation, "shuffle": False}
+
+    def epoch_orders(self, seed: int, epochs: int) -> np.ndarray:
+        """The order of the training samples in each of `epochs` epochs of a `model.fit` on
+        ``fit_arguments(batch_size, seed)`` ([epochs, samples]), for code that trains on the
+        same batches without `fit` (packed trials)."""
+        n = len(self.dataset.x_train)
+        if self.backend != "tensorflow":
+            raise NotImplementedError("epoch orders are the TensorFlow pipeline's")
+        tf = self._tf
+        # Keras' `fit` starts one iteration of the dataset more per epoch than it trains on:
+        # epoch e trains on the shuffle's iteration 2e (measured, Keras 3.15).
+        iterations = 2 * epochs - 1
+        tf.random.set_seed(seed)  # as `fit_arguments` does
+        indices = (
+            tf.data.Dataset.range(n)
+            .shuffle(n, seed=seed, reshuffle_each_iteration=True)
+            .repeat(iterations)
+            .batch(n * iterations)
+        )
+        drawn = next(iter(indices)).numpy().reshape(iterations, n)
+        return drawn[::2]

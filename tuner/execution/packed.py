@@ -1,24 +1,31 @@
-"""The packed executor: trials that share an architecture train as towers of one model.
+"""The packed executor: trials that share an architecture train as stacked towers of one model.
 
 Trials whose builder gives the same packing key (only learning_rate, l2 and dropout differ, for
-the MLP) train together, up to `max_pack` at a time, in one `fit` of a `PackedModel`. Each
-tower is fed its own trial's batches in its trial's shuffle order and starts from its trial's
-weights, so each trial's record is the one the sequential executor would give it, up to the
-order of floating-point operations. Everything else goes through the sequential executor.
+the MLP) train together, up to `max_pack` at a time, as `StackedTowers`: each tower starts from
+the weights its trial's fresh build would have, trains on the batches every trial of the
+campaign sees, at its own learning rate, L2 factor and dropout rate, and gets the very callbacks
+a sequential trial has (history, stop on a non-finite loss, best epoch, early stopping). So a
+packed trial's record is the one the sequential executor gives it, up to the order of
+floating-point operations and the dropout masks. The compiled step of one architecture and pack
+size is traced once and serves every later pack of it. Everything else goes through the
+sequential executor.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 import keras
 import keras_tuner as kt
+import numpy as np
 
 from tuner import tf_backend
 from tuner.builders import has_own_fit
-from tuner.builders.packing import PackedModel, build_packed, tower_batches
+from tuner.builders.packing import NotPackable, TowerTemplate, tower_settings
+from tuner.builders.stacked import NotStackable, StackedTowers
 from tuner.errors import ConfigError, Fatal
 from tuner.execution.base import TrialContext, TrialOutcome
 from tuner.execution.callbacks import (
@@ -39,22 +46,39 @@ from tuner.pipeline import InputPipeline
 from tuner.space import values_as_written
 from tuner.trial import COMPLETED, FAILED, TrialRecord
 
+KEPT_STACKS = 2  # compiled stacks kept for reuse (architecture and pack size each)
+
+
+class _EpochWeights:
+    """Every tower's weights at the end of the current epoch, copied off the device once and
+    only when a tower asks (a best epoch worth keeping)."""
+
+    def __init__(self, stack: StackedTowers):
+        self.stack = stack
+        self._weights: list[list[np.ndarray]] | None = None
+
+    def new_epoch(self) -> None:
+        self._weights = None
+
+    def of(self, k: int) -> list[np.ndarray]:
+        if self._weights is None:
+            self._weights = self.stack.all_weights()
+        return self._weights[k]
+
 
 class _TowerView:
     """What the trial callbacks need of a model, for one tower: its weights, a stop flag."""
 
-    def __init__(self) -> None:
-        self.tower: keras.Model | None = None
+    def __init__(self, weights: _EpochWeights, k: int) -> None:
+        self._weights, self._k = weights, k
         self.stop_training = False
 
     def get_weights(self) -> list[Any]:
-        assert self.tower is not None
-        return self.tower.get_weights()
+        return self._weights.of(self._k)
 
 
 class _Tower:
-    """One tower's record in the making, from the very callbacks a sequential trial has
-    (history, stop on a non-finite loss, require the objective, best epoch, early stopping),
+    """One tower's record in the making, from the very callbacks a sequential trial has,
     driven with that tower's logs."""
 
     def __init__(
@@ -62,6 +86,7 @@ class _Tower:
         objective: kt.Objective,
         settings: dict[str, Any] | None,
         context: TrialContext,
+        view: _TowerView,
     ):
         self.history, self.stop = History(), StopOnNonFinite()
         self.best = BestEpoch(
@@ -77,44 +102,23 @@ class _Tower:
         ]
         if settings:
             self.callbacks.append(early_stopping(objective, settings))
-        self._view = _TowerView()
+        self._view = view
         for callback in self.callbacks:
-            callback.set_model(self._view)
+            callback.set_model(view)
             callback.on_train_begin()
 
     @property
     def stopped(self) -> bool:
         return self._view.stop_training
 
-    def end_epoch(self, epoch: int, logs: dict[str, float], tower: keras.Model) -> None:
-        self._view.tower = tower
+    def end_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         for callback in self.callbacks:
             callback.on_epoch_end(epoch, logs)
 
 
-class _PackMonitor(keras.callbacks.Callback):
-    """Splits the packed model's logs by tower at every epoch's end; freezes stopped towers
-    and stops the fit once every tower has stopped."""
-
-    def __init__(self, towers: list[_Tower]):
-        super().__init__()
-        self.towers = towers
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        model: PackedModel = self.model
-        for k, tower in enumerate(self.towers):
-            if tower.stopped:
-                continue
-            tower.end_epoch(epoch, PackedModel.tower_logs(logs or {}, k), model.towers[k])
-            if tower.stopped:
-                model.freeze(k)
-        if all(t.stopped for t in self.towers):
-            model.stop_training = True
-
-
 class PackedExecutor:
-    """Trains trials of one architecture K at a time as towers of one model (TensorFlow);
-    trials that cannot pack go through a `SequentialExecutor`."""
+    """Trains trials of one architecture up to `max_pack` at a time as stacked towers
+    (TensorFlow); trials that cannot pack go through a `SequentialExecutor`."""
 
     def __init__(
         self,
@@ -133,6 +137,10 @@ class PackedExecutor:
         self.sequential = SequentialExecutor(
             hypermodel, pipeline, objective=objective, seed=seed, early_stopping=early_stopping
         )
+        self._templates: dict[str, TowerTemplate] = {}
+        self._stacks: OrderedDict[tuple[str, int], StackedTowers] = OrderedDict()
+        self._orders: dict[int, np.ndarray] = {}
+        self._unpackable: set[str] = set()
 
     def packing_key(self, trial: kt.engine.trial.Trial) -> str | None:
         """The trial's pack (None: it trains alone)."""
@@ -140,7 +148,7 @@ class PackedExecutor:
         if key is None or not tf_backend.is_active() or has_own_fit(self.hypermodel):
             return None
         result: str | None = key(dict(trial.hyperparameters.values))
-        return result
+        return None if result in self._unpackable else result
 
     def packs(self, trials: Sequence[kt.engine.trial.Trial]) -> list[list[int]]:
         """The trials' positions, grouped into packs of at most `max_pack` (a pack of one
@@ -174,62 +182,115 @@ class PackedExecutor:
                 context.any_completed |= outcome.record.completed
         return [outcomes[i] for i in range(len(trials))]
 
+    # ------------------------------------------------------------------ one pack
+
+    def _template(self, key: str, hp: kt.HyperParameters, seed: int) -> TowerTemplate:
+        if key not in self._templates:
+            self._templates[key] = TowerTemplate(self.hypermodel, hp.copy(), seed)
+        return self._templates[key]
+
+    def _stack(self, key: str, template: TowerTemplate, size: int, hp: Any) -> StackedTowers:
+        """The compiled stack for this architecture and pack size (least recently used ones
+        dropped beyond `KEPT_STACKS`)."""
+        if (key, size) in self._stacks:
+            self._stacks.move_to_end((key, size))
+            return self._stacks[(key, size)]
+        dataset = self.pipeline.dataset
+        stack = StackedTowers(
+            template.model,
+            size,
+            dataset.x_train,
+            dataset.y_train,
+            dataset.x_val,
+            dataset.y_val,
+            batch_size=trial_batch_size(hp),
+        )
+        self._stacks[(key, size)] = stack
+        while len(self._stacks) > KEPT_STACKS:
+            self._stacks.popitem(last=False)
+        return stack
+
+    def _epoch_order(self, epoch: int, epochs: int) -> np.ndarray:
+        if epoch not in self._orders:
+            orders = self.pipeline.epoch_orders(self.seed, max(epochs, len(self._orders)))
+            self._orders = dict(enumerate(orders))
+        return self._orders[epoch]
+
     def run_pack(
         self, trials: Sequence[kt.engine.trial.Trial], context: TrialContext
     ) -> list[TrialOutcome]:
-        """Train trials of one packing key as one packed model. Should building or training
-        the pack fail, the trials go through the sequential executor, which tells each one's
-        failure apart."""
+        """Train trials of one packing key as stacked towers. Should the pack be impossible
+        (a layer or setting that cannot stack) the trials train alone, and so does every
+        later trial of that key."""
         started = time.perf_counter()
+        key = self.packing_key(trials[0])
         hps = [t.hyperparameters.copy() for t in trials]
         seeds = [trial_seed(self.seed, t.trial_id) for t in trials]
-        towers = [_Tower(self.objective, self.early_stopping, context) for _ in trials]
+        assert key is not None
         try:
-            model = build_packed(self.hypermodel, hps, seeds)
-            scheduled = values_as_written(trials[0].hyperparameters)
-            epochs, batch_size = trial_epochs(hps[0], scheduled), trial_batch_size(hps[0])
-            dataset = self.pipeline.dataset
-            data, steps = tower_batches(
-                dataset.x_train, dataset.y_train, seeds, batch_size=batch_size, epochs=epochs
-            )
-            validation = self.pipeline.fit_arguments(batch_size, seeds[0])["validation_data"]
-            model.fit(
-                data,
-                epochs=epochs,
-                steps_per_epoch=steps,
-                validation_data=validation,
-                shuffle=False,  # the batches come in each trial's own order
-                callbacks=[_PackMonitor(towers)],
-                verbose=0,
-            )
+            template = self._template(key, hps[0], seeds[0])
+            stack = self._stack(key, template, len(trials), hps[0])
+            rates, l2, dropout = tower_settings(template, hps)
+            stack.load([template.initial_weights(s) for s in seeds], rates, l2, dropout, seeds[0])
+        except (NotPackable, NotStackable):
+            self._unpackable.add(key)
+            return self.sequential.run(trials, context)
+        scheduled = values_as_written(trials[0].hyperparameters)
+        epochs = trial_epochs(hps[0], scheduled)
+        weights = _EpochWeights(stack)
+        views = [_TowerView(weights, k) for k in range(len(trials))]
+        towers = [_Tower(self.objective, self.early_stopping, context, view) for view in views]
+        try:
+            self._train(stack, towers, weights, epochs)
         except (ConfigError, Fatal):
             raise
-        except Exception:
+        except Exception:  # the sequential executor tells each trial's failure apart
             return self.sequential.run(trials, context)
         duration = (time.perf_counter() - started) / len(trials)
+        n_params = int(template.model.count_params())
         return [
-            self._outcome(trial, hp, model.towers[k], towers[k], duration, len(trials))
-            for k, (trial, hp) in enumerate(zip(trials, hps))
+            self._outcome(trial, template, hp, tower, duration, n_params, len(trials))
+            for trial, hp, tower in zip(trials, hps, towers)
         ]
+
+    def _train(
+        self, stack: StackedTowers, towers: list[_Tower], weights: _EpochWeights, epochs: int
+    ) -> None:
+        for epoch in range(epochs):
+            logs = stack.train_epoch(self._epoch_order(epoch, epochs))
+            logs.update(stack.evaluate())
+            weights.new_epoch()
+            for k, tower in enumerate(towers):
+                if tower.stopped:
+                    continue
+                tower.end_epoch(epoch, {name: float(value[k]) for name, value in logs.items()})
+                if tower.stopped:
+                    stack.freeze(k)
+            if all(t.stopped for t in towers):
+                return
 
     def _outcome(
         self,
         trial: kt.engine.trial.Trial,
+        template: TowerTemplate,
         hp: kt.HyperParameters,
-        model: keras.Model,
         tower: _Tower,
         duration: float,
+        n_params: int,
         pack_size: int,
     ) -> TrialOutcome:
         scheduled = values_as_written(trial.hyperparameters)
+        full = kt.HyperParameters()
+        for name, value in template.values(hp).items():
+            full.Fixed(name, value)
         record = TrialRecord(
             trial_id=trial.trial_id,
             status=FAILED,
-            hyperparameters=built_values(hp, scheduled),
+            hyperparameters=built_values(full, scheduled),
             history=tower.history.values,
             epochs_run=tower.history.epochs,
             duration_s=duration,
-            n_params=int(model.count_params()),
+            n_params=n_params,
             score=tower.best.score,
             best_epoch=tower.best.epoch,
         )
@@ -239,6 +300,8 @@ class PackedExecutor:
         if record.score is None:
             return TrialOutcome(record, pack_size=pack_size)
         record.status = COMPLETED
+        if tower.best.weights is None:  # not worth keeping: no model to build
+            return TrialOutcome(record, pack_size=pack_size)
         return TrialOutcome(
-            record, model=model, best_weights=tower.best.weights, pack_size=pack_size
+            record, model=template.build(hp), best_weights=tower.best.weights, pack_size=pack_size
         )

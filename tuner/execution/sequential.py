@@ -132,7 +132,8 @@ class SequentialExecutor:
         if has_own_fit(self.hypermodel):  # the user's fit decides batch size and the rest
             self.hypermodel.fit(hp, model, **self.pipeline.array_arguments(seed), **common)
             return
-        model.fit(**self.pipeline.fit_arguments(trial_batch_size(hp), seed), **common)
+        # The campaign's seed, not the trial's: every trial trains on the same batches.
+        model.fit(**self.pipeline.fit_arguments(trial_batch_size(hp), self.seed), **common)
 
     def run_one(self, trial: kt.engine.trial.Trial, context: TrialContext) -> TrialOutcome:
         """Build and fit one trial's model; return its outcome."""

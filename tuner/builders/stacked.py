@@ -1,0 +1,476 @@
+"""Stacked towers: K models of one architecture as one set of stacked variables, trained in one
+compiled TensorFlow function.
+
+Each variable of the K towers is stacked along a leading tower axis ([K, ...]), except the first
+Dense kernel: every tower sees the same batch, so that layer is one wide matrix product
+([inputs, K * units]), which is where most of an MLP's arithmetic is. The layers that follow are
+batched matrix products, one per tower. Each tower keeps its own learning rate, L2 factor,
+dropout rate, BatchNormalization statistics and optimizer state: the optimizer is the towers' own
+class and configuration, stepping the stacked variables with a learning rate per tower, which is
+exactly each tower's update for every optimizer whose update is elementwise (all of Keras' but
+those that clip by a global norm, which cannot pack).
+
+A tower whose loss is not finite adds nothing to the summed loss, and a frozen tower (stopped,
+or diverged) steps with a learning rate of zero and empty optimizer slots, so its weights stop
+changing; no value of one tower ever enters another's arithmetic.
+
+Supported layers: InputLayer, Flatten, Dense (with a `VariableL2` or no kernel regularizer),
+BatchNormalization (last axis), Activation, Dropout, chained one after another. Anything else
+raises `NotStackable`, and the caller trains those trials alone. TensorFlow only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from tuner import tf_backend
+from tuner.builders.regularizers import VariableL2
+
+# Optimizer settings that couple the elements of a variable (or the variables) of one step.
+_COUPLING = ("global_clipnorm", "clipnorm", "use_ema", "gradient_accumulation_steps")
+
+
+class NotStackable(Exception):
+    """The towers' models cannot train as stacked towers (a layer, loss, metric or optimizer
+    setting this module does not reproduce exactly)."""
+
+
+@dataclass
+class _Layer:
+    kind: str  # "flatten" | "dense" | "batch_norm" | "activation" | "dropout"
+    activation: Any = None
+    use_bias: bool = True
+    regularized: bool = False
+    momentum: float = 0.99
+    epsilon: float = 1e-3
+    weights: tuple[int, ...] = ()  # positions of its variables in a tower's `weights`
+
+
+def _layer_kind(layer: keras.layers.Layer) -> str:
+    kinds = {
+        keras.layers.InputLayer: "input",
+        keras.layers.Flatten: "flatten",
+        keras.layers.Dense: "dense",
+        keras.layers.BatchNormalization: "batch_norm",
+        keras.layers.Activation: "activation",
+        keras.layers.Dropout: "dropout",
+    }
+    kind = kinds.get(type(layer))
+    if kind is None:
+        raise NotStackable(f"layer {type(layer).__name__} cannot be stacked")
+    return kind
+
+
+def _describe(model: keras.Model) -> tuple[list[_Layer], list[Any]]:
+    """The model's layers as a chain of `_Layer`s, with the config that must match between
+    towers (everything but the dropout rate and the L2 factor)."""
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise NotStackable("a model with several inputs or outputs cannot be stacked")
+    position = {id(v): i for i, v in enumerate(model.weights)}
+    layers, signature = [], []
+    for layer in model.layers:
+        kind = _layer_kind(layer)
+        if kind == "input":
+            continue
+        if len(layer._inbound_nodes) != 1:
+            raise NotStackable("a shared layer cannot be stacked")
+        config = dict(layer.get_config())
+        for name in ("name", "rate", "seed", "kernel_regularizer", "trainable", "dtype"):
+            config.pop(name, None)
+        for name in ("kernel_initializer", "bias_initializer"):
+            config.pop(name, None)
+        signature.append((kind, config))
+        described = _Layer(kind, weights=tuple(position[id(v)] for v in layer.weights))
+        if kind == "dense":
+            regularizer = layer.kernel_regularizer
+            if regularizer is not None and not isinstance(regularizer, VariableL2):
+                raise NotStackable("only a VariableL2 kernel regularizer can be stacked")
+            if layer.bias_regularizer or layer.activity_regularizer or layer.kernel_constraint:
+                raise NotStackable("bias/activity regularizers and constraints cannot be stacked")
+            described.activation, described.use_bias = layer.activation, layer.use_bias
+        elif kind == "batch_norm":
+            if layer.axis not in (-1, len(layer.input.shape) - 1) or layer.renorm:
+                raise NotStackable("only BatchNormalization on the last axis can be stacked")
+            if layer.gamma_regularizer or layer.beta_regularizer:
+                raise NotStackable("BatchNormalization regularizers cannot be stacked")
+            described.momentum, described.epsilon = layer.momentum, layer.epsilon
+            if not (layer.center and layer.scale):
+                raise NotStackable("BatchNormalization without center and scale")
+        elif kind == "activation":
+            described.activation = layer.activation
+        layers.append(described)
+    return layers, signature
+
+
+def _metric_functions(model: keras.Model) -> list[tuple[str, Any]]:
+    """(log name, per-sample function) for each compiled metric, resolved as `compile` does."""
+    config = model.get_compile_config()
+    found = []
+    output_size = model.outputs[0].shape[-1]
+    for identifier in config.get("metrics") or []:
+        if not isinstance(identifier, str):
+            raise NotStackable("only metrics named by a string can be stacked")
+        if identifier.lower() in ("accuracy", "acc"):
+            if output_size == 1:
+                function = keras.metrics.binary_accuracy
+            elif config["loss"] == "sparse_categorical_crossentropy":
+                function = keras.metrics.sparse_categorical_accuracy
+            else:
+                function = keras.metrics.categorical_accuracy
+        else:
+            function = keras.metrics.get(identifier)
+            if isinstance(function, keras.metrics.Metric):
+                raise NotStackable(f"metric {identifier!r} keeps state and cannot be stacked")
+        found.append((identifier, function))
+    return found
+
+
+def _loss_function(model: keras.Model) -> Any:
+    identifier = model.get_compile_config()["loss"]
+    if not isinstance(identifier, str):
+        raise NotStackable("only a loss named by a string can be stacked")
+    loss = keras.losses.get(identifier)
+    if isinstance(loss, keras.losses.Loss):
+        loss = loss.fn if hasattr(loss, "fn") else None
+    if loss is None:
+        raise NotStackable(f"loss {identifier!r} cannot be stacked")
+    return loss
+
+
+def _per_tower_optimizer(
+    template: keras.optimizers.Optimizer, towers: int, gate: keras.Variable
+) -> Any:
+    """The towers' optimizer class and config, stepping each tower at its own learning rate
+    (a [towers] variable) instead of the optimizer's one, times its `gate` (0: frozen)."""
+    config = template.get_config()
+    for name in _COUPLING:
+        if config.get(name) not in (None, False, 1):
+            raise NotStackable(f"optimizer setting {name} couples the towers")
+    if not isinstance(config.get("learning_rate"), float):
+        raise NotStackable("a learning-rate schedule cannot be stacked")
+    base = type(template)
+
+    class PerTower(base):  # type: ignore[valid-type, misc]
+        def __init__(self, **kwargs: Any):
+            super().__init__(**kwargs)
+            self.tower_rates = keras.Variable(
+                np.zeros(towers, "float32"), trainable=False, name="tower_learning_rates"
+            )
+            self.tower_axes: dict[int, tuple[int, ...]] = {}
+
+        def rate_for(self, variable: Any) -> Any:
+            """The tower rates, shaped to broadcast against `variable`."""
+            shape = self.tower_axes[id(variable)]
+            rates = keras.ops.cast(self.tower_rates * gate, variable.dtype)
+            return keras.ops.reshape(keras.ops.repeat(rates, shape[1]), shape[0])
+
+        def update_step(self, gradient: Any, variable: Any, learning_rate: Any) -> Any:
+            return super().update_step(gradient, variable, self.rate_for(variable))
+
+        def _apply_weight_decay(self, variables: Any) -> None:
+            if self.weight_decay is None:
+                return
+            for variable in variables:
+                if self._use_weight_decay(variable):
+                    rate = self.rate_for(variable.value)
+                    decay = keras.ops.cast(self.weight_decay, variable.dtype)
+                    variable.assign(variable - variable * decay * rate)
+
+    config["learning_rate"] = 1.0
+    return PerTower(**config)
+
+
+class StackedTowers:
+    """K towers of one architecture, trained together on shared batches.
+
+    Made from a `template` (a built and compiled single-trial model of the architecture);
+    `load` gives each tower its initial weights, learning rate, L2 factor and dropout rate and
+    resets the optimizer. The compiled functions are traced once and serve every later `load`.
+    `train_epoch(order)` trains one epoch on the training data in that order and returns the
+    towers' logs; `evaluate()` gives the validation logs; `weights(k)` is tower k's weights in
+    the template's `get_weights()` order.
+    """
+
+    def __init__(
+        self,
+        template: keras.Model,
+        size: int,
+        x_train: np.ndarray,
+        y_train: np.ndarray,
+        x_val: np.ndarray,
+        y_val: np.ndarray,
+        *,
+        batch_size: int,
+        validation_batch: int = 1024,
+    ):
+        tf = self._tf = tf_backend.tensorflow()
+        self.size = k = size
+        self.layers, self.signature = _describe(template)
+        self.loss = _loss_function(template)
+        self.sparse = "sparse" in getattr(self.loss, "__name__", "")
+        self.metrics = _metric_functions(template)
+        self.batch_size, self.validation_batch = batch_size, validation_batch
+        self.shapes = [tuple(v.shape) for v in template.weights]
+        self.trainable = [v.trainable for v in template.weights]
+        self.regularized = [
+            getattr(layer, "kernel_regularizer", None) is not None
+            for layer in template.layers
+            if _is_dense(layer)
+        ]
+        first = next((i for i, layer in enumerate(self.layers) if layer.kind == "dense"), None)
+        if first is None or any(layer.kind != "flatten" for layer in self.layers[:first]):
+            raise NotStackable("the first layer that computes must be Dense")
+        self._wide = self.layers[first].weights[0]  # the first Dense kernel
+        self.variables = [
+            keras.Variable(
+                np.zeros(self._stacked_shape(i), "float32"),
+                trainable=self.trainable[i],
+                name=f"stacked_{i}",
+            )
+            for i in range(len(self.shapes))
+        ]
+        self.l2 = keras.Variable(  # [dense layer, tower]
+            np.zeros((len(self.regularized), k), "float32"), trainable=False, name="tower_l2"
+        )
+        self.dropout = keras.Variable(np.zeros(k, "float32"), trainable=False, name="tower_dropout")
+        self.active = keras.Variable(np.ones(k, "float32"), trainable=False, name="tower_active")
+        self.seed = keras.Variable(np.zeros(2, "int32"), trainable=False, name="dropout_seed")
+        self.optimizer = _per_tower_optimizer(template.optimizer, k, self.active)
+        self._trainable_variables = [v for v in self.variables if v.trainable]
+        self.optimizer.build(self._trainable_variables)
+        self._fresh_optimizer = [
+            (v, keras.ops.convert_to_numpy(v).copy())
+            for v in self.optimizer.variables
+            if v is not self.optimizer.tower_rates
+        ]
+        for i, variable in enumerate(self.variables):
+            if not variable.trainable:
+                continue
+            if i == self._wide:
+                inputs, units = self.shapes[i]
+                self.optimizer.tower_axes[id(variable.value)] = ((1, k * units), units)
+            else:
+                rank = len(self.shapes[i]) + 1
+                self.optimizer.tower_axes[id(variable.value)] = ((k,) + (1,) * (rank - 1), 1)
+        self.x_train = tf.constant(x_train.reshape(len(x_train), -1), "float32")
+        self.y_train = tf.constant(y_train)
+        self.x_val = tf.constant(x_val.reshape(len(x_val), -1), "float32")
+        self.y_val = tf.constant(y_val)
+        self._train_epoch = tf.function(self._epoch_graph, reduce_retracing=True)
+        self._evaluate = tf.function(self._evaluate_graph, reduce_retracing=True)
+
+    # ------------------------------------------------------------------ state
+
+    def _stacked_shape(self, i: int) -> tuple[int, ...]:
+        shape = self.shapes[i]
+        if i == self._wide:
+            return (shape[0], self.size * shape[1])
+        return (self.size, *shape)
+
+    def load(
+        self,
+        weights: Sequence[Sequence[np.ndarray]],
+        learning_rates: Sequence[float],
+        l2: Sequence[float],
+        dropout: Sequence[float],
+        seed: int = 0,
+    ) -> None:
+        """Start over with these towers: initial weights (each in the template's
+        `get_weights()` order), learning rates, L2 factors (for the template's regularized
+        kernels) and dropout rates, a fresh optimizer; `seed` draws the dropout masks."""
+        if not len(weights) == len(learning_rates) == len(l2) == len(dropout) == self.size:
+            raise ValueError(f"load takes {self.size} towers")
+        for i, variable in enumerate(self.variables):
+            values = np.stack([np.asarray(w[i], "float32") for w in weights])
+            if i == self._wide:  # [K, in, units] -> [in, K * units]
+                values = values.transpose(1, 0, 2).reshape(self._stacked_shape(i))
+            variable.assign(values)
+        self.l2.assign(
+            np.array([[f if on else 0.0 for f in l2] for on in self.regularized], "float32")
+        )
+        self.dropout.assign(np.array(dropout, "float32"))
+        self.active.assign(np.ones(self.size, "float32"))
+        self.optimizer.tower_rates.assign(np.array(learning_rates, "float32"))
+        for variable, fresh in self._fresh_optimizer:
+            variable.assign(fresh)
+        self.seed.assign(np.array([seed % 2**31, 0], "int32"))
+
+    def freeze(self, k: int) -> None:
+        """Stop tower k for good: it takes no more steps and its weights stop changing."""
+        active = keras.ops.convert_to_numpy(self.active).copy()
+        active[k] = 0.0
+        self.active.assign(active)
+        for variable in self.optimizer.variables:
+            if id(variable.value) in self._slot_axes:
+                values = keras.ops.convert_to_numpy(variable).copy()
+                self._tower_slice(values, self._slot_axes[id(variable.value)], k)[...] = 0.0
+                variable.assign(values)
+
+    @property
+    def _slot_axes(self) -> dict[int, int]:
+        """Each optimizer slot variable and the stacked variable it belongs to."""
+        found = {}
+        by_shape = {tuple(v.shape): i for i, v in enumerate(self.variables) if v.trainable}
+        for variable in self.optimizer.variables:
+            i = by_shape.get(tuple(variable.shape))
+            if i is not None and variable is not self.optimizer.iterations:
+                found[id(variable.value)] = i
+        return found
+
+    def _tower_slice(self, values: np.ndarray, i: int, k: int) -> np.ndarray:
+        if i == self._wide:
+            units = self.shapes[i][1]
+            return values[:, k * units : (k + 1) * units]
+        return values[k]
+
+    def weights(self, k: int) -> list[np.ndarray]:
+        """Tower k's weights, in its single-tower model's `get_weights()` order."""
+        return [
+            np.array(self._tower_slice(keras.ops.convert_to_numpy(v), i, k))
+            for i, v in enumerate(self.variables)
+        ]
+
+    def all_weights(self) -> list[list[np.ndarray]]:
+        """Every tower's weights (one copy off the device for all of them)."""
+        values = [keras.ops.convert_to_numpy(v) for v in self.variables]
+        return [
+            [np.array(self._tower_slice(w, i, k)) for i, w in enumerate(values)]
+            for k in range(self.size)
+        ]
+
+    # ------------------------------------------------------------------ arithmetic
+
+    def _forward(self, x: Any, training: bool) -> tuple[Any, Any]:
+        """Every tower's output ([K, batch, outputs]) and L2 penalty ([K])."""
+        tf = self._tf
+        k = self.size
+        h = x
+        penalty = tf.zeros([k])
+        dense = 0
+        for layer in self.layers:
+            if layer.kind == "flatten":
+                continue
+            if layer.kind == "dense":
+                kernel = self.variables[layer.weights[0]]
+                if layer.weights[0] == self._wide:
+                    units = self.shapes[self._wide][1]
+                    wide = tf.matmul(h, kernel)  # [batch, K * units]
+                    h = tf.transpose(tf.reshape(wide, [-1, k, units]), [1, 0, 2])
+                    squares = tf.reduce_sum(tf.reshape(tf.square(kernel), [-1, k, units]), [0, 2])
+                else:
+                    h = tf.matmul(h, kernel)
+                    squares = tf.reduce_sum(tf.square(kernel), [1, 2])
+                if layer.use_bias:
+                    h = h + tf.expand_dims(self.variables[layer.weights[1]], 1)
+                h = layer.activation(h)
+                penalty = penalty + self.l2[dense] * squares
+                dense += 1
+            elif layer.kind == "batch_norm":
+                gamma, beta, mean_var, var_var = (self.variables[i] for i in layer.weights)
+                if training:
+                    mean, variance = tf.nn.moments(h, axes=[1], keepdims=True)
+                    mean_var.assign(
+                        mean_var * layer.momentum + tf.squeeze(mean, 1) * (1.0 - layer.momentum)
+                    )
+                    var_var.assign(
+                        var_var * layer.momentum + tf.squeeze(variance, 1) * (1.0 - layer.momentum)
+                    )
+                else:
+                    mean, variance = tf.expand_dims(mean_var, 1), tf.expand_dims(var_var, 1)
+                h = tf.nn.batch_normalization(
+                    h,
+                    mean,
+                    variance,
+                    tf.expand_dims(beta, 1),
+                    tf.expand_dims(gamma, 1),
+                    layer.epsilon,
+                )
+            elif layer.kind == "activation":
+                h = layer.activation(h)
+            elif layer.kind == "dropout" and training:
+                rate = tf.reshape(self.dropout, [k, 1, 1])
+                self.seed.assign_add(tf.constant([0, 1], "int32"))
+                keep = tf.random.stateless_uniform(tf.shape(h), seed=self.seed.value) >= rate
+                h = tf.where(keep, h / (1.0 - rate), tf.zeros_like(h))
+        return h, penalty
+
+    def _losses_and_metrics(self, y: Any, output: Any, penalty: Any) -> tuple[Any, list[Any]]:
+        """Each tower's mean loss (L2 included) and summed metrics over the batch."""
+        tf = self._tf
+        targets = tf.broadcast_to(y, tf.concat([[self.size], tf.shape(y)], 0))
+        if len(targets.shape) == len(output.shape) - 1 and not self.sparse:
+            targets = tf.expand_dims(targets, -1)  # as Keras' loss and metric wrappers do
+        losses = tf.reduce_mean(self.loss(targets, output), axis=1) + penalty
+        metrics = [
+            tf.reduce_sum(tf.cast(tf.reshape(fn(targets, output), [self.size, -1]), "float32"), 1)
+            for _, fn in self.metrics
+        ]
+        return losses, metrics
+
+    def _epoch_graph(self, order: Any) -> dict[str, Any]:
+        tf = self._tf
+        n = tf.shape(order)[0]
+        steps = (n + self.batch_size - 1) // self.batch_size
+        loss_sum = tf.zeros([self.size])
+        metric_sums = [tf.zeros([self.size]) for _ in self.metrics]
+        for step in tf.range(steps):
+            start = step * self.batch_size
+            indices = order[start : tf.minimum(start + self.batch_size, n)]
+            x, y = tf.gather(self.x_train, indices), tf.gather(self.y_train, indices)
+            count = tf.cast(tf.shape(indices)[0], "float32")
+            with tf.GradientTape() as tape:
+                output, penalty = self._forward(x, training=True)
+                losses, metrics = self._losses_and_metrics(y, output, penalty)
+                finite = tf.math.is_finite(losses)
+                stepping = tf.logical_and(self.active > 0, finite)
+                total = tf.reduce_sum(tf.where(stepping, losses, 0.0))
+            variables = self._trainable_variables
+            gradients = tape.gradient(total, [v.value for v in variables])
+            self.active.assign(tf.cast(stepping, "float32"))
+            self.optimizer.apply(gradients, variables)
+            loss_sum += losses * count
+            metric_sums = [s + m for s, m in zip(metric_sums, metrics)]
+        total_count = tf.cast(n, "float32")
+        logs = {name: value / total_count for (name, _), value in zip(self.metrics, metric_sums)}
+        logs["loss"] = loss_sum / total_count  # after the metrics, as Keras logs them
+        return logs
+
+    def _evaluate_graph(self) -> dict[str, Any]:
+        tf = self._tf
+        n = tf.shape(self.x_val)[0]
+        steps = (n + self.validation_batch - 1) // self.validation_batch
+        loss_sum = tf.zeros([self.size])
+        metric_sums = [tf.zeros([self.size]) for _ in self.metrics]
+        for step in tf.range(steps):
+            start = step * self.validation_batch
+            end = tf.minimum(start + self.validation_batch, n)
+            x, y = self.x_val[start:end], self.y_val[start:end]
+            output, penalty = self._forward(x, training=False)
+            losses, metrics = self._losses_and_metrics(y, output, penalty)
+            loss_sum += losses * tf.cast(end - start, "float32")
+            metric_sums = [s + m for s, m in zip(metric_sums, metrics)]
+        total_count = tf.cast(n, "float32")
+        logs = {
+            f"val_{name}": value / total_count
+            for (name, _), value in zip(self.metrics, metric_sums)
+        }
+        logs["val_loss"] = loss_sum / total_count
+        return logs
+
+    def train_epoch(self, order: np.ndarray) -> dict[str, np.ndarray]:
+        """One epoch over the training data in this order; each log is a [K] array."""
+        logs = self._train_epoch(self._tf.constant(order, "int32"))
+        return {name: value.numpy() for name, value in logs.items()}
+
+    def evaluate(self) -> dict[str, np.ndarray]:
+        """The towers' validation logs ([K] arrays)."""
+        return {name: value.numpy() for name, value in self._evaluate().items()}
+
+
+def _is_dense(layer: keras.layers.Layer) -> bool:
+    return type(layer) is keras.layers.Dense
