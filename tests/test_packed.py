@@ -221,3 +221,49 @@ def test_packed_executor_gives_the_sequential_records(tmp_path: Any) -> None:
     # The tower's best epoch: the saved model scores what the record says.
     accuracy = float(np.mean(np.argmax(expected, -1) == dataset.y_val))
     assert accuracy == pytest.approx(packed[1].record.score, abs=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("task", "outputs", "extra"),
+    [("binary", 1, {}), ("regression", 2, {"loss": "huber"}), ("multilabel", 3, {})],
+)
+def test_stacked_towers_match_alone_for_every_task(
+    task: str, outputs: int, extra: dict[str, Any]
+) -> None:
+    x, _ = _data()
+    rng = np.random.default_rng(1)
+    y = (
+        rng.normal(size=(len(x), outputs)).astype("float32")
+        if task == "regression"
+        else rng.integers(0, 2, (len(x), outputs)).astype("float32")
+    )
+    if task == "binary":
+        y = y[:, 0]
+    builder = MLPHyperModel(task, (8,), outputs)
+    values = [dict(BASE, **extra, optimizer="adam", learning_rate=lr) for lr in (0.01, 0.003)]
+    template = TowerTemplate(builder, _hp(values[0]), 3)
+    stack = StackedTowers(template.model, 2, x, y, x[:20], y[:20], batch_size=16)
+    stack.load(
+        [template.initial_weights(s) for s in (3, 4)],
+        *tower_settings(template, [_hp(v) for v in values]),
+    )
+    logs = stack.train_epoch(np.arange(len(x)))
+    logs.update(stack.evaluate())
+    for k, seed in enumerate((3, 4)):
+        keras.utils.set_random_seed(seed)
+        alone = builder.build(_hp(values[k]))
+        history = alone.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+            validation_data=(x[:20], y[:20]),
+        ).history
+        for expected, got in zip(alone.get_weights(), stack.weights(k), strict=True):
+            np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=task)
+        assert sorted(logs) == sorted(history)
+        for metric, series in history.items():
+            assert logs[metric][k] == pytest.approx(series[0], abs=1e-5), (task, metric)

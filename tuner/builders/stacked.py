@@ -21,6 +21,7 @@ raises `NotStackable`, and the caller trains those trials alone. TensorFlow only
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +125,9 @@ def _metric_functions(model: keras.Model) -> list[tuple[str, Any]]:
                 function = keras.metrics.categorical_accuracy
         else:
             function = keras.metrics.get(identifier)
-            if isinstance(function, keras.metrics.Metric):
+            if isinstance(function, keras.metrics.MeanMetricWrapper):  # a mean of a function
+                function = functools.partial(function._fn, **function._fn_kwargs)
+            elif isinstance(function, keras.metrics.Metric):
                 raise NotStackable(f"metric {identifier!r} keeps state and cannot be stacked")
         found.append((identifier, function))
     return found
