@@ -17,7 +17,7 @@ import pandas as pd
 
 from tuner.campaign import Campaign, from_dict, load_campaign
 from tuner.errors import ConfigError
-from tuner.execution import SequentialExecutor
+from tuner.execution import PackedExecutor, SequentialExecutor, TrialOutcome
 from tuner.loop import Plan, attach_oracle, claim, make_plan, run_trials, space_for
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.pipeline import InputPipeline
@@ -122,14 +122,20 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
 
 def _progress_printer(
     plan: Plan, store: Store, print_line: Callable[[str], None]
-) -> Callable[[TrialRecord], None]:
+) -> Callable[[TrialOutcome], None]:
     from tuner import console
 
     started, total = time.perf_counter(), plan.planned_trials()
     done_before = len(store.records())
 
-    def report(record: TrialRecord) -> None:
-        done = len(store.records())
+    reported = 0
+
+    def report(outcome: TrialOutcome) -> None:
+        # A batch's records are all saved before the first is reported: count them one by one.
+        nonlocal reported
+        reported += 1
+        record = outcome.record
+        done = min(done_before + reported, len(store.records()))
         elapsed = time.perf_counter() - started
         ran = done - done_before
         eta = elapsed / ran * max(total - done, 0) if ran else None
@@ -144,7 +150,7 @@ def _progress_printer(
                     elapsed_s=elapsed,
                     eta_s=eta,
                     tuned=plan.tuned,
-                    pack_size=1,
+                    pack_size=outcome.pack_size,
                 )
             )
         )

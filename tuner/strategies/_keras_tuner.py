@@ -63,6 +63,21 @@ def untried_random_values(oracle: kt.Oracle) -> dict[str, Any] | None:
     return oracle._random_values()
 
 
+def next_grid_values(
+    oracle: kt.oracles.GridSearchOracle, after: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The grid combination that KerasTuner's grid search runs after `after` (the first one,
+    every value at its default, when None); None after the last. Called by our grid oracle's
+    ``populate_space``, which walks the grid in KerasTuner's order without its linked list of
+    trials (that list is not saved, so KerasTuner's grid search cannot resume, and it hands
+    out at most two trials before one ends)."""
+    if after is None:
+        space = oracle.get_space()
+        return {h.name: h.default for h in space.space if space.is_active(h)}
+    values: dict[str, Any] | None = oracle._get_next_combination(after)
+    return values
+
+
 def is_client(oracle: Any) -> bool:
     """Whether `oracle` is KerasTuner's worker-side proxy of the chief's oracle (gRPC), which
     has no ``save()``, ``reload()`` or project folder of its own."""

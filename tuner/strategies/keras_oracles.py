@@ -3,10 +3,14 @@ off. Each function is a registry factory: called by `create_oracle` with checked
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras_tuner as kt
+from keras_tuner.engine import trial as trial_module
 
 from tuner.errors import ConfigError
 from tuner.space import grid_size
+from tuner.strategies._keras_tuner import next_grid_values, was_tried
 from tuner.strategies.registry import OracleSettings, check_epoch_range
 
 
@@ -14,6 +18,34 @@ def random_oracle(settings: OracleSettings) -> kt.Oracle:
     return kt.oracles.RandomSearchOracle(
         max_trials=settings.max_trials, **settings.oracle_arguments()
     )
+
+
+class GridOracle(kt.oracles.GridSearchOracle):
+    """KerasTuner's grid search, in its order, that hands out any number of trials before one
+    ends (a packed batch) and carries on where it stopped after a resume.
+
+    The next trial is the first combination after the last one handed out that no trial has
+    had; after a restart (nothing handed out yet in this process) the walk starts at the
+    first combination and skips every one already tried."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._cursor: dict[str, Any] | None = None
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        values = next_grid_values(self, self._cursor)
+        while values is not None and was_tried(self, values):
+            values = next_grid_values(self, values)
+        if values is not None:
+            self._cursor = values
+            return {"status": trial_module.TrialStatus.RUNNING, "values": values}
+        if self.ongoing_trials:  # as KerasTuner: others may still fail and be retried
+            return {"status": trial_module.TrialStatus.IDLE, "values": None}
+        return {"status": trial_module.TrialStatus.STOPPED, "values": None}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        self._cursor = None
 
 
 def grid_oracle(settings: OracleSettings) -> kt.Oracle:
@@ -28,9 +60,7 @@ def grid_oracle(settings: OracleSettings) -> kt.Oracle:
             f"grid search needs a step on every float range; {', '.join(ranges)} "
             "has none (add step = ..., or give a list of values)."
         )
-    oracle = kt.oracles.GridSearchOracle(
-        max_trials=min(settings.max_trials, size), **settings.oracle_arguments()
-    )
+    oracle = GridOracle(max_trials=min(settings.max_trials, size), **settings.oracle_arguments())
     oracle.grid_size = size
     return oracle
 
