@@ -298,14 +298,17 @@ def slot_id(tuner_id: str, slot: int) -> str:
 
 def batch_limit(oracle: Any, wanted: int) -> int:
     """How many trials to ask for at once: `wanted` (what the executor takes in one run),
-    capped by the new trials the campaign still allows (never below 1: trials queued to run
-    again after a restart are handed out past that count). An oracle client asks one at a
-    time: KerasTuner's chief keeps every tuner id it has seen until it answers it STOPPED."""
+    capped by the trials the oracle can still hand out: new ones up to ``max_trials``, and
+    those queued to run again after a restart. Never below 1 (one ask finds out that the
+    campaign is done). An oracle client asks one at a time: KerasTuner's chief keeps every
+    tuner id it has seen until it answers it STOPPED."""
+    from tuner.strategies._keras_tuner import queued_to_run_again
+
     if is_client(oracle):
         return 1
     remaining = oracle.remaining_trials() if hasattr(oracle, "remaining_trials") else None
     if remaining is not None:
-        wanted = min(wanted, remaining)
+        wanted = min(wanted, max(remaining, 0) + queued_to_run_again(oracle))
     return max(1, wanted)
 
 

@@ -78,6 +78,13 @@ def next_grid_values(
     return values
 
 
+def queued_to_run_again(oracle: Any) -> int:
+    """How many trials a local oracle will hand out again before any new one (the ones that
+    were running when the last process stopped; ``reload`` queues them). Called by the loop
+    to size a batch: they do not count against ``max_trials``."""
+    return len(getattr(oracle, "_retry_queue", ()))
+
+
 def is_client(oracle: Any) -> bool:
     """Whether `oracle` is KerasTuner's worker-side proxy of the chief's oracle (gRPC), which
     has no ``save()``, ``reload()`` or project folder of its own."""
