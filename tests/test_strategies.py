@@ -506,13 +506,17 @@ def test_bayesian_batch_interrupted_before_it_ends_runs_again_on_resume(tmp_path
         )
 
 
-def test_hyperband_batches_hold_one_rounds_trials_and_never_a_parent_of_their_own(tmp_path):
+def test_hyperband_batches_are_one_first_round_and_propose_what_one_at_a_time_does(tmp_path):
     _, one = drive("hyperband", tmp_path / "one", max_trials=30)
     _, batches = drive_batched("hyperband", tmp_path / "k", 8, max_trials=30)
-    # One Hyperband iteration of 9 epochs, factor 3: 23 trials, one at a time or batched.
-    assert sum(map(len, batches)) == len(one) == 23
-    assert batches[0] == one[:8]  # bracket 2's first round, before any trial ends
-    assert max(map(len, batches)) == 8
+    # One Hyperband iteration of 9 epochs, factor 3: the same 23 trials, one at a time or
+    # batched; a batch is (up to 8 trials of) a bracket's first round, or one promotion.
+    assert [v for b in batches for v in b] == one and len(one) == 23
+    assert [len(b) for b in batches][:5] == [8, 1, 1, 1, 1]  # bracket 2: 9 random, 3 promoted
+    for batch in batches:
+        assert len(batch) == 1 or {(v["tuner/bracket"], v["tuner/round"]) for v in batch} == {
+            (batch[0]["tuner/bracket"], 0)
+        }
     ids_so_far = 0
     for batch in batches:
         ids = {f"{i:02d}" for i in range(ids_so_far, ids_so_far + len(batch))}

@@ -10,7 +10,11 @@ from keras_tuner.engine import trial as trial_module
 
 from tuner.errors import ConfigError
 from tuner.space import grid_size
-from tuner.strategies._keras_tuner import next_grid_values, was_tried
+from tuner.strategies._keras_tuner import (
+    hyperband_first_round_trial,
+    next_grid_values,
+    was_tried,
+)
 from tuner.strategies.registry import OracleSettings, check_epoch_range
 
 
@@ -65,6 +69,25 @@ def grid_oracle(settings: OracleSettings) -> kt.Oracle:
     return oracle
 
 
+class HyperbandOracle(kt.oracles.HyperbandOracle):
+    """KerasTuner's Hyperband, making the same trials in the same order whether they are asked
+    for one at a time or in batches: while trials are running it hands out only the random
+    trials of an open bracket's first round, and answers IDLE where KerasTuner would promote
+    a trial or open the next bracket (one-at-a-time search does both only once the running
+    trials have ended). A batch is therefore (up to its size) one bracket's first round, the
+    trials that train from scratch for the same epochs and so pack together, or a single
+    promoted trial, which trains on from its finished parent's weights."""
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        if not self.ongoing_trials:
+            response: dict[str, Any] = super().populate_space(trial_id)
+            return response
+        proposal = hyperband_first_round_trial(self, trial_id)
+        if proposal is None:
+            return {"status": trial_module.TrialStatus.IDLE, "values": None}
+        return proposal
+
+
 def hyperband_oracle(settings: OracleSettings) -> kt.Oracle:
     options = settings.options
     max_epochs = options.get("max_epochs", settings.epochs)
@@ -74,7 +97,7 @@ def hyperband_oracle(settings: OracleSettings) -> kt.Oracle:
         )
     min_epochs = options.get("min_epochs", 1)
     check_epoch_range(min_epochs, max_epochs)
-    oracle = kt.oracles.HyperbandOracle(
+    oracle = HyperbandOracle(
         max_epochs=max_epochs,
         factor=options.get("factor", 3),
         hyperband_iterations=options.get("iterations", 1),
