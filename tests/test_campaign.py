@@ -161,3 +161,36 @@ def test_grid_size_counts_every_combination():
     assert grid_size(hp) == 4 * 3 * 2 * 5
     assert grid_size(build_space({"lr": {"min": 0.1, "max": 1.0}})) is None
     assert isinstance(hp, kt.HyperParameters)
+
+
+@pytest.mark.parametrize("pack", ["auto", 1, 16])
+def test_pack_is_auto_or_a_size(pack):
+    assert from_dict(BASE).pack == "auto"
+    assert from_dict(dict(BASE, pack=pack)).pack == pack
+
+
+@pytest.mark.parametrize(
+    "pack, message",
+    [
+        (
+            "big",
+            "pack must be \"auto\" or an integer of at least 1 (1 turns packing off), but got 'big'.",
+        ),
+        ("Auto", "but got 'Auto' (did you mean 'auto'?)"),
+        (0, 'pack must be "auto" or an integer of at least 1 (1 turns packing off), but got 0.'),
+        (2.5, "but got float 2.5."),
+        (True, "but got bool True."),
+    ],
+)
+def test_a_bad_pack_names_the_key_the_value_and_what_is_accepted(pack, message):
+    with pytest.raises(ConfigError) as error:
+        from_dict(dict(BASE, pack=pack))
+    assert message in str(error.value)
+
+
+def test_pack_may_change_when_a_campaign_resumes():
+    from tuner.campaign import changed_fields
+
+    before = from_dict(BASE)
+    assert changed_fields(before.replace(pack=1), before) == []
+    assert changed_fields(before.replace(pack=8, seed=2), before) == ["seed"]

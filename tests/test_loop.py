@@ -204,3 +204,182 @@ def test_parents_are_kept_for_strategies_that_train_from_them():
     record = TrialRecord("0", COMPLETED, {}, score=0.5, best_epoch=1, epochs_run=1)
     store.save_outcome(TrialOutcome(record, model=FakeModel("m0")))
     assert store._parents == {"0": "m0"}
+
+
+# --------------------------------------------------------------------------- batches
+
+
+class BatchExecutor(ScriptedExecutor):
+    """A scripted executor that takes `max_pack` trials at once and says each trained in a
+    pack of the batch's size; `interrupt_at` raises KeyboardInterrupt on that run (0-based)."""
+
+    def __init__(self, max_pack, scores=None, default=0.5, interrupt_at=None):
+        super().__init__(scores or {}, default)
+        self.max_pack = max_pack
+        self.batches: list[list[str]] = []
+        self.interrupt_at = interrupt_at
+
+    def run(self, trials, context):
+        if self.interrupt_at == len(self.batches):
+            raise KeyboardInterrupt
+        self.batches.append([t.trial_id for t in trials])
+        outcomes = super().run(trials, context)
+        for outcome in outcomes:
+            outcome.pack_size = len(trials)
+        return outcomes
+
+
+def values_of(made):
+    return {t: made.trials[t].hyperparameters.values["units"] for t in made.trials}
+
+
+def test_a_batch_of_k_trials_goes_to_the_executor_at_once_and_each_ends_in_order(tmp_path):
+    made = oracle(7, tmp_path)
+    executor = BatchExecutor(3, {"4": 0.9})
+    store = KeptNames(OBJECTIVE)
+    ended = []
+    ran = run_trials(made, executor, store, on_trial_end=ended.append)
+    assert ran == 7
+    assert executor.batches == [["0", "1", "2"], ["3", "4", "5"], ["6"]]  # capped: 1 left
+    assert made.end_order == [str(i) for i in range(7)] and not made.ongoing_trials
+    assert [o.record.trial_id for o in ended] == [str(i) for i in range(7)]
+    assert [o.pack_size for o in ended] == [3, 3, 3, 3, 3, 3, 1]
+    assert store.best().trial_id == "4"
+    # One context a batch, from the store as the batch begins.
+    assert [c.any_completed for c in executor.contexts] == [False, True, True]
+
+
+def test_packed_and_one_at_a_time_runs_propose_the_same_trials(tmp_path):
+    one = oracle(9, tmp_path / "one", seed=3)
+    run_trials(one, ScriptedExecutor({}), KeptNames(OBJECTIVE))
+    packed = oracle(9, tmp_path / "packed", seed=3)
+    run_trials(packed, BatchExecutor(4), KeptNames(OBJECTIVE))
+    assert values_of(packed) == values_of(one)
+
+
+def test_k_of_one_asks_under_the_loops_own_tuner_id_as_before():
+    R, S = trial_module.TrialStatus.RUNNING, trial_module.TrialStatus.STOPPED
+    scripted = ScriptedOracle([R, R, S])
+    asked = []
+    create = scripted.create_trial
+    scripted.create_trial = lambda tuner_id: asked.append(tuner_id) or create(tuner_id)
+    executor = BatchExecutor(1)
+    assert run_trials(scripted, executor, KeptNames(OBJECTIVE)) == 2
+    assert asked == ["chief"] * 3 and executor.batches == [["0"], ["1"]]
+
+
+def test_a_batch_stops_asking_at_idle_or_stopped_and_runs_what_it_has():
+    R, Idle, S = (
+        trial_module.TrialStatus.RUNNING,
+        trial_module.TrialStatus.IDLE,
+        trial_module.TrialStatus.STOPPED,
+    )
+    scripted = ScriptedOracle([R, R, Idle, Idle, R, S, S])
+    asked = []
+    create = scripted.create_trial
+    scripted.create_trial = lambda tuner_id: asked.append(tuner_id) or create(tuner_id)
+    waits: list[float] = []
+    executor = BatchExecutor(3)
+    ran = run_trials(
+        scripted, executor, KeptNames(OBJECTIVE), backoff=Backoff(first=0.1, sleep=waits.append)
+    )
+    assert ran == 3 and executor.batches == [["0", "1"], ["2"]]
+    assert waits == [0.1]  # only the round that got nothing waits
+    # One tuner id a slot: KerasTuner keeps one ongoing trial per id.
+    assert asked == ["chief", "chief/1", "chief/2", "chief", "chief", "chief/1", "chief"]
+
+
+def test_the_bayesian_oracle_is_told_each_batch_size_before_it_is_asked(tmp_path):
+    from tuner.strategies._keras_tuner import set_project_dir
+
+    hp = kt.HyperParameters()
+    hp.Float("x", 0.0, 1.0)
+    made = create_oracle(
+        "bayesian",
+        objective=OBJECTIVE,
+        hyperparameters=hp,
+        max_trials=10,
+        options={"initial_points": 2},
+    )
+    set_project_dir(made, str(tmp_path), ".engine")
+    planned = []
+    plan = made.plan_batch
+    made.plan_batch = lambda n: planned.append(n) or plan(n)
+    executor = BatchExecutor(4)
+    assert run_trials(made, executor, KeptNames(OBJECTIVE)) == 10
+    assert planned == [4, 4, 2, 1]  # capped by the trials left; the last ask: STOPPED
+    for batch in executor.batches:
+        xs = [made.trials[t].hyperparameters.values["x"] for t in batch]
+        assert len(set(xs)) == len(xs)
+
+
+def test_an_interrupted_batch_runs_again_on_resume_and_no_trial_counts_twice(tmp_path):
+    from tuner.strategies._keras_tuner import make_durable
+
+    first = make_durable(oracle(8, tmp_path))
+    store = KeptNames(OBJECTIVE)
+    with pytest.raises(KeyboardInterrupt):
+        run_trials(first, BatchExecutor(3, interrupt_at=1), store)
+    handed_out = values_of(first)
+    assert sorted(handed_out) == ["0", "1", "2", "3", "4", "5"]
+    assert [r.trial_id for r in store.records()] == ["0", "1", "2"]
+    again = make_durable(oracle(8, tmp_path))
+    again.reload()
+    executor = BatchExecutor(3)
+    assert run_trials(again, executor, store) == 5
+    # The 3 trials handed out again come first, in one batch; then the 2 new ones.
+    assert [sorted(b) for b in executor.batches] == [["3", "4", "5"], ["6", "7"]]
+    assert sorted(r.trial_id for r in store.records()) == [str(i) for i in range(8)]
+    assert {t: v for t, v in values_of(again).items() if t in handed_out} == handed_out
+    assert sorted(again.end_order) == [str(i) for i in range(8)] and not again.ongoing_trials
+
+
+def test_a_kill_between_the_outcomes_of_a_batch_reruns_only_the_unended(tmp_path):
+    from tuner.strategies._keras_tuner import make_durable
+
+    first = make_durable(oracle(4, tmp_path))
+    store = KeptNames(OBJECTIVE)
+    end = first.end_trial
+
+    def end_then_die(trial):
+        if trial.trial_id == "1":
+            raise KeyboardInterrupt  # killed after trial 0 ended, trial 1's record saved
+        end(trial)
+
+    first.end_trial = end_then_die
+    with pytest.raises(KeyboardInterrupt):
+        run_trials(first, BatchExecutor(4), store)
+    assert sorted(r.trial_id for r in store.records()) == ["0", "1", "2", "3"]
+    again = make_durable(oracle(4, tmp_path))
+    again.reload()
+    executor = BatchExecutor(4)
+    assert run_trials(again, executor, store) == 3
+    assert [sorted(b) for b in executor.batches] == [["1", "2", "3"]]  # none left to add
+    assert sorted(r.trial_id for r in store.records()) == ["0", "1", "2", "3"]
+    assert sorted(again.end_order) == ["0", "1", "2", "3"]
+
+
+def test_consecutive_failures_in_a_batch_stop_at_the_limit(tmp_path):
+    from tuner.strategies._keras_tuner import set_project_dir
+
+    hp = kt.HyperParameters()
+    hp.Int("units", 1, 1000)
+    made = create_oracle(
+        "random", objective=OBJECTIVE, hyperparameters=hp, max_trials=10, max_consecutive_failures=3
+    )
+    set_project_dir(made, str(tmp_path), ".engine")
+    store = KeptNames(OBJECTIVE)
+    ended = []
+    executor = BatchExecutor(4, {"03": 0.7}, default=None)
+    with pytest.raises(Fatal, match="3 consecutive failed trials; last: scripted failure"):
+        run_trials(made, executor, store, on_trial_end=ended.append)
+    assert executor.batches == [["00", "01", "02", "03"]]
+    assert [o.record.trial_id for o in ended] == ["00", "01", "02"]
+
+
+def test_an_oracle_client_is_asked_one_trial_at_a_time(tmp_path):
+    chief = oracle(3, tmp_path)
+    executor = BatchExecutor(4)
+    assert run_trials(ClientDouble(chief), executor, KeptNames(OBJECTIVE), tuner_id="w") == 3
+    assert executor.batches == [["0"], ["1"], ["2"]]
+    assert not chief.ongoing_trials and not chief.tuner_ids

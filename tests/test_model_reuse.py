@@ -154,7 +154,8 @@ def test_campaign_with_reuse_gives_the_table_of_fresh_models(tmp_path, monkeypat
         (tmp_path / name).mkdir()
         reused_flags.clear()
         runs[name] = api.search(
-            write_campaign(tmp_path / name, space=space, max_trials=4, epochs=3)
+            # pack = 1: compiled models are reused by the sequential executor
+            write_campaign(tmp_path / name, space=space, max_trials=4, epochs=3, pack=1)
         )
         assert reused_flags == ([False, True, True, True] if reuse else [False] * 4)
     for a, b in zip(runs["reused"].records, runs["fresh"].records):

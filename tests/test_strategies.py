@@ -399,3 +399,129 @@ def test_importing_the_registry_leaves_keras_out():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"importing the registry imported {done.stdout.strip()}"
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def drive_batched(strategy, tmp_path, k, space=SPACE, max_trials=12, seed=0, oracle=None):
+    """As `drive`, but K trials are asked for (as the loop asks) before any of them ends."""
+    from tuner.loop import ask_batch, batch_limit
+
+    if oracle is None:
+        oracle = create_oracle(
+            strategy,
+            objective=SCORE,
+            hyperparameters=build_space(space),
+            max_trials=max_trials,
+            seed=seed,
+            epochs=9,
+        )
+        set_project_dir(oracle, tmp_path, "engine")
+    batches = []
+    while True:
+        trials, _ = ask_batch(oracle, "chief", batch_limit(oracle, k))
+        if not trials:
+            break
+        batches.append([dict(t.hyperparameters.values) for t in trials])
+        for trial in trials:
+            oracle.update_trial(
+                trial.trial_id, {"score": synthetic_score(trial.hyperparameters.values)}
+            )
+            trial.status = trial_module.TrialStatus.COMPLETED
+            end_trial(oracle, trial)
+    return oracle, batches
+
+
+@pytest.mark.parametrize("strategy", ["random", "grid"])
+def test_batches_propose_the_same_trials_in_the_same_order(strategy, tmp_path):
+    space = GRID_SPACE if strategy == "grid" else SPACE
+    _, one = drive(strategy, tmp_path / "one", space=space, max_trials=11)
+    _, batches = drive_batched(strategy, tmp_path / "k", 4, space=space, max_trials=11)
+    assert [len(b) for b in batches] == [4, 4, 3]
+    assert [v for b in batches for v in b] == one
+
+
+def test_grid_walks_keras_tuners_order_and_resumes_where_it_stopped(tmp_path):
+    theirs = kt.oracles.GridSearchOracle(
+        objective=SCORE, hyperparameters=build_space(GRID_SPACE), max_trials=24
+    )
+    set_project_dir(theirs, tmp_path / "kt", "engine")
+    _, expected = drive("grid", tmp_path, oracle=theirs)
+    _, first = drive("grid", tmp_path / "ours", space=GRID_SPACE, max_trials=10)
+    resumed = create_oracle(
+        "grid", objective=SCORE, hyperparameters=build_space(GRID_SPACE), max_trials=24
+    )
+    set_project_dir(resumed, tmp_path / "ours", "engine")
+    resumed.reload()
+    _, more = drive("grid", tmp_path / "ours", oracle=resumed)
+    assert first + more == expected and len(expected) == 24
+
+
+def test_bayesian_batches_are_distinct_deterministic_and_told_every_result(tmp_path):
+    options = {"initial_points": 3}
+    runs = []
+    for name in ("a", "b"):
+        oracle = create_oracle(
+            "bayesian",
+            objective=SCORE,
+            hyperparameters=build_space(SPACE),
+            max_trials=13,
+            options=options,
+        )
+        set_project_dir(oracle, tmp_path / name, "engine")
+        runs.append(drive_batched("bayesian", tmp_path / name, 4, oracle=oracle))
+    (oracle, batches), (_, again) = runs
+    assert batches == again
+    assert [len(b) for b in batches] == [4, 4, 4, 1]
+    proposed = [tuned(v) for b in batches for v in b]
+    assert len(set(proposed)) == 13
+    assert len(oracle._optimizer.yi) == 12  # every result but the last batch's, real ones only
+
+
+def test_bayesian_batch_interrupted_before_it_ends_runs_again_on_resume(tmp_path):
+    from tuner.loop import ask_batch
+
+    oracle, _ = drive("bayesian", tmp_path, max_trials=6)
+    grown = create_oracle(
+        "bayesian", objective=SCORE, hyperparameters=build_space(SPACE), max_trials=12
+    )
+    set_project_dir(grown, tmp_path, "engine")
+    grown.reload()
+    handed, _ = ask_batch(grown, "chief", 4)  # then the process dies: none of them ends
+    assert [t.trial_id for t in handed] == ["06", "07", "08", "09"]
+    resumed = create_oracle(
+        "bayesian", objective=SCORE, hyperparameters=build_space(SPACE), max_trials=12
+    )
+    set_project_dir(resumed, tmp_path, "engine")
+    resumed.reload()
+    resumed, batches = drive_batched("bayesian", tmp_path, 4, oracle=resumed)
+    ran = [v for b in batches for v in b]
+    assert len(ran) == 6  # the 4 handed out again, then 2 new
+    assert len(resumed.end_order) == 12 and set(resumed.end_order) == set(resumed.trials)
+    assert len({tuned(resumed.trials[t].hyperparameters.values) for t in resumed.trials}) == 12
+    for trial in handed:
+        assert resumed.trials[trial.trial_id].hyperparameters.values == dict(
+            trial.hyperparameters.values
+        )
+
+
+def test_hyperband_batches_are_one_first_round_and_propose_what_one_at_a_time_does(tmp_path):
+    _, one = drive("hyperband", tmp_path / "one", max_trials=30)
+    _, batches = drive_batched("hyperband", tmp_path / "k", 8, max_trials=30)
+    # One Hyperband iteration of 9 epochs, factor 3: the same 23 trials, one at a time or
+    # batched; a batch is (up to 8 trials of) a bracket's first round, or one promotion.
+    assert [v for b in batches for v in b] == one and len(one) == 23
+    assert [len(b) for b in batches][:5] == [8, 1, 1, 1, 1]  # bracket 2: 9 random, 3 promoted
+    for batch in batches:
+        assert len(batch) == 1 or {(v["tuner/bracket"], v["tuner/round"]) for v in batch} == {
+            (batch[0]["tuner/bracket"], 0)
+        }
+    ids_so_far = 0
+    for batch in batches:
+        ids = {f"{i:02d}" for i in range(ids_so_far, ids_so_far + len(batch))}
+        ids_so_far += len(batch)
+        parents = {v.get("tuner/trial_id") for v in batch} - {None}
+        assert not parents & ids, "a promoted trial needs its parent finished first"
+    promoted = [v for b in batches for v in b if v["tuner/round"] > 0]
+    assert promoted

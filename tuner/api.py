@@ -17,7 +17,8 @@ import pandas as pd
 
 from tuner.campaign import Campaign, from_dict, load_campaign
 from tuner.errors import ConfigError
-from tuner.execution import SequentialExecutor
+from tuner.execution import PackedExecutor, SequentialExecutor, TrialOutcome
+from tuner.execution.pack_size import auto_pack_size
 from tuner.loop import Plan, attach_oracle, claim, make_plan, run_trials, space_for
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.pipeline import InputPipeline
@@ -122,14 +123,20 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
 
 def _progress_printer(
     plan: Plan, store: Store, print_line: Callable[[str], None]
-) -> Callable[[TrialRecord], None]:
+) -> Callable[[TrialOutcome], None]:
     from tuner import console
 
     started, total = time.perf_counter(), plan.planned_trials()
     done_before = len(store.records())
+    # A batch's records are all saved before the first is reported: the line of each trial
+    # counts, and ranks, only the trials reported before it.
+    shown = {r.trial_id for r in store.records()}
 
-    def report(record: TrialRecord) -> None:
-        done = len(store.records())
+    def report(outcome: TrialOutcome) -> None:
+        record = outcome.record
+        shown.add(record.trial_id)
+        done = len(shown)
+        best = next((r for r in store.ranked() if r.trial_id in shown), None)
         elapsed = time.perf_counter() - started
         ran = done - done_before
         eta = elapsed / ran * max(total - done, 0) if ran else None
@@ -139,12 +146,12 @@ def _progress_printer(
                     record=record,
                     done=done,
                     total=total,
-                    best=store.best(),
+                    best=best,
                     objective=plan.campaign.objective,
                     elapsed_s=elapsed,
                     eta_s=eta,
                     tuned=plan.tuned,
-                    pack_size=1,
+                    pack_size=outcome.pack_size,
                 )
             )
         )
@@ -190,17 +197,30 @@ def run_plan(
     )
     if preprocessing is not None and hasattr(preprocessing, "to_dict"):
         store.write_preprocessing(preprocessing.to_dict())
-    executor = SequentialExecutor(
-        plan.hypermodel,
-        InputPipeline(plan.dataset),
-        objective=plan.objective,
-        seed=campaign.seed,
-        early_stopping=campaign.early_stopping,
-        callbacks=callbacks,
-        callback_factory=_tensorboard_callbacks(campaign, plan.tuned)
-        if campaign.tensorboard
-        else None,
-    )
+    pipeline = InputPipeline(plan.dataset)
+    pack, pack_note = _pack_size(plan, entries, callbacks)
+    executor: SequentialExecutor | PackedExecutor
+    if pack > 1:
+        executor = PackedExecutor(
+            plan.hypermodel,
+            pipeline,
+            objective=plan.objective,
+            seed=campaign.seed,
+            early_stopping=campaign.early_stopping,
+            max_pack=pack,
+        )
+    else:
+        executor = SequentialExecutor(
+            plan.hypermodel,
+            pipeline,
+            objective=plan.objective,
+            seed=campaign.seed,
+            early_stopping=campaign.early_stopping,
+            callbacks=callbacks,
+            callback_factory=_tensorboard_callbacks(campaign, plan.tuned)
+            if campaign.tensorboard
+            else None,
+        )
     if not quiet:
         from tuner import console
 
@@ -214,6 +234,7 @@ def run_plan(
             direction=str(campaign.direction),
             folder=str(campaign.folder),
             auto_lr=_auto_lr(lr_info),
+            notes=[pack_note] if pack_note else [],
         ):
             print_line(line)
         if store.records():
@@ -247,6 +268,39 @@ def run_plan(
         else:
             print_line(message)
     return found
+
+
+def _pack_size(
+    plan: Plan, entries: dict[str, Any], callbacks: Sequence[keras.callbacks.Callback]
+) -> tuple[int, str | None]:
+    """How many trials train together in one model (1: one model a trial), and the header's
+    line about it (None: nothing to say). Packing needs a builder with a ``packing_key``;
+    Keras callbacks (the caller's, TensorBoard's) need one model a trial."""
+    campaign = plan.campaign
+    if campaign.pack == 1 or getattr(plan.hypermodel, "packing_key", None) is None:
+        return 1, None
+    if callbacks or campaign.tensorboard:
+        given = "callbacks" if callbacks else "tensorboard = true"
+        return 1, f"packing: off ({given}: Keras callbacks run on one model a trial)"
+    if isinstance(campaign.pack, int):
+        pack = campaign.pack
+    else:
+        pack = auto_pack_size(_n_params(plan, entries), strategy=campaign.strategy)
+    pack = min(pack, plan.planned_trials())
+    if pack <= 1:
+        return 1, None
+    how = "auto" if campaign.pack == "auto" else "pack"
+    return pack, f"packing: up to {pack} trials of one architecture train as one model ({how})"
+
+
+def _n_params(plan: Plan, entries: dict[str, Any]) -> int:
+    """Parameters of the model the builder makes at the space's defaults."""
+    hp = space_for(plan.campaign, entries)
+    model = plan.hypermodel.build(hp)
+    n_params = int(model.count_params())
+    del model
+    keras.backend.clear_session()
+    return n_params
 
 
 def _auto_lr(info: dict[str, Any] | None) -> dict[str, Any] | None:

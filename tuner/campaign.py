@@ -25,7 +25,17 @@ MAXIMISED = ("acc", "auc", "precision", "recall", "f1", "r2", "iou")
 MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "hinge", "crossentropy")
 # Settings that may change between runs of one campaign; any other change starts a new one.
 RESUMABLE_CHANGES = frozenset(
-    {"max_trials", "keep_top", "tensorboard", "max_consecutive_failures", "results_dir", "threads"}
+    {
+        "max_trials",
+        "keep_top",
+        "tensorboard",
+        "max_consecutive_failures",
+        "results_dir",
+        "threads",
+        # Packing changes how trials train, not which are proposed (random, grid): a campaign
+        # may resume with another pack size.
+        "pack",
+    }
 )
 SEED_LIMIT = 2**32
 # More threads than this only oversubscribe the cores; a billion crashes TensorFlow's pools.
@@ -33,8 +43,14 @@ CPU_COUNT = os.cpu_count() or 1
 MAX_THREADS = 4 * CPU_COUNT
 
 
-def _rule(minimum: float | None = None, maximum: float | None = None, why: str = "") -> Any:
-    return {"min": minimum, "max": maximum, "why": why}
+def _rule(
+    minimum: float | None = None,
+    maximum: float | None = None,
+    why: str = "",
+    words: tuple[str, ...] = (),
+) -> Any:
+    """A field's bounds (numbers) and, for a field that also takes text, the words it takes."""
+    return {"min": minimum, "max": maximum, "why": why, "words": words}
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,10 @@ class Campaign:
             MAX_THREADS,
             f"0 lets TensorFlow decide; at most 4x this machine's {CPU_COUNT} cores",
         ),
+    )
+    pack: int | str = field(
+        default="auto",
+        metadata=_rule(1, None, "1 turns packing off", words=("auto",)),
     )
 
     def __post_init__(self) -> None:
@@ -201,6 +221,22 @@ def _check_bounds(key: str, value: Any) -> None:
         raise ConfigError(f"{key} must be in [{low}, {high}]{note}, but got {value}.")
 
 
+def _check_number_or_word(key: str, value: Any) -> None:
+    """A field that takes an integer within bounds or one of a few words (``pack``)."""
+    bounds = BOUNDS[key]
+    low, why, words = bounds["min"], bounds["why"], bounds["words"]
+    note = f" ({why})" if why else ""
+    spelled = " or ".join(f'"{w}"' for w in words)
+    accepted = f"{key} must be {spelled} or an integer of at least {low}{note}"
+    if isinstance(value, str):
+        if value not in words:
+            raise ConfigError(f"{accepted}, but got {value!r}{did_you_mean(value, words)}.")
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{accepted}, but got {type(value).__name__} {value!r}.")
+    elif value < low:
+        raise ConfigError(f"{accepted}, but got {value}.")
+
+
 def _check_table(section: str, table: dict[str, Any], allowed: dict[str, Any]) -> None:
     for key, value in table.items():
         if key not in allowed:
@@ -239,7 +275,9 @@ def _validate(campaign: Campaign) -> None:
             or type(None) not in typing.get_args(typing.get_type_hints(Campaign)[key])
         ):
             raise ConfigError(f"{key} must be a {_type_name(expected)}, but got None.")
-        if value is not None:
+        if value is not None and BOUNDS.get(key, {}).get("words"):
+            _check_number_or_word(key, value)
+        elif value is not None:
             _check_type(key, value, expected)
             _check_bounds(key, value)
     if (

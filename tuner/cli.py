@@ -18,6 +18,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 DISTRIBUTION = "keras-hp-tuner"
 
 
+def _pack_value(text: str) -> int | str:
+    """``--pack auto`` or ``--pack N``; the campaign's rule table judges the value."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 def _search(args: argparse.Namespace) -> int:
     import_keras_quietly()
     from tuner import api, console, loop
@@ -32,6 +40,7 @@ def _search(args: argparse.Namespace) -> int:
             ("epochs", args.epochs),
             ("seed", args.seed),
             ("results_dir", args.results_dir),
+            ("pack", args.pack),
         )
         if value is not None
     }
@@ -241,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--epochs", type=int)
     search.add_argument("--seed", type=int)
     search.add_argument("--results-dir")
+    search.add_argument(
+        "--pack",
+        type=_pack_value,
+        help='trials trained together in one model: "auto", or a number (1: off)',
+    )
     search.add_argument("--overwrite", action="store_true", help="delete earlier results first")
     search.add_argument("--quiet", action="store_true", help="no progress lines")
     search.add_argument("--top", type=int, default=10, help="rows of the final table")

@@ -140,10 +140,11 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
     """One line for a trial that just ended, at most `width` characters.
 
     ``[ 3/20] trial 2  val_accuracy=0.9611  best 0.9722 (#1)  0.9s  eta 0:14`` then the trial's
-    tuned values (``lr=8.3e-03 units=96 opt=adam``). When the width is short the duration, then
-    the best so far, then the eta give way to the tuned values, and the values that still do not
-    fit end in "...". A failed trial says ``FAILED: <first line of its error>`` instead of its
-    score, clipped to the room left.
+    tuned values (``lr=8.3e-03 units=96 opt=adam``). A trial trained in a pack of N says so
+    after its duration (``0.2s x8``). When the width is short the duration (then the pack
+    size), then the best so far, then the eta give way to the tuned values, and the values
+    that still do not fit end in "...". A failed trial says ``FAILED: <first line of its
+    error>`` instead of its score, clipped to the room left.
     """
     record = event.record
     id_width = len(str(event.total)) if event.total is not None else 0
@@ -177,12 +178,19 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
     need = min(len(result), 44) if failed else len(result)
     if tuned_all and not failed:
         need += len(_SEP) + min(len(tuned_all), 30)
-    for drop in ("timing", "best", "eta", ""):
+    # A packed trial's duration gives way before its pack size ("x8") does.
+    packed = f"x{event.pack_size}" if event.pack_size > 1 else None
+    for drop in ("timing", "pack", "best", "eta", ""):
+        if drop == "pack" and packed is None:
+            continue
         rest = [extras[k] for k in ("best", "timing", "eta") if k in extras]
         room = width - len(head) - len(_SEP) - sum(len(_SEP) + len(t) for t in rest)
         if room >= need or not drop:
             break
-        del extras[drop]
+        if drop == "timing" and packed is not None:
+            extras["timing"] = packed
+        else:
+            extras.pop("timing" if drop == "pack" else drop, None)
     shown_result = clip(result, max(room, 0)) if failed else result
     core = clip(_SEP.join([head, shown_result, *rest]), width)
     tuned = _tuned_text(record.hyperparameters, event.tuned, width - len(core) - len(_SEP))
@@ -230,13 +238,14 @@ def campaign_header(
     direction: str,
     folder: str,
     auto_lr: dict[str, Any] | None,
+    notes: Sequence[str] = (),
 ) -> list[str]:
     """The lines printed before the search starts.
 
     A grid of `grid_size` combinations runs ``min(grid_size, trials)`` of them. `auto_lr` is
     what ``learning_rate = "auto"`` resolved to: ``{"learning_rate": {"min": ..., "max": ...,
     "sampling": "log"}}``, or a fixed rate for ``"auto-fixed"``, with the range finder's
-    ``lr_find_valley`` when known.
+    ``lr_find_valley`` when known. `notes` are one line each (how trials are packed).
     """
     if grid_size is None:
         plan = str(trials)
@@ -255,6 +264,7 @@ def campaign_header(
         mode = "auto" if isinstance(entry, dict) else "auto-fixed"
         line = f'{key} = "{mode}": {_lr_text(entry, (auto_lr or {}).get("lr_find_valley"))}'
         lines.append(line)
+    lines.extend(notes)
     lines.append(f"results: {folder}")
     return lines
 

@@ -1,10 +1,11 @@
 """Plan, then loop: validate everything and write nothing (`make_plan`), claim the results
 folder (`claim`), then run trials until the oracle stops (`run_trials`).
 
-The loop is KerasTuner's `BaseTuner.search` in shape: ask the oracle for a trial, STOPPED ends,
-IDLE waits (with backoff, where KerasTuner spins), RUNNING trials go to the executor and their
-outcomes to the store; its collaborators are passed in, so a worker-side oracle client, a
-packed executor or an in-memory store plug in unchanged.
+The loop is KerasTuner's `BaseTuner.search` in shape: ask the oracle for trials (as many as the
+executor takes at once), STOPPED ends, IDLE waits (with backoff, where KerasTuner spins),
+RUNNING trials go to the executor together and their outcomes to the store; its collaborators
+are passed in, so a worker-side oracle client, a packed executor or an in-memory store plug in
+unchanged.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tuner.builders import resolve_builder
 from tuner.campaign import Campaign, changed_fields, from_dict
 from tuner.datasets import Dataset, load_dataset
 from tuner.errors import ConfigError, Fatal
-from tuner.execution import Executor, TrialContext
+from tuner.execution import Executor, TrialContext, TrialOutcome, trials_per_run
 from tuner.space import (
     AUTO_LEARNING_RATE,
     RUNNER_SETTINGS,
@@ -36,9 +37,8 @@ from tuner.space import (
     grid_size,
 )
 from tuner.store import Store, disk
-from tuner.strategies import create_oracle, end_trial
+from tuner.strategies import create_oracle, end_trial, is_client
 from tuner.strategies.registry import Strategy, get_strategy
-from tuner.trial import TrialRecord
 
 RUNNING = trial_module.TrialStatus.RUNNING
 STOPPED = trial_module.TrialStatus.STOPPED
@@ -286,6 +286,52 @@ def _has_ongoing_trials(oracle: Any) -> bool:
     return ongoing is None or bool(ongoing)  # an oracle client cannot tell: assume yes
 
 
+def slot_id(tuner_id: str, slot: int) -> str:
+    """The tuner id under which the loop asks for the `slot`-th trial of a batch.
+
+    KerasTuner's oracle keeps one ongoing trial per tuner id (asking again with the same id
+    returns that trial), so the trials of one batch are asked for under distinct ids: the
+    first under `tuner_id` itself, the others under ``tuner_id/1``, ``tuner_id/2``, ...
+    After a restart every ongoing trial, whichever id it had, is queued to run again."""
+    return tuner_id if slot == 0 else f"{tuner_id}/{slot}"
+
+
+def batch_limit(oracle: Any, wanted: int) -> int:
+    """How many trials to ask for at once: `wanted` (what the executor takes in one run),
+    capped by the trials the oracle can still hand out: new ones up to ``max_trials``, and
+    those queued to run again after a restart. Never below 1 (one ask finds out that the
+    campaign is done). An oracle client asks one at a time: KerasTuner's chief keeps every
+    tuner id it has seen until it answers it STOPPED."""
+    from tuner.strategies._keras_tuner import queued_to_run_again
+
+    if is_client(oracle):
+        return 1
+    remaining = oracle.remaining_trials() if hasattr(oracle, "remaining_trials") else None
+    if remaining is not None:
+        wanted = min(wanted, max(remaining, 0) + queued_to_run_again(oracle))
+    return max(1, wanted)
+
+
+def ask_batch(
+    oracle: Any, tuner_id: str, limit: int
+) -> tuple[list[kt.engine.trial.Trial], kt.engine.trial.Trial]:
+    """Ask the oracle for up to `limit` trials, none of which finishes before the last is
+    asked; stop asking at the first answer that is not RUNNING (IDLE or STOPPED). Returns the
+    RUNNING trials and the last answer. An oracle with a ``plan_batch(n)`` method (the
+    Bayesian one) is told first how many proposals are coming, so that it can make them
+    distinct."""
+    plan = getattr(oracle, "plan_batch", None)
+    if plan is not None:
+        plan(limit)
+    trials: list[kt.engine.trial.Trial] = []
+    for slot in range(limit):
+        answer = oracle.create_trial(slot_id(tuner_id, slot))
+        if answer.status != RUNNING:
+            return trials, answer
+        trials.append(answer)
+    return trials, answer
+
+
 def run_trials(
     oracle: Any,
     executor: Executor,
@@ -293,57 +339,88 @@ def run_trials(
     *,
     tuner_id: str = CHIEF,
     on_trial_begin: Callable[[kt.engine.trial.Trial], None] | None = None,
-    on_trial_end: Callable[[TrialRecord], None] | None = None,
+    on_trial_end: Callable[[TrialOutcome], None] | None = None,
     backoff: Backoff | None = None,
 ) -> int:
-    """Run trials until the oracle says STOPPED; return how many ran in this call."""
+    """Run trials until the oracle says STOPPED; return how many ran in this call.
+
+    Each round asks the oracle for as many trials as the executor takes in one run
+    (`trials_per_run`, capped by `batch_limit`), hands them to the executor together, then
+    for each outcome, in order: saves it to the store (the tables are flushed once the
+    batch is saved), reports its score to the oracle, calls `on_trial_end` and ends the
+    trial. A batch that is interrupted leaves its unfinished trials ongoing in the oracle's
+    saved state; KerasTuner's ``reload`` queues them to run again, under their own ids, and
+    the store keeps one record per id, so none is counted twice."""
     backoff = backoff or Backoff()
+    wanted = trials_per_run(executor)
     ran = 0
     while True:
-        trial = oracle.create_trial(tuner_id)
-        if trial.status == STOPPED:
-            break
-        if trial.status == IDLE:
+        trials, answer = ask_batch(oracle, tuner_id, batch_limit(oracle, wanted))
+        if not trials:
+            if answer.status == STOPPED:
+                break
             if not _has_ongoing_trials(oracle):
                 break  # a local oracle with nothing running and nothing to give: done
             backoff.wait()
             continue
         backoff.reset()
         if on_trial_begin is not None:
-            on_trial_begin(trial)
+            for trial in trials:
+                on_trial_begin(trial)
         context = TrialContext(
             keep_weights_beyond=store.entry_score(),
             keep_all_weights=store.keeps_parents,
             restore_parent=store.restore_parent,
             any_completed=store.best() is not None,
         )
-        [outcome] = executor.run([trial], context)
-        record = outcome.record
-        store.save_outcome(outcome)
-        store.flush()
-        if record.completed:
-            oracle.update_trial(trial.trial_id, {store.objective.name: record.score})
-            trial.status = trial_module.TrialStatus.COMPLETED
-        else:
-            trial.status = trial_module.TrialStatus.FAILED
-            trial.message = record.error
-        ran += 1
-        if on_trial_end is not None:
-            on_trial_end(record)
-        try:
-            end_trial(oracle, trial)
-        except RuntimeError as error:  # KerasTuner's consecutive-failure limit
+        outcomes = executor.run(trials, context)
+        if len(outcomes) != len(trials):
             raise Fatal(
-                f"stopped after {_consecutive_failures(store)} consecutive failed "
-                f"trials; last: {record.error}"
-            ) from error
+                f"the executor returned {len(outcomes)} outcome(s) for {len(trials)} trial(s)"
+            )
+        for outcome in outcomes:
+            store.save_outcome(outcome)
+        store.flush()
+        for trial, outcome in zip(trials, outcomes):
+            _end(oracle, store, trial, outcome, on_trial_end)
+            ran += 1
     store.flush()
     return ran
 
 
-def _consecutive_failures(store: Store) -> int:
+def _end(
+    oracle: Any,
+    store: Store,
+    trial: kt.engine.trial.Trial,
+    outcome: TrialOutcome,
+    on_trial_end: Callable[[TrialOutcome], None] | None,
+) -> None:
+    """Tell the oracle one trial's result and end it (its outcome already saved)."""
+    record = outcome.record
+    if record.completed:
+        oracle.update_trial(trial.trial_id, {store.objective.name: record.score})
+        trial.status = trial_module.TrialStatus.COMPLETED
+    else:
+        trial.status = trial_module.TrialStatus.FAILED
+        trial.message = record.error
+    if on_trial_end is not None:
+        on_trial_end(outcome)
+    try:
+        end_trial(oracle, trial)
+    except RuntimeError as error:  # KerasTuner's consecutive-failure limit
+        raise Fatal(
+            f"stopped after {_consecutive_failures(store, trial.trial_id)} consecutive failed "
+            f"trials; last: {record.error}"
+        ) from error
+
+
+def _consecutive_failures(store: Store, last: str) -> int:
+    """Failed records in a row up to the trial `last` (later trials of its batch are saved
+    already)."""
+    records = store.records()
+    ids = [r.trial_id for r in records]
     count = 0
-    for record in reversed(store.records()):
+    for record in reversed(records[: ids.index(last) + 1] if last in ids else records):
         if record.completed:
             break
         count += 1
@@ -357,6 +434,9 @@ __all__ = [
     "attach_oracle",
     "run_trials",
     "Backoff",
+    "ask_batch",
+    "batch_limit",
+    "slot_id",
     "space_for",
     "load_campaign_data",
     "CHIEF",

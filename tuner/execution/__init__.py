@@ -1,7 +1,7 @@
 """Executors: the seam where trials are trained. The loop hands an executor the trials the
 oracle gave out and gets one `TrialOutcome` per trial back."""
 
-from tuner.execution.base import Executor, TrialContext, TrialOutcome
+from tuner.execution.base import Executor, TrialContext, TrialOutcome, trials_per_run
 from tuner.execution.packed import PackedExecutor
 from tuner.execution.sequential import SequentialExecutor, trial_seed
 
@@ -12,4 +12,5 @@ __all__ = [
     "SequentialExecutor",
     "PackedExecutor",
     "trial_seed",
+    "trials_per_run",
 ]

@@ -42,7 +42,12 @@ class TrialContext:
 
 class Executor(Protocol):
     """Trains trials. The sequential executor trains one model a trial; packed executors and
-    test doubles plug in here."""
+    test doubles plug in here.
+
+    An executor that trains several trials at once says how many with an int attribute
+    ``max_pack`` (the packed executor's pack size); the loop then asks the oracle for up to
+    that many trials before calling `run`. Without it the loop hands over one trial at a time
+    (`trials_per_run`)."""
 
     def run(
         self, trials: Sequence[kt.engine.trial.Trial], context: TrialContext
@@ -51,3 +56,10 @@ class Executor(Protocol):
         one outcome per trial, in order. Raises `Fatal` for a failure that would repeat in every
         trial and `ConfigError` for bad input; any other failure is one trial's outcome."""
         ...
+
+
+def trials_per_run(executor: Any) -> int:
+    """How many trials the loop hands `executor` in one `run`: its ``max_pack`` when it has
+    one (at least 1), else 1."""
+    wanted = getattr(executor, "max_pack", 1)
+    return max(1, int(wanted)) if isinstance(wanted, int) else 1

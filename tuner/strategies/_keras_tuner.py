@@ -7,6 +7,7 @@ fails there, saying what changed, instead of somewhere in a campaign.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -61,6 +62,61 @@ def untried_random_values(oracle: kt.Oracle) -> dict[str, Any] | None:
     space looks exhausted (KerasTuner gives up after 20 repeats in a row). Called by an oracle's
     ``populate_space`` in place of a repeated proposal."""
     return oracle._random_values()
+
+
+def next_grid_values(
+    oracle: kt.oracles.GridSearchOracle, after: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """The grid combination that KerasTuner's grid search runs after `after` (the first one,
+    every value at its default, when None); None after the last. Called by our grid oracle's
+    ``populate_space``, which walks the grid in KerasTuner's order without its linked list of
+    trials (that list is not saved, so KerasTuner's grid search cannot resume, and it hands
+    out at most two trials before one ends)."""
+    if after is None:
+        space = oracle.get_space()
+        return {h.name: h.default for h in space.space if space.is_active(h)}
+    values: dict[str, Any] | None = oracle._get_next_combination(after)
+    return values
+
+
+def hyperband_first_round_trial(
+    oracle: kt.oracles.HyperbandOracle, trial_id: str
+) -> dict[str, Any] | None:
+    """KerasTuner's Hyperband proposal for `trial_id` when it is a random trial of an open
+    bracket's first round; else None, and the oracle as it was. Called by our Hyperband
+    oracle's ``populate_space`` while trials are running.
+
+    KerasTuner promotes a round's best as soon as enough of it has finished, and opens the
+    next bracket whenever the open ones have nothing to hand out, so trials asked for while
+    others run (a packed batch) would be promotions and brackets that one-at-a-time search
+    makes later, from more results: the proposals would depend on the batch size. Its bracket
+    state (``_brackets``, ``_current_bracket``, ``_current_iteration``) and random draws
+    (``_seed_state``) are restored in that case."""
+    saved = (
+        copy.deepcopy(oracle._brackets),
+        oracle._current_bracket,
+        oracle._current_iteration,
+        oracle._seed_state,
+    )
+    response: dict[str, Any] = kt.oracles.HyperbandOracle.populate_space(oracle, trial_id)
+    values = response.get("values") or {}
+    first_round = values.get("tuner/round") == 0
+    if first_round and (oracle._current_bracket, oracle._current_iteration) == saved[1:3]:
+        return response
+    (
+        oracle._brackets,
+        oracle._current_bracket,
+        oracle._current_iteration,
+        oracle._seed_state,
+    ) = saved
+    return None
+
+
+def queued_to_run_again(oracle: Any) -> int:
+    """How many trials a local oracle will hand out again before any new one (the ones that
+    were running when the last process stopped; ``reload`` queues them). Called by the loop
+    to size a batch: they do not count against ``max_trials``."""
+    return len(getattr(oracle, "_retry_queue", ()))
 
 
 def is_client(oracle: Any) -> bool:

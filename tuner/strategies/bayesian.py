@@ -2,6 +2,12 @@
 
 The only module that imports skopt. The optimiser is not part of the saved state: after a
 resume it is rebuilt and told every finished trial again, so it survives a restart.
+
+Batches: when the loop asks for K trials before any of them finishes, it says so first
+(`SkoptOracle.plan_batch`), and the K proposals come from one ``Optimizer.ask(n_points=K,
+strategy="cl_min")`` (the constant liar: each point is told to a copy of the optimiser with
+the best loss seen so far, so the next one goes elsewhere). Every real result is told
+afterwards, as for single proposals; the lies are never told to the optimiser itself.
 """
 
 from __future__ import annotations
@@ -120,6 +126,8 @@ class SkoptOracle(kt.Oracle):
         self.candidates = candidates
         self._optimizer: Optimizer | None = None
         self._told: set[str] = set()
+        self._batch = 1
+        self._pending: list[list[Any]] = []
 
     # -- the search space -------------------------------------------------------------------
     def _tuned(self) -> list[hp_module.HyperParameter]:
@@ -204,12 +212,32 @@ class SkoptOracle(kt.Oracle):
                 warnings.simplefilter("ignore", ConvergenceWarning)
                 self._optimizer.tell(xs, ys)
 
-    def populate_space(self, trial_id: str) -> dict[str, Any]:
+    def plan_batch(self, n: int) -> None:
+        """Called by the loop before it asks for up to `n` trials in a row, none of which ends
+        before the last is asked: the next proposal asks skopt for `n` distinct points at once
+        (constant liar), and the rest of the batch takes the others. Points left over from
+        the last batch are dropped: they were chosen without its results."""
+        self._batch = max(1, int(n))
+        self._pending = []
+
+    def _next_point(self) -> list[Any]:
+        if self._pending:
+            return self._pending.pop(0)
         self._tell_finished()
+        assert self._optimizer is not None
         with warnings.catch_warnings():
-            # skopt warns when it re-proposes a point; the duplicate check below handles it.
+            # skopt warns when it re-proposes a point; the duplicate check handles it.
             warnings.simplefilter("ignore", UserWarning)
-            point = self._optimizer.ask()  # type: ignore[union-attr]
+            warnings.simplefilter("ignore", ConvergenceWarning)  # the lies' refits
+            if self._batch == 1:
+                point: list[Any] = self._optimizer.ask()
+                return point
+            points: list[list[Any]] = self._optimizer.ask(n_points=self._batch, strategy="cl_min")
+        self._pending = list(points[1:])
+        return points[0]
+
+    def populate_space(self, trial_id: str) -> dict[str, Any]:
+        point = self._next_point()
         values: dict[str, Any] | None = self._decode(point)
         if values is not None and was_tried(self, values):
             values = untried_random_values(self)
@@ -230,6 +258,7 @@ class SkoptOracle(kt.Oracle):
         super().set_state(state)
         self._optimizer = None  # rebuilt and told every finished trial on the next proposal
         self._told = set()
+        self._pending = []
 
 
 def bayesian_oracle(settings: OracleSettings) -> kt.Oracle:

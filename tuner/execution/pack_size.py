@@ -1,0 +1,55 @@
+"""How many trials to pack into one model when a campaign says ``pack = "auto"``.
+
+The rule, smallest cap wins:
+
+- **memory**: K towers of `n_params` parameters, about `COPIES` float32 copies each (weights,
+  gradients, optimizer slots, the best epoch's weights, the saved model), within
+  `MEMORY_FRACTION` of the memory available now;
+- **arithmetic**: packing pays while one tiny model leaves a step to Keras' per-step work;
+  once a pack holds about `PACK_PARAMS` parameters its step is arithmetic, and more towers
+  only make trials finish later;
+- **the strategy**: Bayesian search proposes a pack's K points from one model of the results
+  before any of them (constant liar), and the more lies, the less each proposal learns from
+  the last results: at most `BAYESIAN_PACK` (8 already spreads Keras' per-step work 8 ways;
+  ``pack = K`` asks for more);
+- `MAX_PACK` in any case.
+"""
+
+from __future__ import annotations
+
+import os
+
+MAX_PACK = 64
+BAYESIAN_PACK = 8
+COPIES = 6
+BYTES_PER_PARAM = 4  # float32
+MEMORY_FRACTION = 0.25
+PACK_PARAMS = 2**24  # ~16.8M parameters in one pack
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (None where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def auto_pack_size(
+    n_params: int,
+    *,
+    strategy: str = "random",
+    memory: int | None = None,
+) -> int:
+    """The pack size for ``pack = "auto"``: a model of `n_params` parameters, searched by
+    `strategy`, with `memory` bytes available (None: asked of the system now). At least 1,
+    at most `MAX_PACK`."""
+    n_params = max(1, int(n_params))
+    size = MAX_PACK
+    memory = available_memory() if memory is None else memory
+    if memory is not None:
+        size = min(size, int(memory * MEMORY_FRACTION) // (n_params * COPIES * BYTES_PER_PARAM))
+    size = min(size, PACK_PARAMS // n_params)
+    if strategy == "bayesian":
+        size = min(size, BAYESIAN_PACK)
+    return max(1, size)
