@@ -43,6 +43,8 @@ def written(folder):
         ),
         ({"l2": {"min": 0.0, "max": 0.1, "step": math.nan}}, "'step' must be a finite number"),
         ({"l2": {"min": -math.inf, "max": 0.1}}, "'min' must be a finite number, but got -inf"),
+        # Found by the fuzz test: the count of steps overflowed.
+        ({"units": {"min": -1.8e22, "max": 5, "step": 1e-286}}, "into more than 1e\\+12 values"),
     ],
 )
 def test_non_finite_space_values_are_refused(space, message):

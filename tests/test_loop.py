@@ -240,10 +240,11 @@ def test_a_batch_of_k_trials_goes_to_the_executor_at_once_and_each_ends_in_order
     ended = []
     ran = run_trials(made, executor, store, on_trial_end=ended.append)
     assert ran == 7
-    assert executor.batches == [["0", "1", "2"], ["3", "4", "5"], ["6"]]  # capped: 1 left
+    # 7 trials at up to 3 a batch: 3, then the 4 left as 2 + 2 (even sizes).
+    assert executor.batches == [["0", "1", "2"], ["3", "4"], ["5", "6"]]
     assert made.end_order == [str(i) for i in range(7)] and not made.ongoing_trials
     assert [o.record.trial_id for o in ended] == [str(i) for i in range(7)]
-    assert [o.pack_size for o in ended] == [3, 3, 3, 3, 3, 3, 1]
+    assert [o.pack_size for o in ended] == [3, 3, 3, 2, 2, 2, 2]
     assert store.best().trial_id == "4"
     # One context a batch, from the store as the batch begins.
     assert [c.any_completed for c in executor.contexts] == [False, True, True]
@@ -307,7 +308,7 @@ def test_the_bayesian_oracle_is_told_each_batch_size_before_it_is_asked(tmp_path
     made.plan_batch = lambda n: planned.append(n) or plan(n)
     executor = BatchExecutor(4)
     assert run_trials(made, executor, KeptNames(OBJECTIVE)) == 10
-    assert planned == [4, 4, 2, 1]  # capped by the trials left; the last ask: STOPPED
+    assert planned == [4, 3, 3, 1]  # even sizes for the trials left; the last ask: STOPPED
     for batch in executor.batches:
         xs = [made.trials[t].hyperparameters.values["x"] for t in batch]
         assert len(set(xs)) == len(xs)
@@ -383,3 +384,23 @@ def test_an_oracle_client_is_asked_one_trial_at_a_time(tmp_path):
     assert run_trials(ClientDouble(chief), executor, KeptNames(OBJECTIVE), tuner_id="w") == 3
     assert executor.batches == [["0"], ["1"], ["2"]]
     assert not chief.ongoing_trials and not chief.tuner_ids
+
+
+def test_batches_are_of_even_size() -> None:
+    from tuner.loop import batch_limit
+    from tuner.space import build_space
+    from tuner.strategies import create_oracle
+
+    def limit(max_trials: int, wanted: int) -> int:
+        oracle = create_oracle(
+            "random",
+            objective=kt.Objective("val_accuracy", "max"),
+            hyperparameters=build_space({"units": {"min": 16, "max": 256}}),
+            max_trials=max_trials,
+        )
+        return batch_limit(oracle, wanted)
+
+    assert limit(100, 64) == 50  # 50 + 50: one pack size, compiled once
+    assert limit(10, 64) == 10
+    assert limit(65, 64) == 33
+    assert limit(7, 1) == 1

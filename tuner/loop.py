@@ -299,7 +299,8 @@ def slot_id(tuner_id: str, slot: int) -> str:
 def batch_limit(oracle: Any, wanted: int) -> int:
     """How many trials to ask for at once: `wanted` (what the executor takes in one run),
     capped by the trials the oracle can still hand out: new ones up to ``max_trials``, and
-    those queued to run again after a restart. Never below 1 (one ask finds out that the
+    those queued to run again after a restart, and spread evenly over the batches those take
+    (a packed executor compiles once per pack size). Never below 1 (one ask finds out that the
     campaign is done). An oracle client asks one at a time: KerasTuner's chief keeps every
     tuner id it has seen until it answers it STOPPED."""
     from tuner.strategies._keras_tuner import queued_to_run_again
@@ -308,7 +309,11 @@ def batch_limit(oracle: Any, wanted: int) -> int:
         return 1
     remaining = oracle.remaining_trials() if hasattr(oracle, "remaining_trials") else None
     if remaining is not None:
-        wanted = min(wanted, max(remaining, 0) + queued_to_run_again(oracle))
+        left = max(remaining, 0) + queued_to_run_again(oracle)
+        if left > wanted:  # batches of even size: 100 trials at 64 go as 50 + 50, not 64 + 36
+            batches = -(-left // wanted)
+            wanted = -(-left // batches)
+        wanted = min(wanted, left)
     return max(1, wanted)
 
 

@@ -29,6 +29,10 @@ AUTO_LEARNING_RATE = ("auto", "auto-fixed")
 RUNNER_SETTINGS = ("epochs", "batch_size")
 
 
+# More values than any search could try; beyond it a step is a typo (and overflows counts).
+MAX_STEPS = 1e12
+
+
 def _shown(name: str) -> str:
     """A name as an error shows it: quoted when it is empty or has characters (a newline, a
     record separator) that would break the one-line error or hide in it."""
@@ -87,6 +91,11 @@ def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
     if step is not None and sampling == "linear" and step > high - low:
         raise ConfigError(
             f"[space] {_shown(name)}: step={step} is larger than max - min = {high - low}."
+        )
+    if step is not None and sampling == "linear" and not (high - low) / step <= MAX_STEPS:
+        raise ConfigError(
+            f"[space] {_shown(name)}: step={step} cuts [{low}, {high}] into more than "
+            f"{MAX_STEPS:.0e} values; use a larger step, or no step for a continuous range."
         )
     if step is not None and sampling != "linear" and step <= 1:
         raise ConfigError(
