@@ -10,8 +10,9 @@ import tomli_w
 from tests.campaigns import write_campaign
 from tuner import cli
 from tuner.builders import resolve_builder
+from tuner.builders.mlp import MLPHyperModel
 from tuner.campaign import MAX_THREADS, from_dict
-from tuner.datasets import load_dataset
+from tuner.datasets import DataSpec, load_dataset
 from tuner.errors import ConfigError
 from tuner.space import build_space, check_space_against_builder
 
@@ -188,6 +189,33 @@ def test_extremes_are_built_one_name_at_a_time(mlp, monkeypatch):
     assert [v["units"] for v in fixed] == [8, 24, 64, 64, 64, 64, 64]
     assert [v["learning_rate"] for v in fixed] == [1e-3, 1e-3, 1e-4, 0.1, 1e-3, 1e-3, 1e-3]
     assert [v["optimizer"] for v in fixed] == ["adam"] * 4 + ["adam", "sgd", "rmsprop"]
+
+
+def test_a_space_that_built_is_remembered_but_a_refusal_is_found_every_time(monkeypatch):
+    """A campaign planned again in the same process skips the builds; another data shape or
+    another space builds again, and a value the builder refuses is refused every time."""
+    iris = DataSpec("multiclass", (4,), 3)
+    space = {"units": {"min": 8, "max": 40, "step": 16}, "dropout": [0.0, 0.25]}
+    check_space_against_builder(resolve_builder("mlp", iris), space, "mlp")
+    built = []
+    original = MLPHyperModel.build
+
+    def spy(self, hp):
+        model = original(self, hp)
+        built.append(dict(hp.values))
+        return model
+
+    monkeypatch.setattr(MLPHyperModel, "build", spy)
+    check_space_against_builder(resolve_builder("mlp", iris), space, "mlp")  # a new instance
+    assert built == []
+    wider = DataSpec("multiclass", (5,), 3)
+    check_space_against_builder(resolve_builder("mlp", wider), space, "mlp")
+    assert [v["units"] for v in built] == [8, 40, 64, 64]
+    check_space_against_builder(resolve_builder("mlp", iris), dict(space, dropout=0.5), "mlp")
+    assert len(built) == 7
+    for _ in range(2):
+        with pytest.raises(ConfigError, match=r"units = -8: model 'mlp' refused it"):
+            check_space_against_builder(resolve_builder("mlp", iris), {"units": -8}, "mlp")
 
 
 def test_auto_learning_rate_is_left_to_the_range_finder(mlp):

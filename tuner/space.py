@@ -274,6 +274,32 @@ def _one_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+# (builder, [space]) pairs whose every extreme built in this process: planning the same campaign
+# again (a rerun, the Python API called twice in a notebook, the test suite) skips the builds.
+# Only successes are kept; a refusal is found again every time.
+_BUILT_EVERY_EXTREME: set[tuple[Any, str]] = set()
+
+
+def _memo_key(hypermodel: kt.HyperModel, entries: Mapping[str, Any]) -> tuple[Any, str] | None:
+    """What the builds depend on: the builder's class and its own attributes (a registry
+    builder's data spec, a user's function), and the entries. None (no memo) when an attribute
+    cannot be compared by value or the entries are not plain TOML values."""
+    own = tuple(
+        sorted(
+            (name, value)
+            for name, value in vars(hypermodel).items()
+            # KerasTuner keeps the instance's own bound build method: equal only to itself.
+            if getattr(value, "__self__", None) is not hypermodel
+        )
+    )
+    try:
+        key = ((type(hypermodel), own), json.dumps(entries, sort_keys=True))
+        hash(key)
+    except (TypeError, ValueError):
+        return None
+    return key
+
+
 def check_space_against_builder(
     hypermodel: kt.HyperModel, space_entries: Mapping[str, Any], model: str | None = None
 ) -> None:
@@ -283,7 +309,8 @@ def check_space_against_builder(
     runner's own settings (epochs, batch_size) must be positive integers.
 
     Called by the plan after `check_names`; each build costs about as much as the one at the
-    defaults, and the Keras session is cleared after each."""
+    defaults, and the Keras session is cleared after each. A builder and space that passed are
+    remembered for the rest of the process (see `_memo_key`)."""
     import keras
 
     label = model or getattr(hypermodel, "name", None) or type(hypermodel).__name__
@@ -292,6 +319,9 @@ def check_space_against_builder(
         for name, spec in space_entries.items()
         if not (name == "learning_rate" and spec in AUTO_LEARNING_RATE)
     }
+    key = _memo_key(hypermodel, entries)
+    if key is not None and key in _BUILT_EVERY_EXTREME:
+        return
     space = build_space(entries)
     for h in space.space:
         for value in _extremes(h):
@@ -310,6 +340,8 @@ def check_space_against_builder(
                 ) from None
             finally:
                 keras.backend.clear_session(free_memory=False)
+    if key is not None:
+        _BUILT_EVERY_EXTREME.add(key)
 
 
 def check_names(
