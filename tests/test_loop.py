@@ -335,7 +335,7 @@ def test_an_interrupted_batch_runs_again_on_resume_and_no_trial_counts_twice(tmp
     assert sorted(again.end_order) == [str(i) for i in range(8)] and not again.ongoing_trials
 
 
-def test_a_kill_between_the_outcomes_of_a_batch_reruns_only_the_unended(tmp_path):
+def test_a_kill_between_the_outcomes_of_a_batch_ends_the_saved_ones_without_training(tmp_path):
     from tuner.strategies._keras_tuner import make_durable
 
     first = make_durable(oracle(4, tmp_path))
@@ -354,8 +354,8 @@ def test_a_kill_between_the_outcomes_of_a_batch_reruns_only_the_unended(tmp_path
     again = make_durable(oracle(4, tmp_path))
     again.reload()
     executor = BatchExecutor(4)
-    assert run_trials(again, executor, store) == 3
-    assert [sorted(b) for b in executor.batches] == [["1", "2", "3"]]  # none left to add
+    assert run_trials(again, executor, store) == 0  # every record was saved: none retrains
+    assert executor.batches == []
     assert sorted(r.trial_id for r in store.records()) == ["0", "1", "2", "3"]
     assert sorted(again.end_order) == ["0", "1", "2", "3"]
 
@@ -404,3 +404,16 @@ def test_batches_are_of_even_size() -> None:
     assert limit(10, 64) == 10
     assert limit(65, 64) == 33
     assert limit(7, 1) == 1
+
+
+def test_threads_zero_chooses_by_how_the_trials_train() -> None:
+    from tuner.builders.mlp import MLPHyperModel
+    from tuner.campaign import Campaign
+    from tuner.loop import threads_for
+
+    mlp = MLPHyperModel("multiclass", (8,), 3)
+    campaign = Campaign(name="t", dataset="iris", objective="val_accuracy")
+    assert threads_for(campaign, mlp) == 0  # packed: every core
+    assert threads_for(campaign.replace(pack=1), mlp) == 1  # small models one at a time
+    assert threads_for(campaign.replace(pack=1), kt.HyperModel()) == 0  # a user's: unknown size
+    assert threads_for(campaign.replace(threads=2, pack=1), mlp) == 2  # as written

@@ -198,7 +198,7 @@ def test_packed_executor_gives_the_sequential_records(tmp_path: Any) -> None:
     assert re.fullmatch(r"diverged: loss became nan at epoch \d+", packed[3].record.error or "")
 
     # One pack: the records share its time. The kept model is a plain single-tower model.
-    model = packed[1].model
+    model = packed[1].kept_model()
     assert model is not None and packed[1].record.duration_s == packed[0].record.duration_s
     model.set_weights(packed[1].best_weights)
     expected = model.predict(dataset.x_val, verbose=0)

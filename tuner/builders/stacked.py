@@ -264,8 +264,15 @@ class StackedTowers:
         self.y_train = tf.constant(y_train)
         self.x_val = tf.constant(x_val.reshape(len(x_val), -1), "float32")
         self.y_val = tf.constant(y_val)
-        self._train_epoch = tf.function(self._epoch_graph, reduce_retracing=True)
-        self._evaluate = tf.function(self._evaluate_graph, reduce_retracing=True)
+        # No autograph: the graphs have no Python control flow on tensors, and converting the
+        # optimizer's and the layers' code to it was most of the tracing time.
+        self._train_step = tf.function(
+            self._step_graph, input_signature=[tf.TensorSpec([None], tf.int32)], autograph=False
+        )
+        scalar = tf.TensorSpec([], tf.int32)
+        self._evaluate = tf.function(
+            self._evaluate_graph, input_signature=[scalar, scalar], autograph=False
+        )
 
     # ------------------------------------------------------------------ state
 
@@ -415,64 +422,56 @@ class StackedTowers:
         ]
         return losses, metrics
 
-    def _epoch_graph(self, order: Any) -> dict[str, Any]:
+    def _step_graph(self, indices: Any) -> Any:
+        """One training step on the samples at `indices`: [1 + metrics, K] sums over the batch
+        (the loss times the batch size, then each metric)."""
         tf = self._tf
-        n = tf.shape(order)[0]
-        steps = (n + self.batch_size - 1) // self.batch_size
-        loss_sum = tf.zeros([self.size])
-        metric_sums = [tf.zeros([self.size]) for _ in self.metrics]
-        for step in tf.range(steps):
-            start = step * self.batch_size
-            indices = order[start : tf.minimum(start + self.batch_size, n)]
-            x, y = tf.gather(self.x_train, indices), tf.gather(self.y_train, indices)
-            count = tf.cast(tf.shape(indices)[0], "float32")
-            with tf.GradientTape() as tape:
-                output, penalty = self._forward(x, training=True)
-                losses, metrics = self._losses_and_metrics(y, output, penalty)
-                finite = tf.math.is_finite(losses)
-                stepping = tf.logical_and(self.active > 0, finite)
-                total = tf.reduce_sum(tf.where(stepping, losses, 0.0))
-            variables = self._trainable_variables
-            gradients = tape.gradient(total, [v.value for v in variables])
-            self.active.assign(tf.cast(stepping, "float32"))
-            self.optimizer.apply(gradients, variables)
-            loss_sum += losses * count
-            metric_sums = [s + m for s, m in zip(metric_sums, metrics)]
-        total_count = tf.cast(n, "float32")
-        logs = {name: value / total_count for (name, _), value in zip(self.metrics, metric_sums)}
-        logs["loss"] = loss_sum / total_count  # after the metrics, as Keras logs them
-        return logs
-
-    def _evaluate_graph(self) -> dict[str, Any]:
-        tf = self._tf
-        n = tf.shape(self.x_val)[0]
-        steps = (n + self.validation_batch - 1) // self.validation_batch
-        loss_sum = tf.zeros([self.size])
-        metric_sums = [tf.zeros([self.size]) for _ in self.metrics]
-        for step in tf.range(steps):
-            start = step * self.validation_batch
-            end = tf.minimum(start + self.validation_batch, n)
-            x, y = self.x_val[start:end], self.y_val[start:end]
-            output, penalty = self._forward(x, training=False)
+        x, y = tf.gather(self.x_train, indices), tf.gather(self.y_train, indices)
+        count = tf.cast(tf.shape(indices)[0], "float32")
+        with tf.GradientTape() as tape:
+            output, penalty = self._forward(x, training=True)
             losses, metrics = self._losses_and_metrics(y, output, penalty)
-            loss_sum += losses * tf.cast(end - start, "float32")
-            metric_sums = [s + m for s, m in zip(metric_sums, metrics)]
-        total_count = tf.cast(n, "float32")
-        logs = {
-            f"val_{name}": value / total_count
-            for (name, _), value in zip(self.metrics, metric_sums)
-        }
-        logs["val_loss"] = loss_sum / total_count
+            stepping = tf.logical_and(self.active > 0, tf.math.is_finite(losses))
+            total = tf.reduce_sum(tf.where(stepping, losses, 0.0))
+        variables = self._trainable_variables
+        gradients = tape.gradient(total, [v.value for v in variables])
+        self.active.assign(tf.cast(stepping, "float32"))
+        self.optimizer.apply(gradients, variables)
+        return tf.stack([losses * count, *metrics])
+
+    def _evaluate_graph(self, start: Any, end: Any) -> Any:
+        """The validation samples [start, end): [1 + metrics, K] sums, as `_step_graph`."""
+        tf = self._tf
+        x, y = self.x_val[start:end], self.y_val[start:end]
+        output, penalty = self._forward(x, training=False)
+        losses, metrics = self._losses_and_metrics(y, output, penalty)
+        return tf.stack([losses * tf.cast(end - start, "float32"), *metrics])
+
+    def _logs(self, sums: Any, count: int, prefix: str = "") -> dict[str, np.ndarray]:
+        means = np.asarray(sums) / count
+        logs = {f"{prefix}{name}": means[1 + i] for i, (name, _) in enumerate(self.metrics)}
+        logs[f"{prefix}loss"] = means[0]  # after the metrics, as Keras logs them
         return logs
 
     def train_epoch(self, order: np.ndarray) -> dict[str, np.ndarray]:
-        """One epoch over the training data in this order; each log is a [K] array."""
-        logs = self._train_epoch(self._tf.constant(order, "int32"))
-        return {name: value.numpy() for name, value in logs.items()}
+        """One epoch over the training data in this order; each log is a [K] array. One
+        compiled call a step: a loop inside the graph costs more to trace than it saves."""
+        order = np.asarray(order, "int32")
+        sums = None
+        for start in range(0, len(order), self.batch_size):
+            step = self._train_step(order[start : start + self.batch_size])
+            sums = step if sums is None else sums + step
+        return self._logs(sums, len(order))
 
     def evaluate(self) -> dict[str, np.ndarray]:
         """The towers' validation logs ([K] arrays)."""
-        return {name: value.numpy() for name, value in self._evaluate().items()}
+        n = int(self.x_val.shape[0])
+        sums = None
+        for start in range(0, n, self.validation_batch):
+            end = min(start + self.validation_batch, n)
+            part = self._evaluate(np.int32(start), np.int32(end))
+            sums = part if sums is None else sums + part
+        return self._logs(sums, n, prefix="val_")
 
 
 def _is_dense(layer: keras.layers.Layer) -> bool:

@@ -15,12 +15,20 @@ from tuner.trial import TrialRecord
 class TrialOutcome:
     """What a trial leaves: its record, and what the store may keep (the trained model, and its
     weights at the best epoch when they were worth copying), and how many trials trained
-    together with it in one packed model (1: alone)."""
+    together with it in one packed model (1: alone). A packed trial's model is built only if
+    the store keeps it (`make_model`): a build costs more than the trial's share of a pack."""
 
     record: TrialRecord
     model: Any = None
     best_weights: list[Any] | None = None
     pack_size: int = 1
+    make_model: Callable[[], Any] | None = None  # builds `model` when the store keeps it
+
+    def kept_model(self) -> Any:
+        """The trial's model for the store to keep: `model`, or one `make_model` builds."""
+        if self.model is None and self.make_model is not None:
+            self.model = self.make_model()
+        return self.model
 
 
 @dataclass

@@ -13,6 +13,7 @@ sequential executor.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -280,9 +281,10 @@ class PackedExecutor:
         pack_size: int,
     ) -> TrialOutcome:
         scheduled = values_as_written(trial.hyperparameters)
-        full = kt.HyperParameters()
-        for name, value in template.values(hp).items():
-            full.Fixed(name, value)
+        full = hp.copy()  # the trial's own space (stepped floats written as stepped)
+        for name, value in template.defaults.items():
+            if name not in full.values:  # a builder default the trial's space leaves out
+                full.Fixed(name, value)
         record = TrialRecord(
             trial_id=trial.trial_id,
             status=FAILED,
@@ -303,5 +305,8 @@ class PackedExecutor:
         if tower.best.weights is None:  # not worth keeping: no model to build
             return TrialOutcome(record, pack_size=pack_size)
         return TrialOutcome(
-            record, model=template.build(hp), best_weights=tower.best.weights, pack_size=pack_size
+            record,
+            best_weights=tower.best.weights,
+            pack_size=pack_size,
+            make_model=functools.partial(template.build, hp),
         )

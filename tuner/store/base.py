@@ -83,12 +83,13 @@ class Store(abc.ABC):
         record = outcome.record
         self._records[record.trial_id] = record
         self._save_record(record)
-        model = outcome.model
+        top = {r.trial_id for r in self.ranked()[: self.keep_top]}
+        kept = self.keeps_parents or record.trial_id in top
+        model = outcome.kept_model() if kept else outcome.model
         if model is not None and outcome.best_weights is not None:
             model.set_weights(outcome.best_weights)
         if model is not None and self.keeps_parents:
             self._save_parent(record.trial_id, model)
-        top = {r.trial_id for r in self.ranked()[: self.keep_top]}
         if model is not None and record.trial_id in top:
             self._save_model(record.trial_id, model)
         for trial_id in self._saved_models():
