@@ -98,14 +98,28 @@ def copy_state(source: keras.Model, target: keras.Model) -> bool:
 
 
 class CompiledModels:
-    """The compiled models of recent trials, by graph; `adopt` picks the one to train."""
+    """The compiled models of recent trials, by graph; `adopt` picks the one to train.
 
-    def __init__(self, enabled: bool, capacity: int = 4):
+    It also owns what TensorFlow keeps for the models it trains and never frees on its own
+    (see `tf_backend.custom_gradients`): the gradient registrations a trial's tracing made are
+    the trial's model's, kept while the model is cached and released when it is evicted or
+    was never kept; TensorFlow's kernel cache, which grows with every model that ran, is
+    emptied once every `kernel_cache_every` released models. So memory stays bounded by
+    `capacity` models however many trials run.
+    """
+
+    def __init__(self, enabled: bool, capacity: int = 8, kernel_cache_every: int = 8):
         # Only TensorFlow pays for tracing per model in a way a shared model avoids.
         self.enabled = enabled and tf_backend.is_active()
         self.capacity = capacity
+        self.kernel_cache_every = kernel_cache_every
         self.models: OrderedDict[str, keras.Model] = OrderedDict()
         self.reused = 0
+        self.released = 0  # models whose TensorFlow state was released
+        self._registrations: dict[str, frozenset[str]] = {}  # by graph key
+        self._known = tf_backend.custom_gradients()
+        self._last: str | None = None  # the key of the model adopted last, when cached
+        self._since_kernel_cache = 0
 
     def clears_session(self) -> bool:
         """Whether the runner should clear the Keras session before each trial. Not while
@@ -115,7 +129,9 @@ class CompiledModels:
 
     def adopt(self, fresh: keras.Model) -> keras.Model:
         """The model to train for a trial whose freshly built model is `fresh`: an earlier
-        compiled model with the same graph, now holding `fresh`'s state, or `fresh` itself."""
+        compiled model with the same graph, now holding `fresh`'s state, or `fresh` itself.
+        Called once a trial, before its fit: what the last trial traced is settled first."""
+        self._settle_last_trial()
         key = graph_key(fresh) if self.enabled else None
         if key is None:
             return fresh
@@ -123,9 +139,35 @@ class CompiledModels:
         if cached is not None and copy_state(fresh, cached):
             self.models.move_to_end(key)
             self.reused += 1
+            self._last = key
             return cached
+        if cached is not None:  # the same key, and yet the state did not fit: replace it
+            self._release(self._registrations.pop(key, frozenset()))
         self.models[key] = fresh
         self.models.move_to_end(key)
+        self._last = key
         while len(self.models) > self.capacity:
-            self.models.popitem(last=False)
+            evicted, _ = self.models.popitem(last=False)
+            self._release(self._registrations.pop(evicted, frozenset()))
         return fresh
+
+    def _settle_last_trial(self) -> None:
+        """Give the registrations made since the last call to the model that made them (the
+        last adopted one) while it is cached; release them when it is not."""
+        now = tf_backend.custom_gradients()
+        new = now - self._known
+        if self._last is not None and self._last in self.models:
+            self._registrations[self._last] = self._registrations.get(self._last, frozenset()) | new
+        elif new:
+            self._release(new)
+        self._last = None
+        self._known = tf_backend.custom_gradients()
+
+    def _release(self, registrations: frozenset[str]) -> None:
+        tf_backend.forget_custom_gradients(registrations)
+        self.released += 1
+        self._since_kernel_cache += 1
+        # When the session is cleared before each trial, the kernel cache goes with it.
+        if self._since_kernel_cache >= self.kernel_cache_every and not self.clears_session():
+            tf_backend.clear_kernel_cache()
+            self._since_kernel_cache = 0
