@@ -53,13 +53,13 @@ class InputPipeline:
         if self.backend != "tensorflow":
             return dict(self.array_arguments(seed), batch_size=batch_size)
         tf = self._tf
-        tf.random.set_seed(seed)  # the shuffle's seed is this and the global seed together
-        train = (
-            self._train.shuffle(len(self.dataset.x_train), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        train = self._shuffled(self._train, seed).batch(batch_size).prefetch(tf.data.AUTOTUNE)
         return {"x": train, "validation_data": self._validation, "shuffle": False}
+
+    def _shuffled(self, data: Any, seed: int) -> Any:
+        """`data` reshuffled at every iteration, by `seed` alone."""
+        self._tf.random.set_seed(seed)  # the shuffle's seed is this and the global seed together
+        return data.shuffle(len(self.dataset.x_train), seed=seed, reshuffle_each_iteration=True)
 
     def epoch_orders(self, seed: int, epochs: int) -> np.ndarray:
         """The order of the training samples in each of `epochs` epochs of a `model.fit` on
@@ -72,12 +72,7 @@ class InputPipeline:
         # Keras' `fit` starts one iteration of the dataset more per epoch than it trains on:
         # epoch e trains on the shuffle's iteration 2e (measured, Keras 3.15).
         iterations = 2 * epochs - 1
-        tf.random.set_seed(seed)  # as `fit_arguments` does
-        indices = (
-            tf.data.Dataset.range(n)
-            .shuffle(n, seed=seed, reshuffle_each_iteration=True)
-            .repeat(iterations)
-            .batch(n * iterations)
-        )
+        shuffled = self._shuffled(tf.data.Dataset.range(n), seed)
+        indices = shuffled.repeat(iterations).batch(n * iterations)
         drawn = next(iter(indices)).numpy().reshape(iterations, n)
         return drawn[::2]

@@ -67,25 +67,18 @@ def _layer_kind(layer: keras.layers.Layer) -> str:
     return kind
 
 
-def _describe(model: keras.Model) -> tuple[list[_Layer], list[Any]]:
-    """The model's layers as a chain of `_Layer`s, with the config that must match between
-    towers (everything but the dropout rate and the L2 factor)."""
+def _describe(model: keras.Model) -> list[_Layer]:
+    """The model's layers as a chain of `_Layer`s."""
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise NotStackable("a model with several inputs or outputs cannot be stacked")
     position = {id(v): i for i, v in enumerate(model.weights)}
-    layers, signature = [], []
+    layers = []
     for layer in model.layers:
         kind = _layer_kind(layer)
         if kind == "input":
             continue
         if len(layer._inbound_nodes) != 1:
             raise NotStackable("a shared layer cannot be stacked")
-        config = dict(layer.get_config())
-        for name in ("name", "rate", "seed", "kernel_regularizer", "trainable", "dtype"):
-            config.pop(name, None)
-        for name in ("kernel_initializer", "bias_initializer"):
-            config.pop(name, None)
-        signature.append((kind, config))
         described = _Layer(kind, weights=tuple(position[id(v)] for v in layer.weights))
         if kind == "dense":
             regularizer = layer.kernel_regularizer
@@ -105,7 +98,7 @@ def _describe(model: keras.Model) -> tuple[list[_Layer], list[Any]]:
         elif kind == "activation":
             described.activation = layer.activation
         layers.append(described)
-    return layers, signature
+    return layers
 
 
 def _metric_functions(model: keras.Model) -> list[tuple[str, Any]]:
@@ -213,7 +206,7 @@ class StackedTowers:
     ):
         tf = self._tf = tf_backend.tensorflow()
         self.size = k = size
-        self.layers, self.signature = _describe(template)
+        self.layers = _describe(template)
         self.loss = _loss_function(template)
         self.sparse = "sparse" in getattr(self.loss, "__name__", "")
         self.metrics = _metric_functions(template)
@@ -246,6 +239,13 @@ class StackedTowers:
         self.optimizer = _per_tower_optimizer(template.optimizer, k, self.active)
         self._trainable_variables = [v for v in self.variables if v.trainable]
         self.optimizer.build(self._trainable_variables)
+        # Each optimizer slot, with a stacked variable of its shape (the same tower layout).
+        by_shape = {tuple(v.shape): i for i, v in enumerate(self.variables) if v.trainable}
+        self._slots = [
+            (v, by_shape[tuple(v.shape)])
+            for v in self.optimizer.variables
+            if tuple(v.shape) in by_shape and v is not self.optimizer.iterations
+        ]
         self._fresh_optimizer = [
             (v, keras.ops.convert_to_numpy(v).copy())
             for v in self.optimizer.variables
@@ -315,22 +315,10 @@ class StackedTowers:
         active = keras.ops.convert_to_numpy(self.active).copy()
         active[k] = 0.0
         self.active.assign(active)
-        for variable in self.optimizer.variables:
-            if id(variable.value) in self._slot_axes:
-                values = keras.ops.convert_to_numpy(variable).copy()
-                self._tower_slice(values, self._slot_axes[id(variable.value)], k)[...] = 0.0
-                variable.assign(values)
-
-    @property
-    def _slot_axes(self) -> dict[int, int]:
-        """Each optimizer slot variable and the stacked variable it belongs to."""
-        found = {}
-        by_shape = {tuple(v.shape): i for i, v in enumerate(self.variables) if v.trainable}
-        for variable in self.optimizer.variables:
-            i = by_shape.get(tuple(variable.shape))
-            if i is not None and variable is not self.optimizer.iterations:
-                found[id(variable.value)] = i
-        return found
+        for variable, i in self._slots:
+            values = keras.ops.convert_to_numpy(variable).copy()
+            self._tower_slice(values, i, k)[...] = 0.0
+            variable.assign(values)
 
     def _tower_slice(self, values: np.ndarray, i: int, k: int) -> np.ndarray:
         if i == self._wide:

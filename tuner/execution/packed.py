@@ -140,7 +140,7 @@ class PackedExecutor:
         )
         self._templates: dict[str, TowerTemplate] = {}
         self._stacks: OrderedDict[tuple[str, int], StackedTowers] = OrderedDict()
-        self._orders: dict[int, np.ndarray] = {}
+        self._orders: np.ndarray = np.zeros((0, 0), "int64")  # [epochs, samples], grown
         self._unpackable: set[str] = set()
 
     def packing_key(self, trial: kt.engine.trial.Trial) -> str | None:
@@ -212,9 +212,8 @@ class PackedExecutor:
         return stack
 
     def _epoch_order(self, epoch: int, epochs: int) -> np.ndarray:
-        if epoch not in self._orders:
-            orders = self.pipeline.epoch_orders(self.seed, max(epochs, len(self._orders)))
-            self._orders = dict(enumerate(orders))
+        if len(self._orders) < epochs:
+            self._orders = self.pipeline.epoch_orders(self.seed, epochs)
         return self._orders[epoch]
 
     def run_pack(
