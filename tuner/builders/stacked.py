@@ -361,7 +361,7 @@ class StackedTowers:
                     h = tf.transpose(tf.reshape(wide, [-1, k, units]), [1, 0, 2])
                     squares = tf.reduce_sum(tf.reshape(tf.square(kernel), [-1, k, units]), [0, 2])
                 else:
-                    h = tf.matmul(h, kernel)
+                    h = self._per_tower_matmul(h, kernel)
                     squares = tf.reduce_sum(tf.square(kernel), [1, 2])
                 if layer.use_bias:
                     h = h + tf.expand_dims(self.variables[layer.weights[1]], 1)
@@ -396,6 +396,13 @@ class StackedTowers:
                 keep = tf.random.stateless_uniform(tf.shape(h), seed=self.seed.value) >= rate
                 h = tf.where(keep, h / (1.0 - rate), tf.zeros_like(h))
         return h, penalty
+
+    def _per_tower_matmul(self, h: Any, kernel: Any) -> Any:
+        """[K, batch, in] times [K, in, out], as K plain products: for these small matrices
+        TensorFlow's batched product runs at about 30 GFLOP/s on this project's CPU, K separate
+        ones at 60-75 (measured: 5 hidden 100x100 layers, K=50, forward and backward)."""
+        tf = self._tf
+        return tf.stack([tf.matmul(a, b) for a, b in zip(tf.unstack(h), tf.unstack(kernel))])
 
     def _losses_and_metrics(self, y: Any, output: Any, penalty: Any) -> tuple[Any, list[Any]]:
         """Each tower's mean loss (L2 included) and summed metrics over the batch."""
