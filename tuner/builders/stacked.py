@@ -343,13 +343,11 @@ class StackedTowers:
 
     # ------------------------------------------------------------------ arithmetic
 
-    def _forward(self, x: Any, training: bool) -> tuple[Any, Any]:
-        """Every tower's output ([K, batch, outputs]) and L2 penalty ([K])."""
+    def _forward(self, x: Any, training: bool) -> Any:
+        """Every tower's output: [K, batch, outputs]."""
         tf = self._tf
         k = self.size
         h = x
-        penalty = tf.zeros([k])
-        dense = 0
         for layer in self.layers:
             if layer.kind == "flatten":
                 continue
@@ -359,15 +357,11 @@ class StackedTowers:
                     units = self.shapes[self._wide][1]
                     wide = tf.matmul(h, kernel)  # [batch, K * units]
                     h = tf.transpose(tf.reshape(wide, [-1, k, units]), [1, 0, 2])
-                    squares = tf.reduce_sum(tf.reshape(tf.square(kernel), [-1, k, units]), [0, 2])
                 else:
                     h = self._per_tower_matmul(h, kernel)
-                    squares = tf.reduce_sum(tf.square(kernel), [1, 2])
                 if layer.use_bias:
                     h = h + tf.expand_dims(self.variables[layer.weights[1]], 1)
                 h = layer.activation(h)
-                penalty = penalty + self.l2[dense] * squares
-                dense += 1
             elif layer.kind == "batch_norm":
                 gamma, beta, mean_var, var_var = (self.variables[i] for i in layer.weights)
                 if training:
@@ -395,7 +389,50 @@ class StackedTowers:
                 self.seed.assign_add(tf.constant([0, 1], "int32"))
                 keep = tf.random.stateless_uniform(tf.shape(h), seed=self.seed.value) >= rate
                 h = tf.where(keep, h / (1.0 - rate), tf.zeros_like(h))
-        return h, penalty
+        return h
+
+    def _kernels(self) -> list[int]:
+        """The variable index of each Dense layer's kernel, in layer order."""
+        return [layer.weights[0] for layer in self.layers if layer.kind == "dense"]
+
+    def _per_tower(self, i: int, values: Any) -> Any:
+        """[K] values shaped to broadcast over stacked variable i, tower by tower."""
+        tf = self._tf
+        if i == self._wide:
+            return tf.repeat(values, self.shapes[i][1])  # [K * units], a column each
+        return tf.reshape(values, [self.size] + [1] * len(self.shapes[i]))
+
+    def _penalty(self) -> Any:
+        """Each tower's L2 penalty, [K]: the sum over its kernels of l2 * sum(kernel ** 2)."""
+        tf = self._tf
+        penalty = tf.zeros([self.size])
+        for dense, i in enumerate(self._kernels()):
+            if not self.regularized[dense]:
+                continue
+            kernel = self.variables[i]
+            if i == self._wide:
+                columns = tf.reduce_sum(tf.square(kernel), 0)  # [K * units]
+                squares = tf.reduce_sum(tf.reshape(columns, [self.size, -1]), 1)
+            else:
+                squares = tf.reduce_sum(tf.square(kernel), [1, 2])
+            penalty = penalty + self.l2[dense] * squares
+        return penalty
+
+    def _with_penalty_gradients(self, gradients: list[Any], stepping: Any) -> list[Any]:
+        """The data loss's gradients plus the L2 penalty's (2 * l2 * kernel, for stepping
+        towers). Taken by hand rather than on the tape, which spent several full passes over
+        the wide first kernel (square, tile, multiply, add) where one multiply-add does."""
+        tf = self._tf
+        gate = tf.cast(stepping, "float32")
+        position = {id(v): n for n, v in enumerate(self._trainable_variables)}
+        gradients = list(gradients)
+        for dense, i in enumerate(self._kernels()):
+            if not self.regularized[dense]:
+                continue
+            n = position[id(self.variables[i])]
+            factor = self._per_tower(i, 2.0 * self.l2[dense] * gate)
+            gradients[n] = gradients[n] + factor * self.variables[i]
+        return gradients
 
     def _per_tower_matmul(self, h: Any, kernel: Any) -> Any:
         """[K, batch, in] times [K, in, out], as K plain products: for these small matrices
@@ -404,13 +441,13 @@ class StackedTowers:
         tf = self._tf
         return tf.stack([tf.matmul(a, b) for a, b in zip(tf.unstack(h), tf.unstack(kernel))])
 
-    def _losses_and_metrics(self, y: Any, output: Any, penalty: Any) -> tuple[Any, list[Any]]:
-        """Each tower's mean loss (L2 included) and summed metrics over the batch."""
+    def _losses_and_metrics(self, y: Any, output: Any) -> tuple[Any, list[Any]]:
+        """Each tower's mean loss (L2 not included) and summed metrics over the batch."""
         tf = self._tf
         targets = tf.broadcast_to(y, tf.concat([[self.size], tf.shape(y)], 0))
         if len(targets.shape) == len(output.shape) - 1 and not self.sparse:
             targets = tf.expand_dims(targets, -1)  # as Keras' loss and metric wrappers do
-        losses = tf.reduce_mean(self.loss(targets, output), axis=1) + penalty
+        losses = tf.reduce_mean(self.loss(targets, output), axis=1)
         metrics = [
             tf.reduce_sum(tf.cast(tf.reshape(fn(targets, output), [self.size, -1]), "float32"), 1)
             for _, fn in self.metrics
@@ -423,13 +460,16 @@ class StackedTowers:
         tf = self._tf
         x, y = tf.gather(self.x_train, indices), tf.gather(self.y_train, indices)
         count = tf.cast(tf.shape(indices)[0], "float32")
+        penalty = self._penalty()  # before the step's update, as Keras adds it to the loss
         with tf.GradientTape() as tape:
-            output, penalty = self._forward(x, training=True)
-            losses, metrics = self._losses_and_metrics(y, output, penalty)
+            output = self._forward(x, training=True)
+            data_losses, metrics = self._losses_and_metrics(y, output)
+            losses = data_losses + penalty
             stepping = tf.logical_and(self.active > 0, tf.math.is_finite(losses))
-            total = tf.reduce_sum(tf.where(stepping, losses, 0.0))
+            total = tf.reduce_sum(tf.where(stepping, data_losses, 0.0))
         variables = self._trainable_variables
         gradients = tape.gradient(total, [v.value for v in variables])
+        gradients = self._with_penalty_gradients(gradients, stepping)
         self.active.assign(tf.cast(stepping, "float32"))
         self.optimizer.apply(gradients, variables)
         return tf.stack([losses * count, *metrics])
@@ -438,8 +478,9 @@ class StackedTowers:
         """The validation samples [start, end): [1 + metrics, K] sums, as `_step_graph`."""
         tf = self._tf
         x, y = self.x_val[start:end], self.y_val[start:end]
-        output, penalty = self._forward(x, training=False)
-        losses, metrics = self._losses_and_metrics(y, output, penalty)
+        output = self._forward(x, training=False)
+        losses, metrics = self._losses_and_metrics(y, output)
+        losses = losses + self._penalty()
         return tf.stack([losses * tf.cast(end - start, "float32"), *metrics])
 
     def _logs(self, sums: Any, count: int, prefix: str = "") -> dict[str, np.ndarray]:
