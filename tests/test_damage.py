@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -195,40 +194,72 @@ def test_folder_of_user_files_without_campaign_toml_is_refused(tmp_path, capsys)
     assert sorted(p.name for p in folder.iterdir()) == ["thesis.tex"]
 
 
-def _search_process(campaign):
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]))
-    return subprocess.Popen(
+# Planted in the killed process as sitecustomize: signals itself at the chosen write (the
+# Nth file replaced whose path ends so), before or after the file lands. Every state file,
+# KerasTuner's included, is written through a temporary file and os.replace.
+KILL_HOOK = """
+import os, signal
+_replace, _seen = os.replace, 0
+def _replace_then_signal(src, dst, *args, **kwargs):
+    global _seen
+    hit = str(dst).endswith(os.environ["KILL_AT"])
+    _seen += hit
+    at = hit and _seen == int(os.environ["KILL_COUNT"])
+    if at and os.environ["KILL_WHEN"] == "before":
+        os.kill(os.getpid(), int(os.environ["KILL_SIGNAL"]))
+    _replace(src, dst, *args, **kwargs)
+    if at and os.environ["KILL_WHEN"] == "after":
+        os.kill(os.getpid(), int(os.environ["KILL_SIGNAL"]))
+os.replace = _replace_then_signal
+"""
+
+# (signal, file, its Nth write, before/after it lands). A pack of 3 writes the 3 records, the
+# tables, then ends each trial in the oracle (trial_N/trial.json, oracle.json twice each).
+KILLS = [
+    (signal.SIGKILL, "records/1.json", 1, "before"),
+    (signal.SIGKILL, "records/2.json", 1, "after"),
+    (signal.SIGKILL, "trials.csv", 1, "before"),
+    (signal.SIGKILL, "trial_1/trial.json", 2, "before"),
+    (signal.SIGKILL, "oracle.json", 5, "before"),
+    (signal.SIGINT, "oracle.json", 4, "before"),
+]
+
+
+@pytest.mark.parametrize(("how", "path", "count", "when"), KILLS)
+def test_killed_while_state_is_written_resumes_with_every_trial_once(
+    tmp_path, how, path, count, when, capsys
+):
+    campaign = write_campaign(tmp_path, max_trials=3)
+    folder = tmp_path / "results" / "tiny"
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(KILL_HOOK)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(hook), str(Path(__file__).parents[1])]),
+        KILL_AT=path,
+        KILL_COUNT=str(count),
+        KILL_WHEN=when,
+        KILL_SIGNAL=str(int(how)),
+    )
+    process = subprocess.run(
         [sys.executable, "-m", "tuner", "search", str(campaign), "--quiet"],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
         text=True,
+        timeout=300,
     )
-
-
-def _wait_for_first_record(process, folder, timeout=60.0):
-    records = folder / ".engine" / "records"
-    deadline = time.monotonic() + timeout
-    while not list(records.glob("*.json")):
-        assert process.poll() is None and time.monotonic() < deadline, "no trial finished"
-        time.sleep(0.02)
-
-
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGKILL])
-def test_interrupted_search_resumes_with_every_trial_once(tmp_path, how, capsys):
-    campaign = write_campaign(tmp_path, max_trials=6)
-    folder = tmp_path / "results" / "tiny"
-    process = _search_process(campaign)
-    _wait_for_first_record(process, folder)
-    process.send_signal(how)
-    _, err = process.communicate(timeout=60)
     if how == signal.SIGINT:
-        assert process.returncode == 130, err
-        assert "run the same command to resume" in err and "Traceback" not in err, err
+        assert process.returncode == 130, process.stderr
+        assert "run the same command to resume" in process.stderr, process.stderr
+        assert "Traceback" not in process.stderr, process.stderr
+    else:
+        assert process.returncode == -signal.SIGKILL, process.stderr
     kept = trials(folder)
-    assert kept
     assert rerun(campaign) == 0
     after = trials(folder)
-    assert sorted(after) == ["0", "1", "2", "3", "4", "5"]
+    assert sorted(after) == ["0", "1", "2"]
     assert {k: after[k] for k in kept} == kept
-    assert json.loads((folder / ".engine" / "oracle.json").read_text())["end_order"]
+    assert len(json.loads((engine(folder) / "oracle.json").read_text())["end_order"]) == 3
+    assert not list(folder.rglob("*.tmp*"))  # the killed write's temporary file is gone
+    assert disk.table_trial_ids(folder) == {"0", "1", "2"}

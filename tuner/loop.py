@@ -250,7 +250,7 @@ def attach_oracle(oracle: kt.Oracle, folder: Path, *, rebuild: bool = False) -> 
     if not seam.has_state(engine):
         return oracle
     try:
-        oracle.reload()
+        seam.reload(oracle)
     except Exception as error:
         raise ConfigError(
             f"{engine / seam.ORACLE_FILE} cannot be reloaded ({type(error).__name__}: "

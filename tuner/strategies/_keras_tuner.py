@@ -112,6 +112,17 @@ def hyperband_first_round_trial(
     return None
 
 
+def reload(oracle: Any) -> None:
+    """Reload a local oracle's state, without queueing ended trials to run again.
+
+    ``end_trial`` saves with the trial already in ``end_order`` but still ongoing (see
+    `end_trial`); a process stopped before the save that follows leaves it so on disk, and
+    KerasTuner's ``reload`` queues every ongoing trial to run again: it would end twice."""
+    oracle.reload()
+    ended = set(oracle.end_order)
+    oracle._retry_queue = [t for t in oracle._retry_queue if t not in ended]
+
+
 def queued_to_run_again(oracle: Any) -> int:
     """How many trials a local oracle will hand out again before any new one (the ones that
     were running when the last process stopped; ``reload`` queues them). Called by the loop
