@@ -21,7 +21,7 @@ from typing import Any
 
 import keras
 
-from tuner import tf_backend
+from tuner import heap, tf_backend
 from tuner.builders.regularizers import VariableL2, variable_l2s
 
 HELD_IN_A_VARIABLE = "<held in a variable>"
@@ -104,7 +104,8 @@ class CompiledModels:
     (see `tf_backend.custom_gradients`): the gradient registrations a trial's tracing made are
     the trial's model's, kept while the model is cached and released when it is evicted or
     was never kept; TensorFlow's kernel cache, which grows with every model that ran, is
-    emptied once every `kernel_cache_every` released models. So memory stays bounded by
+    emptied once every `kernel_cache_every` released models, and the C heap's free pages go
+    back to the system (`heap.trim`). So memory stays bounded by
     `capacity` models however many trials run.
     """
 
@@ -167,7 +168,9 @@ class CompiledModels:
         tf_backend.forget_custom_gradients(registrations)
         self.released += 1
         self._since_kernel_cache += 1
-        # When the session is cleared before each trial, the kernel cache goes with it.
-        if self._since_kernel_cache >= self.kernel_cache_every and not self.clears_session():
-            tf_backend.clear_kernel_cache()
+        if self._since_kernel_cache >= self.kernel_cache_every:
+            # When the session is cleared before each trial, the kernel cache goes with it.
+            if not self.clears_session():
+                tf_backend.clear_kernel_cache()
+            heap.trim()
             self._since_kernel_cache = 0
