@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from tuner.builders.mlp import MLPHyperModel
+from tuner.builders.packing import TowerTemplate, tower_settings
+from tuner.builders.stacked import StackedTowers
 from tuner.datasets import MULTICLASS, DataSpec
 from tuner.model_reuse import CompiledModels
 
@@ -67,3 +69,27 @@ def test_graphs_of_models_let_go_are_freed(reuse):
     if reuse:  # the kernel cache was emptied at each eviction: the cached model still trains
         assert _trial(cache, 24) is cache.models[next(iter(cache.models))]
         assert cache.reused == 1
+
+
+def _trained_stack(units: int) -> StackedTowers:
+    hp = kt.HyperParameters()
+    values = dict(n_layers=1, units=units, optimizer="adam", batch_size=8, learning_rate=0.01)
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    template = TowerTemplate(MLPHyperModel.for_data(SPEC), hp, 0)
+    x, y = np.ones((16, 4), "float32"), np.zeros(16, "int64")
+    stack = StackedTowers(template.model, 2, x, y, x, y, batch_size=8)
+    stack.load([template.initial_weights(s) for s in (0, 1)], *tower_settings(template, [hp, hp]))
+    assert np.isfinite(stack.train_epoch(np.arange(16))["loss"]).all()
+    return stack
+
+
+def test_graphs_of_stacks_let_go_are_freed():
+    # The packed executor releases the stacks it evicts; without it, each leaves its traced
+    # steps behind (TensorFlow's gradient registry holds them).
+    stack = _trained_stack(8)
+    one_stack = _live_graphs()
+    for units in (16, 24, 32):
+        stack.release()
+        stack = _trained_stack(units)
+    assert _live_graphs() <= one_stack

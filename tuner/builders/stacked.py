@@ -273,6 +273,17 @@ class StackedTowers:
         self._evaluate = tf.function(
             self._evaluate_graph, input_signature=[scalar, scalar], autograph=False
         )
+        # Traced now, so that the gradient registrations the tracing makes are known to be
+        # this stack's: whoever drops the stack forgets them (`release`), or the registry
+        # would keep its graphs alive.
+        known = tf_backend.custom_gradients()
+        self._train_step.get_concrete_function()
+        self._evaluate.get_concrete_function()
+        self._registrations = tf_backend.custom_gradients() - known
+
+    def release(self) -> None:
+        """Let TensorFlow free this stack's traced graphs; the stack is not used again."""
+        tf_backend.forget_custom_gradients(self._registrations)
 
     # ------------------------------------------------------------------ state
 

@@ -208,7 +208,8 @@ class PackedExecutor:
         )
         self._stacks[(key, size)] = stack
         while len(self._stacks) > KEPT_STACKS:
-            self._stacks.popitem(last=False)
+            _, evicted = self._stacks.popitem(last=False)
+            evicted.release()
         return stack
 
     def _epoch_order(self, epoch: int, epochs: int) -> np.ndarray:
