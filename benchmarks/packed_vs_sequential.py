@@ -9,8 +9,8 @@ epochs, learning rate log-uniform 1e-6..1e-2, L2 log-uniform 1e-8..1e-4).
 
 Each engine runs as its own process, in turn, in this one run (the machine's speed drifts):
 `tuner search` with the default settings (packing on), `tuner search` with ``pack = 1``, and
-KerasTuner's RandomSearch as its guide writes it (`search_vs_kerastuner.py --engine
-kerastuner`). Prints one JSON line: wall seconds of each, the speed-ups, and the agreement of
+KerasTuner's RandomSearch (BayesianOptimization for ``--strategy bayesian``; the same
+optimizer) as its guide writes it (`search_vs_kerastuner.py --engine kerastuner`). Prints one JSON line: wall seconds of each, the speed-ups, and the agreement of
 the packed and the one-at-a-time runs (same proposals; correlation of per-trial scores; best
 scores). Run by hand, never by CI.
 """
@@ -126,6 +126,10 @@ def main() -> None:
                     "kerastuner",
                     "--trials",
                     str(args.trials),
+                    "--strategy",
+                    args.strategy,
+                    "--optimizer",
+                    args.optimizer,
                 ],
                 folder,
             )

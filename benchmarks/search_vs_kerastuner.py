@@ -116,8 +116,9 @@ def run_ours(trials: int, seed: int, strategy: str, folder: Path, threads: int) 
     }
 
 
-def kerastuner_build(hp: kt.HyperParameters) -> keras.Model:
-    """The textbook model, written the way KerasTuner's getting-started guide writes builders."""
+def kerastuner_build(hp: kt.HyperParameters, optimizer: str = "sgd") -> keras.Model:
+    """The textbook model, written the way KerasTuner's getting-started guide writes builders
+    (`optimizer`: a Keras optimizer name, "sgd" or "adam")."""
     l2 = hp.Float("l2", 1e-8, 1e-4, sampling="log")
     model = keras.Sequential([keras.Input(shape=(784,))])
     for _ in range(6):
@@ -131,7 +132,12 @@ def kerastuner_build(hp: kt.HyperParameters) -> keras.Model:
         )
     model.add(keras.layers.Dense(10, activation="softmax"))
     model.compile(
-        optimizer=keras.optimizers.SGD(hp.Float("lr", 1e-6, 1e-2, sampling="log")),
+        optimizer=keras.optimizers.get(
+            {
+                "class_name": optimizer,
+                "config": {"learning_rate": hp.Float("lr", 1e-6, 1e-2, sampling="log")},
+            }
+        ),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -141,11 +147,24 @@ def kerastuner_build(hp: kt.HyperParameters) -> keras.Model:
 class BuildFunction:
     """`kerastuner_build` as an object, so the clock can time its calls."""
 
+    def __init__(self, optimizer: str = "sgd"):
+        self.optimizer = optimizer
+
     def __call__(self, hp: kt.HyperParameters) -> keras.Model:
-        return kerastuner_build(hp)
+        return kerastuner_build(hp, self.optimizer)
 
 
-def run_kerastuner(trials: int, seed: int, folder: Path, threads: int) -> dict:
+KERASTUNER_TUNERS = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization}
+
+
+def run_kerastuner(
+    trials: int,
+    seed: int,
+    folder: Path,
+    threads: int,
+    strategy: str = "random",
+    optimizer: str = "sgd",
+) -> dict:
     from tuner import tf_backend
 
     tf_backend.configure_threads(threads)
@@ -154,10 +173,10 @@ def run_kerastuner(trials: int, seed: int, folder: Path, threads: int) -> dict:
     with Clock(
         fit=(keras.Model, "fit"),
         build=(BuildFunction, "__call__"),
-        loop=(kt.RandomSearch, "search"),
+        loop=(kt.Tuner, "search"),
     ) as clock:
-        tuner = kt.RandomSearch(
-            BuildFunction(),
+        tuner = KERASTUNER_TUNERS[strategy](
+            BuildFunction(optimizer),
             objective="val_accuracy",
             max_trials=trials,
             seed=seed or 1,
@@ -234,13 +253,15 @@ def proposal_times(finished: int, strategy: str) -> dict:
     }
 
 
-def run_engine(engine: str, trials: int, seed: int, strategy: str, threads: int) -> dict:
+def run_engine(
+    engine: str, trials: int, seed: int, strategy: str, threads: int, optimizer: str = "sgd"
+) -> dict:
     """One search through one engine, timed: a JSON-ready dict."""
     with tempfile.TemporaryDirectory() as folder:
         if engine == "ours":
             result = run_ours(trials, seed, strategy, Path(folder), threads)
         else:
-            result = run_kerastuner(trials, seed, Path(folder), threads)
+            result = run_kerastuner(trials, seed, Path(folder), threads, strategy, optimizer)
     result.update(
         engine=engine,
         strategy=strategy,
@@ -335,6 +356,7 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3, help="--engine both: rounds of A/B")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--optimizer", default="sgd", help="--engine kerastuner: sgd or adam")
     parser.add_argument(
         "--threads",
         type=int,
@@ -366,7 +388,11 @@ def main() -> None:
         print(json.dumps(compare(args.trials, args.seed, args.threads, args.rounds)))
     else:
         print(
-            json.dumps(run_engine(args.engine, args.trials, args.seed, args.strategy, args.threads))
+            json.dumps(
+                run_engine(
+                    args.engine, args.trials, args.seed, args.strategy, args.threads, args.optimizer
+                )
+            )
         )
 
 
