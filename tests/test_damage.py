@@ -105,6 +105,19 @@ def test_campaign_toml_that_is_not_text_is_one_line(copy, capsys):
     one_error_line(capsys, "campaign.toml", "--overwrite")
 
 
+def test_campaign_saved_on_a_machine_with_more_cores_resumes_here(copy, capsys):
+    campaign, folder = copy
+    saved = folder / "campaign.toml"
+    threads = 4 * (os.cpu_count() or 1) + 1  # above this machine's limit, not another's
+    text = saved.read_text()
+    assert "\nthreads = 0\n" in text
+    saved.write_text(text.replace("\nthreads = 0\n", f"\nthreads = {threads}\n"))
+    assert cli.main(["results", str(folder), "--rebuild"]) == 0
+    assert rerun(campaign, "--max-trials", "4") == 0
+    assert sorted(trials(folder)) == ["0", "1", "2", "3"]
+    assert "Traceback" not in capsys.readouterr().err
+
+
 def test_empty_trials_csv_is_one_line_then_rebuild_rewrites_it(copy, capsys):
     _, folder = copy
     before = (folder / "trials.csv").read_text()

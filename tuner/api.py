@@ -15,7 +15,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
-from tuner.campaign import Campaign, from_dict, load_campaign
+from tuner.campaign import Campaign, from_saved, load_campaign
 from tuner.errors import ConfigError
 from tuner.execution import PackedExecutor, SequentialExecutor, TrialOutcome
 from tuner.execution.pack_size import auto_pack_size
@@ -425,13 +425,12 @@ def _in_memory_campaign(
 
 def load_results(name_or_folder: str | Path, results_dir: str | Path = "results") -> Results:
     """Reopen a finished (or interrupted) campaign's results without searching."""
-    import tomllib
 
     folder = disk.resolve_folder(name_or_folder, results_dir)
     text = disk.saved_campaign_text(folder)
     if text is None:
         raise ConfigError(f"{folder} holds no campaign.toml; is it a results folder?")
-    campaign = from_dict(tomllib.loads(text), source=str(folder / disk.CAMPAIGN_FILE))
+    campaign = from_saved(text, str(folder / disk.CAMPAIGN_FILE))
     campaign = campaign.replace(results_dir=str(folder.parent))
     objective = kt.Objective(campaign.objective, campaign.direction)
     store = DiskStore(

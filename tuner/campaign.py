@@ -325,6 +325,21 @@ def load_campaign(path: str | Path) -> Campaign:
     return campaign
 
 
+def from_saved(text: str, source: str, way_out: str = "") -> Campaign:
+    """The campaign a results folder saved (its campaign.toml text); `source` names the file.
+    One `ConfigError` line, "<source> is damaged (...)" plus `way_out`, when it cannot be
+    read. A thread count above this machine's limit was the saving machine's: this one
+    decides (0), rather than calling the file damaged."""
+    try:
+        data = tomllib.loads(text)
+        threads = data.get("threads")
+        if isinstance(threads, int) and not isinstance(threads, bool) and threads > MAX_THREADS:
+            data["threads"] = 0
+        return from_dict(data, source=source)
+    except (tomllib.TOMLDecodeError, ConfigError) as error:
+        raise ConfigError(f"{source} is damaged ({error}){way_out}.") from None
+
+
 def changed_fields(now: Campaign, before: Campaign) -> list[str]:
     """The fields that differ and may not change while a campaign keeps its finished trials."""
     a, b = now.to_dict(), before.to_dict()

@@ -100,12 +100,11 @@ def _rebuild(name: str, results_dir: str) -> None:
     """Rebuild a results folder's engine state and tables from its records, saying what was
     damaged and what was done."""
     import_keras_quietly()
-    import tomllib
 
     import keras_tuner as kt
 
     from tuner import loop
-    from tuner.campaign import from_dict
+    from tuner.campaign import from_saved
     from tuner.space import AUTO_LEARNING_RATE
     from tuner.store import disk
     from tuner.strategies import _keras_tuner, create_oracle
@@ -114,10 +113,7 @@ def _rebuild(name: str, results_dir: str) -> None:
     text = disk.saved_campaign_text(folder)
     if text is None:
         raise ConfigError(f"{folder} holds no campaign.toml; is it a results folder?")
-    try:
-        campaign = from_dict(tomllib.loads(text), source=str(folder / disk.CAMPAIGN_FILE))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{folder / disk.CAMPAIGN_FILE} is damaged ({error}).") from None
+    campaign = from_saved(text, str(folder / disk.CAMPAIGN_FILE))
     for path, reason in disk.set_aside_damaged_records(folder):
         print(f"{path} {reason}: moved aside to {path.name}.damaged")
     objective = kt.Objective(campaign.objective, campaign.direction)

@@ -11,7 +11,6 @@ unchanged.
 from __future__ import annotations
 
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from keras_tuner.engine import trial as trial_module
 from tuner import tf_backend
 from tuner.builders import resolve_builder
 from tuner.builders.mlp import MLPHyperModel
-from tuner.campaign import Campaign, changed_fields, from_dict
+from tuner.campaign import Campaign, changed_fields, from_saved
 from tuner.datasets import Dataset, load_dataset
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import Executor, TrialContext, TrialOutcome, trials_per_run
@@ -206,13 +205,8 @@ def claim(
 
 
 def _saved_campaign(folder: Path, text: str, overwrite_hint: str) -> Campaign:
-    path = folder / disk.CAMPAIGN_FILE
-    try:
-        return from_dict(tomllib.loads(text), source=str(path))
-    except (tomllib.TOMLDecodeError, ConfigError) as error:
-        raise ConfigError(
-            f"{path} is damaged ({error}); restore it, or start over with {overwrite_hint}."
-        ) from None
+    way_out = f"; restore it, or start over with {overwrite_hint}"
+    return from_saved(text, str(folder / disk.CAMPAIGN_FILE), way_out)
 
 
 def attach_oracle(oracle: kt.Oracle, folder: Path, *, rebuild: bool = False) -> kt.Oracle:
