@@ -190,13 +190,14 @@ def _worker(args: argparse.Namespace) -> int:
         )
     if args.max_pack is not None and args.max_pack < 1:
         raise ConfigError(f"--max-pack must be at least 1, but got {args.max_pack}.")
-    import_keras_quietly()
-    from tuner import loop
     from tuner.distributed.session import check_worker_campaign
-    from tuner.distributed.worker import run_worker
 
     campaign = _campaign(args)
-    check_worker_campaign(campaign, args.campaign)
+    check_worker_campaign(campaign, args.campaign)  # before Keras loads: refused at once
+    import_keras_quietly()
+    from tuner import loop
+    from tuner.distributed.worker import run_worker
+
     plan = loop.make_plan(campaign)
     ran = run_worker(plan, chief, tuner_id, max_pack=args.max_pack)
     _say(f"{tuner_id}: {ran} trial(s) run; the chief says the campaign is done")

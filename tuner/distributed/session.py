@@ -14,8 +14,12 @@ import tomli_w
 from tuner.campaign import Campaign, from_dict
 from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
-from tuner.store import disk
 
+# `tuner.store.disk`'s ENGINE_FOLDER and CAMPAIGN_FILE, spelled out (tests pin them equal):
+# the store imports Keras, and a worker with the wrong campaign file is refused before Keras
+# loads (seconds sooner).
+ENGINE_FOLDER = ".engine"
+CAMPAIGN_FILE = "campaign.toml"
 SESSION_FILE = "chief.json"
 # Settings each machine may choose for itself: where it sees the shared folder, its threads,
 # how many trials it trains as one model. Anything else must be the chief's.
@@ -33,7 +37,7 @@ def fingerprint(campaign: Campaign) -> str:
 
 
 def session_path(folder: Path) -> Path:
-    return folder / disk.ENGINE_FOLDER / SESSION_FILE
+    return folder / ENGINE_FOLDER / SESSION_FILE
 
 
 def write_session(campaign: Campaign, address: str) -> None:
@@ -62,17 +66,16 @@ def check_worker_campaign(campaign: Campaign, campaign_file: str) -> None:
     if fingerprint(campaign) == theirs:
         return
     fields = "its settings"
-    saved = disk.saved_campaign_text(folder)
-    if saved is not None:
-        try:
-            chief = from_dict(tomllib.loads(saved), source=str(folder / disk.CAMPAIGN_FILE))
-            mine, other = _shared(campaign), _shared(chief)
-            names = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
-            fields = ", ".join(names) or fields
-        except (tomllib.TOMLDecodeError, ConfigError):
-            pass
+    saved = folder / CAMPAIGN_FILE
+    try:
+        chief = from_dict(tomllib.loads(saved.read_text(encoding="utf-8")), source=str(saved))
+        mine, other = _shared(campaign), _shared(chief)
+        names = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
+        fields = ", ".join(names) or fields
+    except (OSError, ValueError, ConfigError):  # ValueError: bad TOML or not UTF-8
+        pass
     raise ConfigError(
-        f"campaign file {campaign_file} differs from the chief's campaign "
-        f"({folder / disk.CAMPAIGN_FILE}) in {fields}; a worker must run the chief's campaign "
-        "file (only results_dir, threads and pack may differ)."
+        f"campaign file {campaign_file} differs from the chief's campaign ({saved}) in "
+        f"{fields}; a worker must run the chief's campaign file (only results_dir, threads "
+        "and pack may differ)."
     )

@@ -436,7 +436,10 @@ def serve(servicer: Any, host: str, port: int, threads: int = 4) -> tuple[Any, i
     import grpc
     from keras_tuner.src import protos
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads))
+    # Without SO_REUSEPORT (gRPC's default) a second chief on a port in use would share it.
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=threads), options=[("grpc.so_reuseport", 0)]
+    )
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
         bound = server.add_insecure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
