@@ -158,7 +158,9 @@ class Chief:
         finally:
             self._close()
         if self.servicer.fatal is not None:
-            raise Fatal(f"stopped: {self.servicer.fatal}")
+            failed = [r for r in self.store.records() if not r.completed and r.error]
+            last = f"; last: {failed[-1].error}" if failed else ""
+            raise Fatal(f"stopped: {self.servicer.fatal}{last}")
         return api.Results(
             campaign=self.plan.campaign,
             records=self.store.records(),

@@ -19,35 +19,39 @@ HEARTBEAT_S = 2.0
 
 
 class HeartbeatExecutor:
-    """An executor that, while its trials train, tells the chief every `every_s` seconds that
-    their worker is alive (a ``get_trial`` call per trial, which the chief counts as a
-    heartbeat): the chief hands a silent worker's trials to another."""
+    """An executor that tells the chief every `every_s` seconds that its worker is alive,
+    from a thread: a ``get_trial`` call for each trial of the batch it last ran, which the
+    chief counts as a heartbeat for the worker running it. The beats go on while the batch's
+    records and models are saved and its trials ended, until the next batch (or `close`); a
+    trial that has ended counts for no one. The chief hands a silent worker's trials to
+    another."""
 
     def __init__(self, executor: Any, client: Any, every_s: float = HEARTBEAT_S) -> None:
         self.executor, self.client, self.every_s = executor, client, every_s
+        self.current: list[str] = []
+        self._stop = threading.Event()
+        # Not joined: a call to a chief that has gone blocks until its timeout, and the loop's
+        # own next call reports the lost chief.
+        threading.Thread(target=self._beat, daemon=True).start()
 
     @property
     def max_pack(self) -> int:
         return trials_per_run(self.executor)
 
     def run(self, trials: Sequence[Any], context: TrialContext) -> list[TrialOutcome]:
-        stop = threading.Event()
-        ids = [t.trial_id for t in trials]
-        # Not joined: a call to a chief that has gone blocks until its timeout, and the loop's
-        # own next call reports the lost chief.
-        threading.Thread(target=self._beat, args=(ids, stop), daemon=True).start()
-        try:
-            return list(self.executor.run(trials, context))
-        finally:
-            stop.set()
+        self.current = [t.trial_id for t in trials]
+        return list(self.executor.run(trials, context))
 
-    def _beat(self, trial_ids: list[str], stop: threading.Event) -> None:
-        while not stop.wait(self.every_s):
-            for trial_id in trial_ids:
+    def close(self) -> None:
+        self._stop.set()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.every_s):
+            for trial_id in list(self.current):
                 try:
                     self.client.get_trial(trial_id)
                 except Exception:  # the chief is gone or busy: the loop finds out on its own
-                    return
+                    break
 
 
 def run_worker(
@@ -81,13 +85,14 @@ def run_worker(
     }
     store = api.build_store(plan, None, shared=True)
     executor, _ = api.build_executor(plan, entries, max_pack=max_pack)
+    beating = HeartbeatExecutor(executor, client, heartbeat_s)
     try:
-        return run_trials(
-            client, HeartbeatExecutor(executor, client, heartbeat_s), store, tuner_id=tuner_id
-        )
+        return run_trials(client, beating, store, tuner_id=tuner_id)
     except grpc.RpcError as error:
         code = error.code() if hasattr(error, "code") else None
         raise Fatal(
             f"lost the chief at {chief} ({getattr(code, 'name', code)}); this worker's "
             "finished trials are saved in the results folder"
         ) from None
+    finally:
+        beating.close()
