@@ -16,7 +16,6 @@ import threading
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
-from types import SimpleNamespace
 
 import keras_tuner as kt
 import pandas as pd
@@ -195,35 +194,23 @@ def table_of(folder: Path) -> pd.DataFrame:
     return pd.read_csv(folder / "trials.csv", dtype={"trial_id": str})
 
 
-@pytest.fixture(scope="module")
-def two_workers(tmp_path_factory):
-    """One 12-trial campaign run by a chief (this process) and two worker processes, and the
-    same campaign run in this process alone."""
-    root = tmp_path_factory.mktemp("two_workers")
-    path = write_campaign(root, name="pair", max_trials=12, pack=1)
+@pytest.mark.slow
+def test_two_workers_run_every_trial_once_and_find_what_one_process_finds(tmp_path):
+    """One 12-trial campaign run by a chief (this process) and two worker processes, against
+    the same campaign run in this process alone. One test, not several reading a module
+    fixture: pytest-xdist would run such a fixture once per process that gets one of them."""
+    path = write_campaign(tmp_path, name="pair", max_trials=12, pack=1)
     out = io.StringIO()
     with redirect_stdout(out):
         code = cli.main(["search", str(path), "--workers", "2"])
-    single = api.search(str(path), results_dir=str(root / "single"), quiet=True)
-    folder = root / "results" / "pair"
-    return SimpleNamespace(
-        code=code,
-        out=out.getvalue(),
-        folder=folder,
-        table=table_of(folder),
-        single=single,
-    )
-
-
-@pytest.mark.slow
-def test_two_workers_run_every_trial_exactly_once(two_workers):
-    assert two_workers.code == 0, two_workers.out
-    table = two_workers.table
+    assert code == 0, out.getvalue()
+    folder = tmp_path / "results" / "pair"
+    table = table_of(folder)
     assert sorted(table["trial_id"]) == [f"{i:02d}" for i in range(12)]
     assert set(table["status"]) == {"completed"} and list(table["rank"]) == list(range(1, 13))
-    history = pd.read_csv(two_workers.folder / "history.csv", dtype={"trial_id": str})
+    history = pd.read_csv(folder / "history.csv", dtype={"trial_id": str})
     assert len(history) == 24 and not history.duplicated(["trial_id", "epoch"]).any()
-    logs = two_workers.folder / ".engine" / "workers"
+    logs = folder / ".engine" / "workers"
     ran = [
         int(line.split(": ")[1].split()[0])
         for name in ("worker0", "worker1")
@@ -233,22 +220,17 @@ def test_two_workers_run_every_trial_exactly_once(two_workers):
     # Both ended when the chief said so, and no trial ran twice (how the 12 split between them
     # depends on which started first).
     assert len(ran) == 2 and sum(ran) == 12, ran
-    progress = [line for line in two_workers.out.splitlines() if line.startswith("[")]
+    progress = [line for line in out.getvalue().splitlines() if line.startswith("[")]
     shown = [re.search(r"\] trial (\d+) ", line).group(1) for line in progress]
-    assert sorted(shown) == sorted(table["trial_id"])
-    assert progress[-1].startswith("[12/12]")
+    assert sorted(shown) == sorted(table["trial_id"]) and progress[-1].startswith("[12/12]")
 
-
-@pytest.mark.slow
-def test_two_workers_find_what_one_process_finds(two_workers):
-    single = two_workers.single.table.set_index("trial_id")
-    both = two_workers.table.set_index("trial_id")
-    assert two_workers.table.iloc[0]["trial_id"] == two_workers.single.best_trial_id
+    single = api.search(str(path), results_dir=str(tmp_path / "single"), quiet=True)
+    assert table.iloc[0]["trial_id"] == single.best_trial_id
+    alone, both = single.table.set_index("trial_id"), table.set_index("trial_id")
     for column in ("score", "learning_rate", "units", "best_epoch"):
-        assert both[column].to_dict() == single[column].to_dict(), column
+        assert both[column].to_dict() == alone[column].to_dict(), column
     # One kept model (keep_top = 1), the best's: the workers only add, the chief prunes.
-    kept = sorted(p.stem for p in (two_workers.folder / "models").glob("*.keras"))
-    assert kept == [two_workers.single.best_trial_id]
+    assert sorted(p.stem for p in (folder / "models").glob("*.keras")) == [single.best_trial_id]
 
 
 def free_port() -> int:
@@ -266,12 +248,12 @@ def ongoing(folder: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_trial_does_not_lose_or_hang_the_campaign(tmp_path, capsys):
-    path = write_campaign(tmp_path, name="kill", max_trials=8, epochs=10, pack=1)
+    path = write_campaign(tmp_path, name="kill", max_trials=6, epochs=6, pack=1)
     folder = tmp_path / "results" / "kill"
     port = free_port()
     address = f"{LOOPBACK}:{port}"
     chief: dict[str, int] = {}
-    argv = ["chief", str(path), "--bind", address, "--heartbeat-timeout", "4", "--quiet"]
+    argv = ["chief", str(path), "--bind", address, "--heartbeat-timeout", "3", "--quiet"]
     thread = threading.Thread(target=lambda: chief.update(code=cli.main(argv)), daemon=True)
     started = time.perf_counter()
     thread.start()
@@ -315,7 +297,7 @@ def test_a_worker_killed_mid_trial_does_not_lose_or_hang_the_campaign(tmp_path, 
         out
     )
     table = table_of(folder)
-    assert sorted(table["trial_id"]) == [f"{i}" for i in range(8)]
+    assert sorted(table["trial_id"]) == [f"{i}" for i in range(6)]
     assert set(table["status"]) == {"completed"}
     assert wall < 150
 
