@@ -95,6 +95,15 @@ def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
     chief = Chief(plan, Address(LOOPBACK, 0), quiet=args.quiet, print_line=_say)
     address = chief.bind()
     chief.start(overwrite=args.overwrite)
+    if chief.finished_before():
+        found = chief.run()
+        if not args.quiet:
+            _say(
+                f"campaign {plan.campaign.name!r} already has {len(found.records)} finished "
+                f"trial(s) in {plan.campaign.folder}; nothing new ran (raise max_trials to run "
+                "more, or start over with --overwrite)"
+            )
+        return found
     # Each worker packs at most its share of the trials: one worker must not take them all.
     share = -(-plan.planned_trials() // args.workers)
     pool = LocalPool(

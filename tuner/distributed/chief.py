@@ -75,6 +75,13 @@ class Chief:
 
     def start(self, *, overwrite: bool = False, overwrite_hint: str = "--overwrite") -> None:
         """Claim the results folder, resolve learning_rate = "auto", and serve the oracle."""
+        try:
+            self._start(overwrite, overwrite_hint)
+        except BaseException:
+            self.server.stop(grace=None)  # free the port: nothing was served
+            raise
+
+    def _start(self, overwrite: bool, overwrite_hint: str) -> None:
         plan, campaign = self.plan, self.plan.campaign
         claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
         entries, self.lr_info = resolve_auto_learning_rate(campaign, plan.dataset, plan.hypermodel)
@@ -127,14 +134,18 @@ class Chief:
         )
         ran = 0
         last_call = self.clock()
+        said: set[str] = set()
         try:
             while True:
                 ran += self._report_ended(report)
-                gone = set(pool.processes) - set(pool.alive()) if pool is not None else set()
-                self._hand_back_silent(gone, report)
+                gone = pool.failures() if pool is not None else {}
+                for worker in gone.keys() - said:  # a worker that died with no trial, too
+                    self.print_line(f"{worker} {gone[worker]}")
+                said |= gone.keys()
+                self._hand_back_silent(gone)
                 if self._done():
                     break
-                live = self._live_workers() - gone
+                live = self._live_workers() - gone.keys()
                 if live:
                     last_call = self.clock()
                 if pool is not None and not pool.alive():
@@ -202,11 +213,10 @@ class Chief:
         seen = dict(self.servicer.last_seen)
         return {w for w, t in seen.items() if now - t <= self.heartbeat_timeout_s}
 
-    def _hand_back_silent(
-        self, gone: set[str], report: Callable[[TrialOutcome], None] | None
-    ) -> None:
-        """Take the trials of workers that exited (`gone`) or went silent, and queue them for
-        another worker; a trial handed back `handoffs` times already is recorded as failed."""
+    def _hand_back_silent(self, gone: dict[str, str]) -> None:
+        """Take the trials of workers that ended (`gone`: how, by worker) or went silent, and
+        queue them for another worker; a trial handed back `handoffs` times already is recorded
+        as failed."""
         from tuner.strategies._keras_tuner import hand_back, running, worker_of
 
         now = self.clock()
@@ -215,7 +225,7 @@ class Chief:
             silent_s = now - self.servicer.last_seen.get(worker, now)
             if worker not in gone and silent_s <= self.heartbeat_timeout_s:
                 continue
-            why = "exited" if worker in gone else f"silent for {silent_s:.0f} s"
+            why = gone[worker] if worker in gone else f"silent for {silent_s:.0f} s"
             self.handed[trial_id] += 1
             again = self.handed[trial_id] <= self.handoffs
             reason = (
@@ -237,12 +247,15 @@ class Chief:
                 self.servicer.ended.put(trial_id)
 
     def _done(self) -> bool:
-        from tuner.strategies._keras_tuner import busy
+        from tuner.strategies._keras_tuner import campaign_over
 
         if self.servicer.fatal is not None or self.servicer.done:
             return True
-        remaining = self.oracle.remaining_trials()
-        return remaining is not None and remaining <= 0 and not busy(self.oracle)
+        return bool(campaign_over(self.oracle))
+
+    def finished_before(self) -> bool:
+        """Whether the campaign had nothing left to run when it started (no worker needed)."""
+        return self._done()
 
     def _let_workers_leave(self, pool: LocalPool | None) -> None:
         """Keep serving until every live worker has been told the campaign is done (it asks

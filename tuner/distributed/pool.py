@@ -88,13 +88,14 @@ class LocalPool:
         return [t for t, p in self.processes.items() if p.poll() is None]
 
     def failures(self) -> dict[str, str]:
-        """The workers that ended other than with exit 0, and how (with their log's last line)."""
+        """The workers that ended other than with exit 0, and how (an error exit with its log's
+        last line: the worker's one-line error)."""
         ended = {}
         for tuner_id, process in self.processes.items():
             code = process.poll()
             if code is None or code == 0:
                 continue
-            last = self._last_line(tuner_id)
+            last = self._last_line(tuner_id) if code > 0 else ""
             ended[tuner_id] = exit_text(code) + (f" ({last})" if last else "")
         return ended
 

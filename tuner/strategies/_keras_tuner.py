@@ -335,17 +335,11 @@ def chief_servicer(clock: Any = None) -> Any:
 
         def CreateTrial(self, request: Any, context: Any) -> Any:
             self.seen(request.tuner_id)
-            if self.fatal is not None:
-                trial = kt.engine.trial.Trial(self.oracle.get_space(), status=status.STOPPED)
-            else:
-                trial = self.oracle.create_trial(request.tuner_id)
+            trial = _ask(self.oracle, request.tuner_id, stop=self.fatal is not None)
             if trial.status == status.STOPPED:
-                if self.fatal is None and busy(self.oracle):
-                    trial = kt.engine.trial.Trial(self.oracle.get_space(), status=status.IDLE)
-                else:
-                    self.done = True
-                    with self.lock:
-                        self.told_to_stop.add(worker_of(request.tuner_id))
+                self.done = True
+                with self.lock:
+                    self.told_to_stop.add(worker_of(request.tuner_id))
             return protos.get_service().CreateTrialResponse(trial=trial.to_proto())
 
         def UpdateTrial(self, request: Any, context: Any) -> Any:
@@ -367,6 +361,29 @@ def chief_servicer(clock: Any = None) -> Any:
             return protos.get_service().EndTrialResponse()
 
     return _Servicer()
+
+
+@synchronized
+def _ask(oracle: Any, tuner_id: str, *, stop: bool) -> kt.engine.trial.Trial:
+    """The chief's answer to a worker's ask: KerasTuner's, except IDLE where it says STOPPED
+    while the campaign is not over, and STOPPED for all when `stop`. Under the oracle's lock:
+    between KerasTuner taking a trial off the queue to run again and making it ongoing, the
+    campaign would look over."""
+    status = kt.engine.trial.TrialStatus
+    if stop:
+        return kt.engine.trial.Trial(oracle.get_space(), status=status.STOPPED)
+    trial: kt.engine.trial.Trial = oracle.create_trial(tuner_id)
+    if trial.status == status.STOPPED and busy(oracle):
+        return kt.engine.trial.Trial(oracle.get_space(), status=status.IDLE)
+    return trial
+
+
+@synchronized
+def campaign_over(oracle: Any) -> bool:
+    """Whether a chief's oracle has handed out every trial and none runs or waits to run
+    again (under its lock, for `_ask`'s reason)."""
+    remaining = oracle.remaining_trials()
+    return remaining is not None and remaining <= 0 and not busy(oracle)
 
 
 def holders(oracle: Any, trial_id: str) -> list[str]:
