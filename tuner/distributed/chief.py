@@ -5,6 +5,7 @@ the results folder's tables from the records the workers save."""
 from __future__ import annotations
 
 import collections
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,12 +43,13 @@ class Chief:
         handoffs: int = 1,
         quiet: bool = False,
         print_line: Callable[[str], None] = print,
+        warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.plan, self.requested = plan, bind
         self.heartbeat_timeout_s, self.worker_timeout_s = heartbeat_timeout_s, worker_timeout_s
         self.handoffs = handoffs
-        self.quiet, self.print_line, self.clock = quiet, print_line, clock
+        self.quiet, self.print_line, self.warn, self.clock = quiet, print_line, warn, clock
         self.address = bind
         self.server: Any = None
         self.servicer: Any = None
@@ -94,7 +96,7 @@ class Chief:
         self.servicer.oracle = self.oracle
         self.server.start()
         if not self.address.is_loopback:
-            self.print_line(f"tuner: warning: {INSECURE.format(address=self.address)}")
+            self.warn(f"tuner: warning: {INSECURE.format(address=self.address)}")
 
     def header(self, notes: list[str]) -> list[str]:
         """The campaign's header lines, as a single-process search prints them."""
@@ -139,7 +141,7 @@ class Chief:
             while True:
                 ran += self._report_ended(report)
                 gone = pool.failures() if pool is not None else {}
-                for worker in gone.keys() - said:  # a worker that died with no trial, too
+                for worker in sorted(gone.keys() - said):  # one that died with no trial, too
                     self.print_line(f"{worker} {gone[worker]}")
                 said |= gone.keys()
                 self._hand_back_silent(gone)

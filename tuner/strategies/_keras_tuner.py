@@ -366,7 +366,8 @@ def chief_servicer(clock: Any = None) -> Any:
 @synchronized
 def _ask(oracle: Any, tuner_id: str, *, stop: bool) -> kt.engine.trial.Trial:
     """The chief's answer to a worker's ask: KerasTuner's, except IDLE where it says STOPPED
-    while the campaign is not over, and STOPPED for all when `stop`. Under the oracle's lock:
+    while the campaign is not over, STOPPED where it says IDLE with no trial running, and
+    STOPPED for all when `stop`. Under the oracle's lock:
     between KerasTuner taking a trial off the queue to run again and making it ongoing, the
     campaign would look over."""
     status = kt.engine.trial.TrialStatus
@@ -375,6 +376,10 @@ def _ask(oracle: Any, tuner_id: str, *, stop: bool) -> kt.engine.trial.Trial:
     trial: kt.engine.trial.Trial = oracle.create_trial(tuner_id)
     if trial.status == status.STOPPED and busy(oracle):
         return kt.engine.trial.Trial(oracle.get_space(), status=status.IDLE)
+    if trial.status == status.IDLE and not busy(oracle):
+        # Nothing runs that could give it something to propose: waiting would never end
+        # (the one-process loop ends here too).
+        return kt.engine.trial.Trial(oracle.get_space(), status=status.STOPPED)
     return trial
 
 
