@@ -229,7 +229,10 @@ class Chief:
                 continue
             why = gone[worker] if worker in gone else f"silent for {silent_s:.0f} s"
             self.handed[trial_id] += 1
-            again = self.handed[trial_id] <= self.handoffs
+            # A trial whose record is saved goes back too: the next worker ends it with that
+            # record (a slow worker's result is never overwritten by a failure).
+            saved = (disk.records_folder(self.plan.campaign.folder) / f"{trial_id}.json").exists()
+            again = self.handed[trial_id] <= self.handoffs or saved
             reason = (
                 f"its worker stopped {self.handed[trial_id]} times while running it "
                 f"(last: {worker}, {why}); it may be what stops them (out of memory?)"
