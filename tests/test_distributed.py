@@ -181,14 +181,22 @@ def test_a_port_in_use_is_bad_input_and_writes_nothing(tmp_path, capsys):
     assert not (tmp_path / "results").exists()
 
 
-def test_bad_worker_options_exit_2_before_anything(tmp_path, capsys):
+def test_bad_distributed_options_exit_2_before_anything(tmp_path, capsys):
     path = write_campaign(tmp_path)
     assert cli.main(["worker", str(path), "--chief", "localhost"]) == 2
     assert cli.main(["worker", str(path), "--chief", "localhost:1", "--id", "a/b"]) == 2
+    assert cli.main(["worker", str(path), "--chief", "localhost:1"]) == 2  # no chief started
     assert cli.main(["search", str(path), "--workers", "0"]) == 2
+    assert cli.main(["chief", str(path), "--bind", "localhost:70000"]) == 2
+    assert cli.main(["chief", str(path), "--heartbeat-timeout", "0"]) == 2
     errors = capsys.readouterr().err.splitlines()
-    assert [line.split(":")[1] for line in errors] == [" error"] * 3, errors
-    assert "no chief" not in " ".join(errors) and not (tmp_path / "results").exists()
+    assert [line.split(": ")[1] for line in errors] == ["error"] * 6, errors
+    assert "--id must be a non-empty name without '/', but got 'a/b'" in errors[1]
+    assert f"no chief has started campaign 'tiny' in {tmp_path / 'results' / 'tiny'}" in errors[2]
+    assert "--workers must be at least 1, but got 0" in errors[3]
+    assert "--bind port must be an integer in [0, 65535], but got '70000'" in errors[4]
+    assert "--heartbeat-timeout must be a number of seconds > 0, but got 0.0" in errors[5]
+    assert not (tmp_path / "results").exists()
 
 
 # --------------------------------------------------------------------------- processes
