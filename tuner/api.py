@@ -22,7 +22,7 @@ from tuner.execution.pack_size import auto_pack_size
 from tuner.loop import Plan, attach_oracle, claim, make_plan, run_trials, space_for
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.pipeline import InputPipeline
-from tuner.store import DiskStore, Store, disk
+from tuner.store import DiskStore, SharedDiskStore, Store, disk
 from tuner.strategies import create_oracle
 from tuner.trial import TrialRecord
 
@@ -121,9 +121,11 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
     return factory
 
 
-def _progress_printer(
+def progress_printer(
     plan: Plan, store: Store, print_line: Callable[[str], None]
 ) -> Callable[[TrialOutcome], None]:
+    """Called with each trial's outcome once it is saved: prints its progress line (the
+    trials done, the best so far, the time left)."""
     from tuner import console
 
     started, total = time.perf_counter(), plan.planned_trials()
@@ -159,6 +161,78 @@ def _progress_printer(
     return report
 
 
+def build_oracle(plan: Plan, entries: dict[str, Any]) -> kt.Oracle:
+    """The campaign's oracle over the space `entries` (learning_rate = "auto" resolved),
+    attached to its claimed folder's engine state."""
+    campaign = plan.campaign
+    return attach_oracle(
+        create_oracle(
+            campaign.strategy,
+            objective=plan.objective,
+            hyperparameters=space_for(campaign, entries),
+            max_trials=campaign.max_trials,
+            seed=campaign.seed,
+            epochs=campaign.epochs,
+            options=campaign.strategy_options,
+            max_consecutive_failures=campaign.max_consecutive_failures,
+        ),
+        campaign.folder,
+    )
+
+
+def build_store(plan: Plan, lr_info: dict[str, Any] | None, *, shared: bool = False) -> DiskStore:
+    """The campaign's results folder as a store; `shared`: a distributed worker's view of it
+    (`SharedDiskStore`), which writes no table."""
+    campaign = plan.campaign
+    preprocessing = getattr(plan.dataset, "preprocessing", None)
+    kind = SharedDiskStore if shared else DiskStore
+    return kind(
+        campaign.folder,
+        plan.objective,
+        keep_top=campaign.keep_top,
+        keeps_parents=plan.strategy.trains_from_parent,
+        hyperparameter_names=list(campaign.space),
+        settings=dict(campaign.to_dict(), **(lr_info or {})),
+        prepare_for_saving=getattr(preprocessing, "with_raw_inputs", None),
+    )
+
+
+def build_executor(
+    plan: Plan,
+    entries: dict[str, Any],
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    *,
+    max_pack: int | None = None,
+) -> tuple[SequentialExecutor | PackedExecutor, str | None]:
+    """The executor that trains the campaign's trials, and the header's line about packing
+    (None: nothing to say). `max_pack` caps the pack size (a worker's share of the trials)."""
+    campaign = plan.campaign
+    pipeline = InputPipeline(plan.dataset)
+    pack, pack_note = _pack_size(plan, entries, callbacks)
+    if max_pack is not None:
+        pack = max(1, min(pack, max_pack))
+    if pack > 1:
+        return PackedExecutor(
+            plan.hypermodel,
+            pipeline,
+            objective=plan.objective,
+            seed=campaign.seed,
+            early_stopping=campaign.early_stopping,
+            max_pack=pack,
+        ), pack_note
+    return SequentialExecutor(
+        plan.hypermodel,
+        pipeline,
+        objective=plan.objective,
+        seed=campaign.seed,
+        early_stopping=campaign.early_stopping,
+        callbacks=callbacks,
+        callback_factory=_tensorboard_callbacks(campaign, plan.tuned)
+        if campaign.tensorboard
+        else None,
+    ), pack_note
+
+
 def run_plan(
     plan: Plan,
     *,
@@ -172,55 +246,12 @@ def run_plan(
     campaign = plan.campaign
     claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
     entries, lr_info = resolve_auto_learning_rate(campaign, plan.dataset, plan.hypermodel)
-    oracle = attach_oracle(
-        create_oracle(
-            campaign.strategy,
-            objective=plan.objective,
-            hyperparameters=space_for(campaign, entries),
-            max_trials=campaign.max_trials,
-            seed=campaign.seed,
-            epochs=campaign.epochs,
-            options=campaign.strategy_options,
-            max_consecutive_failures=campaign.max_consecutive_failures,
-        ),
-        campaign.folder,
-    )
+    oracle = build_oracle(plan, entries)
     preprocessing = getattr(plan.dataset, "preprocessing", None)
-    store = DiskStore(
-        campaign.folder,
-        plan.objective,
-        keep_top=campaign.keep_top,
-        keeps_parents=plan.strategy.trains_from_parent,
-        hyperparameter_names=list(campaign.space),
-        settings=dict(campaign.to_dict(), **(lr_info or {})),
-        prepare_for_saving=getattr(preprocessing, "with_raw_inputs", None),
-    )
+    store = build_store(plan, lr_info)
     if preprocessing is not None and hasattr(preprocessing, "to_dict"):
         store.write_preprocessing(preprocessing.to_dict())
-    pipeline = InputPipeline(plan.dataset)
-    pack, pack_note = _pack_size(plan, entries, callbacks)
-    executor: SequentialExecutor | PackedExecutor
-    if pack > 1:
-        executor = PackedExecutor(
-            plan.hypermodel,
-            pipeline,
-            objective=plan.objective,
-            seed=campaign.seed,
-            early_stopping=campaign.early_stopping,
-            max_pack=pack,
-        )
-    else:
-        executor = SequentialExecutor(
-            plan.hypermodel,
-            pipeline,
-            objective=plan.objective,
-            seed=campaign.seed,
-            early_stopping=campaign.early_stopping,
-            callbacks=callbacks,
-            callback_factory=_tensorboard_callbacks(campaign, plan.tuned)
-            if campaign.tensorboard
-            else None,
-        )
+    executor, pack_note = build_executor(plan, entries, callbacks)
     if not quiet:
         from tuner import console
 
@@ -246,7 +277,7 @@ def run_plan(
         oracle,
         executor,
         store,
-        on_trial_end=None if quiet else _progress_printer(plan, store, print_line),
+        on_trial_end=None if quiet else progress_printer(plan, store, print_line),
     )
     found = Results(
         campaign=campaign,

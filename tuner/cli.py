@@ -16,6 +16,7 @@ from tuner.strategies.registry import strategy_names
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 DISTRIBUTION = "keras-hp-tuner"
+DEFAULT_PORT = 8470
 
 
 def _pack_value(text: str) -> int | str:
@@ -26,30 +27,108 @@ def _pack_value(text: str) -> int | str:
         return text
 
 
-def _search(args: argparse.Namespace) -> int:
-    import_keras_quietly()
-    from tuner import api, console, loop
+# The settings a command line may override, as (option, campaign field).
+OVERRIDES = (
+    ("--strategy", "strategy"),
+    ("--max-trials", "max_trials"),
+    ("--epochs", "epochs"),
+    ("--seed", "seed"),
+    ("--results-dir", "results_dir"),
+    ("--pack", "pack"),
+)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)  # a chief's lines reach a pipe (a log, a test) as they happen
+
+
+def _campaign(args: argparse.Namespace) -> Any:
+    """The campaign file with the command line's overrides."""
     from tuner.campaign import load_campaign
 
     campaign = load_campaign(args.campaign)
     overrides = {
-        key: value
-        for key, value in (
-            ("strategy", args.strategy),
-            ("max_trials", args.max_trials),
-            ("epochs", args.epochs),
-            ("seed", args.seed),
-            ("results_dir", args.results_dir),
-            ("pack", args.pack),
-        )
-        if value is not None
+        field: getattr(args, field)
+        for _, field in OVERRIDES
+        if getattr(args, field, None) is not None
     }
-    if overrides:
-        campaign = campaign.replace(**overrides)
+    return campaign.replace(**overrides) if overrides else campaign
+
+
+def _override_flags(args: argparse.Namespace) -> list[str]:
+    """The command line's overrides as options again (for the workers a search starts)."""
+    flags = []
+    for option, field in OVERRIDES:
+        value = getattr(args, field, None)
+        if value is not None:
+            flags += [option, str(value)]
+    return flags
+
+
+def _search(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(
+            f"--workers must be at least 1, but got {args.workers}; leave it out to run "
+            "every trial in this process."
+        )
+    import_keras_quietly()
+    from tuner import api, loop
+
+    campaign = _campaign(args)
     plan = loop.make_plan(campaign)  # every check, before anything is written or deleted
-    found = api.run_plan(
-        plan, overwrite=args.overwrite, overwrite_hint="--overwrite", quiet=args.quiet
+    if args.workers is not None:
+        found = _search_with_workers(plan, args)
+    else:
+        found = api.run_plan(
+            plan, overwrite=args.overwrite, overwrite_hint="--overwrite", quiet=args.quiet
+        )
+    return _finish(found, args)
+
+
+def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
+    """A chief in this process and `args.workers` worker processes on this machine."""
+    from tuner.distributed import LOOPBACK, Address
+    from tuner.distributed.chief import Chief
+    from tuner.distributed.pool import LocalPool
+    from tuner.store import disk
+
+    chief = Chief(plan, Address(LOOPBACK, 0), quiet=args.quiet, print_line=_say)
+    address = chief.bind()
+    chief.start(overwrite=args.overwrite)
+    if chief.finished_before():
+        found = chief.run()
+        if not args.quiet:
+            _say(
+                f"campaign {plan.campaign.name!r} already has {len(found.records)} finished "
+                f"trial(s) in {plan.campaign.folder}; nothing new ran (raise max_trials to run "
+                "more, or start over with --overwrite)"
+            )
+        return found
+    # Each worker packs at most its share of the trials: one worker must not take them all.
+    share = -(-plan.planned_trials() // args.workers)
+    pool = LocalPool(
+        args.workers,
+        address,
+        [args.campaign, *_override_flags(args), "--max-pack", str(share)],
+        plan.campaign.folder / disk.ENGINE_FOLDER / "workers",
     )
+    started = pool.start()
+    if not args.quiet:
+        for line in chief.header([f"workers: {args.workers} on this machine, chief at {address}"]):
+            _say(line)
+        for line in started:
+            _say(line)
+    try:
+        return chief.run(pool)
+    finally:
+        pool.stop()
+
+
+def _finish(found: Any, args: argparse.Namespace) -> int:
+    """The final table and best score of a search; 1 when no trial completed."""
+    from tuner import console
+
+    campaign = found.campaign
     completed = found.table[found.table["status"] == "completed"]
     if not args.quiet and len(found.table):
         print()
@@ -65,6 +144,72 @@ def _search(args: argparse.Namespace) -> int:
         last = f"; last error: {errors.iloc[-1]}" if len(errors) else ""
         print(f"tuner: failed: no trial completed in {campaign.folder}{last}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _chief(args: argparse.Namespace) -> int:
+    from tuner.distributed import parse_address
+
+    address = parse_address(args.bind, option="--bind", allow_any_port=True)
+    _check_positive(args, "heartbeat_timeout", "worker_timeout")
+    import_keras_quietly()
+    from tuner import loop
+    from tuner.distributed.chief import Chief
+
+    plan = loop.make_plan(_campaign(args))
+    chief = Chief(
+        plan,
+        address,
+        heartbeat_timeout_s=args.heartbeat_timeout,
+        worker_timeout_s=args.worker_timeout,
+        quiet=args.quiet,
+        print_line=_say,
+    )
+    bound = chief.bind()
+    chief.start(overwrite=args.overwrite)
+    if not args.quiet:
+        for line in chief.header([f"chief at {bound}"]):
+            _say(line)
+    extra = " ".join(_override_flags(args))
+    _say(
+        f"chief listening on {bound}; start workers with: tuner worker {args.campaign} "
+        f"--chief {bound}{' ' + extra if extra else ''}"
+    )
+    return _finish(chief.run(), args)
+
+
+def _check_positive(args: argparse.Namespace, *names: str) -> None:
+    for name in names:
+        value = getattr(args, name)
+        if not value > 0:
+            option = "--" + name.replace("_", "-")
+            raise ConfigError(f"{option} must be a number of seconds > 0, but got {value}.")
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import socket
+
+    from tuner.distributed import parse_address
+
+    chief = parse_address(args.chief, option="--chief")
+    tuner_id = args.id or f"{socket.gethostname()}-{os.getpid()}"
+    if "/" in tuner_id or not tuner_id.strip():
+        raise ConfigError(
+            f"--id must be a non-empty name without '/', but got {tuner_id!r}; e.g. --id gpu0."
+        )
+    if args.max_pack is not None and args.max_pack < 1:
+        raise ConfigError(f"--max-pack must be at least 1, but got {args.max_pack}.")
+    from tuner.distributed.session import check_worker_campaign
+
+    campaign = _campaign(args)
+    check_worker_campaign(campaign, args.campaign)  # before Keras loads: refused at once
+    import_keras_quietly()
+    from tuner import loop
+    from tuner.distributed.worker import run_worker
+
+    plan = loop.make_plan(campaign)
+    ran = run_worker(plan, chief, tuner_id, max_pack=args.max_pack)
+    _say(f"{tuner_id}: {ran} trial(s) run; the chief says the campaign is done")
     return 0
 
 
@@ -232,6 +377,21 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
+    """The campaign file and the settings a command line may override."""
+    parser.add_argument("campaign", help="campaign file (TOML)")
+    parser.add_argument("--strategy", choices=strategy_names())
+    parser.add_argument("--max-trials", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--results-dir")
+    parser.add_argument(
+        "--pack",
+        type=_pack_value,
+        help='trials trained together in one model: "auto", or a number (1: off)',
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tuner", description="Hyperparameter tuning for Keras models."
@@ -240,21 +400,64 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     search = commands.add_parser("search", help="run or resume a tuning campaign")
-    search.add_argument("campaign", help="campaign file (TOML)")
-    search.add_argument("--strategy", choices=strategy_names())
-    search.add_argument("--max-trials", type=int)
-    search.add_argument("--epochs", type=int)
-    search.add_argument("--seed", type=int)
-    search.add_argument("--results-dir")
-    search.add_argument(
-        "--pack",
-        type=_pack_value,
-        help='trials trained together in one model: "auto", or a number (1: off)',
-    )
+    _campaign_arguments(search)
     search.add_argument("--overwrite", action="store_true", help="delete earlier results first")
     search.add_argument("--quiet", action="store_true", help="no progress lines")
     search.add_argument("--top", type=int, default=10, help="rows of the final table")
+    search.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run the trials in N worker processes on this machine (a chief in this one)",
+    )
     search.set_defaults(handler=_search)
+
+    chief = commands.add_parser(
+        "chief",
+        help="serve a campaign to workers on other machines (`tuner worker`)",
+        description="Holds the campaign's oracle and serves it over KerasTuner's gRPC "
+        "channel, which is unauthenticated and unencrypted: the default address is loopback. "
+        "Workers need the results folder on a shared filesystem.",
+    )
+    _campaign_arguments(chief)
+    chief.add_argument(
+        "--bind",
+        default=f"127.0.0.1:{DEFAULT_PORT}",
+        metavar="HOST:PORT",
+        help=f"address to listen on (default 127.0.0.1:{DEFAULT_PORT}; port 0: any free one)",
+    )
+    chief.add_argument(
+        "--heartbeat-timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="seconds without a call before a worker's trials go to another (default 60)",
+    )
+    chief.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds without any worker before the chief gives up (default 600)",
+    )
+    chief.add_argument("--overwrite", action="store_true", help="delete earlier results first")
+    chief.add_argument("--quiet", action="store_true", help="no progress lines")
+    chief.add_argument("--top", type=int, default=10, help="rows of the final table")
+    chief.set_defaults(handler=_chief)
+
+    worker = commands.add_parser(
+        "worker",
+        help="run a chief's trials (`tuner chief`, or `tuner search --workers N`)",
+        description="Give it the chief's campaign file (and overrides) and a --results-dir "
+        "that reaches the chief's results folder on a shared filesystem.",
+    )
+    _campaign_arguments(worker)
+    worker.add_argument("--chief", required=True, metavar="HOST:PORT", help="the chief's address")
+    worker.add_argument("--id", help="this worker's name (default: host name and process id)")
+    worker.add_argument(
+        "--max-pack", type=int, metavar="N", help="train at most N trials as one model"
+    )
+    worker.set_defaults(handler=_worker)
 
     shown = commands.add_parser(
         "results",

@@ -314,12 +314,12 @@ def batch_limit(oracle: Any, wanted: int) -> int:
     capped by the trials the oracle can still hand out: new ones up to ``max_trials``, and
     those queued to run again after a restart, and spread evenly over the batches those take
     (a packed executor compiles once per pack size). Never below 1 (one ask finds out that the
-    campaign is done). An oracle client asks one at a time: KerasTuner's chief keeps every
-    tuner id it has seen until it answers it STOPPED."""
+    campaign is done). A distributed worker's oracle client cannot tell what is left: it asks
+    for `wanted`, and `ask_batch` stops at the chief's first answer that is not a trial."""
     from tuner.strategies._keras_tuner import queued_to_run_again
 
     if is_client(oracle):
-        return 1
+        return max(1, wanted)
     remaining = oracle.remaining_trials() if hasattr(oracle, "remaining_trials") else None
     if remaining is not None:
         left = max(remaining, 0) + queued_to_run_again(oracle)

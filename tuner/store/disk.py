@@ -133,6 +133,42 @@ class DiskStore(Store):
     def write_preprocessing(self, data: dict[str, Any]) -> None:
         write_if_changed(self.folder / PREPROCESSING_FILE, json.dumps(data, indent=1) + "\n")
 
+    def reload(self) -> None:
+        """Read the records other processes saved into the folder since (workers' trials).
+        A record, once saved, does not change: only new files are read."""
+        for path in sorted(records_folder(self.folder).glob("*.json")):
+            if path.stem not in self._records:
+                record = read_record(path)
+                self._records[record.trial_id] = record
+
+    def drop_models_outside_top(self) -> None:
+        """Delete the kept models no longer in the top `keep_top` (the chief of a distributed
+        campaign does this for its workers, which only add)."""
+        top = {r.trial_id for r in self.ranked()[: self.keep_top]}
+        for trial_id in self._saved_models():
+            if trial_id not in top:
+                self._drop_model(trial_id)
+
+
+class SharedDiskStore(DiskStore):
+    """A worker's view of a results folder that other processes write into at the same time.
+
+    It saves its own trials' records (one file each, atomically: no two writers share a
+    file) and the models of those that enter the top `keep_top` of every record saved so far;
+    it never deletes a model or writes a table. The chief alone prunes the models and rewrites
+    the tables from all the records: a worker that dropped a model saved by another, from a
+    view that lacked the other's record, would lose a top model."""
+
+    def records(self) -> list[TrialRecord]:
+        self.reload()
+        return super().records()
+
+    def _drop_model(self, trial_id: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
 
 # --------------------------------------------------------------------------- the folder
 

@@ -1,0 +1,81 @@
+"""What a chief leaves in the results folder for its workers: the fingerprint of its campaign,
+so that a worker started with another campaign file is refused before it trains anything."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from tuner.campaign import Campaign, from_dict
+from tuner.errors import ConfigError
+from tuner.files import atomic_write_text
+
+# `tuner.store.disk`'s ENGINE_FOLDER and CAMPAIGN_FILE, spelled out (tests pin them equal):
+# the store imports Keras, and a worker with the wrong campaign file is refused before Keras
+# loads (seconds sooner).
+ENGINE_FOLDER = ".engine"
+CAMPAIGN_FILE = "campaign.toml"
+SESSION_FILE = "chief.json"
+# Settings each machine may choose for itself: where it sees the shared folder, its threads,
+# how many trials it trains as one model. Anything else must be the chief's.
+PER_MACHINE = frozenset({"results_dir", "threads", "pack"})
+
+
+def _shared(campaign: Campaign) -> dict[str, Any]:
+    return {k: v for k, v in campaign.to_dict().items() if k not in PER_MACHINE}
+
+
+def fingerprint(campaign: Campaign) -> str:
+    """A hash of the campaign's settings, per-machine ones left out (TOML, keys sorted)."""
+    text = tomli_w.dumps(_shared(campaign))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def session_path(folder: Path) -> Path:
+    return folder / ENGINE_FOLDER / SESSION_FILE
+
+
+def write_session(campaign: Campaign, address: str) -> None:
+    """Called by the chief once it claimed the folder and before it serves: the campaign's
+    fingerprint and where the chief listens."""
+    atomic_write_text(
+        session_path(campaign.folder),
+        json.dumps({"fingerprint": fingerprint(campaign), "address": address}) + "\n",
+    )
+
+
+def check_worker_campaign(campaign: Campaign, campaign_file: str) -> None:
+    """Refuse (`ConfigError`) a worker whose campaign is not the chief's: no chief started
+    this campaign's folder, or its fingerprint differs (the message names the fields)."""
+    folder = campaign.folder
+    path = session_path(folder)
+    try:
+        session = json.loads(path.read_text(encoding="utf-8"))
+        theirs = str(session["fingerprint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(
+            f"no chief has started campaign {campaign.name!r} in {folder} ({path} is missing "
+            "or unreadable); start `tuner chief` first, and give workers the chief's campaign "
+            "file and a --results-dir that reaches the same shared folder."
+        ) from None
+    if fingerprint(campaign) == theirs:
+        return
+    fields = "its settings"
+    saved = folder / CAMPAIGN_FILE
+    try:
+        chief = from_dict(tomllib.loads(saved.read_text(encoding="utf-8")), source=str(saved))
+        mine, other = _shared(campaign), _shared(chief)
+        names = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
+        fields = ", ".join(names) or fields
+    except (OSError, ValueError, ConfigError):  # ValueError: bad TOML or not UTF-8
+        pass
+    raise ConfigError(
+        f"campaign file {campaign_file} differs from the chief's campaign ({saved}) in "
+        f"{fields}; a worker must run the chief's campaign file (only results_dir, threads "
+        "and pack may differ)."
+    )
