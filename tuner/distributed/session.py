@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
-from tuner.campaign import Campaign, from_dict
+from tuner.campaign import Campaign, from_saved
 from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
 
@@ -68,7 +67,7 @@ def check_worker_campaign(campaign: Campaign, campaign_file: str) -> None:
     fields = "its settings"
     saved = folder / CAMPAIGN_FILE
     try:
-        chief = from_dict(tomllib.loads(saved.read_text(encoding="utf-8")), source=str(saved))
+        chief = from_saved(saved.read_text(encoding="utf-8"), str(saved))
         mine, other = _shared(campaign), _shared(chief)
         names = sorted(k for k in set(mine) | set(other) if mine.get(k) != other.get(k))
         fields = ", ".join(names) or fields
