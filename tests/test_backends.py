@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -58,7 +57,6 @@ def test_summary_lists_the_notes_before_the_settings():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="JAX is not installed")
 def test_a_campaign_on_jax_reuses_compiled_models_and_matches_fresh_ones(tmp_path):
     space = {
         "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"},
