@@ -35,8 +35,11 @@ def test_each_fallback_off_tensorflow_is_one_note(monkeypatch):
     notes = backends.campaign_notes(pack_requested=True, threads=2, tensorboard=False)
     assert notes[1:] == [
         "packing: off (packed trials need the TensorFlow backend; on torch trials train one "
-        "model at a time)",
-        "threads = 2: TensorFlow's thread pools, not used on torch",
+        "model at a time)"
+    ]
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert backends.campaign_notes(pack_requested=False, threads=2, tensorboard=False)[1:] == [
+        "threads = 2: not applied on jax, which sets its own"
     ]
     monkeypatch.setattr(tf_backend, "available", lambda: False)
     assert backends.campaign_notes(pack_requested=False, threads=0, tensorboard=True)[-1] == (
