@@ -71,7 +71,10 @@ def test_a_campaign_on_jax_reuses_compiled_models_and_matches_fresh_ones(tmp_pat
         "batch_size": 40,  # iris' 120 training rows in whole batches: one compiled train step
     }
     campaign = write_campaign(tmp_path, space=space, max_trials=2, epochs=3, keep_top=1)
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT))
+    # XLA's optimisation passes are a quarter of this test's CPU time and not what it checks
+    # (both runs compile alike): off.
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), XLA_FLAGS=flags)
     done = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "backend_smoke.py"), str(campaign), str(tmp_path)],
         capture_output=True,
