@@ -15,12 +15,14 @@ from tuner.builders import FunctionHyperModel
 from tuner.builders.mlp import MLPHyperModel
 from tuner.builders.regularizers import VariableL2, plain_regularizers
 from tuner.datasets import MULTICLASS, DataSpec
-from tuner.model_reuse import CompiledModels, copy_state, graph_key
+from tuner.model_reuse import REUSING_BACKENDS, CompiledModels, copy_state, graph_key
 
 SPEC = DataSpec(MULTICLASS, (6,), 3)
-# Reuse is for TensorFlow, whose per-model tracing it saves; elsewhere the cache stays empty.
-tensorflow_only = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="compiled models are reused on TensorFlow only"
+# Reuse is for the backends whose per-model tracing it saves (TensorFlow, JAX); elsewhere the
+# cache stays empty. CI runs this file on TensorFlow; `test_backends.py` checks JAX.
+reusing_backends_only = pytest.mark.skipif(
+    keras.backend.backend() not in REUSING_BACKENDS,
+    reason="compiled models are reused on TensorFlow and JAX only",
 )
 BASE = dict(n_layers=2, units=8, dropout=0.25, l2=1e-3, optimizer="adam", learning_rate=1e-2)
 
@@ -95,7 +97,7 @@ def test_copy_state_refuses_models_that_do_not_match():
     assert not copy_state(_build(units=8), _build(units=16))
 
 
-@tensorflow_only
+@reusing_backends_only
 def test_a_reused_model_trains_exactly_like_a_fresh_one():
     x, y = _data()
     # The cache's model first trains with other values, so reuse starts from a dirty model.
@@ -111,7 +113,7 @@ def test_a_reused_model_trains_exactly_like_a_fresh_one():
         np.testing.assert_allclose(history[name], expected[name], rtol=1e-6, atol=1e-7)
 
 
-@tensorflow_only
+@reusing_backends_only
 def test_cache_keeps_a_graph_per_key_and_forgets_the_oldest():
     cache = CompiledModels(enabled=True, capacity=2)
     a = cache.adopt(_build(units=8))
@@ -131,7 +133,7 @@ def test_disabled_or_user_builders_are_never_reused():
 
 
 @pytest.mark.slow
-@tensorflow_only
+@reusing_backends_only
 def test_campaign_with_reuse_gives_the_table_of_fresh_models(tmp_path, monkeypatch):
     space = {
         "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"},

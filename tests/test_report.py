@@ -146,8 +146,6 @@ def test_hparams_callbacks_write_tensorboard_events_with_hparams(tmp_path):
 
     from tuner.tensorboard_hparams import hparams_callbacks
 
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("TensorBoard logging needs the TensorFlow backend")
     hps = {"units": np.int64(4), "learning_rate": 0.01, "optimizer": "adam", "tuner/epochs": 1}
     callbacks = hparams_callbacks(tmp_path, "007", hps, ["loss", "val_loss"])
     model = keras.Sequential(
@@ -173,12 +171,19 @@ def test_hparams_callbacks_write_tensorboard_events_with_hparams(tmp_path):
     assert any(v.tag == "epoch_loss" for e in _events(run / "validation") for v in e.summary.value)
 
 
-def test_hparams_callbacks_refuse_other_backends(monkeypatch):
+def test_hparams_callbacks_need_tensorflow_importable_whatever_the_backend(monkeypatch):
     import keras
 
+    from tuner import tf_backend
     from tuner.errors import ConfigError
     from tuner.tensorboard_hparams import hparams_callbacks
 
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    with pytest.raises(ConfigError, match="TensorFlow backend.*'jax'"):
+
+    def missing():
+        raise ConfigError("this needs TensorFlow, which cannot be imported (No module)")
+
+    monkeypatch.setattr(tf_backend, "tensorflow", missing)
+    with pytest.raises(ConfigError, match="needs TensorFlow"):
         hparams_callbacks("unused", "1", {}, ["loss"])
+    assert not tf_backend.available()

@@ -15,6 +15,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
+from tuner import backends
 from tuner.campaign import Campaign, from_saved, load_campaign
 from tuner.errors import ConfigError
 from tuner.execution import PackedExecutor, SequentialExecutor, TrialOutcome
@@ -194,6 +195,9 @@ def build_store(plan: Plan, lr_info: dict[str, Any] | None, *, shared: bool = Fa
         hyperparameter_names=list(campaign.space),
         settings=dict(campaign.to_dict(), **(lr_info or {})),
         prepare_for_saving=getattr(preprocessing, "with_raw_inputs", None),
+        notes=backends.campaign_notes(
+            pack_requested=_packs(plan), threads=campaign.threads, tensorboard=campaign.tensorboard
+        ),
     )
 
 
@@ -211,6 +215,7 @@ def build_executor(
     pack, pack_note = _pack_size(plan, entries, callbacks)
     if max_pack is not None:
         pack = max(1, min(pack, max_pack))
+    tensorboard = campaign.tensorboard and backends.writes_tensorboard()
     if pack > 1:
         return PackedExecutor(
             plan.hypermodel,
@@ -227,9 +232,7 @@ def build_executor(
         seed=campaign.seed,
         early_stopping=campaign.early_stopping,
         callbacks=callbacks,
-        callback_factory=_tensorboard_callbacks(campaign, plan.tuned)
-        if campaign.tensorboard
-        else None,
+        callback_factory=_tensorboard_callbacks(campaign, plan.tuned) if tensorboard else None,
     ), pack_note
 
 
@@ -265,7 +268,7 @@ def run_plan(
             direction=str(campaign.direction),
             folder=str(campaign.folder),
             auto_lr=_auto_lr(lr_info),
-            notes=[pack_note] if pack_note else [],
+            notes=([pack_note] if pack_note else []) + store.notes,
         ):
             print_line(line)
         if store.records():
@@ -308,7 +311,7 @@ def _pack_size(
     line about it (None: nothing to say). Packing needs a builder with a ``packing_key``;
     Keras callbacks (the caller's, TensorBoard's) need one model a trial."""
     campaign = plan.campaign
-    if campaign.pack == 1 or getattr(plan.hypermodel, "packing_key", None) is None:
+    if not _packs(plan) or not backends.packs_trials():  # off TensorFlow: a campaign note
         return 1, None
     if callbacks or campaign.tensorboard:
         given = "callbacks" if callbacks else "tensorboard = true"
@@ -322,6 +325,11 @@ def _pack_size(
         return 1, None
     how = "auto" if campaign.pack == "auto" else "pack"
     return pack, f"packing: up to {pack} trials of one architecture train as one model ({how})"
+
+
+def _packs(plan: Plan) -> bool:
+    """Whether the campaign asks for packed trials and its builder can pack them."""
+    return plan.campaign.pack != 1 and getattr(plan.hypermodel, "packing_key", None) is not None
 
 
 def _n_params(plan: Plan, entries: dict[str, Any]) -> int:

@@ -522,9 +522,10 @@ def _repairs_as_lines(show: Callable[..., None]) -> Callable[..., None]:
     hands every other warning to `show`."""
 
     def show_warning(message: Warning | str, category: type[Warning], *args: Any) -> None:
-        from tuner.store.disk import Repaired
-
-        if issubclass(category, Repaired):
+        # Not imported here: a warning raised while Keras itself imports (PyTorch's about CUDA)
+        # would import the store, and Keras through it, half-initialised. No store, no repair.
+        disk = sys.modules.get("tuner.store.disk")
+        if disk is not None and issubclass(category, disk.Repaired):
             print(f"tuner: repaired: {message}", file=sys.stderr)
         else:
             show(message, category, *args)

@@ -20,7 +20,7 @@ from typing import Any
 import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
-from tuner import tf_backend
+from tuner import backends
 from tuner.builders import resolve_builder
 from tuner.builders.mlp import MLPHyperModel
 from tuner.campaign import Campaign, changed_fields, from_saved
@@ -95,7 +95,7 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
         model if model is not None else campaign.model, dataset.spec, search_paths=search_paths
     )
     # Before the first build runs a TensorFlow op: thread pools are fixed at the first one.
-    tf_backend.configure_threads(
+    backends.configure_threads(
         threads_for(campaign, hypermodel), required=campaign.threads != AUTO_THREADS
     )
     declared = declared_hyperparameters(hypermodel)
@@ -146,7 +146,11 @@ def threads_for(campaign: Campaign, hypermodel: Any) -> int:
     builder of the user's, whose size is unknown before it builds."""
     if campaign.threads != AUTO_THREADS:
         return campaign.threads
-    packs = campaign.pack != 1 and getattr(hypermodel, "packing_key", None) is not None
+    packs = (
+        campaign.pack != 1
+        and getattr(hypermodel, "packing_key", None) is not None
+        and backends.packs_trials()
+    )
     if not packs and isinstance(hypermodel, MLPHyperModel):
         return 1
     return AUTO_THREADS

@@ -1,12 +1,15 @@
 """Trials whose models have the same graph share one compiled model.
 
 On the TensorFlow backend the first epoch of every new model traces its training and evaluation
-functions: about 0.3 s for a 6x100 MLP, a third of a 50-epoch trial on 400 samples. When a
+functions: about 0.3 s for a 6x100 MLP, a third of a 50-epoch trial on 400 samples; on JAX it
+traces and compiles them with XLA, several seconds a model. When a
 trial's freshly built model has the same graph as one already trained (same layers, loss,
 metrics and optimizer; only values held in variables differ: the learning rate, a `VariableL2`
 factor), its state is copied into that compiled model instead (weights, optimizer slots and
 step, dropout seeds, factors) and training starts without tracing. The copy holds every value
 the fresh model would have started with, so the trial computes what it would have on its own.
+On JAX the factors are made model state first (`hold_factors_as_state`): a jitted step reads
+any other variable as a constant. PyTorch runs Keras' steps eagerly, with nothing to save.
 
 Only builders that opt in (``reuse_compiled_models = True`` on the HyperModel) are reused: a
 model's config must describe its graph completely, which a user's custom layer need not do.
@@ -22,9 +25,12 @@ from typing import Any
 import keras
 
 from tuner import heap, tf_backend
-from tuner.builders.regularizers import VariableL2, variable_l2s
+from tuner.builders.regularizers import VariableL2, hold_factors_as_state, variable_l2s
 
 HELD_IN_A_VARIABLE = "<held in a variable>"
+# The backends whose compiled steps a shared model saves; JAX needs the factors as state.
+REUSING_BACKENDS = ("tensorflow", "jax")
+FACTORS_AS_STATE_BACKENDS = ("jax",)
 
 
 def _layer_names(model_config: dict[str, Any]) -> dict[str, str]:
@@ -110,8 +116,8 @@ class CompiledModels:
     """
 
     def __init__(self, enabled: bool, capacity: int = 8, kernel_cache_every: int = 8):
-        # Only TensorFlow pays for tracing per model in a way a shared model avoids.
-        self.enabled = enabled and tf_backend.is_active()
+        self.backend = keras.backend.backend()
+        self.enabled = enabled and self.backend in REUSING_BACKENDS
         self.capacity = capacity
         self.kernel_cache_every = kernel_cache_every
         self.models: OrderedDict[str, keras.Model] = OrderedDict()
@@ -136,6 +142,8 @@ class CompiledModels:
         key = graph_key(fresh) if self.enabled else None
         if key is None:
             return fresh
+        if self.backend in FACTORS_AS_STATE_BACKENDS:  # before its step is ever compiled
+            hold_factors_as_state(fresh)
         cached = self.models.get(key)
         if cached is not None and copy_state(fresh, cached):
             self.models.move_to_end(key)

@@ -2,7 +2,7 @@
 
 `model.fit` on NumPy arrays rebuilds its input pipeline every epoch; on the TensorFlow backend a
 cached `tf.data` pipeline is several times faster for small models. Other backends get the
-arrays, which they handle well.
+arrays, which they handle well, shuffled by NumPy's global generator (`SeedShuffle`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,23 @@ from tuner import tf_backend
 from tuner.datasets import Dataset
 
 VALIDATION_BATCH = 1024
+
+
+class SeedShuffle(keras.callbacks.Callback):
+    """Seeds NumPy's global generator when training starts.
+
+    Off TensorFlow, `fit` on arrays draws each epoch's order from that generator, and a model's
+    first `fit` draws one order more than later ones (it runs a batch to build its metrics): so
+    without this a reused compiled model (`tuner.model_reuse`) would see other batches than a
+    fresh one. Called after that build and before the first epoch's order is drawn.
+    """
+
+    def __init__(self, seed: int):
+        super().__init__()
+        self.seed = seed
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        np.random.seed(self.seed)
 
 
 class InputPipeline:
@@ -44,6 +61,11 @@ class InputPipeline:
             "shuffle": True,
             "validation_data": (self.dataset.x_val, self.dataset.y_val),
         }
+
+    def fit_callbacks(self, seed: int) -> list[keras.callbacks.Callback]:
+        """Callbacks every `fit` on this pipeline's data needs (with `fit_arguments` or
+        `array_arguments` of the same `seed`): `SeedShuffle` off TensorFlow."""
+        return [] if self.backend == "tensorflow" else [SeedShuffle(seed)]
 
     def fit_arguments(self, batch_size: int, seed: int) -> dict[str, Any]:
         """Keyword arguments for `model.fit`: data, shuffled by `seed`, in batches of batch_size.

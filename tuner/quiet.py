@@ -44,7 +44,9 @@ def import_keras_quietly() -> None:
     message, where the module is first used. Does nothing for a module already imported.
     """
     level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", DEFAULT_TF_LOG_LEVEL)
-    missing = [name for name in ("tensorflow", "keras") if name not in sys.modules]
+    # Keras first: with PyTorch's CUDA wheels, Keras' PyTorch backend loading Triton after
+    # TensorFlow crashed the process (a segfault in Triton's extension, torch 2.14, TF 2.21).
+    missing = [name for name in ("keras", "tensorflow") if name not in sys.modules]
     if level not in ("2", "3") or not missing:
         return
     with silenced_stderr():

@@ -1,10 +1,11 @@
-"""TensorBoard logging for a trial, with the HParams dashboard. TensorFlow backend only.
+"""TensorBoard logging for a trial, with the HParams dashboard, on any Keras backend.
 
-The HParams summaries are written with `tf.summary`, from `tuner.tf_backend`. Layout under
-`log_dir`: one run folder per trial (``<log_dir>/<trial_id>/train``, ``.../validation`` from
-Keras' TensorBoard callback, the trial's hyperparameters in ``<log_dir>/<trial_id>``), and the
-experiment's configuration
-(hyperparameter names and metrics) once in `log_dir` itself.
+The HParams summaries are written with `tf.summary`, from `tuner.tf_backend`, as Keras'
+TensorBoard callback writes its own: TensorFlow must be installed, whichever backend trains.
+Layout under `log_dir`: one run folder per trial (``<log_dir>/<trial_id>/train``,
+``.../validation`` from Keras' TensorBoard callback, the trial's hyperparameters in
+``<log_dir>/<trial_id>``), and the experiment's configuration (hyperparameter names and
+metrics) once in `log_dir` itself.
 """
 
 from __future__ import annotations
@@ -17,18 +18,8 @@ from typing import Any
 import keras
 
 from tuner import tf_backend
-from tuner.errors import ConfigError
 
 INTERNAL_PREFIX = "tuner/"
-
-
-def _require_tensorflow_backend() -> None:
-    backend = keras.backend.backend()
-    if not tf_backend.is_active():
-        raise ConfigError(
-            f"tensorboard = true needs the TensorFlow backend, but KERAS_BACKEND is {backend!r}; "
-            "set KERAS_BACKEND=tensorflow or turn tensorboard off."
-        )
 
 
 def _hparam_value(value: Any) -> bool | int | float | str:
@@ -124,9 +115,9 @@ def hparams_callbacks(
     """Keras' TensorBoard callback for one trial plus its HParams dashboard entry.
 
     `metrics` are the logged names (``loss``, ``val_accuracy``, ...) to show as dashboard
-    columns. Raises `ConfigError` when the Keras backend is not TensorFlow.
+    columns. Raises `ConfigError` when TensorFlow cannot be imported.
     """
-    _require_tensorflow_backend()
+    tf_backend.tensorflow()
     log_dir = Path(log_dir)
     run_dir = log_dir / str(trial_id)
     write_experiment_config(log_dir, list(hyperparameters), metrics)

@@ -19,6 +19,15 @@ def is_active() -> bool:
     return keras.backend.backend() == "tensorflow"
 
 
+def available() -> bool:
+    """Whether TensorFlow can be imported (whichever backend Keras runs on)."""
+    try:
+        tensorflow()
+    except ConfigError:
+        return False
+    return True
+
+
 def tensorflow() -> ModuleType:
     """The `tensorflow` module, imported on first use."""
     try:

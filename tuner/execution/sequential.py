@@ -128,12 +128,22 @@ class SequentialExecutor:
         seed: int,
         callbacks: list[keras.callbacks.Callback],
     ) -> None:
-        common = dict(epochs=epochs, initial_epoch=initial_epoch, verbose=0, callbacks=callbacks)
+        common = dict(epochs=epochs, initial_epoch=initial_epoch, verbose=0)
         if has_own_fit(self.hypermodel):  # the user's fit decides batch size and the rest
-            self.hypermodel.fit(hp, model, **self.pipeline.array_arguments(seed), **common)
+            self.hypermodel.fit(
+                hp,
+                model,
+                **self.pipeline.array_arguments(seed),
+                callbacks=callbacks + self.pipeline.fit_callbacks(seed),
+                **common,
+            )
             return
         # The campaign's seed, not the trial's: every trial trains on the same batches.
-        model.fit(**self.pipeline.fit_arguments(trial_batch_size(hp), self.seed), **common)
+        model.fit(
+            **self.pipeline.fit_arguments(trial_batch_size(hp), self.seed),
+            callbacks=callbacks + self.pipeline.fit_callbacks(self.seed),
+            **common,
+        )
 
     def run_one(self, trial: kt.engine.trial.Trial, context: TrialContext) -> TrialOutcome:
         """Build and fit one trial's model; return its outcome."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from numbers import Integral, Real
 from typing import Any
 
@@ -89,9 +90,16 @@ def settings_table(settings: dict[str, Any]) -> pd.DataFrame:
 
 
 def summary_markdown(
-    table: pd.DataFrame, *, objective: str, direction: str, settings: dict[str, Any], top: int = 10
+    table: pd.DataFrame,
+    *,
+    objective: str,
+    direction: str,
+    settings: dict[str, Any],
+    top: int = 10,
+    notes: Sequence[str] = (),
 ) -> str:
-    """The text of ``summary.md``: settings, trial counts, best score, the top trials."""
+    """The text of ``summary.md``: trial counts, best score, `notes` (one line each, such as
+    a feature that fell back on this Keras backend), settings, the top trials."""
     name = settings.get("name", "campaign")
     completed = int((table["status"] == COMPLETED).sum())
     failed = len(table) - completed
@@ -103,6 +111,8 @@ def summary_markdown(
         lines.append(f"- best score: {format_cell(best['score'])} (trial {best['trial_id']}, epoch {best['best_epoch']})")
     else:
         lines.append("- best score: none (no trial completed)")
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     lines += ["", "## Settings", ""]
     lines.append(to_markdown(settings_table(settings)))
     lines += [f"## Top {min(top, len(table))} trials", ""]

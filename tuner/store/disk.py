@@ -53,6 +53,7 @@ class DiskStore(Store):
         hyperparameter_names: Sequence[str] = (),
         settings: dict[str, Any] | None = None,
         prepare_for_saving: Callable[[keras.Model], keras.Model] | None = None,
+        notes: Sequence[str] = (),
     ):
         super().__init__(
             objective,
@@ -63,6 +64,7 @@ class DiskStore(Store):
         self.folder = Path(folder)
         self.settings = dict(settings or {})
         self.prepare_for_saving = prepare_for_saving
+        self.notes = list(notes)  # the summary's: what this campaign's backend does differently
         self._history_csv = HistoryCSV()
         for record in read_records(self.folder):
             self._records[record.trial_id] = record
@@ -127,6 +129,7 @@ class DiskStore(Store):
                 objective=self.objective.name,
                 direction=self.direction,
                 settings=self.settings,
+                notes=self.notes,
             ),
         )
 

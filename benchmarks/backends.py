@@ -1,0 +1,95 @@
+"""Seconds per trial on each Keras backend, through the CLI as a user runs it, on the textbook
+campaign (`experiments/textbook_sgd.toml`: 400/100 MNIST images, 6x100 ReLU, He init, plain
+SGD, batch 100, 50 epochs, learning rate log-uniform 1e-6..1e-2, L2 log-uniform 1e-8..1e-4,
+random search), one trial at a time (``--pack 1``: packing is TensorFlow's).
+
+    python benchmarks/backends.py                        # TensorFlow and JAX, 10 trials, 1 round
+    python benchmarks/backends.py --trials 20 --rounds 3
+    python benchmarks/backends.py --backends tensorflow,jax,torch
+
+Each backend runs `tuner search` as its own process, in turn within a round (the order
+alternates between rounds: this machine's speed drifts, so compare numbers of one run). A trial's
+time is the `duration_s` the results table records (build, copy into a reused compiled model,
+fit with validation); the first trial of a process also compiles its model's steps. Prints a
+Markdown table and one JSON line. Run by hand, never by CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMPAIGN = ROOT / "experiments" / "textbook_sgd.toml"
+
+
+def run_backend(backend: str, trials: int, folder: Path) -> dict[str, float]:
+    """One `tuner search` of the textbook campaign on `backend`: its per-trial seconds."""
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=backend,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    command = [sys.executable, "-m", "tuner", "search", str(CAMPAIGN), "--quiet", "--overwrite"]
+    command += ["--max-trials", str(trials), "--pack", "1", "--results-dir", str(folder)]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{backend}: exit {done.returncode}\n{done.stderr[-3000:]}")
+    table = pd.read_csv(folder / "textbook_sgd" / "trials.csv").sort_values("trial_id")
+    durations = table["duration_s"].tolist()
+    later = durations[1:]
+    return {
+        "first_s": durations[0],
+        "later_median_s": statistics.median(later) if later else float("nan"),
+        "later_mean_s": statistics.fmean(later) if later else float("nan"),
+        "wall_s": wall,
+        "best": float(table["score"].max()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--backends", default="tensorflow,jax")
+    args = parser.parse_args(argv)
+    backends = args.backends.split(",")
+    runs: dict[str, list[dict[str, float]]] = {b: [] for b in backends}
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_ in range(args.rounds):
+            order = backends if round_ % 2 == 0 else backends[::-1]
+            for backend in order:
+                result = run_backend(backend, args.trials, Path(scratch) / backend)
+                runs[backend].append(result)
+                print(f"round {round_ + 1} {backend}: {json.dumps(result)}", file=sys.stderr)
+    summary = {
+        b: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for b, rs in runs.items()
+    }
+    reference = summary.get("tensorflow", {}).get("later_median_s")
+    print(f"textbook campaign, {args.trials} trials a process, {args.rounds} round(s), medians:")
+    print("| backend | first trial s | later trials s (median) | later / TensorFlow | wall s |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for b, s in summary.items():
+        ratio = s["later_median_s"] / reference if reference else float("nan")
+        print(
+            f"| {b} | {s['first_s']:.2f} | {s['later_median_s']:.3f} | {ratio:.2f}x "
+            f"| {s['wall_s']:.1f} |"
+        )
+    print(json.dumps({"trials": args.trials, "rounds": args.rounds, "backends": summary}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Every Keras backend runs a campaign; TensorFlow's extras fall back with a note elsewhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.campaigns import write_campaign
+from tuner import backends, tf_backend
+from tuner.results.render import summary_markdown
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_tensorflow_gets_no_notes(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
+    assert backends.campaign_notes(pack_requested=True, threads=1, tensorboard=True) == []
+    assert backends.packs_trials()
+
+
+def test_each_fallback_off_tensorflow_is_one_note(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    assert not backends.packs_trials()
+    assert backends.campaign_notes(pack_requested=False, threads=0, tensorboard=True) == [
+        "backend: torch; trials train on NumPy arrays (the cached tf.data pipeline is TensorFlow's)"
+    ]
+    notes = backends.campaign_notes(pack_requested=True, threads=2, tensorboard=False)
+    assert notes[1:] == [
+        "packing: off (packed trials need the TensorFlow backend; on torch trials train one "
+        "model at a time)"
+    ]
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    assert backends.campaign_notes(pack_requested=False, threads=2, tensorboard=False)[1:] == [
+        "threads = 2: not applied on jax, which sets its own"
+    ]
+    monkeypatch.setattr(tf_backend, "available", lambda: False)
+    assert backends.campaign_notes(pack_requested=False, threads=0, tensorboard=True)[-1] == (
+        "tensorboard: off (TensorFlow writes its logs, and it is not installed)"
+    )
+
+
+def test_summary_lists_the_notes_before_the_settings():
+    table = pd.DataFrame(
+        {"trial_id": ["0"], "status": ["completed"], "score": [0.5], "best_epoch": [2]}
+    ).assign(error=None)
+    text = summary_markdown(
+        table, objective="val_accuracy", direction="max", settings={"name": "c"}, notes=["a", "b"]
+    )
+    assert "\n## Notes\n\n- a\n- b\n\n## Settings\n" in text
+    plain = summary_markdown(table, objective="val_accuracy", direction="max", settings={})
+    assert "## Notes" not in plain
+
+
+@pytest.mark.slow
+def test_a_campaign_on_jax_reuses_compiled_models_and_matches_fresh_ones(tmp_path):
+    space = {
+        "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"},
+        "l2": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
+        "units": 8,
+        "n_layers": 1,
+        "optimizer": "sgd",  # the smallest step to compile: XLA takes seconds for each
+        "dropout": 0.1,
+        "batch_size": 40,  # iris' 120 training rows in whole batches: one compiled train step
+    }
+    campaign = write_campaign(tmp_path, space=space, max_trials=2, epochs=3, keep_top=1)
+    # XLA's optimisation passes are a quarter of this test's CPU time and not what it checks
+    # (both runs compile alike): off.
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), XLA_FLAGS=flags)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "backend_smoke.py"), str(campaign), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"codes": {"reused": 0, "fresh": 0}, "reused_trials": 1}
+
+    folder = tmp_path / "reused" / "tiny"
+    table = pd.read_csv(folder / "trials.csv")
+    history = pd.read_csv(folder / "history.csv")
+    assert sorted(table["trial_id"]) == [0, 1]
+    assert (table["status"] == "completed").all() and (table["epochs_run"] == 3).all()
+    assert (
+        table["learning_rate"].between(1e-3, 1e-1).all() and table["l2"].between(1e-4, 1e-2).all()
+    )
+    assert (table["n_params"] == 4 * 8 + 8 + 8 * 3 + 3).all()  # iris: 4 inputs, 3 classes
+    for row in table.itertuples():
+        curve = history[history["trial_id"] == row.trial_id]
+        assert row.score == pytest.approx(curve["val_accuracy"].max())
+        assert row.best_epoch in set(curve["epoch"])
+    assert table["score"].between(0, 1).all() and table["loss"].nunique() == 2
+    summary = (folder / "summary.md").read_text()
+    assert "- backend: jax; trials train on NumPy arrays" in summary
+    assert "- packing: off (packed trials need the TensorFlow backend" in summary
+    assert len(list((folder / "models").glob("*.keras"))) == 1
+
+    # Trials trained on a reused compiled model compute what fresh models do, epoch by epoch.
+    fresh = pd.read_csv(tmp_path / "fresh" / "tiny" / "history.csv")
+    columns = ["trial_id", "epoch", "loss", "val_loss", "accuracy", "val_accuracy"]
+    pairs = history[columns].sort_values(["trial_id", "epoch"]).to_numpy()
+    expected = fresh[columns].sort_values(["trial_id", "epoch"]).to_numpy()
+    np.testing.assert_allclose(pairs, expected, rtol=1e-5, atol=1e-6)
