@@ -19,34 +19,48 @@ def run_tuner(*args):
     )
 
 
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        (
-            'name = "x"\ndataset = "iris"\nmax_trails = 3\n',
-            "unknown key 'max_trails' (did you mean 'max_trials'?)",
-        ),
-        ('name = "x"\ndataset = "iris"\n[space]\nunits = { min = 10, max = 5 }\n', "min < max"),
-        ('name = "x"\ndataset = "no_such_data"\n', "unknown dataset 'no_such_data'"),
-    ],
-)
-def test_bad_campaign_exits_2_with_one_line(content, message, tmp_path):
+BAD_CAMPAIGNS = [
+    (
+        'name = "x"\ndataset = "iris"\nmax_trails = 3\n',
+        "unknown key 'max_trails' (did you mean 'max_trials'?)",
+    ),
+    ('name = "x"\ndataset = "iris"\n[space]\nunits = { min = 10, max = 5 }\n', "min < max"),
+    ('name = "x"\ndataset = "no_such_data"\n', "unknown dataset 'no_such_data'"),
+]
+
+
+def _bad_campaign(content, tmp_path):
     path = tmp_path / "bad.toml"
     path.write_text(
         content + f'results_dir = "{tmp_path}"\n'
         if "[space]" not in content
         else f'results_dir = "{tmp_path}"\n' + content
     )
-    result = run_tuner("search", str(path))
+    return path
+
+
+@pytest.mark.parametrize("content, message", BAD_CAMPAIGNS)
+def test_bad_campaign_exits_2_with_one_line(content, message, tmp_path, capsys):
+    assert cli.main(["search", str(_bad_campaign(content, tmp_path))]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tuner: error:"), lines
+    assert message in lines[0]
+
+
+def test_bad_campaign_in_a_fresh_process_prints_one_line_and_nothing_else(tmp_path):
+    # The check that reaches furthest (the dataset registry); a process of its own, so that
+    # TensorFlow's start-up lines would show if they were not silenced.
+    content, message = BAD_CAMPAIGNS[-1]
+    result = run_tuner("search", str(_bad_campaign(content, tmp_path)))
     assert result.returncode == 2
-    lines = result.stderr.splitlines()  # nothing else: TensorFlow's start-up lines silenced too
+    lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("tuner: error:"), result.stderr
     assert message in lines[0]
 
 
-def test_missing_campaign_file_exits_2(tmp_path):
-    result = run_tuner("search", str(tmp_path / "missing.toml"))
-    assert result.returncode == 2 and "does not exist" in result.stderr
+def test_missing_campaign_file_exits_2(tmp_path, capsys):
+    assert cli.main(["search", str(tmp_path / "missing.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_unknown_option_exits_2():
