@@ -216,23 +216,17 @@ def build_executor(
     if max_pack is not None:
         pack = max(1, min(pack, max_pack))
     tensorboard = campaign.tensorboard and backends.writes_tensorboard()
+    common: dict[str, Any] = dict(
+        objective=plan.objective, seed=campaign.seed, early_stopping=campaign.early_stopping
+    )
     if pack > 1:
-        return PackedExecutor(
-            plan.hypermodel,
-            pipeline,
-            objective=plan.objective,
-            seed=campaign.seed,
-            early_stopping=campaign.early_stopping,
-            max_pack=pack,
-        ), pack_note
+        return PackedExecutor(plan.hypermodel, pipeline, max_pack=pack, **common), pack_note
     return SequentialExecutor(
         plan.hypermodel,
         pipeline,
-        objective=plan.objective,
-        seed=campaign.seed,
-        early_stopping=campaign.early_stopping,
         callbacks=callbacks,
         callback_factory=_tensorboard_callbacks(campaign, plan.tuned) if tensorboard else None,
+        **common,
     ), pack_note
 
 
