@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras_tuner as kt
 import pytest
 from keras_tuner.engine import trial as trial_module
@@ -64,13 +66,18 @@ class KeptNames(MemoryStore):
         self._parents[trial_id] = model.name
 
 
-def oracle(max_trials: int, tmp_path, seed: int = 0) -> kt.Oracle:
+def oracle(max_trials: int, tmp_path, seed: int = 0, **options: Any) -> kt.Oracle:
     from tuner.strategies._keras_tuner import set_project_dir
 
     hp = kt.HyperParameters()
     hp.Int("units", 1, 1000)
     made = create_oracle(
-        "random", objective=OBJECTIVE, hyperparameters=hp, max_trials=max_trials, seed=seed
+        "random",
+        objective=OBJECTIVE,
+        hyperparameters=hp,
+        max_trials=max_trials,
+        seed=seed,
+        **options,
     )
     set_project_dir(made, str(tmp_path), ".engine")
     return made
@@ -101,14 +108,7 @@ def test_resume_runs_only_what_is_left(tmp_path):
 
 
 def test_consecutive_failures_stop_the_campaign_with_the_last_error(tmp_path):
-    hp = kt.HyperParameters()
-    hp.Int("units", 1, 1000)
-    made = create_oracle(
-        "random", objective=OBJECTIVE, hyperparameters=hp, max_trials=10, max_consecutive_failures=3
-    )
-    from tuner.strategies._keras_tuner import set_project_dir
-
-    set_project_dir(made, str(tmp_path), ".engine")
+    made = oracle(10, tmp_path, max_consecutive_failures=3)
     store = KeptNames(OBJECTIVE)
     with pytest.raises(Fatal, match="3 consecutive failed trials; last: scripted failure"):
         run_trials(made, ScriptedExecutor({}, default=None), store)
@@ -361,14 +361,7 @@ def test_a_kill_between_the_outcomes_of_a_batch_ends_the_saved_ones_without_trai
 
 
 def test_consecutive_failures_in_a_batch_stop_at_the_limit(tmp_path):
-    from tuner.strategies._keras_tuner import set_project_dir
-
-    hp = kt.HyperParameters()
-    hp.Int("units", 1, 1000)
-    made = create_oracle(
-        "random", objective=OBJECTIVE, hyperparameters=hp, max_trials=10, max_consecutive_failures=3
-    )
-    set_project_dir(made, str(tmp_path), ".engine")
+    made = oracle(10, tmp_path, max_consecutive_failures=3)
     store = KeptNames(OBJECTIVE)
     ended = []
     executor = BatchExecutor(4, {"03": 0.7}, default=None)

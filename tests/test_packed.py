@@ -53,6 +53,28 @@ def _stack(values: list[dict[str, Any]], seeds: list[int], x: Any, y: Any) -> St
     return stack
 
 
+def _assert_tower_is_its_trial(
+    stack: StackedTowers,
+    logs: dict[str, np.ndarray],
+    k: int,
+    alone: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    label: str,
+) -> dict[str, list[float]]:
+    """Tower k of a stack that trained one epoch (`logs`, validated on x[:20]) holds the
+    weights and logs of `alone` (its trial's fresh model) after the same epoch, to 1e-5;
+    returns alone's history."""
+    history: dict[str, list[float]] = alone.fit(
+        x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, validation_data=(x[:20], y[:20])
+    ).history
+    for expected, got in zip(alone.get_weights(), stack.weights(k), strict=True):
+        np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=label)
+    for metric, series in history.items():
+        assert logs[metric][k] == pytest.approx(series[0], abs=1e-5), (label, metric)
+    return history
+
+
 def test_packing_key_ignores_only_the_values_of_learning_rate_l2_and_dropout() -> None:
     key = packing_key(dict(BASE, learning_rate=0.1, l2=1e-4, dropout=0.1))
     assert key == packing_key(dict(BASE, learning_rate=1e-4, l2=1e-3, dropout=0.3))
@@ -122,20 +144,7 @@ def test_one_stacked_epoch_matches_each_trial_alone_for_every_optimizer() -> Non
         logs = stack.train_epoch(np.arange(len(x)))
         logs.update(stack.evaluate())
         for k, (v, seed) in enumerate(zip(values, seeds)):
-            alone = _fresh(v, seed)
-            history = alone.fit(
-                x,
-                y,
-                batch_size=16,
-                epochs=1,
-                shuffle=False,
-                verbose=0,
-                validation_data=(x[:20], y[:20]),
-            ).history
-            for expected, got in zip(alone.get_weights(), stack.weights(k), strict=True):
-                np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=name)
-            for metric, series in history.items():
-                assert logs[metric][k] == pytest.approx(series[0], abs=1e-5), (name, metric)
+            _assert_tower_is_its_trial(stack, logs, k, _fresh(v, seed), x, y, name)
 
 
 @pytest.mark.slow
@@ -253,17 +262,5 @@ def test_stacked_towers_match_alone_for_every_task(
     for k, seed in enumerate((3, 4)):
         keras.utils.set_random_seed(seed)
         alone = builder.build(_hp(values[k]))
-        history = alone.fit(
-            x,
-            y,
-            batch_size=16,
-            epochs=1,
-            shuffle=False,
-            verbose=0,
-            validation_data=(x[:20], y[:20]),
-        ).history
-        for expected, got in zip(alone.get_weights(), stack.weights(k), strict=True):
-            np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=task)
+        history = _assert_tower_is_its_trial(stack, logs, k, alone, x, y, task)
         assert sorted(logs) == sorted(history)
-        for metric, series in history.items():
-            assert logs[metric][k] == pytest.approx(series[0], abs=1e-5), (task, metric)

@@ -45,19 +45,25 @@ def synthetic_score(values):
     return score + (0.5 if values.get("optimizer") == "adam" else 0.0)
 
 
+def new_oracle(strategy, tmp_path, space=SPACE, max_trials=12, seed=0):
+    """A fresh oracle of `strategy` over `space`, keeping its state under `tmp_path`."""
+    oracle = create_oracle(
+        strategy,
+        objective=SCORE,
+        hyperparameters=build_space(space),
+        max_trials=max_trials,
+        seed=seed,
+        epochs=9,
+    )
+    set_project_dir(oracle, tmp_path, "engine")
+    return oracle
+
+
 def drive(
     strategy, tmp_path, space=SPACE, max_trials=12, seed=0, fail=lambda v: False, oracle=None
 ):
     if oracle is None:
-        oracle = create_oracle(
-            strategy,
-            objective=SCORE,
-            hyperparameters=build_space(space),
-            max_trials=max_trials,
-            seed=seed,
-            epochs=9,
-        )
-        set_project_dir(oracle, tmp_path, "engine")
+        oracle = new_oracle(strategy, tmp_path, space, max_trials, seed)
     trials = []
     while True:
         trial = oracle.create_trial("chief")
@@ -409,15 +415,7 @@ def drive_batched(strategy, tmp_path, k, space=SPACE, max_trials=12, seed=0, ora
     from tuner.loop import ask_batch, batch_limit
 
     if oracle is None:
-        oracle = create_oracle(
-            strategy,
-            objective=SCORE,
-            hyperparameters=build_space(space),
-            max_trials=max_trials,
-            seed=seed,
-            epochs=9,
-        )
-        set_project_dir(oracle, tmp_path, "engine")
+        oracle = new_oracle(strategy, tmp_path, space, max_trials, seed)
     batches = []
     while True:
         trials, _ = ask_batch(oracle, "chief", batch_limit(oracle, k))

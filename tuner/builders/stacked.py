@@ -238,6 +238,15 @@ class StackedTowers:
         self.seed = keras.Variable(np.zeros(2, "int32"), trainable=False, name="dropout_seed")
         self.optimizer = _per_tower_optimizer(template.optimizer, k, self.active)
         self._trainable_variables = [v for v in self.variables if v.trainable]
+        # (row of `l2`, stacked kernel index, position among the trainable variables) of each
+        # regularized Dense kernel: the L2 penalty and its gradient, taken by hand.
+        kernels = [layer.weights[0] for layer in self.layers if layer.kind == "dense"]
+        trainable = {id(v): n for n, v in enumerate(self._trainable_variables)}
+        self._regularized_kernels = [
+            (dense, i, trainable[id(self.variables[i])])
+            for dense, i in enumerate(kernels)
+            if self.regularized[dense]
+        ]
         self.optimizer.build(self._trainable_variables)
         # Each optimizer slot, with a stacked variable of its shape (the same tower layout).
         by_shape = {tuple(v.shape): i for i, v in enumerate(self.variables) if v.trainable}
@@ -402,10 +411,6 @@ class StackedTowers:
                 h = tf.where(keep, h / (1.0 - rate), tf.zeros_like(h))
         return h
 
-    def _kernels(self) -> list[int]:
-        """The variable index of each Dense layer's kernel, in layer order."""
-        return [layer.weights[0] for layer in self.layers if layer.kind == "dense"]
-
     def _per_tower(self, i: int, values: Any) -> Any:
         """[K] values shaped to broadcast over stacked variable i, tower by tower."""
         tf = self._tf
@@ -417,9 +422,7 @@ class StackedTowers:
         """Each tower's L2 penalty, [K]: the sum over its kernels of l2 * sum(kernel ** 2)."""
         tf = self._tf
         penalty = tf.zeros([self.size])
-        for dense, i in enumerate(self._kernels()):
-            if not self.regularized[dense]:
-                continue
+        for dense, i, _ in self._regularized_kernels:
             kernel = self.variables[i]
             if i == self._wide:
                 columns = tf.reduce_sum(tf.square(kernel), 0)  # [K * units]
@@ -435,12 +438,8 @@ class StackedTowers:
         the wide first kernel (square, tile, multiply, add) where one multiply-add does."""
         tf = self._tf
         gate = tf.cast(stepping, "float32")
-        position = {id(v): n for n, v in enumerate(self._trainable_variables)}
         gradients = list(gradients)
-        for dense, i in enumerate(self._kernels()):
-            if not self.regularized[dense]:
-                continue
-            n = position[id(self.variables[i])]
+        for dense, i, n in self._regularized_kernels:
             factor = self._per_tower(i, 2.0 * self.l2[dense] * gate)
             gradients[n] = gradients[n] + factor * self.variables[i]
         return gradients

@@ -64,15 +64,14 @@ class Chief:
         from tuner.strategies._keras_tuner import chief_servicer, serve
 
         self.servicer = chief_servicer(self.clock)
-        host, port = self.requested.host, self.requested.port
         try:
-            self.server, bound = serve(self.servicer, host, port)
+            self.server, bound = serve(self.servicer, self.requested)
         except OSError:
             raise ConfigError(
                 f"the chief cannot listen on {self.requested} (the port is in use, or the "
                 "address is not this machine's); choose another port, or 0 for any free one."
             ) from None
-        self.address = Address(host, bound)
+        self.address = Address(self.requested.host, bound)
         return self.address
 
     def start(self, *, overwrite: bool = False, overwrite_hint: str = "--overwrite") -> None:

@@ -72,7 +72,7 @@ def run_worker(
     from tuner.strategies._keras_tuner import connect
 
     try:
-        client = connect(chief.host, chief.port, tuner_id, wait_s=wait_s, timeout_s=CALL_TIMEOUT_S)
+        client = connect(chief, tuner_id, wait_s=wait_s, timeout_s=CALL_TIMEOUT_S)
     except TimeoutError:
         raise ConfigError(
             f"no chief answers at {chief} (waited {wait_s:.0f} s); start `tuner chief` there "

@@ -461,9 +461,10 @@ def hand_back(
     return str(trial.trial_id), error
 
 
-def serve(servicer: Any, host: str, port: int, threads: int = 4) -> tuple[Any, int]:
-    """A gRPC server for `servicer`, bound (not started) at ``host:port``; returns it and the
-    port bound (a free one when `port` is 0). Raises OSError when it cannot bind."""
+def serve(servicer: Any, address: Any, threads: int = 4) -> tuple[Any, int]:
+    """A gRPC server for `servicer`, bound (not started) at `address` (``.host``, ``.port``,
+    and ``str()`` the gRPC target, as `tuner.distributed.address.Address`); returns it and the
+    port bound (a free one when the port is 0). Raises OSError when it cannot bind."""
     from concurrent import futures
 
     import grpc
@@ -475,22 +476,22 @@ def serve(servicer: Any, host: str, port: int, threads: int = 4) -> tuple[Any, i
     )
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     try:
-        bound = server.add_insecure_port(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+        bound = server.add_insecure_port(str(address))
     except RuntimeError as error:  # grpc raises where older versions returned 0
         raise OSError(str(error)) from None
     if not bound:
-        raise OSError(f"cannot bind {host}:{port}")
+        raise OSError(f"cannot bind {address}")
     return server, bound
 
 
-def connect(host: str, port: int, tuner_id: str, *, wait_s: float, timeout_s: float) -> Any:
-    """A worker's oracle client for the chief at ``host:port``, once the chief answers (within
-    `wait_s`; else TimeoutError). Every later call fails after `timeout_s` (KerasTuner waits an
-    hour for a chief that is gone)."""
+def connect(address: Any, tuner_id: str, *, wait_s: float, timeout_s: float) -> Any:
+    """A worker's oracle client for the chief at `address` (as `serve` takes it), once the
+    chief answers (within `wait_s`; else TimeoutError). Every later call fails after
+    `timeout_s` (KerasTuner waits an hour for a chief that is gone)."""
     import grpc
     from keras_tuner.src.distribute import oracle_client
 
-    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    target = str(address)
     channel = grpc.insecure_channel(target)
     try:
         grpc.channel_ready_future(channel).result(timeout=wait_s)
@@ -499,7 +500,7 @@ def connect(host: str, port: int, tuner_id: str, *, wait_s: float, timeout_s: fl
     finally:
         channel.close()
     oracle_client.TIMEOUT = timeout_s
-    os.environ["KERASTUNER_ORACLE_IP"] = host
-    os.environ["KERASTUNER_ORACLE_PORT"] = str(port)
+    os.environ["KERASTUNER_ORACLE_IP"] = address.host
+    os.environ["KERASTUNER_ORACLE_PORT"] = str(address.port)
     os.environ["KERASTUNER_TUNER_ID"] = tuner_id
     return oracle_client.OracleClient(oracle=None)
