@@ -20,7 +20,15 @@ from tuner.campaign import Campaign, from_saved, load_campaign
 from tuner.errors import ConfigError
 from tuner.execution import PackedExecutor, SequentialExecutor, TrialOutcome
 from tuner.execution.pack_size import auto_pack_size
-from tuner.loop import Plan, attach_oracle, claim, make_plan, run_trials, space_for
+from tuner.loop import (
+    Plan,
+    attach_oracle,
+    claim,
+    make_plan,
+    packing_requested,
+    run_trials,
+    space_for,
+)
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.pipeline import InputPipeline
 from tuner.store import DiskStore, SharedDiskStore, Store, disk
@@ -196,7 +204,9 @@ def build_store(plan: Plan, lr_info: dict[str, Any] | None, *, shared: bool = Fa
         settings=dict(campaign.to_dict(), **(lr_info or {})),
         prepare_for_saving=getattr(preprocessing, "with_raw_inputs", None),
         notes=backends.campaign_notes(
-            pack_requested=_packs(plan), threads=campaign.threads, tensorboard=campaign.tensorboard
+            pack_requested=packing_requested(campaign, plan.hypermodel),
+            threads=campaign.threads,
+            tensorboard=campaign.tensorboard,
         ),
     )
 
@@ -305,7 +315,8 @@ def _pack_size(
     line about it (None: nothing to say). Packing needs a builder with a ``packing_key``;
     Keras callbacks (the caller's, TensorBoard's) need one model a trial."""
     campaign = plan.campaign
-    if not _packs(plan) or not backends.packs_trials():  # off TensorFlow: a campaign note
+    # Off TensorFlow the campaign's notes say why (`backends.campaign_notes`).
+    if not packing_requested(campaign, plan.hypermodel) or not backends.packs_trials():
         return 1, None
     if callbacks or campaign.tensorboard:
         given = "callbacks" if callbacks else "tensorboard = true"
@@ -319,11 +330,6 @@ def _pack_size(
         return 1, None
     how = "auto" if campaign.pack == "auto" else "pack"
     return pack, f"packing: up to {pack} trials of one architecture train as one model ({how})"
-
-
-def _packs(plan: Plan) -> bool:
-    """Whether the campaign asks for packed trials and its builder can pack them."""
-    return plan.campaign.pack != 1 and getattr(plan.hypermodel, "packing_key", None) is not None
 
 
 def _n_params(plan: Plan, entries: dict[str, Any]) -> int:
@@ -458,7 +464,6 @@ def _in_memory_campaign(
 
 def load_results(name_or_folder: str | Path, results_dir: str | Path = "results") -> Results:
     """Reopen a finished (or interrupted) campaign's results without searching."""
-
     folder = disk.resolve_folder(name_or_folder, results_dir)
     text = disk.saved_campaign_text(folder)
     if text is None:

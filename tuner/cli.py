@@ -250,7 +250,7 @@ def _rebuild(name: str, results_dir: str) -> None:
 
     from tuner import loop
     from tuner.campaign import from_saved
-    from tuner.space import AUTO_LEARNING_RATE
+    from tuner.space import without_auto_learning_rate
     from tuner.store import disk
     from tuner.strategies import _keras_tuner, create_oracle
 
@@ -262,7 +262,7 @@ def _rebuild(name: str, results_dir: str) -> None:
     for path, reason in disk.set_aside_damaged_records(folder):
         print(f"{path} {reason}: moved aside to {path.name}.damaged")
     objective = kt.Objective(campaign.objective, campaign.direction)
-    entries = {k: v for k, v in campaign.space.items() if v not in AUTO_LEARNING_RATE}
+    entries = without_auto_learning_rate(campaign.space)
     engine = folder / disk.ENGINE_FOLDER
     if len(entries) < len(campaign.space):
         # learning_rate = "auto": the oracle's space is known once the search resolves it.

@@ -35,6 +35,7 @@ from tuner.space import (
     check_space_against_builder,
     declared_hyperparameters,
     grid_size,
+    without_auto_learning_rate,
 )
 from tuner.store import Store, disk
 from tuner.strategies import create_oracle, end_trial, is_client
@@ -114,11 +115,7 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
         )
     # Built now to check every range and option; built again once the folder is claimed
     # (learning_rate = "auto" is resolved in between).
-    entries = {
-        k: v
-        for k, v in campaign.space.items()
-        if not (k == "learning_rate" and v in AUTO_LEARNING_RATE)
-    }
+    entries = without_auto_learning_rate(campaign.space)
     space = space_for(campaign, entries)
     create_oracle(
         campaign.strategy,
@@ -146,14 +143,16 @@ def threads_for(campaign: Campaign, hypermodel: Any) -> int:
     builder of the user's, whose size is unknown before it builds."""
     if campaign.threads != AUTO_THREADS:
         return campaign.threads
-    packs = (
-        campaign.pack != 1
-        and getattr(hypermodel, "packing_key", None) is not None
-        and backends.packs_trials()
-    )
+    packs = packing_requested(campaign, hypermodel) and backends.packs_trials()
     if not packs and isinstance(hypermodel, MLPHyperModel):
         return 1
     return AUTO_THREADS
+
+
+def packing_requested(campaign: Campaign, hypermodel: Any) -> bool:
+    """Whether the campaign asks for packed trials (``pack`` is not 1) and its builder can
+    pack them (it has a ``packing_key``); whether this backend can is `backends.packs_trials`."""
+    return campaign.pack != 1 and getattr(hypermodel, "packing_key", None) is not None
 
 
 def space_for(campaign: Campaign, entries: Mapping[str, Any]) -> kt.HyperParameters:
@@ -467,6 +466,7 @@ __all__ = [
     "ask_batch",
     "batch_limit",
     "slot_id",
+    "packing_requested",
     "space_for",
     "load_campaign_data",
     "CHIEF",

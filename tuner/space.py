@@ -200,6 +200,16 @@ def add_entry(hp: kt.HyperParameters, name: str, spec: Any) -> None:
         )
 
 
+def without_auto_learning_rate(entries: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[space]`` entries less a ``learning_rate = "auto"`` not resolved yet (the search
+    resolves it once the folder is claimed)."""
+    return {
+        name: spec
+        for name, spec in entries.items()
+        if not (name == "learning_rate" and spec in AUTO_LEARNING_RATE)
+    }
+
+
 def build_space(entries: dict[str, Any]) -> kt.HyperParameters:
     """KerasTuner hyperparameters for a campaign's ``[space]``.
 
@@ -314,11 +324,7 @@ def check_space_against_builder(
     import keras
 
     label = model or getattr(hypermodel, "name", None) or type(hypermodel).__name__
-    entries = {
-        name: spec
-        for name, spec in space_entries.items()
-        if not (name == "learning_rate" and spec in AUTO_LEARNING_RATE)
-    }
+    entries = without_auto_learning_rate(space_entries)
     key = _memo_key(hypermodel, entries)
     if key is not None and key in _BUILT_EVERY_EXTREME:
         return

@@ -230,7 +230,7 @@ class Chief:
             self.handed[trial_id] += 1
             # A trial whose record is saved goes back too: the next worker ends it with that
             # record (a slow worker's result is never overwritten by a failure).
-            saved = (disk.records_folder(self.plan.campaign.folder) / f"{trial_id}.json").exists()
+            saved = disk.record_path(self.plan.campaign.folder, trial_id).exists()
             again = self.handed[trial_id] <= self.handoffs or saved
             reason = (
                 f"its worker stopped {self.handed[trial_id]} times while running it "

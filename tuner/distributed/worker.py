@@ -11,7 +11,7 @@ from tuner.distributed.address import Address
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import TrialContext, TrialOutcome, trials_per_run
 from tuner.loop import Plan, run_trials
-from tuner.space import AUTO_LEARNING_RATE
+from tuner.space import without_auto_learning_rate
 
 # A chief that does not answer within this long is gone (KerasTuner waits an hour).
 CALL_TIMEOUT_S = 120.0
@@ -78,11 +78,7 @@ def run_worker(
             f"no chief answers at {chief} (waited {wait_s:.0f} s); start `tuner chief` there "
             "first, or give --chief the address it printed."
         ) from None
-    entries = {
-        k: v
-        for k, v in plan.campaign.space.items()
-        if not (k == "learning_rate" and v in AUTO_LEARNING_RATE)
-    }
+    entries = without_auto_learning_rate(plan.campaign.space)
     store = api.build_store(plan, None, shared=True)
     executor, _ = api.build_executor(plan, entries, max_pack=max_pack)
     beating = HeartbeatExecutor(executor, client, heartbeat_s)

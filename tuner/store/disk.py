@@ -180,11 +180,15 @@ def records_folder(folder: Path) -> Path:
     return folder / ENGINE_FOLDER / RECORDS_FOLDER
 
 
+def record_path(folder: Path, trial_id: str) -> Path:
+    """Where the record of trial `trial_id` is saved (whether or not it is yet)."""
+    return records_folder(folder) / f"{trial_id}.json"
+
+
 def save_record(folder: Path, record: TrialRecord) -> None:
     """Write one finished trial's record (atomically)."""
     atomic_write_text(
-        records_folder(folder) / f"{record.trial_id}.json",
-        json.dumps(asdict(record), default=float),
+        record_path(folder, record.trial_id), json.dumps(asdict(record), default=float)
     )
 
 
