@@ -170,7 +170,7 @@ class CompiledModels:
         elif new:
             self._release(new)
         self._last = None
-        self._known = tf_backend.custom_gradients()
+        self._known = now  # the released ones are gone from the registry: never new again
 
     def _release(self, registrations: frozenset[str]) -> None:
         tf_backend.forget_custom_gradients(registrations)
