@@ -119,6 +119,68 @@ def test_a_trial_handed_back_too_often_ends_failed_with_the_reason(tmp_path):
     assert hand_back(servicer.oracle, "w0/1", run_again=True, reason="") == (None, None)
 
 
+@pytest.mark.parametrize(
+    "strategy, options, max_trials",
+    [("bayesian", {"initial_points": 2}, 7), ("hyperband", {"max_epochs": 9, "factor": 3}, 40)],
+)
+def test_two_workers_finish_a_model_based_search_with_every_trial_once(
+    strategy, options, max_trials, tmp_path
+):
+    """Strategies that learn from ended trials (Bayesian's surrogate, Hyperband's rounds)
+    with two workers that end their trials out of order: each worker is told to wait while
+    the oracle has nothing to give yet, never to leave while trials run, and every trial
+    ends exactly once."""
+    hp = kt.HyperParameters()
+    hp.Float("x", 0.0, 1.0)
+    oracle = create_oracle(
+        strategy,
+        objective=kt.Objective("val_accuracy", "max"),
+        hyperparameters=hp,
+        max_trials=max_trials,
+        seed=3,
+        options=options,
+    )
+    set_project_dir(oracle, str(tmp_path), ".engine")
+    servicer = chief_servicer(clock=lambda: 0.0)
+    servicer.oracle = oracle
+    held: dict[str, kt.engine.trial.Trial] = {}
+    left: set[str] = set()
+    waits = 0
+    for _ in range(500):
+        for worker in ("w0", "w1"):
+            if worker in held or worker in left:
+                continue
+            trial = ask(servicer, worker)
+            if trial.status == STOPPED:
+                left.add(worker)
+            elif trial.status == IDLE:
+                waits += 1
+            else:
+                held[worker] = trial
+        if not held:
+            break
+        # The worker that asked first ends last: ends arrive out of order.
+        worker = sorted(held)[-1] if len(held) == 2 else next(iter(held))
+        trial = held.pop(worker)
+        assert left == set(), "a worker was told to leave while a trial ran"
+        end(servicer, trial, score=1.0 - abs(trial.hyperparameters.get("x") - 0.3))
+    assert left == {"w0", "w1"} and servicer.done and not held
+    ended = servicer.oracle.end_order
+    assert len(ended) == len(set(ended)) == len(servicer.oracle.trials)
+    statuses = {t.status for t in servicer.oracle.trials.values()}
+    assert statuses == {"COMPLETED"}
+    if strategy == "bayesian":
+        assert len(ended) == max_trials
+    else:
+        assert waits > 0  # a round's promotions wait for the round to end
+        promoted = [
+            t
+            for t in servicer.oracle.trials.values()
+            if t.hyperparameters.values.get("tuner/trial_id")
+        ]
+        assert promoted, "no trial was continued from its parent"
+
+
 def test_workers_share_one_gpu_or_get_their_own():
     base = {"PATH": "/bin"}
 
