@@ -288,6 +288,7 @@ def restore_record(
             n_params=int(row["n_params"]),
             error=None if pd.isna(row.get("error", None)) else str(row["error"]),
             initial_epoch=int(epochs["epoch"].min()) - 1 if len(epochs) else 0,
+            device=None if pd.isna(row.get("device", None)) else str(row["device"]),
         )
     except (KeyError, ValueError, TypeError):
         return None
