@@ -200,11 +200,6 @@ def campaign_notes(
             f"packing: off ({', '.join(asked)}; packed trials compute in float32 without XLA, "
             "so trials train one model at a time)"
         )
-    if jit_compile is True and not compiles_with_xla():
-        notes.append(
-            f"jit_compile = true: not applied on {backend} (XLA is TensorFlow's and JAX's; "
-            "Keras would use torch.compile)"
-        )
     if backend != TENSORFLOW:
         notes.append(
             f"backend: {backend}; trials train on NumPy arrays (the cached tf.data "
@@ -217,6 +212,11 @@ def campaign_notes(
             )
         if threads and not sets_threads():
             notes.append(f"threads = {threads}: not applied on {backend}, which sets its own")
+    if jit_compile is True and not compiles_with_xla():
+        notes.append(
+            f"jit_compile = true: not applied on {backend} (XLA is TensorFlow's and JAX's; "
+            "Keras would use torch.compile)"
+        )
     if tensorboard and not writes_tensorboard():
         notes.append("tensorboard: off (TensorFlow writes its logs, and it is not installed)")
     return notes
