@@ -380,7 +380,8 @@ def run_trials(
 
     Each round asks the oracle for as many trials as the executor takes in one run
     (`trials_per_run`, capped by `batch_limit`), hands them to the executor together, then
-    for each outcome, in order: saves it to the store (the tables are flushed once the
+    for each outcome, in order: names this process's device in its record (unless the
+    executor did), saves it to the store (the tables are flushed once the
     batch is saved), reports its score to the oracle, calls `on_trial_end` and ends the
     trial. A batch that is interrupted leaves its unfinished trials ongoing in the oracle's
     saved state; KerasTuner's ``reload`` queues them to run again, under their own ids: those

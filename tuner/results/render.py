@@ -114,8 +114,9 @@ def summary_markdown(
     top: int = 10,
     notes: Sequence[str] = (),
 ) -> str:
-    """The text of ``summary.md``: trial counts, best score, `notes` (one line each, such as
-    a feature that fell back on this Keras backend), settings, the top trials."""
+    """The text of ``summary.md``: trial counts, best score, where the trials ran
+    (`device_line`), `notes` (one line each, such as a feature that fell back on this Keras
+    backend), settings, the top trials."""
     name = settings.get("name", "campaign")
     completed = int((table["status"] == COMPLETED).sum())
     failed = len(table) - completed
