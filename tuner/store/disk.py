@@ -401,6 +401,8 @@ def load(name_or_path: str | Path, results_dir: str | Path = "results") -> pd.Da
     for column in ("rank", "best_epoch"):
         if column in table:
             table[column] = table[column].astype("Int64")
+    if "device" in table:  # text, even when no record says (an empty column reads as floats)
+        table["device"] = table["device"].astype(object)
     return table
 
 
