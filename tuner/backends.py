@@ -28,7 +28,9 @@ CPU, GPU, TPU = "CPU", "GPU", "TPU"
 MIXED_FLOAT16, MIXED_BFLOAT16 = "mixed_float16", "mixed_bfloat16"
 # What ``mixed_precision = true`` means on each kind of device, as Keras' mixed-precision guide
 # advises: float16 with loss scaling on a GPU, bfloat16 on a TPU. A CPU gets neither: on this
-# project's 2-core AVX2 machine both ran slower than float32 (see the README's Measured).
+# project's 2-core AVX2 machine (no AVX-512 BF16 or AMX) float16 trials ran 1.2-1.4x slower than
+# float32 and bfloat16 ones no faster (`benchmarks/precision.py`, the README's Measured), for
+# less precise arithmetic.
 TRUE_POLICY = {GPU: MIXED_FLOAT16, TPU: MIXED_BFLOAT16}
 XLA_BACKENDS = (TENSORFLOW, "jax")
 
@@ -185,8 +187,8 @@ def campaign_notes(
     policy = precision_policy(mixed_precision)
     if mixed_precision is True and policy is None:
         notes.append(
-            "mixed_precision: off on the CPU (float16 and bfloat16 are slower than float32 "
-            'there); trials compute in float32. mixed_precision = "mixed_bfloat16" uses it '
+            "mixed_precision: off on the CPU (float16 is slower than float32 there, bfloat16 "
+            'no faster); trials compute in float32. mixed_precision = "mixed_bfloat16" uses it '
             "anyway"
         )
     if (
