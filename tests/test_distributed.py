@@ -348,7 +348,7 @@ def test_a_worker_killed_mid_trial_does_not_lose_or_hang_the_campaign(tmp_path, 
     assert refused.stderr.splitlines() == [
         f"tuner: error: campaign file {other} differs from the chief's campaign "
         f"({folder / 'campaign.toml'}) in epochs, max_trials; a worker must run the chief's "
-        "campaign file (only results_dir, threads and pack may differ)."
+        "campaign file (only results_dir, threads, pack and jit_compile may differ)."
     ]
 
     workers = {

@@ -148,6 +148,8 @@ def test_history_table_has_one_row_per_epoch_with_1_based_epochs(records):
 
 
 def test_write_results_then_load_round_trips(tmp_path, records):
+    for r, device in zip(records, ["GPU:0 (H100)", "CPU", "CPU", None, "CPU"]):
+        r.device = device
     write_results(
         tmp_path / "exp",
         records,
@@ -168,6 +170,7 @@ def test_write_results_then_load_round_trips(tmp_path, records):
     assert "5 (4 completed, 1 failed)" in summary
     assert "best score: 0.9 (trial t2" in summary
     assert "| space.units | min=16, max=128 |" in summary
+    assert "- devices: CPU 3 trials, GPU:0 (H100) 1 trial, not recorded 1 trial\n" in summary
 
 
 def test_load_keeps_string_ids_and_categories_that_look_missing(tmp_path):

@@ -25,6 +25,7 @@ from tuner.loop import (
     attach_oracle,
     claim,
     make_plan,
+    packing_asked,
     packing_requested,
     run_trials,
     space_for,
@@ -204,9 +205,11 @@ def build_store(plan: Plan, lr_info: dict[str, Any] | None, *, shared: bool = Fa
         settings=dict(campaign.to_dict(), **(lr_info or {})),
         prepare_for_saving=getattr(preprocessing, "with_raw_inputs", None),
         notes=backends.campaign_notes(
-            pack_requested=packing_requested(campaign, plan.hypermodel),
+            pack_requested=packing_asked(campaign, plan.hypermodel),
             threads=campaign.threads,
             tensorboard=campaign.tensorboard,
+            mixed_precision=campaign.mixed_precision,
+            jit_compile=campaign.jit_compile,
         ),
     )
 
@@ -236,6 +239,8 @@ def build_executor(
         pipeline,
         callbacks=callbacks,
         callback_factory=_tensorboard_callbacks(campaign, plan.tuned) if tensorboard else None,
+        precision=backends.precision_policy(campaign.mixed_precision),
+        jit_compile=backends.jit_compile_setting(campaign.jit_compile),
         **common,
     ), pack_note
 

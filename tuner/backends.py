@@ -5,16 +5,34 @@ train on NumPy arrays instead of a cached `tf.data` pipeline and one model at a 
 trials are written in TensorFlow). The `threads` setting sizes TensorFlow's thread pools and
 PyTorch's; JAX fixes its own when it starts. TensorBoard logs are written with TensorFlow's
 summary writer whichever backend trains, so they need TensorFlow importable, nothing more.
-`campaign_notes` says which of these applies, for the campaign's header and its summary.
+
+Keras places every op on the first accelerator it sees, else on the CPU: `device` names it for
+the trial records. Mixed precision is Keras' dtype policy (`precision_policy`, applied around
+each build by `dtype_policy`); XLA is Keras' ``jit_compile``, which TensorFlow and JAX have and
+PyTorch has not. `campaign_notes` says what falls back, for the campaign's header and summary.
 """
 
 from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Iterator
 
 import keras
 
 from tuner import tf_backend
 
 TENSORFLOW = "tensorflow"
+CPU, GPU, TPU = "CPU", "GPU", "TPU"
+MIXED_FLOAT16, MIXED_BFLOAT16 = "mixed_float16", "mixed_bfloat16"
+# What ``mixed_precision = true`` means on each kind of device, as Keras' mixed-precision guide
+# advises: float16 with loss scaling on a GPU, bfloat16 on a TPU. A CPU gets neither: on this
+# project's 2-core AVX2 machine (no AVX-512 BF16 or AMX) float16 trials ran 1.2-1.4x slower than
+# float32 and bfloat16 ones no faster (`benchmarks/precision.py`, the README's Measured), for
+# less precise arithmetic.
+TRUE_POLICY = {GPU: MIXED_FLOAT16, TPU: MIXED_BFLOAT16}
+XLA_BACKENDS = (TENSORFLOW, "jax")
 
 
 def active() -> str:
@@ -50,12 +68,140 @@ def writes_tensorboard() -> bool:
     return tf_backend.available()
 
 
-def campaign_notes(*, pack_requested: bool, threads: int, tensorboard: bool) -> list[str]:
+@functools.cache
+def _accelerator() -> tuple[str, str, str] | None:
+    """(kind, index, name) of the accelerator Keras trains on in this process (None: the CPU).
+    The index is the one ``CUDA_VISIBLE_DEVICES`` gave the GPU, so that the workers of one
+    machine, each shown its own GPU as its first, name different ones."""
+    backend = active()
+    found: tuple[str, int, str] | None = None
+    if backend == TENSORFLOW:
+        gpu = tf_backend.first_gpu()
+        found = (GPU, *gpu) if gpu is not None else None
+    elif backend == "jax":
+        import jax
+
+        first = jax.devices()[0]
+        if first.platform != "cpu":
+            kind = TPU if first.platform == "tpu" else GPU
+            found = (kind, int(first.id), str(getattr(first, "device_kind", "")))
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            index = torch.cuda.current_device()
+            found = (GPU, index, torch.cuda.get_device_name(index))
+        elif torch.backends.mps.is_available():
+            found = (GPU, 0, "Apple MPS")
+    if found is None:
+        return None
+    kind, index, name = found
+    label = str(index)
+    if kind == GPU:
+        from tuner.distributed.env import visible_gpus  # a leaf module: no Keras, no loop
+
+        named = visible_gpus(os.environ, query=False)
+        label = named[index] if index < len(named) else label
+    return kind, label, name
+
+
+def device() -> str:
+    """The device this process trains on, for the trial records: ``"CPU"``, or
+    ``"GPU:<index> (<name>)"`` (``"TPU:0 (TPU v4)"``) where the backend can tell the name. A
+    GPU named by UUID in ``CUDA_VISIBLE_DEVICES`` is shown by it (``"GPU-8f1c...  (...)"``)."""
+    found = _accelerator()
+    if found is None:
+        return CPU
+    kind, label, name = found
+    text = label if not label.isdigit() and kind == GPU else f"{kind}:{label}"
+    return f"{text} ({name})" if name else text
+
+
+def device_kind() -> str:
+    """``"CPU"``, ``"GPU"`` or ``"TPU"``: the kind of `device`."""
+    found = _accelerator()
+    return CPU if found is None else found[0]
+
+
+def precision_policy(mixed_precision: bool | str) -> str | None:
+    """The Keras dtype policy a campaign's models are built under (None: float32, Keras'
+    default). ``true`` is `TRUE_POLICY`'s for this device (None on a CPU, which
+    `campaign_notes` says); a policy's name is that policy on any device."""
+    if isinstance(mixed_precision, str):
+        return mixed_precision
+    return TRUE_POLICY.get(device_kind()) if mixed_precision else None
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str | None) -> Iterator[None]:
+    """Layers (and models) made inside compute in policy `name` (None: as they would anyway).
+    A layer keeps the policy it was made with, so scoping the build is enough; Keras' policy
+    is global, and it is restored afterwards so nothing else (a packed stack, the next
+    campaign in this process) sees it. A model built under ``mixed_float16`` wraps its
+    optimizer in a `keras.optimizers.LossScaleOptimizer` when it is compiled."""
+    if name is None:
+        yield
+        return
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def compiles_with_xla() -> bool:
+    """Whether Keras' ``jit_compile`` means XLA on this backend (on PyTorch it means
+    ``torch.compile``)."""
+    return active() in XLA_BACKENDS
+
+
+def jit_compile_setting(jit_compile: bool | str) -> bool | None:
+    """What the executor sets as each trial model's ``jit_compile``: True or False, or None to
+    leave the one it was compiled with (``"auto"``, and ``true`` where there is no XLA)."""
+    if not isinstance(jit_compile, bool) or (jit_compile and not compiles_with_xla()):
+        return None
+    return jit_compile
+
+
+def computes_unlike_packs(mixed_precision: bool | str, jit_compile: bool | str) -> bool:
+    """Whether the campaign's trials must compute otherwise than packed trials do (in
+    float32, as TensorFlow graphs without XLA): mixed precision that applies on this device,
+    or ``jit_compile = true`` that applies on this backend."""
+    return precision_policy(mixed_precision) is not None or jit_compile_setting(jit_compile) is True
+
+
+def campaign_notes(
+    *,
+    pack_requested: bool,
+    threads: int,
+    tensorboard: bool,
+    mixed_precision: bool | str = False,
+    jit_compile: bool | str = "auto",
+) -> list[str]:
     """One line for each feature the campaign asks for (or gets by default) that falls back on
-    this backend; empty on TensorFlow. `pack_requested`: the campaign's ``pack`` is not 1 and
-    its builder can pack trials."""
+    this backend or device; empty on TensorFlow when none does. `pack_requested`: the
+    campaign's ``pack`` is not 1 and its builder can pack trials."""
     backend = active()
     notes = []
+    policy = precision_policy(mixed_precision)
+    if mixed_precision is True and policy is None:
+        notes.append(
+            "mixed_precision: off on the CPU (float16 is slower than float32 there, bfloat16 "
+            'no faster); trials compute in float32. mixed_precision = "mixed_bfloat16" uses it '
+            "anyway"
+        )
+    if (
+        backend == TENSORFLOW
+        and pack_requested
+        and computes_unlike_packs(mixed_precision, jit_compile)
+    ):
+        asked = [f"mixed_precision: {policy}"] if policy else []
+        asked += ["jit_compile = true"] if jit_compile_setting(jit_compile) else []
+        notes.append(
+            f"packing: off ({', '.join(asked)}; packed trials compute in float32 without XLA, "
+            "so trials train one model at a time)"
+        )
     if backend != TENSORFLOW:
         notes.append(
             f"backend: {backend}; trials train on NumPy arrays (the cached tf.data "
@@ -68,6 +214,11 @@ def campaign_notes(*, pack_requested: bool, threads: int, tensorboard: bool) -> 
             )
         if threads and not sets_threads():
             notes.append(f"threads = {threads}: not applied on {backend}, which sets its own")
+    if jit_compile is True and not compiles_with_xla():
+        notes.append(
+            f"jit_compile = true: not applied on {backend} (XLA is TensorFlow's and JAX's; "
+            "Keras would use torch.compile)"
+        )
     if tensorboard and not writes_tensorboard():
         notes.append("tensorboard: off (TensorFlow writes its logs, and it is not installed)")
     return notes
@@ -80,5 +231,12 @@ __all__ = [
     "packs_trials",
     "writes_tensorboard",
     "campaign_notes",
+    "device",
+    "device_kind",
+    "precision_policy",
+    "dtype_policy",
+    "compiles_with_xla",
+    "jit_compile_setting",
+    "computes_unlike_packs",
     "TENSORFLOW",
 ]

@@ -35,6 +35,9 @@ RESUMABLE_CHANGES = frozenset(
         # Packing changes how trials train, not which are proposed (random, grid): a campaign
         # may resume with another pack size.
         "pack",
+        # XLA, likewise, changes how a trial's steps run, not what they compute (up to the
+        # order of floating-point operations). Mixed precision changes the arithmetic: not it.
+        "jit_compile",
     }
 )
 SEED_LIMIT = 2**32
@@ -93,6 +96,20 @@ class Campaign:
     pack: int | str = field(
         default="auto",
         metadata=_rule(1, None, "1 turns packing off", words=("auto",)),
+    )
+    mixed_precision: bool | str = field(
+        default=False,
+        metadata=_rule(
+            why="true: mixed_float16 on a GPU, mixed_bfloat16 on a TPU, off on a CPU",
+            words=("mixed_float16", "mixed_bfloat16"),
+        ),
+    )
+    jit_compile: bool | str = field(
+        default="auto",
+        metadata=_rule(
+            why='XLA; "auto": as the model was compiled (Keras: on a GPU, not on a CPU)',
+            words=("auto",),
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -237,6 +254,24 @@ def _check_number_or_word(key: str, value: Any) -> None:
         raise ConfigError(f"{accepted}, but got {value}.")
 
 
+def _check_flag_or_word(key: str, value: Any) -> None:
+    """A field that takes true, false or one of a few words (``jit_compile``)."""
+    bounds = BOUNDS[key]
+    why, words = bounds["why"], bounds["words"]
+    options = ["true", "false"] + [f'"{w}"' for w in words]
+    note = f" ({why})" if why else ""
+    accepted = f"{key} must be {', '.join(options[:-1])} or {options[-1]}{note}"
+    if isinstance(value, str):
+        if value.strip().lower() in ("true", "false"):
+            hint = f"; write {value.strip().lower()} without quotes"
+        else:
+            hint = did_you_mean(value, words)
+        if value not in words:
+            raise ConfigError(f"{accepted}, but got {value!r}{hint}.")
+    elif not isinstance(value, bool):
+        raise ConfigError(f"{accepted}, but got {type(value).__name__} {value!r}.")
+
+
 def _check_table(section: str, table: dict[str, Any], allowed: dict[str, Any]) -> None:
     for key, value in table.items():
         if key not in allowed:
@@ -276,7 +311,10 @@ def _validate(campaign: Campaign) -> None:
         ):
             raise ConfigError(f"{key} must be a {_type_name(expected)}, but got None.")
         if value is not None and BOUNDS.get(key, {}).get("words"):
-            _check_number_or_word(key, value)
+            if bool in expected:
+                _check_flag_or_word(key, value)
+            else:
+                _check_number_or_word(key, value)
         elif value is not None:
             _check_type(key, value, expected)
             _check_bounds(key, value)

@@ -27,6 +27,12 @@ def _pack_value(text: str) -> int | str:
         return text
 
 
+def _flag_value(text: str) -> bool | str:
+    """``true``/``false`` (any case: the workers are passed ``True``) or a word such as
+    ``auto``; the campaign's rule table judges the value."""
+    return {"true": True, "false": False}.get(text.strip().lower(), text)
+
+
 # The settings a command line may override, as (option, campaign field).
 OVERRIDES = (
     ("--strategy", "strategy"),
@@ -35,6 +41,8 @@ OVERRIDES = (
     ("--seed", "seed"),
     ("--results-dir", "results_dir"),
     ("--pack", "pack"),
+    ("--mixed-precision", "mixed_precision"),
+    ("--jit-compile", "jit_compile"),
 )
 
 
@@ -389,6 +397,14 @@ def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
         "--pack",
         type=_pack_value,
         help='trials trained together in one model: "auto", or a number (1: off)',
+    )
+    parser.add_argument(
+        "--mixed-precision",
+        type=_flag_value,
+        help="true (mixed_float16 on a GPU), false, mixed_float16 or mixed_bfloat16",
+    )
+    parser.add_argument(
+        "--jit-compile", type=_flag_value, help="XLA: true, false or auto (as compiled)"
     )
 
 

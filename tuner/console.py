@@ -35,7 +35,7 @@ SHORT_NAMES = {
 # The table's own columns, in the order the final table shows them around the
 # hyperparameters and metrics (which keep their order, in the middle).
 _LEADING = ["rank", "trial_id", "score"]
-_TRAILING = ["best_epoch", "epochs_run", "duration_s", "n_params", "status", "error"]
+_TRAILING = ["best_epoch", "epochs_run", "duration_s", "n_params", "device", "status", "error"]
 _ALWAYS_SHOWN = {"rank", "trial_id", "score"}
 _SEP = "  "
 
@@ -320,9 +320,10 @@ def final_table(
     """The top rows of a ranked table as text whose every line fits `width` (the terminal's).
 
     Shows only informative columns: not the internal ``tuner/...`` ones, not the metric that
-    repeats the score, not an empty error column, and (over two rows or more) none whose values
-    are all equal, which a line below the table lists instead. The score column is headed by
-    the objective's name. Columns that do not fit are left out from the right, and named.
+    repeats the score, not an empty error or device column, and (over two rows or more) none
+    whose values are all equal, which a line below the table lists instead. The score column
+    is headed by the objective's name. Columns that do not fit are left out from the right,
+    and named.
     """
     if width is None:
         width = shutil.get_terminal_size((80, 24)).columns
@@ -336,7 +337,7 @@ def final_table(
     kept: list[str] = []
     for column in columns:
         values = shown[column]
-        if column == "error" and all(_is_empty(v) for v in values):
+        if column in ("error", "device") and all(_is_empty(v) for v in values):
             continue
         if column not in _ALWAYS_SHOWN and len(shown) > 1 and values.nunique(dropna=False) <= 1:
             value = values.iloc[0]

@@ -150,8 +150,21 @@ def threads_for(campaign: Campaign, hypermodel: Any) -> int:
 
 
 def packing_requested(campaign: Campaign, hypermodel: Any) -> bool:
+    """Whether the campaign's trials are to train packed: it asks for packed trials and its
+    builder can pack them (`packing_asked`), and they may compute as packs do, in float32
+    and without XLA. A campaign whose mixed precision applies on this device, or that asks
+    for ``jit_compile = true``, trains one model a trial instead: every trial then computes as
+    the campaign says, and trials that differ only in being packed are not compared across
+    precisions (`backends.campaign_notes` says so). Whether this backend can pack is
+    `backends.packs_trials`."""
+    return packing_asked(campaign, hypermodel) and not backends.computes_unlike_packs(
+        campaign.mixed_precision, campaign.jit_compile
+    )
+
+
+def packing_asked(campaign: Campaign, hypermodel: Any) -> bool:
     """Whether the campaign asks for packed trials (``pack`` is not 1) and its builder can
-    pack them (it has a ``packing_key``); whether this backend can is `backends.packs_trials`."""
+    pack them (it has a ``packing_key``)."""
     return campaign.pack != 1 and getattr(hypermodel, "packing_key", None) is not None
 
 
@@ -367,7 +380,8 @@ def run_trials(
 
     Each round asks the oracle for as many trials as the executor takes in one run
     (`trials_per_run`, capped by `batch_limit`), hands them to the executor together, then
-    for each outcome, in order: saves it to the store (the tables are flushed once the
+    for each outcome, in order: names this process's device in its record (unless the
+    executor did), saves it to the store (the tables are flushed once the
     batch is saved), reports its score to the oracle, calls `on_trial_end` and ends the
     trial. A batch that is interrupted leaves its unfinished trials ongoing in the oracle's
     saved state; KerasTuner's ``reload`` queues them to run again, under their own ids: those
@@ -406,6 +420,8 @@ def run_trials(
                 f"the executor returned {len(outcomes)} outcome(s) for {len(to_run)} trial(s)"
             )
         for outcome in outcomes:
+            if outcome.record.device is None:  # this process's (a worker's own) device
+                outcome.record.device = backends.device()
             store.save_outcome(outcome)
         store.flush()
         for trial in finished:
@@ -467,6 +483,7 @@ __all__ = [
     "batch_limit",
     "slot_id",
     "packing_requested",
+    "packing_asked",
     "space_for",
     "load_campaign_data",
     "CHIEF",

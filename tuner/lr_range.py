@@ -18,6 +18,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from tuner import backends
 from tuner.builders import get_builder
 from tuner.campaign import Campaign
 from tuner.datasets import Dataset
@@ -104,15 +105,20 @@ def _find(
     declared: kt.HyperParameters,
     **lr_find_kwargs: Any,
 ) -> LRFindResult:
-    """Run the range test on a fresh model built from a copy of `hp`, on the training split."""
+    """Run the range test on a fresh model built from a copy of `hp`, on the training split,
+    in the precision the campaign's trials compute in."""
     lr_find_kwargs.setdefault("batch_size", _batch_size(hp, declared))
     lr_find_kwargs.setdefault("seed", campaign.seed)
     keras.backend.clear_session(free_memory=False)
     keras.utils.set_random_seed(campaign.seed)
+    policy = backends.precision_policy(campaign.mixed_precision)
+
+    def build() -> keras.Model:
+        with backends.dtype_policy(policy):
+            return hypermodel.build(hp.copy())
+
     try:
-        return find_learning_rate(
-            lambda: hypermodel.build(hp.copy()), dataset.x_train, dataset.y_train, **lr_find_kwargs
-        )
+        return find_learning_rate(build, dataset.x_train, dataset.y_train, **lr_find_kwargs)
     finally:
         keras.backend.clear_session(free_memory=False)
 

@@ -67,6 +67,21 @@ def configure_threads(threads: int, *, required: bool = True) -> None:
         ) from None
 
 
+def first_gpu() -> tuple[int, str] | None:
+    """(index, name) of the first GPU TensorFlow may use, where Keras places its ops (None:
+    none). Asked without starting TensorFlow's runtime, so thread pools can still be set."""
+    tf = tensorflow()
+    gpus = tf.config.get_visible_devices("GPU")
+    if not gpus:
+        return None
+    index = int(gpus[0].name.rsplit(":", 1)[-1])
+    try:
+        name = str(tf.config.experimental.get_device_details(gpus[0]).get("device_name", ""))
+    except (ValueError, RuntimeError):
+        name = ""
+    return index, name
+
+
 # TensorFlow's `tf.custom_gradient`, used in graph mode, registers its gradient function in a
 # process-wide registry under a fresh name and never removes it; the function's closure holds
 # the traced tensors, so the registry keeps the whole FuncGraph of every traced training step

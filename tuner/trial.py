@@ -31,6 +31,8 @@ class TrialRecord:
     Hyperband trial that continues its parent's training), so epoch numbers, `best_epoch`
     included, count from the start of training. `score` is the objective at `best_epoch` (None
     when the trial failed before its first epoch ended); `epochs_run` is the epochs it trained.
+    `device` is where it trained (``"CPU"``, ``"GPU:0 (NVIDIA H100 80GB HBM3)"``, see
+    `tuner.backends.device`); None in records saved before it was recorded.
     """
 
     trial_id: str
@@ -44,6 +46,7 @@ class TrialRecord:
     n_params: int = 0
     error: str | None = None
     initial_epoch: int = 0
+    device: str | None = None
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status).value

@@ -88,6 +88,14 @@ def output_head(
     raise ConfigError(f"unknown task {task!r}; accepted: {', '.join(TASKS)}.")
 
 
+def output_dtype() -> str | None:
+    """The output layer's dtype: float32 under a mixed dtype policy, so that the softmax (or
+    sigmoid) and the loss are computed in float32, as Keras' mixed-precision guide advises;
+    None (the policy's own) otherwise, which leaves the model's config as it always was."""
+    policy = keras.config.dtype_policy()
+    return "float32" if policy.compute_dtype != policy.variable_dtype else None
+
+
 class MLPHyperModel(kt.HyperModel):
     """A dense network for any task; every textbook hyperparameter is a KerasTuner hyperparameter.
 
@@ -169,7 +177,7 @@ class MLPHyperModel(kt.HyperModel):
             x = keras.layers.Activation(activation)(x)
             if dropout > 0:
                 x = keras.layers.Dropout(dropout)(x)
-        outputs = keras.layers.Dense(out_units, activation=out_activation)(x)
+        outputs = keras.layers.Dense(out_units, activation=out_activation, dtype=output_dtype())(x)
         model = keras.Model(inputs, outputs, name=self.name)
         # mse as a metric too: a campaign that tunes the loss ranks by val_mse, not val_loss.
         metrics = ["mse", "mae"] if self.task == REGRESSION else ["accuracy"]

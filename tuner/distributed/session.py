@@ -21,8 +21,10 @@ ENGINE_FOLDER = ".engine"
 CAMPAIGN_FILE = "campaign.toml"
 SESSION_FILE = "chief.json"
 # Settings each machine may choose for itself: where it sees the shared folder, its threads,
-# how many trials it trains as one model. Anything else must be the chief's.
-PER_MACHINE = frozenset({"results_dir", "threads", "pack"})
+# how many trials it trains as one model, whether its steps compile with XLA (a GPU machine's
+# choice need not be a CPU's). Anything else must be the chief's: mixed precision too, whose
+# `true` each machine resolves for its own device (`backends.precision_policy`).
+PER_MACHINE = frozenset({"results_dir", "threads", "pack", "jit_compile"})
 
 
 def _shared(campaign: Campaign) -> dict[str, Any]:
@@ -75,6 +77,6 @@ def check_worker_campaign(campaign: Campaign, campaign_file: str) -> None:
         pass
     raise ConfigError(
         f"campaign file {campaign_file} differs from the chief's campaign ({saved}) in "
-        f"{fields}; a worker must run the chief's campaign file (only results_dir, threads "
-        "and pack may differ)."
+        f"{fields}; a worker must run the chief's campaign file (only results_dir, threads, "
+        "pack and jit_compile may differ)."
     )

@@ -12,6 +12,7 @@ from typing import Any
 import keras
 import keras_tuner as kt
 
+from tuner import backends
 from tuner.builders import DEFAULT_BATCH_SIZE, has_own_fit
 from tuner.errors import ConfigError, FailedTrial, Fatal
 from tuner.execution.base import TrialContext, TrialOutcome
@@ -74,7 +75,11 @@ def _is_fatal(error: BaseException) -> bool:
 
 
 class SequentialExecutor:
-    """Trains each trial's model in turn on a shared input pipeline, recording every epoch."""
+    """Trains each trial's model in turn on a shared input pipeline, recording every epoch.
+
+    `precision`: the Keras dtype policy each model is built under (``"mixed_float16"``; None:
+    the default, float32). `jit_compile`: set as each built model's ``jit_compile`` before it
+    trains (True: XLA; None: as the builder compiled it)."""
 
     def __init__(
         self,
@@ -86,8 +91,11 @@ class SequentialExecutor:
         early_stopping: dict[str, Any] | None = None,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         callback_factory: TrialCallbackFactory | None = None,
+        precision: str | None = None,
+        jit_compile: bool | None = None,
     ):
         self.hypermodel, self.pipeline = hypermodel, pipeline
+        self.precision, self.jit_compile = precision, jit_compile
         self.objective, self.seed = objective, seed
         self.early_stopping = early_stopping
         self.user_callbacks = list(callbacks)
@@ -172,7 +180,10 @@ class SequentialExecutor:
         started = time.perf_counter()
         model = None
         try:
-            fresh = self.hypermodel.build(hp)
+            with backends.dtype_policy(self.precision):
+                fresh = self.hypermodel.build(hp)
+            if self.jit_compile is not None:  # read when its train step is first made
+                fresh.jit_compile = self.jit_compile
         except (ConfigError, Fatal):
             raise
         except Exception as error:

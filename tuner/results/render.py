@@ -89,6 +89,22 @@ def settings_table(settings: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["setting", "value"])
 
 
+def device_line(table: pd.DataFrame) -> str | None:
+    """The summary's line about where the trials ran: ``- device: CPU`` when they all ran on
+    one device, else ``- devices: GPU:0 (...) 12 trials, GPU:1 (...) 11 trials`` (most first;
+    records saved before devices were recorded count as "not recorded"). None when no record
+    says."""
+    if "device" not in table or table["device"].isna().all():
+        return None
+    counts = table["device"].fillna("not recorded").value_counts(sort=False)
+    if len(counts) == 1:
+        return f"- device: {counts.index[0]}"
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], str(item[0])))
+    return "- devices: " + ", ".join(
+        f"{name} {count} trial{'s' if count != 1 else ''}" for name, count in ordered
+    )
+
+
 def summary_markdown(
     table: pd.DataFrame,
     *,
@@ -98,8 +114,9 @@ def summary_markdown(
     top: int = 10,
     notes: Sequence[str] = (),
 ) -> str:
-    """The text of ``summary.md``: trial counts, best score, `notes` (one line each, such as
-    a feature that fell back on this Keras backend), settings, the top trials."""
+    """The text of ``summary.md``: trial counts, best score, where the trials ran
+    (`device_line`), `notes` (one line each, such as a feature that fell back on this Keras
+    backend), settings, the top trials."""
     name = settings.get("name", "campaign")
     completed = int((table["status"] == COMPLETED).sum())
     failed = len(table) - completed
@@ -111,6 +128,9 @@ def summary_markdown(
         lines.append(f"- best score: {format_cell(best['score'])} (trial {best['trial_id']}, epoch {best['best_epoch']})")
     else:
         lines.append("- best score: none (no trial completed)")
+    devices = device_line(table)
+    if devices:
+        lines.append(devices)
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     lines += ["", "## Settings", ""]
@@ -119,5 +139,7 @@ def summary_markdown(
     shown = table.head(top)
     if not shown["error"].notna().any():
         shown = shown.drop(columns="error")
+    if "device" in shown and table["device"].nunique(dropna=False) <= 1:  # the line above says it
+        shown = shown.drop(columns="device")
     lines.append(to_markdown(shown, max_width=60))
     return "\n".join(lines)

@@ -12,7 +12,8 @@ import pandas as pd
 from tuner.errors import ConfigError
 from tuner.trial import COMPLETED, FAILED, TrialRecord
 
-FIXED_COLUMNS = ["rank", "trial_id", "status", "score", "best_epoch", "epochs_run", "duration_s", "n_params"]
+FIXED_COLUMNS = ["rank", "trial_id", "status", "score", "best_epoch", "epochs_run", "duration_s", "n_params",
+                 "device"]
 INTERNAL_PREFIX = "tuner/"
 DIRECTIONS = ("max", "min")
 # A metric that shares its name with a hyperparameter (a tuned `loss`) gets this prefix.
@@ -65,8 +66,8 @@ def ranked_table(
 ) -> pd.DataFrame:
     """One row per trial, best first.
 
-    Columns: ``rank, trial_id, status, score, best_epoch, epochs_run, duration_s, n_params``,
-    one per hyperparameter, the metrics at the best epoch, then ``error``. Ties keep the
+    Columns: ``rank, trial_id, status, score, best_epoch, epochs_run, duration_s, n_params,
+    device`` (blank for records saved before devices were recorded), one per hyperparameter, the metrics at the best epoch, then ``error``. Ties keep the
     order in which the trials appear in `records`. Trials that failed or have no score come
     last with an empty rank and status ``"failed"``. `objective` is only checked for clashes.
     """
@@ -100,6 +101,7 @@ def ranked_table(
             "epochs_run": int(record.epochs_run),
             "duration_s": float(record.duration_s),
             "n_params": int(record.n_params),
+            "device": record.device,
         }
         for name in hp_names:
             row[name] = record.hyperparameters.get(name)

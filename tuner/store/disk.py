@@ -288,6 +288,7 @@ def restore_record(
             n_params=int(row["n_params"]),
             error=None if pd.isna(row.get("error", None)) else str(row["error"]),
             initial_epoch=int(epochs["epoch"].min()) - 1 if len(epochs) else 0,
+            device=None if pd.isna(row.get("device", None)) else str(row["device"]),
         )
     except (KeyError, ValueError, TypeError):
         return None
@@ -400,6 +401,8 @@ def load(name_or_path: str | Path, results_dir: str | Path = "results") -> pd.Da
     for column in ("rank", "best_epoch"):
         if column in table:
             table[column] = table[column].astype("Int64")
+    if "device" in table:  # text, even when no record says (an empty column reads as floats)
+        table["device"] = table["device"].astype(object)
     return table
 
 
