@@ -113,9 +113,15 @@ class CompiledModels:
     emptied once every `kernel_cache_every` released models, and the C heap's free pages go
     back to the system (`heap.trim`). So memory stays bounded by
     `capacity` models however many trials run.
+
+    Four, because each cached model holds about 11 MB (its traced train and test graphs): in
+    the 1,000-trial soak (32 graphs, `benchmarks/soak.py`) resident memory grew 96 MB from
+    trial 10 to 100 with 8 cached, 53 MB with 4 and 41 MB with 2. Campaigns of up to four
+    graphs (the textbook ones tune the learning rate and L2 of one) reuse as often as with
+    more; a random search over G > 4 graphs reuses 4/G of its trials instead of 8/G.
     """
 
-    def __init__(self, enabled: bool, capacity: int = 8, kernel_cache_every: int = 8):
+    def __init__(self, enabled: bool, capacity: int = 4, kernel_cache_every: int = 8):
         self.backend = keras.backend.backend()
         self.enabled = enabled and self.backend in REUSING_BACKENDS
         self.capacity = capacity
