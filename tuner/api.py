@@ -315,7 +315,7 @@ def _pack_size(
     line about it (None: nothing to say). Packing needs a builder with a ``packing_key``;
     Keras callbacks (the caller's, TensorBoard's) need one model a trial."""
     campaign = plan.campaign
-    # Off TensorFlow the campaign's notes say why (`backends.campaign_notes`).
+    # Where the backend cannot pack (PyTorch) the campaign's notes say why (`campaign_notes`).
     if not packing_requested(campaign, plan.hypermodel) or not backends.packs_trials():
         return 1, None
     if callbacks or campaign.tensorboard:

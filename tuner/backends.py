@@ -1,10 +1,11 @@
 """Which Keras backend runs the trials, and what a campaign does without TensorFlow's extras.
 
 Every backend trains the same builders and writes the same results. Off TensorFlow, trials
-train on NumPy arrays instead of a cached `tf.data` pipeline and one model at a time (packed
-trials are written in TensorFlow). The `threads` setting sizes TensorFlow's thread pools and
-PyTorch's; JAX fixes its own when it starts. TensorBoard logs are written with TensorFlow's
-summary writer whichever backend trains, so they need TensorFlow importable, nothing more.
+train on NumPy arrays instead of a cached `tf.data` pipeline. Packed trials (stacked towers)
+train on TensorFlow and JAX; on PyTorch trials train one model at a time. The `threads`
+setting sizes TensorFlow's thread pools and PyTorch's; JAX fixes its own when it starts.
+TensorBoard logs are written with TensorFlow's summary writer whichever backend trains, so they
+need TensorFlow importable, nothing more.
 `campaign_notes` says which of these applies, for the campaign's header and its summary.
 """
 
@@ -15,6 +16,7 @@ import keras
 from tuner import tf_backend
 
 TENSORFLOW = "tensorflow"
+PACKING_BACKENDS = (TENSORFLOW, "jax")  # where `tuner.builders.stacked` runs
 
 
 def active() -> str:
@@ -41,8 +43,9 @@ def sets_threads() -> bool:
 
 
 def packs_trials() -> bool:
-    """Whether trials of one architecture can train as towers of one model (TensorFlow)."""
-    return active() == TENSORFLOW
+    """Whether trials of one architecture can train as towers of one model (TensorFlow,
+    JAX)."""
+    return active() in PACKING_BACKENDS
 
 
 def writes_tensorboard() -> bool:
@@ -61,9 +64,9 @@ def campaign_notes(*, pack_requested: bool, threads: int, tensorboard: bool) -> 
             f"backend: {backend}; trials train on NumPy arrays (the cached tf.data "
             "pipeline is TensorFlow's)"
         )
-        if pack_requested:
+        if pack_requested and not packs_trials():
             notes.append(
-                f"packing: off (packed trials need the TensorFlow backend; on {backend} "
+                f"packing: off (packed trials need the TensorFlow or JAX backend; on {backend} "
                 "trials train one model at a time)"
             )
         if threads and not sets_threads():
