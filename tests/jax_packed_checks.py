@@ -6,7 +6,6 @@ what it checked."""
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import keras  # noqa: E402
-import keras_tuner as kt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
@@ -27,14 +25,12 @@ from tests.test_packed import (  # noqa: E402
     _fresh,
     _hp,
     _stack,
-    _trial,
 )
 from tuner.builders.mlp import OPTIMIZERS, MLPHyperModel  # noqa: E402
 from tuner.builders.packing import TowerTemplate, tower_settings  # noqa: E402
 from tuner.builders.stacked import StackedTowers  # noqa: E402
 from tuner.builders.stacked_jax import JaxStackedTowers  # noqa: E402
-from tuner.datasets import load_dataset  # noqa: E402
-from tuner.execution import PackedExecutor, SequentialExecutor, TrialContext  # noqa: E402
+from tuner.datasets import Dataset  # noqa: E402
 from tuner.pipeline import InputPipeline  # noqa: E402
 
 
@@ -108,48 +104,34 @@ def two_loads() -> dict[str, Any]:
     return {"traces": stack.traces}
 
 
-def executor() -> dict[str, Any]:
-    """The packed executor's records are the sequential executor's (same batches: the JAX
-    epoch orders are `fit`'s), with a padded last batch, early stopping and a diverging
-    trial."""
-    dataset = load_dataset("digits", max_samples=200)
-    hypermodel = MLPHyperModel.for_data(dataset.spec)
+def epoch_orders() -> dict[str, Any]:
+    """The packed executor trains on `InputPipeline.epoch_orders`: on JAX the batches `fit`
+    gives a sequential trial (NumPy's generator, seeded by `SeedShuffle`). The executor's
+    logic is the same on every backend: `test_packed.py` checks it against the sequential one
+    on TensorFlow, and the JAX smoke campaign (`test_backends.py`) runs it."""
+    x, y = _data(60)
+    dataset = Dataset("tiny", "multiclass", x, y, x[:20], y[:20], x[:0], y[:0], (8,), 3)
     pipeline = InputPipeline(dataset)
-    settings: dict[str, Any] = dict(
-        objective=kt.Objective("val_accuracy", "max"), seed=0, early_stopping={"patience": 2}
+    values = dict(BASE, n_layers=1, optimizer="adam", learning_rate=0.01)
+    shuffled = _eager(_fresh(values, 5))
+    shuffled.fit(
+        **pipeline.fit_arguments(16, 7), callbacks=pipeline.fit_callbacks(7), epochs=3, verbose=0
     )
-    common = dict(optimizer="momentum", units=16, epochs=4, batch_size=48, l2=1e-4)
-
-    def trials() -> list[kt.engine.trial.Trial]:
-        return [
-            _trial("0", **common, learning_rate=0.01),
-            _trial("1", **dict(common, l2=1e-3), learning_rate=0.003),
-            _trial("2", **common, learning_rate=1e6),  # diverges
-        ]
-
-    alone = SequentialExecutor(hypermodel, pipeline, **settings).run(trials(), TrialContext())
-    packed = PackedExecutor(hypermodel, pipeline, **settings).run(trials(), TrialContext())
-    assert [o.pack_size for o in packed] == [3, 3, 3]
-    for a, b in zip(alone, packed):
-        ra, rb = a.record, b.record
-        assert (ra.status, ra.best_epoch, ra.epochs_run, ra.error) == (
-            rb.status,
-            rb.best_epoch,
-            rb.epochs_run,
-            rb.error,
-        )
-        assert list(ra.history) == list(rb.history)
-        for name, values in ra.history.items():
-            np.testing.assert_allclose(rb.history[name], values, rtol=1e-4, atol=1e-5)
-    assert re.fullmatch(r"diverged: loss became nan at epoch \d+", packed[2].record.error or "")
-    return {"statuses": [o.record.status for o in packed]}
+    orders = pipeline.epoch_orders(7, 3)
+    assert not np.array_equal(orders[0], orders[1])
+    ordered = _eager(_fresh(values, 5))
+    for order in orders:
+        ordered.fit(x[order], y[order], batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(shuffled.get_weights(), ordered.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    return {"epochs": len(orders)}
 
 
 def main() -> None:
     assert keras.backend.backend() == "jax"
     seconds = {}
     result: dict[str, Any] = {}
-    for check in (every_optimizer, two_loads, executor):
+    for check in (every_optimizer, two_loads, epoch_orders):
         started = time.perf_counter()
         result[check.__name__] = check()
         seconds[check.__name__] = round(time.perf_counter() - started, 1)
