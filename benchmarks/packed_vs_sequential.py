@@ -6,6 +6,7 @@ epochs, learning rate log-uniform 1e-6..1e-2, L2 log-uniform 1e-8..1e-4).
     python benchmarks/packed_vs_sequential.py --optimizer adam
     python benchmarks/packed_vs_sequential.py --strategy bayesian --no-kerastuner
     python benchmarks/packed_vs_sequential.py --trials 20 --no-kerastuner   # a quick look
+    python benchmarks/packed_vs_sequential.py --backend jax --no-kerastuner --no-sequential
 
 Each engine runs as its own process, in turn, in this one run (the machine's speed drifts):
 `tuner search` with the default settings (packing on), `tuner search` with ``pack = 1``, and
@@ -55,8 +56,10 @@ l2 = {{ min = 1e-8, max = 1e-4, sampling = "log" }}
 """
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def timed(command: list[str], cwd: Path, backend: str | None = None) -> float:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    if backend:
+        env["KERAS_BACKEND"] = backend
     started = time.perf_counter()
     subprocess.run(command, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
@@ -75,7 +78,8 @@ def run_tuner(folder: Path, name: str, args: argparse.Namespace, extra: str = ""
         )
     )
     tuner = Path(sys.executable).with_name("tuner")
-    return timed([str(tuner), "search", str(path), "--results-dir", str(folder)], folder)
+    command = [str(tuner), "search", str(path), "--results-dir", str(folder)]
+    return timed(command, folder, args.backend)
 
 
 def hyperparameters(table: pd.DataFrame) -> pd.DataFrame:
@@ -105,8 +109,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-kerastuner", action="store_true")
     parser.add_argument("--no-sequential", action="store_true")
+    parser.add_argument(
+        "--backend", default=None, help="Keras backend of our runs (default: KERAS_BACKEND)"
+    )
     args = parser.parse_args()
     result: dict = vars(args).copy()
+    result["backend"] = args.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         result["packed_s"] = run_tuner(folder, "packed", args)

@@ -1,7 +1,8 @@
-"""A tiny campaign through the CLI on the backend in KERAS_BACKEND, twice: with compiled-model
-reuse (the default) and without. Run by `test_backends.py` in a fresh process, as
+"""A tiny campaign through the CLI on the backend in KERAS_BACKEND, three times: packed (the
+default), then one model a trial (``--pack 1``) with compiled-model reuse (the default) and
+without. Run by `test_backends.py` in a fresh process, as
 ``python tests/backend_smoke.py CAMPAIGN.toml RESULTS_DIR``; prints one JSON line: the exit
-codes and how many trials trained on a reused model."""
+codes, how many trials trained packed, and how many on a reused model."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 def main(campaign: str, results_dir: str) -> None:
     from tuner import cli
     from tuner.builders.mlp import MLPHyperModel
+    from tuner.execution import PackedExecutor
     from tuner.model_reuse import CompiledModels
 
     reused = []
@@ -23,16 +25,32 @@ def main(campaign: str, results_dir: str) -> None:
         reused.append(model is not fresh)
         return model
 
+    packed = []
+    run_pack = PackedExecutor.run_pack
+
+    def packing(self: PackedExecutor, trials, context):  # type: ignore[no-untyped-def]
+        outcomes = run_pack(self, trials, context)
+        packed.extend(o.pack_size for o in outcomes if o.pack_size > 1)
+        return outcomes
+
     CompiledModels.adopt = counting  # type: ignore[method-assign]
+    PackedExecutor.run_pack = packing  # type: ignore[method-assign]
     codes = {}
-    for run, reuse in (("reused", True), ("fresh", False)):
+    for run, pack, reuse in (
+        ("packed", [], True),
+        ("reused", ["--pack", "1"], True),
+        ("fresh", ["--pack", "1"], False),
+    ):
         MLPHyperModel.reuse_compiled_models = reuse
-        codes[run] = cli.main(
-            ["search", campaign, "--results-dir", str(Path(results_dir) / run), "--quiet"]
-        )
+        folder = str(Path(results_dir) / run)
+        codes[run] = cli.main(["search", campaign, "--results-dir", folder, "--quiet", *pack])
+        if run == "packed":
+            reused.clear()
         if run == "reused":
             reused_trials = sum(reused)
-    print(json.dumps({"codes": codes, "reused_trials": reused_trials}))
+    print(
+        json.dumps({"codes": codes, "packed_trials": len(packed), "reused_trials": reused_trials})
+    )
 
 
 if __name__ == "__main__":

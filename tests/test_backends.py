@@ -34,11 +34,12 @@ def test_each_fallback_off_tensorflow_is_one_note(monkeypatch):
     ]
     notes = backends.campaign_notes(pack_requested=True, threads=2, tensorboard=False)
     assert notes[1:] == [
-        "packing: off (packed trials need the TensorFlow backend; on torch trials train one "
-        "model at a time)"
+        "packing: off (packed trials need the TensorFlow or JAX backend; on torch trials train "
+        "one model at a time)"
     ]
     monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
-    assert backends.campaign_notes(pack_requested=False, threads=2, tensorboard=False)[1:] == [
+    assert backends.packs_trials()  # packing is no fallback on JAX: no note for it
+    assert backends.campaign_notes(pack_requested=True, threads=2, tensorboard=False)[1:] == [
         "threads = 2: not applied on jax, which sets its own"
     ]
     monkeypatch.setattr(tf_backend, "available", lambda: False)
@@ -60,7 +61,7 @@ def test_summary_lists_the_notes_before_the_settings():
 
 
 @pytest.mark.slow
-def test_a_campaign_on_jax_reuses_compiled_models_and_matches_fresh_ones(tmp_path):
+def test_a_campaign_on_jax_packs_reuses_compiled_models_and_matches_fresh_ones(tmp_path):
     space = {
         "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"},
         "l2": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
@@ -85,7 +86,20 @@ def test_a_campaign_on_jax_reuses_compiled_models_and_matches_fresh_ones(tmp_pat
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result == {"codes": {"reused": 0, "fresh": 0}, "reused_trials": 1}
+    assert result == {
+        "codes": {"packed": 0, "reused": 0, "fresh": 0},
+        "packed_trials": 2,
+        "reused_trials": 1,
+    }
+
+    # Packed: the two trials of one architecture trained as one model, and nothing fell back.
+    folder = tmp_path / "packed" / "tiny"
+    summary = (folder / "summary.md").read_text()
+    assert "- backend: jax; trials train on NumPy arrays" in summary
+    assert "packing: off" not in summary
+    table = pd.read_csv(folder / "trials.csv")
+    assert (table["status"] == "completed").all() and (table["epochs_run"] == 3).all()
+    assert table["score"].between(0, 1).all() and table["loss"].nunique() == 2
 
     folder = tmp_path / "reused" / "tiny"
     table = pd.read_csv(folder / "trials.csv")
@@ -103,7 +117,7 @@ def test_a_campaign_on_jax_reuses_compiled_models_and_matches_fresh_ones(tmp_pat
     assert table["score"].between(0, 1).all() and table["loss"].nunique() == 2
     summary = (folder / "summary.md").read_text()
     assert "- backend: jax; trials train on NumPy arrays" in summary
-    assert "- packing: off (packed trials need the TensorFlow backend" in summary
+    assert "packing: off" not in summary  # turned off by the campaign (--pack 1): no note
     assert len(list((folder / "models").glob("*.keras"))) == 1
 
     # Trials trained on a reused compiled model compute what fresh models do, epoch by epoch.

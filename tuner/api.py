@@ -230,7 +230,11 @@ def build_executor(
         pack = max(1, min(pack, max_pack))
     tensorboard = campaign.tensorboard and backends.writes_tensorboard()
     common: dict[str, Any] = dict(
-        objective=plan.objective, seed=campaign.seed, early_stopping=campaign.early_stopping
+        objective=plan.objective,
+        seed=campaign.seed,
+        early_stopping=campaign.early_stopping,
+        precision=backends.precision_policy(campaign.mixed_precision),
+        jit_compile=backends.jit_compile_setting(campaign.jit_compile),
     )
     if pack > 1:
         return PackedExecutor(plan.hypermodel, pipeline, max_pack=pack, **common), pack_note
@@ -239,8 +243,6 @@ def build_executor(
         pipeline,
         callbacks=callbacks,
         callback_factory=_tensorboard_callbacks(campaign, plan.tuned) if tensorboard else None,
-        precision=backends.precision_policy(campaign.mixed_precision),
-        jit_compile=backends.jit_compile_setting(campaign.jit_compile),
         **common,
     ), pack_note
 
@@ -320,7 +322,7 @@ def _pack_size(
     line about it (None: nothing to say). Packing needs a builder with a ``packing_key``;
     Keras callbacks (the caller's, TensorBoard's) need one model a trial."""
     campaign = plan.campaign
-    # Off TensorFlow the campaign's notes say why (`backends.campaign_notes`).
+    # Where the backend cannot pack (PyTorch) the campaign's notes say why (`campaign_notes`).
     if not packing_requested(campaign, plan.hypermodel) or not backends.packs_trials():
         return 1, None
     if callbacks or campaign.tensorboard:

@@ -1,10 +1,11 @@
 """Which Keras backend runs the trials, and what a campaign does without TensorFlow's extras.
 
 Every backend trains the same builders and writes the same results. Off TensorFlow, trials
-train on NumPy arrays instead of a cached `tf.data` pipeline and one model at a time (packed
-trials are written in TensorFlow). The `threads` setting sizes TensorFlow's thread pools and
-PyTorch's; JAX fixes its own when it starts. TensorBoard logs are written with TensorFlow's
-summary writer whichever backend trains, so they need TensorFlow importable, nothing more.
+train on NumPy arrays instead of a cached `tf.data` pipeline. Packed trials (stacked towers)
+train on TensorFlow and JAX; on PyTorch trials train one model at a time. The `threads`
+setting sizes TensorFlow's thread pools and PyTorch's; JAX fixes its own when it starts.
+TensorBoard logs are written with TensorFlow's summary writer whichever backend trains, so they
+need TensorFlow importable, nothing more.
 
 Keras places every op on the first accelerator it sees, else on the CPU: `device` names it for
 the trial records. Mixed precision is Keras' dtype policy (`precision_policy`, applied around
@@ -33,6 +34,7 @@ MIXED_FLOAT16, MIXED_BFLOAT16 = "mixed_float16", "mixed_bfloat16"
 # less precise arithmetic.
 TRUE_POLICY = {GPU: MIXED_FLOAT16, TPU: MIXED_BFLOAT16}
 XLA_BACKENDS = (TENSORFLOW, "jax")
+PACKING_BACKENDS = (TENSORFLOW, "jax")  # where `tuner.builders.stacked` runs
 
 
 def active() -> str:
@@ -59,8 +61,9 @@ def sets_threads() -> bool:
 
 
 def packs_trials() -> bool:
-    """Whether trials of one architecture can train as towers of one model (TensorFlow)."""
-    return active() == TENSORFLOW
+    """Whether trials of one architecture can train as towers of one model (TensorFlow,
+    JAX)."""
+    return active() in PACKING_BACKENDS
 
 
 def writes_tensorboard() -> bool:
@@ -166,9 +169,11 @@ def jit_compile_setting(jit_compile: bool | str) -> bool | None:
 
 def computes_unlike_packs(mixed_precision: bool | str, jit_compile: bool | str) -> bool:
     """Whether the campaign's trials must compute otherwise than packed trials do (in
-    float32, as TensorFlow graphs without XLA): mixed precision that applies on this device,
-    or ``jit_compile = true`` that applies on this backend."""
-    return precision_policy(mixed_precision) is not None or jit_compile_setting(jit_compile) is True
+    float32; on TensorFlow as graphs without XLA, on JAX compiled by XLA as every JAX step
+    is): mixed precision that applies on this device, or ``jit_compile = true`` on
+    TensorFlow."""
+    xla_asked = jit_compile_setting(jit_compile) is True and active() == TENSORFLOW
+    return precision_policy(mixed_precision) is not None or xla_asked
 
 
 def campaign_notes(
@@ -191,15 +196,13 @@ def campaign_notes(
             'no faster); trials compute in float32. mixed_precision = "mixed_bfloat16" uses it '
             "anyway"
         )
-    if (
-        backend == TENSORFLOW
-        and pack_requested
-        and computes_unlike_packs(mixed_precision, jit_compile)
-    ):
+    if pack_requested and packs_trials() and computes_unlike_packs(mixed_precision, jit_compile):
         asked = [f"mixed_precision: {policy}"] if policy else []
-        asked += ["jit_compile = true"] if jit_compile_setting(jit_compile) else []
+        xla = backend == TENSORFLOW and jit_compile_setting(jit_compile) is True
+        asked += ["jit_compile = true"] if xla else []
+        how = "float32 without XLA" if backend == TENSORFLOW else "float32"
         notes.append(
-            f"packing: off ({', '.join(asked)}; packed trials compute in float32 without XLA, "
+            f"packing: off ({', '.join(asked)}; packed trials compute in {how}, "
             "so trials train one model at a time)"
         )
     if backend != TENSORFLOW:
@@ -207,9 +210,9 @@ def campaign_notes(
             f"backend: {backend}; trials train on NumPy arrays (the cached tf.data "
             "pipeline is TensorFlow's)"
         )
-        if pack_requested:
+        if pack_requested and not packs_trials():
             notes.append(
-                f"packing: off (packed trials need the TensorFlow backend; on {backend} "
+                f"packing: off (packed trials need the TensorFlow or JAX backend; on {backend} "
                 "trials train one model at a time)"
             )
         if threads and not sets_threads():

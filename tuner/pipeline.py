@@ -86,10 +86,15 @@ class InputPipeline:
     def epoch_orders(self, seed: int, epochs: int) -> np.ndarray:
         """The order of the training samples in each of `epochs` epochs of a `model.fit` on
         ``fit_arguments(batch_size, seed)`` ([epochs, samples]), for code that trains on the
-        same batches without `fit` (packed trials)."""
+        same batches without `fit` (packed trials). TensorFlow and JAX."""
         n = len(self.dataset.x_train)
+        if self.backend == "jax":
+            # `fit` on arrays draws one permutation from NumPy's global generator at the start
+            # of each epoch, after `SeedShuffle` seeded it (Keras 3.15's array data adapter).
+            generator = np.random.RandomState(seed)
+            return np.stack([generator.permutation(n) for _ in range(epochs)])
         if self.backend != "tensorflow":
-            raise NotImplementedError("epoch orders are the TensorFlow pipeline's")
+            raise NotImplementedError(f"epoch orders on the {self.backend} backend")
         tf = self._tf
         # Keras' `fit` starts one iteration of the dataset more per epoch than it trains on:
         # epoch e trains on the shuffle's iteration 2e (measured, Keras 3.15).

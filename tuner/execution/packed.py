@@ -8,7 +8,8 @@ a sequential trial has (history, stop on a non-finite loss, best epoch, early st
 packed trial's record is the one the sequential executor gives it, up to the order of
 floating-point operations and the dropout masks. The compiled step of one architecture and pack
 size is traced once and serves every later pack of it. Everything else goes through the
-sequential executor.
+sequential executor, as does every trial on a backend that cannot pack
+(`backends.packs_trials`: TensorFlow and JAX can).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from tuner import tf_backend
+from tuner import backends
 from tuner.builders import has_own_fit
 from tuner.builders.packing import NotPackable, TowerTemplate, tower_settings
 from tuner.builders.stacked import NotStackable, StackedTowers
@@ -119,7 +120,8 @@ class _Tower:
 
 class PackedExecutor:
     """Trains trials of one architecture up to `max_pack` at a time as stacked towers
-    (TensorFlow); trials that cannot pack go through a `SequentialExecutor`."""
+    (on TensorFlow and JAX: `backends.packs_trials`); trials that cannot pack go through a
+    `SequentialExecutor`."""
 
     def __init__(
         self,
@@ -130,13 +132,23 @@ class PackedExecutor:
         seed: int = 0,
         early_stopping: dict[str, Any] | None = None,
         max_pack: int = 16,
+        precision: str | None = None,
+        jit_compile: bool | None = None,
     ):
         self.hypermodel, self.pipeline = hypermodel, pipeline
         self.objective, self.seed = objective, seed
         self.early_stopping = early_stopping
         self.max_pack = max_pack
+        # The trials that train alone compute as the campaign says (packs only ever run in
+        # float32: `loop.packing_requested`).
         self.sequential = SequentialExecutor(
-            hypermodel, pipeline, objective=objective, seed=seed, early_stopping=early_stopping
+            hypermodel,
+            pipeline,
+            objective=objective,
+            seed=seed,
+            early_stopping=early_stopping,
+            precision=precision,
+            jit_compile=jit_compile,
         )
         self._templates: dict[str, TowerTemplate] = {}
         self._stacks: OrderedDict[tuple[str, int], StackedTowers] = OrderedDict()
@@ -146,7 +158,7 @@ class PackedExecutor:
     def packing_key(self, trial: kt.engine.trial.Trial) -> str | None:
         """The trial's pack (None: it trains alone)."""
         key = getattr(self.hypermodel, "packing_key", None)
-        if key is None or not tf_backend.is_active() or has_own_fit(self.hypermodel):
+        if key is None or not backends.packs_trials() or has_own_fit(self.hypermodel):
             return None
         result: str | None = key(dict(trial.hyperparameters.values))
         return None if result in self._unpackable else result
