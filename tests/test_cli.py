@@ -90,8 +90,16 @@ def test_search_in_a_fresh_process_writes_nothing_to_stderr(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no TensorFlow start-up lines, no Keras warnings
     assert (tmp_path / "results" / "tiny" / "trials.csv").read_text().count("\n") == 2
-    shown = run_tuner("results", "tiny", "--results-dir", str(tmp_path / "results"))
+    # Reading the tables does not start Keras (1 s, not TensorFlow's 8-10 s on 2 cores).
+    code = (
+        "import sys; from tuner import cli; "
+        f"code = cli.main(['results', 'tiny', '--results-dir', {str(tmp_path / 'results')!r}]); "
+        "print('keras loaded:', 'keras' in sys.modules); sys.exit(code)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert shown.returncode == 0 and shown.stderr == "", shown.stderr
+    assert shown.stdout.splitlines()[0].split()[:2] == ["rank", "trial_id"]
+    assert shown.stdout.splitlines()[-1] == "keras loaded: False"
 
 
 def test_version_prints_the_distribution_name_and_version(capsys):

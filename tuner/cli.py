@@ -222,8 +222,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _results(args: argparse.Namespace) -> int:
-    import_keras_quietly()  # the store's module imports Keras
-    from tuner import results
+    from tuner import results  # pandas only: Keras starts only for --rebuild
 
     names = list(args.names)
     if names[0] == "compare":

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-import keras_tuner as kt
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tuner.trial import TrialRecord
+
+if TYPE_CHECKING:
+    import keras_tuner as kt
 
 
 @dataclass

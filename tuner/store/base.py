@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras_tuner as kt
 import pandas as pd
 
-from tuner.execution.base import TrialOutcome
 from tuner.results.tables import history_table, ranked_table
 from tuner.trial import TrialRecord
+
+if TYPE_CHECKING:  # `tuner results` reads tables without starting Keras
+    import keras_tuner as kt
+
+    from tuner.execution.base import TrialOutcome
 
 
 def trial_order(trial_id: str) -> tuple[int, str]:

@@ -14,19 +14,20 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import keras
-import keras_tuner as kt
 import pandas as pd
 
-from tuner.builders.regularizers import plain_regularizers
 from tuner.errors import ConfigError
 from tuner.files import atomic_write_text, write_if_changed
 from tuner.results.render import summary_markdown
 from tuner.results.tables import HistoryCSV, split_columns
 from tuner.store.base import Store
 from tuner.trial import TrialRecord
+
+if TYPE_CHECKING:  # imported where used: `tuner results` reads tables without Keras
+    import keras
+    import keras_tuner as kt
 
 TRIALS_FILE = "trials.csv"
 HISTORY_FILE = "history.csv"
@@ -83,6 +84,8 @@ class DiskStore(Store):
     def _save_model(self, trial_id: str, model: keras.Model) -> None:
         self.models.mkdir(parents=True, exist_ok=True)
         temporary = self.models / f".{trial_id}.tmp.keras"
+        from tuner.builders.regularizers import plain_regularizers
+
         with plain_regularizers(model):  # loads with plain Keras, without this package
             saved = self.prepare_for_saving(model) if self.prepare_for_saving else model
             saved.save(temporary)
@@ -114,6 +117,8 @@ class DiskStore(Store):
                 f"no saved model for trial {trial_id} in {self.models}; "
                 f"keep_top decides how many are kept."
             )
+        import keras
+
         return keras.models.load_model(path)
 
     def flush(self) -> None:
@@ -441,6 +446,8 @@ def write_results(
     hyperparameter_names: Sequence[str] | None = None,
 ) -> None:
     """Write ``trials.csv``, ``history.csv`` and ``summary.md`` for `records` into `folder`."""
+    import keras_tuner as kt
+
     store = DiskStore(
         folder,
         kt.Objective(objective, direction),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import keras
+from typing import TYPE_CHECKING, Any
 
 from tuner.store.base import Store
 from tuner.trial import TrialRecord
+
+if TYPE_CHECKING:
+    import keras
 
 
 class MemoryStore(Store):
@@ -24,6 +25,8 @@ class MemoryStore(Store):
 
     def _save_model(self, trial_id: str, model: Any) -> None:
         # The executor may train the next trial on this very model: keep a copy.
+        import keras
+
         copy = keras.models.clone_model(model)
         copy.set_weights(model.get_weights())
         self._models[trial_id] = copy
