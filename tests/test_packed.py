@@ -69,6 +69,7 @@ def _assert_tower_is_its_trial(
     """Tower k of a stack that trained one epoch (`logs`, validated on x[:20]) holds the
     weights and logs of `alone` (its trial's fresh model) after the same epoch, to 1e-5;
     returns alone's history."""
+    alone.run_eagerly = True  # the same arithmetic, without tracing a graph for one epoch
     history: dict[str, list[float]] = alone.fit(
         x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, validation_data=(x[:20], y[:20])
     ).history
