@@ -14,3 +14,10 @@ import pytest  # noqa: E402
 def _fresh_keras_session():
     keras.backend.clear_session(free_memory=False)
     yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that train for real (marked slow) run first: the workers share them out while
+    many remain, and the many quick ones even out the end, instead of one worker finishing a
+    long test alone while the other idles."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

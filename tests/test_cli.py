@@ -47,6 +47,7 @@ def test_bad_campaign_exits_2_with_one_line(content, message, tmp_path, capsys):
     assert message in lines[0]
 
 
+@pytest.mark.slow
 def test_bad_campaign_in_a_fresh_process_prints_one_line_and_nothing_else(tmp_path):
     # The check that reaches furthest (the dataset registry); a process of its own, so that
     # TensorFlow's start-up lines would show if they were not silenced.
@@ -83,6 +84,7 @@ def test_search_prints_progress_and_the_ranked_table(tmp_path, capsys):
     assert "seed = 3" in (tmp_path / "results" / "tiny" / "campaign.toml").read_text()
 
 
+@pytest.mark.slow
 def test_search_in_a_fresh_process_writes_nothing_to_stderr(tmp_path):
     # threads = 1 as well: thread pools must be set before the plan builds its first model.
     path = write_campaign(tmp_path, max_trials=1, epochs=1, threads=1)
@@ -110,6 +112,7 @@ def test_version_prints_the_distribution_name_and_version(capsys):
     assert capsys.readouterr().out == f"keras-hp-tuner {pyproject['project']['version']}\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "backend, package", [("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch")]
 )

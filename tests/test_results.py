@@ -273,6 +273,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_trials_csv_survives_a_writer_killed_mid_write(tmp_path):
     folder = tmp_path / "big"
     small = [record(f"s{i}", 0.1 * i) for i in range(3)]
