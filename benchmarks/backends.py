@@ -18,45 +18,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import pandas as pd
-
-ROOT = Path(__file__).resolve().parents[1]
-CAMPAIGN = ROOT / "experiments" / "textbook_sgd.toml"
+from textbook_runs import run_textbook  # benchmarks/, the script's folder
 
 
 def run_backend(backend: str, trials: int, folder: Path) -> dict[str, float]:
     """One `tuner search` of the textbook campaign on `backend`: its per-trial seconds."""
-    env = dict(
-        os.environ,
-        KERAS_BACKEND=backend,
-        TF_CPP_MIN_LOG_LEVEL="3",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    )
-    command = [sys.executable, "-m", "tuner", "search", str(CAMPAIGN), "--quiet", "--overwrite"]
-    command += ["--max-trials", str(trials), "--pack", "1", "--results-dir", str(folder)]
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{backend}: exit {done.returncode}\n{done.stderr[-3000:]}")
-    table = pd.read_csv(folder / "textbook_sgd" / "trials.csv").sort_values("trial_id")
-    durations = table["duration_s"].tolist()
-    later = durations[1:]
-    return {
-        "first_s": durations[0],
-        "later_median_s": statistics.median(later) if later else float("nan"),
-        "later_mean_s": statistics.fmean(later) if later else float("nan"),
-        "wall_s": wall,
-        "best": float(table["score"].max()),
-    }
+    return run_textbook(backend, trials, folder, env={"KERAS_BACKEND": backend})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,46 +18,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import pandas as pd
-
-ROOT = Path(__file__).resolve().parents[1]
-CAMPAIGN = ROOT / "experiments" / "textbook_sgd.toml"
+from textbook_runs import run_textbook  # benchmarks/, the script's folder
 
 
 def run_setting(setting: str, trials: int, folder: Path) -> dict[str, float]:
     """One `tuner search` of the textbook campaign in `setting`: its per-trial seconds."""
     policy, _, xla = setting.partition("+")
-    env = dict(
-        os.environ,
-        TF_CPP_MIN_LOG_LEVEL="3",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    )
-    command = [sys.executable, "-m", "tuner", "search", str(CAMPAIGN), "--quiet", "--overwrite"]
-    command += ["--max-trials", str(trials), "--pack", "1", "--results-dir", str(folder)]
-    command += ["--mixed-precision", "false" if policy == "float32" else policy]
-    command += ["--jit-compile", "true" if xla == "xla" else "false"]
-    started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{setting}: exit {done.returncode}\n{done.stderr[-3000:]}")
-    table = pd.read_csv(folder / "textbook_sgd" / "trials.csv").sort_values("trial_id")
-    durations = table["duration_s"].tolist()
-    later = durations[1:]
-    return {
-        "first_s": durations[0],
-        "later_median_s": statistics.median(later) if later else float("nan"),
-        "wall_s": wall,
-        "best": float(table["score"].max()),
-    }
+    options = ["--mixed-precision", "false" if policy == "float32" else policy]
+    options += ["--jit-compile", "true" if xla == "xla" else "false"]
+    return run_textbook(setting, trials, folder, options=options)
 
 
 def main(argv: list[str] | None = None) -> int:

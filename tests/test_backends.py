@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.campaigns import write_campaign
+from tests.jax_process import run_on_jax
 from tuner import backends, tf_backend
 from tuner.results.render import summary_markdown
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_tensorflow_gets_no_notes(monkeypatch):
@@ -72,20 +65,7 @@ def test_a_campaign_on_jax_packs_reuses_compiled_models_and_matches_fresh_ones(t
         "batch_size": 40,  # iris' 120 training rows in whole batches: one compiled train step
     }
     campaign = write_campaign(tmp_path, space=space, max_trials=2, epochs=3, keep_top=1)
-    # XLA's optimisation passes are a quarter of this test's CPU time and not what it checks
-    # (both runs compile alike): off.
-    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), XLA_FLAGS=flags)
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "backend_smoke.py"), str(campaign), str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = run_on_jax("backend_smoke.py", str(campaign), str(tmp_path))
     assert result == {
         "codes": {"packed": 0, "reused": 0, "fresh": 0},
         "packed_trials": 2,

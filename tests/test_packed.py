@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import keras
@@ -15,6 +12,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
+from tests.jax_process import run_on_jax
 from tuner.builders.mlp import OPTIMIZERS, MLPHyperModel
 from tuner.builders.packing import TowerTemplate, packing_key, tower_settings
 from tuner.builders.regularizers import plain_regularizers
@@ -23,7 +21,6 @@ from tuner.datasets import DataSpec, load_dataset
 from tuner.execution import PackedExecutor, SequentialExecutor, TrialContext
 from tuner.pipeline import InputPipeline
 
-ROOT = Path(__file__).resolve().parents[1]
 SPEC = DataSpec("multiclass", (8,), 3)
 BASE = dict(n_layers=2, units=16, optimizer="sgd", batch_size=16, epochs=3)
 
@@ -275,20 +272,8 @@ def test_stacked_towers_match_alone_for_every_task(
 def test_packed_trials_on_jax() -> None:
     # One process for every JAX check (`jax_packed_checks.py`): for every optimizer a packed
     # epoch is each trial's; a diverging tower leaves the others bit-identical; one traced
-    # step serves two loads; the packed executor's epoch orders are `fit`'s batches. XLA's
-    # optimisation passes are most of the compile time and not what is checked: off.
-    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), XLA_FLAGS=flags)
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "jax_packed_checks.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Traceback" not in done.stderr, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    # step serves two loads; the packed executor's epoch orders are `fit`'s batches.
+    result = run_on_jax("jax_packed_checks.py")
     assert result["every_optimizer"] == {name: 1 for name in OPTIMIZERS}  # traced once each
     assert result["two_loads"] == {"traces": 1}
     assert result["epoch_orders"] == {"epochs": 3}

@@ -1,0 +1,55 @@
+"""One `tuner search` process of the textbook campaign (`experiments/textbook_sgd.toml`), one
+trial at a time, timed from the durations its results table records: shared by the benchmarks
+that compare settings of one campaign (`backends.py`, `precision.py`)."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+CAMPAIGN = ROOT / "experiments" / "textbook_sgd.toml"
+
+
+def run_textbook(
+    label: str,
+    trials: int,
+    folder: Path,
+    *,
+    options: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+) -> dict[str, float]:
+    """Run the campaign with these CLI `options` and environment additions; its first trial's
+    seconds (which compile its model's steps), the later trials' median and mean, the wall time
+    and the best score. Exits with the run's stderr when it fails."""
+    environment = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        **(env or {}),
+    )
+    command = [sys.executable, "-m", "tuner", "search", str(CAMPAIGN), "--quiet", "--overwrite"]
+    command += ["--max-trials", str(trials), "--pack", "1", "--results-dir", str(folder)]
+    command += list(options)
+    started = time.perf_counter()
+    done = subprocess.run(command, env=environment, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{label}: exit {done.returncode}\n{done.stderr[-3000:]}")
+    table = pd.read_csv(folder / "textbook_sgd" / "trials.csv").sort_values("trial_id")
+    durations = table["duration_s"].tolist()
+    later = durations[1:]
+    return {
+        "first_s": durations[0],
+        "later_median_s": statistics.median(later) if later else float("nan"),
+        "later_mean_s": statistics.fmean(later) if later else float("nan"),
+        "wall_s": wall,
+        "best": float(table["score"].max()),
+    }
