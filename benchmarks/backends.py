@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 
-from textbook_runs import run_textbook  # benchmarks/, the script's folder
+from textbook_runs import medians_over_rounds, run_textbook  # benchmarks/, the script's folder
 
 
 def run_backend(backend: str, trials: int, folder: Path) -> dict[str, float]:
@@ -38,17 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="tensorflow,jax")
     args = parser.parse_args(argv)
     backends = args.backends.split(",")
-    runs: dict[str, list[dict[str, float]]] = {b: [] for b in backends}
-    with tempfile.TemporaryDirectory() as scratch:
-        for round_ in range(args.rounds):
-            order = backends if round_ % 2 == 0 else backends[::-1]
-            for backend in order:
-                result = run_backend(backend, args.trials, Path(scratch) / backend)
-                runs[backend].append(result)
-                print(f"round {round_ + 1} {backend}: {json.dumps(result)}", file=sys.stderr)
-    summary = {
-        b: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for b, rs in runs.items()
-    }
+    summary = medians_over_rounds(
+        backends, args.rounds, lambda backend, folder: run_backend(backend, args.trials, folder)
+    )
     reference = summary.get("tensorflow", {}).get("later_median_s")
     print(f"textbook campaign, {args.trials} trials a process, {args.rounds} round(s), medians:")
     print("| backend | first trial s | later trials s (median) | later / TensorFlow | wall s |")

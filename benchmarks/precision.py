@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 
-from textbook_runs import run_textbook  # benchmarks/, the script's folder
+from textbook_runs import medians_over_rounds, run_textbook  # benchmarks/, the script's folder
 
 
 def run_setting(setting: str, trials: int, folder: Path) -> dict[str, float]:
@@ -41,17 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", default="float32,mixed_float16,mixed_bfloat16")
     args = parser.parse_args(argv)
     settings = args.settings.split(",")
-    runs: dict[str, list[dict[str, float]]] = {s: [] for s in settings}
-    with tempfile.TemporaryDirectory() as scratch:
-        for round_ in range(args.rounds):
-            order = settings if round_ % 2 == 0 else settings[::-1]
-            for setting in order:
-                result = run_setting(setting, args.trials, Path(scratch) / setting)
-                runs[setting].append(result)
-                print(f"round {round_ + 1} {setting}: {json.dumps(result)}", file=sys.stderr)
-    summary = {
-        s: {key: statistics.median(r[key] for r in rs) for key in rs[0]} for s, rs in runs.items()
-    }
+    summary = medians_over_rounds(
+        settings, args.rounds, lambda setting, folder: run_setting(setting, args.trials, folder)
+    )
     reference = summary[settings[0]]["later_median_s"]
     print(f"textbook campaign, {args.trials} trials a process, {args.rounds} round(s), medians:")
     print(f"| setting | first trial s | later trials s (median) | later / {settings[0]} | best |")

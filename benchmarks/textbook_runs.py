@@ -4,12 +4,14 @@ that compare settings of one campaign (`backends.py`, `precision.py`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -52,4 +54,23 @@ def run_textbook(
         "later_mean_s": statistics.fmean(later) if later else float("nan"),
         "wall_s": wall,
         "best": float(table["score"].max()),
+    }
+
+
+def medians_over_rounds(
+    names: Sequence[str], rounds: int, run: Callable[[str, Path], dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    """`run(name, folder)` for each name, `rounds` times (in turn within a round, the order
+    reversed every other round: this machine's speed drifts); each name's medians. Prints each
+    run's figures to stderr as it ends."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_ in range(rounds):
+            for name in names if round_ % 2 == 0 else names[::-1]:
+                result = run(name, Path(scratch) / name)
+                runs[name].append(result)
+                print(f"round {round_ + 1} {name}: {json.dumps(result)}", file=sys.stderr)
+    return {
+        name: {key: statistics.median(r[key] for r in results) for key in results[0]}
+        for name, results in runs.items()
     }
