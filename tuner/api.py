@@ -322,8 +322,8 @@ def _pack_size(
     line about it (None: nothing to say). Packing needs a builder with a ``packing_key``;
     Keras callbacks (the caller's, TensorBoard's) need one model a trial."""
     campaign = plan.campaign
-    # Where the backend cannot pack (PyTorch) the campaign's notes say why (`campaign_notes`).
-    if not packing_requested(campaign, plan.hypermodel) or not backends.packs_trials():
+    # Where packing gives way (backend, precision) the campaign's notes say why (`campaign_notes`).
+    if not packing_requested(campaign, plan.hypermodel):
         return 1, None
     if callbacks or campaign.tensorboard:
         given = "callbacks" if callbacks else "tensorboard = true"

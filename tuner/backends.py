@@ -172,8 +172,13 @@ def computes_unlike_packs(mixed_precision: bool | str, jit_compile: bool | str) 
     float32; on TensorFlow as graphs without XLA, on JAX compiled by XLA as every JAX step
     is): mixed precision that applies on this device, or ``jit_compile = true`` on
     TensorFlow."""
-    xla_asked = jit_compile_setting(jit_compile) is True and active() == TENSORFLOW
-    return precision_policy(mixed_precision) is not None or xla_asked
+    return precision_policy(mixed_precision) is not None or _xla_unlike_packs(jit_compile)
+
+
+def _xla_unlike_packs(jit_compile: bool | str) -> bool:
+    """Whether ``jit_compile`` asks for XLA where packs run without it (TensorFlow's graphs;
+    a JAX pack is XLA-compiled already)."""
+    return jit_compile_setting(jit_compile) is True and active() == TENSORFLOW
 
 
 def campaign_notes(
@@ -198,8 +203,7 @@ def campaign_notes(
         )
     if pack_requested and packs_trials() and computes_unlike_packs(mixed_precision, jit_compile):
         asked = [f"mixed_precision: {policy}"] if policy else []
-        xla = backend == TENSORFLOW and jit_compile_setting(jit_compile) is True
-        asked += ["jit_compile = true"] if xla else []
+        asked += ["jit_compile = true"] if _xla_unlike_packs(jit_compile) else []
         how = "float32 without XLA" if backend == TENSORFLOW else "float32"
         notes.append(
             f"packing: off ({', '.join(asked)}; packed trials compute in {how}, "

@@ -143,22 +143,23 @@ def threads_for(campaign: Campaign, hypermodel: Any) -> int:
     builder of the user's, whose size is unknown before it builds."""
     if campaign.threads != AUTO_THREADS:
         return campaign.threads
-    packs = packing_requested(campaign, hypermodel) and backends.packs_trials()
-    if not packs and isinstance(hypermodel, MLPHyperModel):
+    if not packing_requested(campaign, hypermodel) and isinstance(hypermodel, MLPHyperModel):
         return 1
     return AUTO_THREADS
 
 
 def packing_requested(campaign: Campaign, hypermodel: Any) -> bool:
     """Whether the campaign's trials are to train packed: it asks for packed trials and its
-    builder can pack them (`packing_asked`), and they may compute as packs do, in float32
-    and without XLA. A campaign whose mixed precision applies on this device, or that asks
-    for ``jit_compile = true``, trains one model a trial instead: every trial then computes as
-    the campaign says, and trials that differ only in being packed are not compared across
-    precisions (`backends.campaign_notes` says so). Whether this backend can pack is
-    `backends.packs_trials`."""
-    return packing_asked(campaign, hypermodel) and not backends.computes_unlike_packs(
-        campaign.mixed_precision, campaign.jit_compile
+    builder can pack them (`packing_asked`), this backend can (`backends.packs_trials`), and
+    they may compute as packs do (`backends.computes_unlike_packs`: in float32, and on
+    TensorFlow without XLA). A campaign whose mixed precision applies on this device, or that
+    asks TensorFlow for ``jit_compile = true``, trains one model a trial instead: every trial
+    then computes as the campaign says, and trials that differ only in being packed are not
+    compared across precisions (`backends.campaign_notes` says so)."""
+    return (
+        packing_asked(campaign, hypermodel)
+        and backends.packs_trials()
+        and not backends.computes_unlike_packs(campaign.mixed_precision, campaign.jit_compile)
     )
 
 

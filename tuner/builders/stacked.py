@@ -34,7 +34,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from tuner import tf_backend
+from tuner import backends, tf_backend
 from tuner.builders.regularizers import VariableL2
 
 # Optimizer settings that couple the elements of a variable (or the variables) of one step.
@@ -199,7 +199,7 @@ class StackedTowers:
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> StackedTowers:
-        if cls is StackedTowers and keras.backend.backend() == "jax":
+        if cls is StackedTowers and backends.active() == "jax":
             from tuner.builders.stacked_jax import JaxStackedTowers
 
             cls = JaxStackedTowers
@@ -217,8 +217,8 @@ class StackedTowers:
         batch_size: int,
         validation_batch: int = 1024,
     ):
-        if keras.backend.backend() not in ("tensorflow", "jax"):
-            raise NotStackable(f"towers cannot stack on the {keras.backend.backend()} backend")
+        if not backends.packs_trials():
+            raise NotStackable(f"towers cannot stack on the {backends.active()} backend")
         self.size = k = size
         self.layers = _describe(template)
         self.loss = _loss_function(template)
@@ -436,37 +436,41 @@ class StackedTowers:
                 h = tf.where(keep, h / (1.0 - rate), tf.zeros_like(h))
         return h
 
+    # The L2 penalty and its gradient are the same arithmetic on every backend (keras.ops):
+    # `values` are the stacked variables (TensorFlow) or their traced values (JAX).
+
     def _per_tower(self, i: int, values: Any) -> Any:
         """[K] values shaped to broadcast over stacked variable i, tower by tower."""
-        tf = self._tf
+        ops = keras.ops
         if i == self._wide:
-            return tf.repeat(values, self.shapes[i][1])  # [K * units], a column each
-        return tf.reshape(values, [self.size] + [1] * len(self.shapes[i]))
+            return ops.repeat(values, self.shapes[i][1])  # [K * units], a column each
+        return ops.reshape(values, (self.size,) + (1,) * len(self.shapes[i]))
 
-    def _penalty(self) -> Any:
+    def _penalty(self, values: Sequence[Any], l2: Any) -> Any:
         """Each tower's L2 penalty, [K]: the sum over its kernels of l2 * sum(kernel ** 2)."""
-        tf = self._tf
-        penalty = tf.zeros([self.size])
+        ops = keras.ops
+        penalty = ops.zeros((self.size,), "float32")
         for dense, i, _ in self._regularized_kernels:
-            kernel = self.variables[i]
+            kernel = values[i]
             if i == self._wide:
-                columns = tf.reduce_sum(tf.square(kernel), 0)  # [K * units]
-                squares = tf.reduce_sum(tf.reshape(columns, [self.size, -1]), 1)
+                columns = ops.sum(ops.square(kernel), 0)  # [K * units]
+                squares = ops.sum(ops.reshape(columns, (self.size, -1)), 1)
             else:
-                squares = tf.reduce_sum(tf.square(kernel), [1, 2])
-            penalty = penalty + self.l2[dense] * squares
+                squares = ops.sum(ops.square(kernel), (1, 2))
+            penalty = penalty + l2[dense] * squares
         return penalty
 
-    def _with_penalty_gradients(self, gradients: list[Any], stepping: Any) -> list[Any]:
+    def _with_penalty_gradients(
+        self, gradients: Sequence[Any], stepping: Any, values: Sequence[Any], l2: Any
+    ) -> list[Any]:
         """The data loss's gradients plus the L2 penalty's (2 * l2 * kernel, for stepping
         towers). Taken by hand rather than on the tape, which spent several full passes over
         the wide first kernel (square, tile, multiply, add) where one multiply-add does."""
-        tf = self._tf
-        gate = tf.cast(stepping, "float32")
+        gate = keras.ops.cast(stepping, "float32")
         gradients = list(gradients)
         for dense, i, n in self._regularized_kernels:
-            factor = self._per_tower(i, 2.0 * self.l2[dense] * gate)
-            gradients[n] = gradients[n] + factor * self.variables[i]
+            factor = self._per_tower(i, 2.0 * l2[dense] * gate)
+            gradients[n] = gradients[n] + factor * values[i]
         return gradients
 
     def _per_tower_matmul(self, h: Any, kernel: Any) -> Any:
@@ -495,7 +499,7 @@ class StackedTowers:
         tf = self._tf
         x, y = tf.gather(self.x_train, indices), tf.gather(self.y_train, indices)
         count = tf.cast(tf.shape(indices)[0], "float32")
-        penalty = self._penalty()  # before the step's update, as Keras adds it to the loss
+        penalty = self._penalty(self.variables, self.l2)  # before the update, as Keras adds it
         with tf.GradientTape() as tape:
             output = self._forward(x, training=True)
             data_losses, metrics = self._losses_and_metrics(y, output)
@@ -504,7 +508,7 @@ class StackedTowers:
             total = tf.reduce_sum(tf.where(stepping, data_losses, 0.0))
         variables = self._trainable_variables
         gradients = tape.gradient(total, [v.value for v in variables])
-        gradients = self._with_penalty_gradients(gradients, stepping)
+        gradients = self._with_penalty_gradients(gradients, stepping, self.variables, self.l2)
         self.active.assign(tf.cast(stepping, "float32"))
         self.optimizer.apply(gradients, variables)
         return tf.stack([losses * count, *metrics])
@@ -515,7 +519,7 @@ class StackedTowers:
         x, y = self.x_val[start:end], self.y_val[start:end]
         output = self._forward(x, training=False)
         losses, metrics = self._losses_and_metrics(y, output)
-        losses = losses + self._penalty()
+        losses = losses + self._penalty(self.variables, self.l2)
         return tf.stack([losses * tf.cast(end - start, "float32"), *metrics])
 
     def _logs(self, sums: Any, count: int, prefix: str = "") -> dict[str, np.ndarray]:

@@ -159,25 +159,6 @@ class JaxStackedTowers(StackedTowers):
             metrics.append(jnp.sum(jnp.where(valid[:, None], values, 0.0), axis=(1, 2)))
         return losses, metrics
 
-    def _penalty_values(self, values: list[Any], l2: Any) -> Any:
-        """Each tower's L2 penalty, [K]."""
-        penalty = jnp.zeros(self.size, "float32")
-        for dense, i, _ in self._regularized_kernels:
-            kernel = values[i]
-            if i == self._wide:
-                columns = jnp.sum(jnp.square(kernel), 0)  # [K * units]
-                squares = jnp.sum(jnp.reshape(columns, (self.size, -1)), 1)
-            else:
-                squares = jnp.sum(jnp.square(kernel), (1, 2))
-            penalty = penalty + l2[dense] * squares
-        return penalty
-
-    def _per_tower_values(self, i: int, values: Any) -> Any:
-        """[K] values shaped to broadcast over stacked variable i, tower by tower."""
-        if i == self._wide:
-            return jnp.repeat(values, self.shapes[i][1])
-        return jnp.reshape(values, (self.size,) + (1,) * len(self.shapes[i]))
-
     def _step(
         self, state: tuple[Any, ...], data: tuple[Any, Any], batch: tuple[Any, Any]
     ) -> tuple[Any, Any]:
@@ -193,7 +174,7 @@ class JaxStackedTowers(StackedTowers):
         x, y = data[0][indices], data[1][indices]
         mask = (jnp.arange(indices.shape[0]) < count).astype("float32")
         count = count.astype("float32")
-        penalty = self._penalty_values(values, l2)  # before the update, as Keras adds it
+        penalty = self._penalty(values, l2)  # before the update, as Keras adds it
         positions = self._trainable_positions
 
         def data_loss(trainable: list[Any]) -> tuple[Any, tuple[Any, ...]]:
@@ -213,11 +194,8 @@ class JaxStackedTowers(StackedTowers):
         gradients, (losses, metrics, updates, seed, stepping) = jax.grad(data_loss, has_aux=True)(
             [values[i] for i in positions]
         )
+        gradients = self._with_penalty_gradients(gradients, stepping, values, l2)
         gate = stepping.astype("float32")
-        for dense, i, n in self._regularized_kernels:
-            gradients[n] = (
-                gradients[n] + self._per_tower_values(i, 2.0 * l2[dense] * gate) * values[i]
-            )
         for i, value in updates.items():
             values[i] = value
         mapping = [(self.active, gate)]
@@ -258,7 +236,7 @@ class JaxStackedTowers(StackedTowers):
 
         zeros = jnp.zeros((1 + len(self.metrics), self.size), "float32")
         sums, _ = jax.lax.scan(chunk, zeros, data)
-        penalty = self._penalty_values(listed, l2) * self._val_count
+        penalty = self._penalty(listed, l2) * self._val_count
         return sums.at[0].add(penalty)
 
     # ------------------------------------------------------------------ epochs
