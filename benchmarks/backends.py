@@ -17,11 +17,14 @@ Markdown table and one JSON line. Run by hand, never by CI.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from textbook_runs import medians_over_rounds, run_textbook  # benchmarks/, the script's folder
+from textbook_runs import (  # benchmarks/, the script's folder
+    medians_over_rounds,
+    print_table,
+    run_textbook,
+)
 
 
 def run_backend(backend: str, trials: int, folder: Path) -> dict[str, float]:
@@ -39,17 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = medians_over_rounds(
         backends, args.rounds, lambda backend, folder: run_backend(backend, args.trials, folder)
     )
-    reference = summary.get("tensorflow", {}).get("later_median_s")
-    print(f"textbook campaign, {args.trials} trials a process, {args.rounds} round(s), medians:")
-    print("| backend | first trial s | later trials s (median) | later / TensorFlow | wall s |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for b, s in summary.items():
-        ratio = s["later_median_s"] / reference if reference else float("nan")
-        print(
-            f"| {b} | {s['first_s']:.2f} | {s['later_median_s']:.3f} | {ratio:.2f}x "
-            f"| {s['wall_s']:.1f} |"
-        )
-    print(json.dumps({"trials": args.trials, "rounds": args.rounds, "backends": summary}))
+    print_table(
+        summary, kind="backend", reference="tensorflow", trials=args.trials, rounds=args.rounds
+    )
     return 0
 
 

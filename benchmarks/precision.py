@@ -17,11 +17,14 @@ Markdown table and one JSON line. Run by hand, never by CI.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from textbook_runs import medians_over_rounds, run_textbook  # benchmarks/, the script's folder
+from textbook_runs import (  # benchmarks/, the script's folder
+    medians_over_rounds,
+    print_table,
+    run_textbook,
+)
 
 
 def run_setting(setting: str, trials: int, folder: Path) -> dict[str, float]:
@@ -42,16 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = medians_over_rounds(
         settings, args.rounds, lambda setting, folder: run_setting(setting, args.trials, folder)
     )
-    reference = summary[settings[0]]["later_median_s"]
-    print(f"textbook campaign, {args.trials} trials a process, {args.rounds} round(s), medians:")
-    print(f"| setting | first trial s | later trials s (median) | later / {settings[0]} | best |")
-    print("| --- | ---: | ---: | ---: | ---: |")
-    for s, r in summary.items():
-        print(
-            f"| {s} | {r['first_s']:.2f} | {r['later_median_s']:.3f} "
-            f"| {r['later_median_s'] / reference:.2f}x | {r['best']:.2f} |"
-        )
-    print(json.dumps({"trials": args.trials, "rounds": args.rounds, "settings": summary}))
+    print_table(
+        summary, kind="setting", reference=settings[0], trials=args.trials, rounds=args.rounds
+    )
     return 0
 
 

@@ -74,3 +74,23 @@ def medians_over_rounds(
         name: {key: statistics.median(r[key] for r in results) for key in results[0]}
         for name, results in runs.items()
     }
+
+
+def print_table(
+    summary: dict[str, dict[str, float]], *, kind: str, reference: str, trials: int, rounds: int
+) -> None:
+    """`summary` (`medians_over_rounds`) as a Markdown table, each row's later trials against
+    the `reference` row's; then one JSON line."""
+    base = summary.get(reference, {}).get("later_median_s")
+    print(f"textbook campaign, {trials} trials a process, {rounds} round(s), medians:")
+    print(
+        f"| {kind} | first trial s | later trials s (median) | later / {reference} | wall s | best |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name, run in summary.items():
+        ratio = run["later_median_s"] / base if base else float("nan")
+        print(
+            f"| {name} | {run['first_s']:.2f} | {run['later_median_s']:.3f} | {ratio:.2f}x "
+            f"| {run['wall_s']:.1f} | {run['best']:.2f} |"
+        )
+    print(json.dumps({"trials": trials, "rounds": rounds, f"{kind}s": summary}))
