@@ -1,8 +1,8 @@
 """A tiny campaign through the CLI on the backend in KERAS_BACKEND, three times: packed (the
 default), then one model a trial (``--pack 1``) with compiled-model reuse (the default) and
-without. Run by `test_backends.py` in a fresh process, as
-``python tests/backend_smoke.py CAMPAIGN.toml RESULTS_DIR``; prints one JSON line: the exit
-codes, how many trials trained packed, and how many on a reused model."""
+without. Run as ``python tests/backend_smoke.py CAMPAIGN.toml RESULTS_DIR`` (on JAX, `jax_checks.py`
+runs it): prints one JSON line: the exit codes, how many trials trained packed, and how many
+on a reused model."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 
-def main(campaign: str, results_dir: str) -> None:
+def run_campaigns(campaign: str, results_dir: str) -> dict[str, object]:
+    """The three runs' exit codes, packed trials and trials on a reused compiled model."""
     from tuner import cli
     from tuner.builders.mlp import MLPHyperModel
     from tuner.execution import PackedExecutor
@@ -48,11 +49,9 @@ def main(campaign: str, results_dir: str) -> None:
             reused.clear()
         if run == "reused":
             reused_trials = sum(reused)
-    print(
-        json.dumps({"codes": codes, "packed_trials": len(packed), "reused_trials": reused_trials})
-    )
+    return {"codes": codes, "packed_trials": len(packed), "reused_trials": reused_trials}
 
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    main(sys.argv[1], sys.argv[2])
+    print(json.dumps(run_campaigns(sys.argv[1], sys.argv[2])))

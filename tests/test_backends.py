@@ -10,6 +10,7 @@ import pytest
 from tests.campaigns import write_campaign
 from tests.jax_process import run_on_jax
 from tuner import backends, tf_backend
+from tuner.builders.mlp import OPTIMIZERS
 from tuner.results.render import summary_markdown
 
 
@@ -54,7 +55,11 @@ def test_summary_lists_the_notes_before_the_settings():
 
 
 @pytest.mark.slow
-def test_a_campaign_on_jax_packs_reuses_compiled_models_and_matches_fresh_ones(tmp_path):
+def test_jax_packs_exactly_reuses_compiled_models_and_matches_fresh_ones(tmp_path):
+    """Every JAX check in one process (`jax_checks.py`): for every optimizer a packed epoch is
+    each trial's; a diverging tower leaves the others bit-identical; one traced step serves
+    two loads; the packed executor's epoch orders are `fit`'s batches; then a tiny campaign
+    packed, on reused compiled models and on fresh ones."""
     space = {
         "learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"},
         "l2": {"min": 1e-4, "max": 1e-2, "sampling": "log"},
@@ -65,8 +70,11 @@ def test_a_campaign_on_jax_packs_reuses_compiled_models_and_matches_fresh_ones(t
         "batch_size": 40,  # iris' 120 training rows in whole batches: one compiled train step
     }
     campaign = write_campaign(tmp_path, space=space, max_trials=2, epochs=3, keep_top=1)
-    result = run_on_jax("backend_smoke.py", str(campaign), str(tmp_path))
-    assert result == {
+    result = run_on_jax("jax_checks.py", str(campaign), str(tmp_path))
+    assert result["every_optimizer"] == {name: 1 for name in OPTIMIZERS}  # traced once each
+    assert result["two_loads"] == {"traces": 1}
+    assert result["epoch_orders"] == {"epochs": 3}
+    assert result["campaigns"] == {
         "codes": {"packed": 0, "reused": 0, "fresh": 0},
         "packed_trials": 2,
         "reused_trials": 1,

@@ -211,18 +211,21 @@ def test_folder_of_user_files_without_campaign_toml_is_refused(tmp_path, capsys)
 # Nth file replaced whose path ends so), before or after the file lands. Every state file,
 # KerasTuner's included, is written through a temporary file and os.replace.
 KILL_HOOK = """
-import os, signal
+import os, signal, sys
 _replace, _seen = os.replace, 0
+def _signal():
+    print("kill hook: signalling", file=sys.stderr, flush=True)
+    os.kill(os.getpid(), int(os.environ["KILL_SIGNAL"]))
 def _replace_then_signal(src, dst, *args, **kwargs):
     global _seen
     hit = str(dst).endswith(os.environ["KILL_AT"])
     _seen += hit
     at = hit and _seen == int(os.environ["KILL_COUNT"])
     if at and os.environ["KILL_WHEN"] == "before":
-        os.kill(os.getpid(), int(os.environ["KILL_SIGNAL"]))
+        _signal()
     _replace(src, dst, *args, **kwargs)
     if at and os.environ["KILL_WHEN"] == "after":
-        os.kill(os.getpid(), int(os.environ["KILL_SIGNAL"]))
+        _signal()
 os.replace = _replace_then_signal
 """
 
@@ -262,6 +265,7 @@ def test_killed_while_state_is_written_resumes_with_every_trial_once(
         text=True,
         timeout=300,
     )
+    assert process.stderr.startswith("kill hook: signalling"), process.stderr
     if how == signal.SIGINT:
         assert process.returncode == 130, process.stderr
         assert "run the same command to resume" in process.stderr, process.stderr

@@ -10,8 +10,8 @@ from tests.campaigns import write_campaign
 from tuner import api, cli, lr_range
 from tuner.builders import get_builder
 from tuner.campaign import load_campaign
+from tuner.datasets import load_campaign_data
 from tuner.errors import ConfigError
-from tuner.loop import load_campaign_data
 from tuner.lr_finder import LRFindResult, Suggestion, find_learning_rate
 
 AUTO_SPACE = {"learning_rate": "auto", "units": {"min": 8, "max": 32, "step": 8}}

@@ -12,7 +12,6 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from tests.jax_process import run_on_jax
 from tuner.builders.mlp import OPTIMIZERS, MLPHyperModel
 from tuner.builders.packing import TowerTemplate, packing_key, tower_settings
 from tuner.builders.regularizers import plain_regularizers
@@ -266,14 +265,3 @@ def test_stacked_towers_match_alone_for_every_task(
         alone = builder.build(_hp(values[k]))
         history = _assert_tower_is_its_trial(stack, logs, k, alone, x, y, task)
         assert sorted(logs) == sorted(history)
-
-
-@pytest.mark.slow
-def test_packed_trials_on_jax() -> None:
-    # One process for every JAX check (`jax_packed_checks.py`): for every optimizer a packed
-    # epoch is each trial's; a diverging tower leaves the others bit-identical; one traced
-    # step serves two loads; the packed executor's epoch orders are `fit`'s batches.
-    result = run_on_jax("jax_packed_checks.py")
-    assert result["every_optimizer"] == {name: 1 for name in OPTIMIZERS}  # traced once each
-    assert result["two_loads"] == {"traces": 1}
-    assert result["epoch_orders"] == {"epochs": 3}

@@ -46,6 +46,15 @@ OVERRIDES = (
 )
 
 
+def _checked_campaign(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The campaign (with the command line's overrides) and its data, both checked before
+    Keras starts: a wrong key, range or dataset costs a second or two, not Keras' 8-10 s."""
+    campaign = _campaign(args)
+    from tuner.datasets import load_campaign_data  # scikit-learn: after the file's own checks
+
+    return campaign, load_campaign_data(campaign)
+
+
 def _say(line: str) -> None:
     print(line, flush=True)  # a chief's lines reach a pipe (a log, a test) as they happen
 
@@ -79,11 +88,11 @@ def _search(args: argparse.Namespace) -> int:
             f"--workers must be at least 1, but got {args.workers}; leave it out to run "
             "every trial in this process."
         )
+    campaign, dataset = _checked_campaign(args)
     import_keras_quietly()
     from tuner import api, loop
 
-    campaign = _campaign(args)
-    plan = loop.make_plan(campaign)  # every check, before anything is written or deleted
+    plan = loop.make_plan(campaign, dataset=dataset)  # every check, before anything is written
     if args.workers is not None:
         found = _search_with_workers(plan, args)
     else:
@@ -160,11 +169,12 @@ def _chief(args: argparse.Namespace) -> int:
 
     address = parse_address(args.bind, option="--bind", allow_any_port=True)
     _check_positive(args, "heartbeat_timeout", "worker_timeout")
+    campaign, dataset = _checked_campaign(args)
     import_keras_quietly()
     from tuner import loop
     from tuner.distributed.chief import Chief
 
-    plan = loop.make_plan(_campaign(args))
+    plan = loop.make_plan(campaign, dataset=dataset)
     chief = Chief(
         plan,
         address,
@@ -209,13 +219,13 @@ def _worker(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-pack must be at least 1, but got {args.max_pack}.")
     from tuner.distributed.session import check_worker_campaign
 
-    campaign = _campaign(args)
+    campaign, dataset = _checked_campaign(args)
     check_worker_campaign(campaign, args.campaign)  # before Keras loads: refused at once
     import_keras_quietly()
     from tuner import loop
     from tuner.distributed.worker import run_worker
 
-    plan = loop.make_plan(campaign)
+    plan = loop.make_plan(campaign, dataset=dataset)
     ran = run_worker(plan, chief, tuner_id, max_pack=args.max_pack)
     _say(f"{tuner_id}: {ran} trial(s) run; the chief says the campaign is done")
     return 0
@@ -335,14 +345,15 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _lr_find(args: argparse.Namespace) -> int:
-    import_keras_quietly()
     from tuner.campaign import load_campaign
+
+    campaign = load_campaign(args.campaign)  # before Keras starts, as for a search
+    if args.results_dir is not None:
+        campaign = campaign.replace(results_dir=args.results_dir)
+    import_keras_quietly()
     from tuner.lr_range import parse_assignments, run_lr_find, suggestion_lines, write_lr_find
 
     overrides = parse_assignments(args.set)
-    campaign = load_campaign(args.campaign)
-    if args.results_dir is not None:
-        campaign = campaign.replace(results_dir=args.results_dir)
     result = run_lr_find(
         campaign, overrides, start_lr=args.start_lr, end_lr=args.end_lr, num_iter=args.num_iter
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn import datasets as skdata
@@ -30,6 +30,9 @@ from tuner.preprocessing import (
     json_label,
 )
 
+if TYPE_CHECKING:
+    from tuner.campaign import Campaign
+
 __all__ = [
     "BINARY",
     "MULTICLASS",
@@ -43,6 +46,7 @@ __all__ = [
     "available",
     "dataset_from_arrays",
     "infer_task",
+    "load_campaign_data",
     "load_dataset",
 ]
 
@@ -474,6 +478,19 @@ def load_dataset(
         max_samples=max_samples,
         seed=seed,
         standardize=standardize if standardize is not None else default_standardize,
+    )
+
+
+def load_campaign_data(campaign: Campaign) -> Dataset:
+    """The campaign's dataset, split as every trial sees it."""
+    return load_dataset(
+        campaign.dataset,
+        validation_split=campaign.validation_split,
+        test_split=campaign.test_split,
+        max_samples=campaign.max_samples,
+        seed=campaign.seed,
+        standardize=campaign.standardize,
+        target=campaign.target,
     )
 
 

@@ -24,7 +24,7 @@ from tuner import backends
 from tuner.builders import resolve_builder
 from tuner.builders.mlp import MLPHyperModel
 from tuner.campaign import Campaign, changed_fields, from_saved
-from tuner.datasets import Dataset, load_dataset
+from tuner.datasets import Dataset, load_campaign_data
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import Executor, TrialContext, TrialOutcome, trials_per_run
 from tuner.space import (
@@ -70,19 +70,6 @@ class Plan:
         if self.grid_size is not None:
             return min(self.grid_size, self.campaign.max_trials)
         return self.campaign.max_trials
-
-
-def load_campaign_data(campaign: Campaign) -> Dataset:
-    """The campaign's dataset, split as every trial sees it."""
-    return load_dataset(
-        campaign.dataset,
-        validation_split=campaign.validation_split,
-        test_split=campaign.test_split,
-        max_samples=campaign.max_samples,
-        seed=campaign.seed,
-        standardize=campaign.standardize,
-        target=campaign.target,
-    )
 
 
 def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None = None) -> Plan:
@@ -486,7 +473,6 @@ __all__ = [
     "packing_requested",
     "packing_asked",
     "space_for",
-    "load_campaign_data",
     "CHIEF",
     "RUNNER_SETTINGS",
 ]

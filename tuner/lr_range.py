@@ -21,10 +21,9 @@ import keras_tuner as kt
 from tuner import backends
 from tuner.builders import get_builder
 from tuner.campaign import Campaign
-from tuner.datasets import Dataset
+from tuner.datasets import Dataset, load_campaign_data
 from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
-from tuner.loop import load_campaign_data
 from tuner.lr_finder import LRFindResult, find_learning_rate
 from tuner.space import AUTO_LEARNING_RATE, check_names, declared_hyperparameters
 
