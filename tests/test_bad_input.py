@@ -9,6 +9,7 @@ import tomli_w
 
 from tests.campaigns import write_campaign
 from tuner import cli
+from tuner.builders import mlp as mlp_module
 from tuner.builders import resolve_builder
 from tuner.builders.mlp import MLPHyperModel
 from tuner.campaign import MAX_THREADS, from_dict
@@ -99,23 +100,27 @@ def test_results_dir_under_a_file_exits_2(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "module, rc, message",
+    "name, module, rc, message",
     [
         (
+            "broken_import",
             "raise RuntimeError('import boom')\n",
             2,
-            "model 'broken:build': importing 'broken' raised RuntimeError: import boom",
+            "model 'broken_import:build': importing 'broken_import' raised RuntimeError: "
+            "import boom",
         ),
         (
+            "broken_defaults",
             "def build(hp):\n    raise RuntimeError('no defaults')\n",
             1,
             "model 'build' failed to build at its default hyperparameters: RuntimeError: no defaults",
         ),
     ],
 )
-def test_broken_builder_is_one_line(module, rc, message, tmp_path, capsys):
-    (tmp_path / "broken.py").write_text(module)
-    path = write_campaign(tmp_path, model="broken:build", space={})
+def test_broken_builder_is_one_line(name, module, rc, message, tmp_path, capsys):
+    # A module name each: a module imported by an earlier test stays in sys.modules.
+    (tmp_path / f"{name}.py").write_text(module)
+    path = write_campaign(tmp_path, model=f"{name}:build", space={})
     assert search(path, capsys) == (rc, [f"tuner: {'error' if rc == 2 else 'failed'}: {message}"])
     assert not (tmp_path / "results").exists()
 
@@ -149,13 +154,20 @@ def mlp():
         ({"dropout": {"min": 0.0, "max": 1.5}}, "[space] dropout = 1.5: model 'mlp' refused it"),
         ({"activation": ["relu", "nope"]}, "[space] activation = \"nope\": model 'mlp' refused it"),
         ({"batch_size": [16, 0]}, "[space] batch_size = 0: batch_size must be a positive integer."),
+        (  # refused before Keras allocates 6.4 GB for one kernel (a process was OOM-killed)
+            {"n_layers": 2, "units": {"min": 8, "max": 40000}},
+            "[space] units = 40000: model 'mlp' refused it: ValueError: 1,600,360,003 "
+            "parameters (hidden layers [40000, 40000]) take about 36 GiB to train, more than "
+            "this machine's 1 GiB; use fewer or narrower layers",
+        ),
         (
             {"epochs": {"min": 0, "max": 3}},
             "[space] epochs = 0: epochs must be a positive integer.",
         ),
     ],
 )
-def test_values_the_builder_refuses_are_config_errors(mlp, space, message):
+def test_values_the_builder_refuses_are_config_errors(mlp, space, message, monkeypatch):
+    monkeypatch.setattr(mlp_module, "physical_memory", lambda: 2**30)
     with pytest.raises(ConfigError) as raised:
         check_space_against_builder(mlp, space, "mlp")
     assert str(raised.value).startswith(message)

@@ -6,6 +6,8 @@ with no tuning at all (`MLPHyperModel(...).build(kt.HyperParameters())` is a sou
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Any
 
 import keras
@@ -15,6 +17,7 @@ from tuner.builders.packing import packing_key
 from tuner.builders.regularizers import VariableL2
 from tuner.datasets import BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASKS, DataSpec
 from tuner.errors import ConfigError
+from tuner.model_memory import physical_memory, training_bytes
 
 ACTIVATIONS = ["relu", "elu", "selu", "tanh", "sigmoid", "leaky_relu"]
 INITIALIZERS = [
@@ -161,6 +164,7 @@ class MLPHyperModel(kt.HyperModel):
         hp.Choice("batch_size", BATCH_SIZES, default=32)
         hp.Int("epochs", 1, 1000, default=20)
 
+        self._check_trainable_size(units, out_units)
         # In a variable, so trials that differ only in l2 can share one compiled model.
         regularizer = VariableL2(l2) if l2 > 0 else None
         inputs = keras.Input(shape=self.input_shape)
@@ -185,6 +189,19 @@ class MLPHyperModel(kt.HyperModel):
             optimizer=make_optimizer(optimizer, learning_rate), loss=loss, metrics=metrics
         )
         return model
+
+    def _check_trainable_size(self, units: list[int], out_units: int) -> None:
+        """Refuse, before Keras allocates anything, a network that could not train in this
+        machine's memory even alone (dense kernels and biases)."""
+        widths = [math.prod(self.input_shape), *units, out_units]
+        n_params = sum(a * b + b for a, b in itertools.pairwise(widths))
+        memory = physical_memory()
+        if memory is not None and training_bytes(n_params) > memory:
+            raise ValueError(
+                f"{n_params:,} parameters (hidden layers {units}) take about "
+                f"{training_bytes(n_params) / 2**30:,.0f} GiB to train, more than this "
+                f"machine's {memory / 2**30:,.0f} GiB; use fewer or narrower layers"
+            )
 
     def packing_key(self, hp_values: dict[str, Any]) -> str | None:
         """Equal for trials that may train as towers of one packed model (only learning_rate,

@@ -2,9 +2,8 @@
 
 The rule, smallest cap wins:
 
-- **memory**: K towers of `n_params` parameters, about `COPIES` float32 copies each (weights,
-  gradients, optimizer slots, the best epoch's weights, the saved model), within
-  `MEMORY_FRACTION` of the memory available now;
+- **memory**: K towers of `n_params` parameters, each taking `model_memory.training_bytes`,
+  within `MEMORY_FRACTION` of the memory available now;
 - **arithmetic**: packing pays while one tiny model leaves a step to Keras' per-step work;
   once a pack holds about `PACK_PARAMS` parameters its step is arithmetic, and more towers
   only make trials finish later;
@@ -17,22 +16,12 @@ The rule, smallest cap wins:
 
 from __future__ import annotations
 
-import os
+from tuner.model_memory import available_memory, training_bytes
 
 MAX_PACK = 64
 BAYESIAN_PACK = 8
-COPIES = 6
-BYTES_PER_PARAM = 4  # float32
 MEMORY_FRACTION = 0.25
 PACK_PARAMS = 2**24  # ~16.8M parameters in one pack
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (None where the system does not say)."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return None
 
 
 def auto_pack_size(
@@ -48,7 +37,7 @@ def auto_pack_size(
     size = MAX_PACK
     memory = available_memory() if memory is None else memory
     if memory is not None:
-        size = min(size, int(memory * MEMORY_FRACTION) // (n_params * COPIES * BYTES_PER_PARAM))
+        size = min(size, int(memory * MEMORY_FRACTION) // training_bytes(n_params))
     size = min(size, PACK_PARAMS // n_params)
     if strategy == "bayesian":
         size = min(size, BAYESIAN_PACK)
