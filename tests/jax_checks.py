@@ -1,8 +1,9 @@
 """Every check that needs the JAX backend, in one process (the backend is fixed when Keras is
 imported, and importing it and warming JAX up are the slow part). Run by `test_backends.py` as
-``KERAS_BACKEND=jax python tests/jax_checks.py CAMPAIGN.toml RESULTS_DIR``: packed trials'
-exactness, then the smoke campaign of `backend_smoke.py`; asserts, then prints one JSON line
-of what it checked."""
+``KERAS_BACKEND=jax python tests/jax_checks.py CAMPAIGN.toml RESULTS_DIR``, with no
+TF_CPP_MIN_LOG_LEVEL: first the imports a user's script makes, after which it writes
+`IMPORTED` to stderr (nothing may come before it); then packed trials' exactness and the smoke
+campaign of `backend_smoke.py`; asserts, then prints one JSON line of what it checked."""
 
 from __future__ import annotations
 
@@ -15,7 +16,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# As a user's script would; seeding is where Keras imports TensorFlow on the JAX backend.
+import tuner  # noqa: E402
+from tests.jax_process import IMPORTED  # noqa: E402
+
+tuner.search  # noqa: B018
 import keras  # noqa: E402
+
+keras.utils.set_random_seed(0)
+print(IMPORTED, file=sys.stderr, flush=True)
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 

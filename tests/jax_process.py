@@ -1,5 +1,6 @@
 """Checks that need the JAX backend run in a process of their own (Keras fixes its backend at
-import): `run_on_jax` starts one and returns the JSON object its last stdout line holds."""
+import): `run_on_jax` starts one and returns the JSON object its last stdout line holds, and
+its stderr."""
 
 from __future__ import annotations
 
@@ -11,14 +12,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# What `jax_checks.py` writes to stderr once its imports are done: nothing may come before it.
+IMPORTED = "jax_checks: imported"
 
 
-def run_on_jax(script: str, *args: str) -> dict[str, Any]:
-    """Run tests/`script` with `args` on KERAS_BACKEND=jax; its result, after asserting that
-    it exited 0 without a traceback. XLA's optimisation passes are most of the compile time and
-    not what these checks are about (both sides of each comparison compile alike): off."""
+def run_on_jax(script: str, *args: str) -> tuple[dict[str, Any], str]:
+    """Run tests/`script` with `args` on KERAS_BACKEND=jax, as a user's script runs (no
+    TF_CPP_MIN_LOG_LEVEL); its result and stderr, after asserting that it exited 0 without a
+    traceback. XLA's optimisation passes are most of the compile time and not what these
+    checks are about (both sides of each comparison compile alike): off."""
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), XLA_FLAGS=flags)
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), XLA_FLAGS=flags)
     done = subprocess.run(
         [sys.executable, str(ROOT / "tests" / script), *args],
         capture_output=True,
@@ -29,4 +34,4 @@ def run_on_jax(script: str, *args: str) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return result, done.stderr

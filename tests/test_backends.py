@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.campaigns import write_campaign
-from tests.jax_process import run_on_jax
+from tests.jax_process import IMPORTED, run_on_jax
 from tuner import backends, tf_backend
 from tuner.builders.mlp import OPTIMIZERS
 from tuner.results.render import summary_markdown
@@ -56,7 +56,8 @@ def test_summary_lists_the_notes_before_the_settings():
 
 @pytest.mark.slow
 def test_jax_packs_exactly_reuses_compiled_models_and_matches_fresh_ones(tmp_path):
-    """Every JAX check in one process (`jax_checks.py`): for every optimizer a packed epoch is
+    """Every JAX check in one process (`jax_checks.py`): the toolkit imports without start-up
+    lines on stderr; for every optimizer a packed epoch is
     each trial's; a diverging tower leaves the others bit-identical; one traced step serves
     two loads; the packed executor's epoch orders are `fit`'s batches; then a tiny campaign
     packed, on reused compiled models and on fresh ones."""
@@ -70,7 +71,9 @@ def test_jax_packs_exactly_reuses_compiled_models_and_matches_fresh_ones(tmp_pat
         "batch_size": 40,  # iris' 120 training rows in whole batches: one compiled train step
     }
     campaign = write_campaign(tmp_path, space=space, max_trials=2, epochs=3, keep_top=1)
-    result = run_on_jax("jax_checks.py", str(campaign), str(tmp_path))
+    result, stderr = run_on_jax("jax_checks.py", str(campaign), str(tmp_path))
+    # Importing the toolkit and Keras and seeding, as a user's script does, printed nothing.
+    assert stderr.startswith(IMPORTED), stderr[:3000]
     assert result["every_optimizer"] == {name: 1 for name in OPTIMIZERS}  # traced once each
     assert result["two_loads"] == {"traces": 1}
     assert result["epoch_orders"] == {"epochs": 3}

@@ -118,10 +118,9 @@ def test_version_prints_the_distribution_name_and_version(capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "backend, package", [("tensorflow", "tensorflow"), ("jax", "jax"), ("torch", "torch")]
-)
+@pytest.mark.parametrize("backend, package", [("tensorflow", "tensorflow"), ("torch", "torch")])
 def test_the_python_api_imports_keras_without_start_up_lines(backend, package):
+    # On JAX: the first step of test_backends.py's JAX process.
     pytest.importorskip(package)
     # As a user's script would: no TF_CPP_MIN_LOG_LEVEL of its own. Seeding is where Keras
     # imports TensorFlow on the JAX and PyTorch backends.

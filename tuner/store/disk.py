@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -445,12 +446,11 @@ def write_results(
     settings: dict[str, Any],
     hyperparameter_names: Sequence[str] | None = None,
 ) -> None:
-    """Write ``trials.csv``, ``history.csv`` and ``summary.md`` for `records` into `folder`."""
-    import keras_tuner as kt
-
+    """Write ``trials.csv``, ``history.csv`` and ``summary.md`` for `records` into `folder`
+    (without starting Keras: the store reads only the objective's name and direction)."""
     store = DiskStore(
         folder,
-        kt.Objective(objective, direction),
+        SimpleNamespace(name=objective, direction=direction),
         hyperparameter_names=hyperparameter_names or (),
         settings=settings,
     )
