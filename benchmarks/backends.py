@@ -1,7 +1,8 @@
 """Seconds per trial on each Keras backend, through the CLI as a user runs it, on the textbook
 campaign (`experiments/textbook_sgd.toml`: 400/100 MNIST images, 6x100 ReLU, He init, plain
 SGD, batch 100, 50 epochs, learning rate log-uniform 1e-6..1e-2, L2 log-uniform 1e-8..1e-4,
-random search), one trial at a time (``--pack 1``: packing is TensorFlow's).
+random search), one trial at a time (``--pack 1``; `packed_vs_sequential.py --backend` times
+packed trials).
 
     python benchmarks/backends.py                        # TensorFlow and JAX, 10 trials, 1 round
     python benchmarks/backends.py --trials 20 --rounds 3

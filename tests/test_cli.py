@@ -13,9 +13,14 @@ from tests.campaigns import write_campaign
 from tuner import cli
 
 
-def run_tuner(*args):
+def run_tuner(*args, log_level="3"):
+    """`python -m tuner ARGS`; with ``log_level=None`` as a user's shell runs it, with no
+    TF_CPP_MIN_LOG_LEVEL of its own."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if log_level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = log_level
     return subprocess.run(
-        [sys.executable, "-m", "tuner", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "tuner", *args], capture_output=True, text=True, timeout=120, env=env
     )
 
 
@@ -93,7 +98,7 @@ def test_search_prints_progress_and_the_ranked_table(tmp_path, capsys):
 def test_search_in_a_fresh_process_writes_nothing_to_stderr(tmp_path):
     # threads = 1 as well: thread pools must be set before the plan builds its first model.
     path = write_campaign(tmp_path, max_trials=1, epochs=1, threads=1)
-    result = run_tuner("search", str(path), "--quiet")
+    result = run_tuner("search", str(path), "--quiet", log_level=None)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""  # no TensorFlow start-up lines, no Keras warnings
     assert (tmp_path / "results" / "tiny" / "trials.csv").read_text().count("\n") == 2
