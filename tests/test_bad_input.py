@@ -157,8 +157,13 @@ def mlp():
         (  # refused before Keras allocates 6.4 GB for one kernel (a process was OOM-killed)
             {"n_layers": 2, "units": {"min": 8, "max": 40000}},
             "[space] units = 40000: model 'mlp' refused it: ValueError: 1,600,360,003 "
-            "parameters (hidden layers [40000, 40000]) take about 36 GiB to train, more than "
+            "parameters (hidden layers: 2 x 40000) take about 36 GiB to train, more than "
             "this machine's 1 GiB; use fewer or narrower layers",
+        ),
+        (  # refused before a list of 10**9 widths is made
+            {"n_layers": {"min": 1, "max": 10**9}},
+            "[space] n_layers = 1000000000: model 'mlp' refused it: ValueError: "
+            "4,159,999,996,355 parameters (hidden layers: 1000000000 x 64)",
         ),
         (
             {"epochs": {"min": 0, "max": 3}},

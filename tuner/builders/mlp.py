@@ -6,7 +6,6 @@ with no tuning at all (`MLPHyperModel(...).build(kt.HyperParameters())` is a sou
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any
 
@@ -137,16 +136,38 @@ class MLPHyperModel(kt.HyperModel):
         """Builder for a dataset's `DataSpec` (``Dataset.spec``)."""
         return cls(spec.task, spec.input_shape, spec.output_size, spec.positive_targets, **kwargs)
 
-    def _hidden_units(self, hp: kt.HyperParameters, n_layers: int) -> list[int]:
+    def _hidden_units(self, hp: kt.HyperParameters, n_layers: int, out_units: int) -> list[int]:
         units = hp.Int("units", 16, 256, step=16, default=64)
+        # Before any list of n_layers widths exists: n_layers = 10**9 must not hang here.
+        self._check_trainable_size([(units, n_layers)], out_units)
         if not hp.Boolean("per_layer_units", default=False):
             return [units] * n_layers
         with hp.conditional_scope("per_layer_units", [True]):
-            return [hp.Int(f"units_{i}", 16, 256, step=16, default=units) for i in range(n_layers)]
+            widths = [
+                hp.Int(f"units_{i}", 16, 256, step=16, default=units) for i in range(n_layers)
+            ]
+        self._check_trainable_size([(width, 1) for width in widths], out_units)
+        return widths
+
+    def _check_trainable_size(self, hidden: list[tuple[int, int]], out_units: int) -> None:
+        """Refuse, before Keras allocates anything, a network that could not train in this
+        machine's memory even alone. `hidden`: (width, how many layers) runs."""
+        n_params = dense_parameters(math.prod(self.input_shape), hidden, out_units)
+        memory = physical_memory()
+        if memory is not None and training_bytes(n_params) > memory:
+            layers = ", ".join(f"{count} x {width}" for width, count in hidden[:4])
+            raise ValueError(
+                f"{n_params:,} parameters (hidden layers: {layers}{', ...' * (len(hidden) > 4)}) "
+                f"take about {training_bytes(n_params) / 2**30:,.0f} GiB to train, more than "
+                f"this machine's {memory / 2**30:,.0f} GiB; use fewer or narrower layers"
+            )
 
     def build(self, hp: kt.HyperParameters) -> keras.Model:
+        out_units, out_activation, loss = output_head(
+            self.task, self.output_size, self.positive_targets
+        )
         n_layers = hp.Int("n_layers", 1, 5, default=2)
-        units = self._hidden_units(hp, n_layers)
+        units = self._hidden_units(hp, n_layers, out_units)
         activation = hp.Choice("activation", ACTIVATIONS, default="relu")
         initializer = hp.Choice("kernel_initializer", INITIALIZERS, default="he_normal")
         batch_norm = hp.Boolean("batch_norm", default=False)
@@ -154,9 +175,6 @@ class MLPHyperModel(kt.HyperModel):
         l2 = hp.Float("l2", 0.0, 0.01, default=0.0)
         optimizer = hp.Choice("optimizer", OPTIMIZERS, default="adam")
         learning_rate = hp.Float("learning_rate", 1e-5, 1.0, sampling="log", default=1e-3)
-        out_units, out_activation, loss = output_head(
-            self.task, self.output_size, self.positive_targets
-        )
         if loss is None:
             loss = hp.Choice("loss", REGRESSION_LOSSES, default="mse")
         # Declared here so that every hyperparameter the model uses is in the space, even
@@ -164,7 +182,6 @@ class MLPHyperModel(kt.HyperModel):
         hp.Choice("batch_size", BATCH_SIZES, default=32)
         hp.Int("epochs", 1, 1000, default=20)
 
-        self._check_trainable_size(units, out_units)
         # In a variable, so trials that differ only in l2 can share one compiled model.
         regularizer = VariableL2(l2) if l2 > 0 else None
         inputs = keras.Input(shape=self.input_shape)
@@ -190,19 +207,6 @@ class MLPHyperModel(kt.HyperModel):
         )
         return model
 
-    def _check_trainable_size(self, units: list[int], out_units: int) -> None:
-        """Refuse, before Keras allocates anything, a network that could not train in this
-        machine's memory even alone (dense kernels and biases)."""
-        widths = [math.prod(self.input_shape), *units, out_units]
-        n_params = sum(a * b + b for a, b in itertools.pairwise(widths))
-        memory = physical_memory()
-        if memory is not None and training_bytes(n_params) > memory:
-            raise ValueError(
-                f"{n_params:,} parameters (hidden layers {units}) take about "
-                f"{training_bytes(n_params) / 2**30:,.0f} GiB to train, more than this "
-                f"machine's {memory / 2**30:,.0f} GiB; use fewer or narrower layers"
-            )
-
     def packing_key(self, hp_values: dict[str, Any]) -> str | None:
         """Equal for trials that may train as towers of one packed model (only learning_rate,
         l2 and dropout differ; see `tuner.builders.packing`); None when a trial cannot."""
@@ -216,6 +220,16 @@ class MLPHyperModel(kt.HyperModel):
         kwargs.setdefault("batch_size", hp.get("batch_size"))
         kwargs.setdefault("epochs", hp.get("epochs"))
         return model.fit(*args, **kwargs)
+
+
+def dense_parameters(inputs: int, hidden: list[tuple[int, int]], outputs: int) -> int:
+    """Kernel and bias entries of a dense stack; `hidden` as (width, how many layers) runs."""
+    total, previous = 0, inputs
+    for width, count in hidden:
+        if count > 0:
+            total += previous * width + width + (count - 1) * (width * width + width)
+            previous = width
+    return total + previous * outputs + outputs
 
 
 def build_mlp(spec: DataSpec, **values: Any) -> keras.Model:
