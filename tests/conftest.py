@@ -6,12 +6,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
-import keras  # noqa: E402
 import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_session():
+    # Imported here, not at the top: pytest-xdist's controller loads this file too, and it
+    # never runs a test (Keras' start would delay every worker's by 8-10 s on 2 cores).
+    import keras
+
     keras.backend.clear_session(free_memory=False)
     yield
 
