@@ -87,8 +87,8 @@ def hyperparameters(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def agreement(packed: pd.DataFrame, alone: pd.DataFrame) -> dict:
-    joined = packed.set_index("trial_id")[["score"]].join(
-        alone.set_index("trial_id")[["score"]], lsuffix="_packed", rsuffix="_alone"
+    joined = packed[["trial_id", "score"]].merge(
+        alone[["trial_id", "score"]], on="trial_id", how="left", suffixes=("_packed", "_alone")
     )
     both = joined.dropna()
     same = hyperparameters(packed).equals(hyperparameters(alone))
