@@ -57,12 +57,12 @@ def _eager(model: keras.Model) -> keras.Model:
 
 def every_optimizer() -> dict[str, int]:
     """One packed epoch gives each tower its trial's weights and logs, for every optimizer
-    (BatchNorm for two); 60 samples in batches of 16: the last batch is a padded one. One
+    (BatchNorm for two); 28 samples in batches of 16: the last batch is a padded one. One
     hidden layer: the products after the first are all alike. Each optimizer's stack is
     checked against one of its trials, the first and the second in turn (an eager fit takes
     ~1 s on JAX): the per-tower rates reach the optimizers by one path, the same for all;
     `test_packed.py` checks both towers of every optimizer on TensorFlow."""
-    x, y = _data(60)
+    x, y = _data(28)
     traces = {}
     for index, name in enumerate(OPTIMIZERS):
         values = [

@@ -133,7 +133,7 @@ def test_towers_start_from_the_weights_of_their_trials_fresh_builds() -> None:
 
 @pytest.mark.slow
 def test_one_stacked_epoch_matches_each_trial_alone_for_every_optimizer() -> None:
-    x, y = _data()
+    x, y = _data(40)  # batches of 16, 16 and 8
     for name in OPTIMIZERS:
         values = [
             dict(BASE, optimizer=name, learning_rate=0.01 * (1 + i), l2=1e-3 * (1 + i))
