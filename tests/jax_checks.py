@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # As a user's script would; seeding is where Keras imports TensorFlow on the JAX backend.
 import tuner  # noqa: E402
-from tests.jax_process import IMPORTED  # noqa: E402
+from tests.processes import IMPORTED  # noqa: E402
 
 tuner.search  # noqa: B018
 import keras  # noqa: E402

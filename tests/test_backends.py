@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from tests.campaigns import write_campaign
-from tests.jax_process import IMPORTED, run_on_jax
+from tests.processes import IMPORTED, run_on_jax
 from tuner import backends, tf_backend
 from tuner.builders.mlp import OPTIMIZERS
 from tuner.results.render import summary_markdown

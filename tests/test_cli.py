@@ -10,15 +10,18 @@ import pandas as pd
 import pytest
 
 from tests.campaigns import write_campaign
+from tests.processes import user_environment
 from tuner import cli
 
 
 def run_tuner(*args, log_level="3"):
     """`python -m tuner ARGS`; with ``log_level=None`` as a user's shell runs it, with no
     TF_CPP_MIN_LOG_LEVEL of its own."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    if log_level is not None:
-        env["TF_CPP_MIN_LOG_LEVEL"] = log_level
+    env = (
+        user_environment()
+        if log_level is None
+        else user_environment(TF_CPP_MIN_LOG_LEVEL=log_level)
+    )
     return subprocess.run(
         [sys.executable, "-m", "tuner", *args], capture_output=True, text=True, timeout=120, env=env
     )
@@ -111,9 +114,12 @@ def test_search_in_a_fresh_process_writes_nothing_to_stderr(tmp_path):
         "print('keras loaded:', 'keras' in sys.modules); "
         "tuner.search; import keras; keras.utils.set_random_seed(0); sys.exit(code)"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     shown = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=user_environment(),
     )
     assert shown.returncode == 0 and shown.stderr == "", shown.stderr
     assert shown.stdout.splitlines()[0].split()[:2] == ["rank", "trial_id"]
@@ -136,8 +142,7 @@ def test_the_python_api_imports_keras_without_start_up_lines(backend, package):
     pytest.importorskip(package)
     # As a user's script would: no TF_CPP_MIN_LOG_LEVEL of its own. Seeding is where Keras
     # imports TensorFlow on the JAX and PyTorch backends.
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    env.update(
+    env = user_environment(
         KERAS_BACKEND=backend,
         PYTHONPATH=os.pathsep.join(
             [str(Path(__file__).parents[1]), *filter(None, [os.environ.get("PYTHONPATH")])]

@@ -25,6 +25,7 @@ import keras
 from tuner import tf_backend
 
 TENSORFLOW = "tensorflow"
+JAX = "jax"
 CPU, GPU, TPU = "CPU", "GPU", "TPU"
 MIXED_FLOAT16, MIXED_BFLOAT16 = "mixed_float16", "mixed_bfloat16"
 # What ``mixed_precision = true`` means on each kind of device, as Keras' mixed-precision guide
@@ -33,8 +34,8 @@ MIXED_FLOAT16, MIXED_BFLOAT16 = "mixed_float16", "mixed_bfloat16"
 # float32 and bfloat16 ones no faster (`benchmarks/precision.py`, the README's Measured), for
 # less precise arithmetic.
 TRUE_POLICY = {GPU: MIXED_FLOAT16, TPU: MIXED_BFLOAT16}
-XLA_BACKENDS = (TENSORFLOW, "jax")
-PACKING_BACKENDS = (TENSORFLOW, "jax")  # where `tuner.builders.stacked` runs
+XLA_BACKENDS = (TENSORFLOW, JAX)
+PACKING_BACKENDS = (TENSORFLOW, JAX)  # where `tuner.builders.stacked` runs
 
 
 def active() -> str:
@@ -81,7 +82,7 @@ def _accelerator() -> tuple[str, str, str] | None:
     if backend == TENSORFLOW:
         gpu = tf_backend.first_gpu()
         found = (GPU, *gpu) if gpu is not None else None
-    elif backend == "jax":
+    elif backend == JAX:
         import jax
 
         first = jax.devices()[0]

@@ -8,11 +8,15 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ConfigError, Fatal
 from tuner.quiet import import_keras_quietly
 from tuner.strategies.registry import strategy_names
+
+if TYPE_CHECKING:
+    from tuner.campaign import Campaign
+    from tuner.datasets import Dataset
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 DISTRIBUTION = "keras-hp-tuner"
@@ -46,20 +50,19 @@ OVERRIDES = (
 )
 
 
-def _checked_campaign(args: argparse.Namespace) -> tuple[Any, Any]:
-    """The campaign (with the command line's overrides) and its data, both checked before
-    Keras starts: a wrong key, range or dataset costs a second or two, not Keras' 8-10 s."""
-    campaign = _campaign(args)
+def _campaign_data(campaign: Campaign) -> Dataset:
+    """The campaign's data, loaded (and so checked) before Keras starts, as the file is: a
+    wrong key, range or dataset costs a second or two, not Keras' 8-10 s."""
     from tuner.datasets import load_campaign_data  # scikit-learn: after the file's own checks
 
-    return campaign, load_campaign_data(campaign)
+    return load_campaign_data(campaign)
 
 
 def _say(line: str) -> None:
     print(line, flush=True)  # a chief's lines reach a pipe (a log, a test) as they happen
 
 
-def _campaign(args: argparse.Namespace) -> Any:
+def _campaign(args: argparse.Namespace) -> Campaign:
     """The campaign file with the command line's overrides."""
     from tuner.campaign import load_campaign
 
@@ -88,7 +91,8 @@ def _search(args: argparse.Namespace) -> int:
             f"--workers must be at least 1, but got {args.workers}; leave it out to run "
             "every trial in this process."
         )
-    campaign, dataset = _checked_campaign(args)
+    campaign = _campaign(args)
+    dataset = _campaign_data(campaign)
     import_keras_quietly()
     from tuner import api, loop
 
@@ -169,7 +173,8 @@ def _chief(args: argparse.Namespace) -> int:
 
     address = parse_address(args.bind, option="--bind", allow_any_port=True)
     _check_positive(args, "heartbeat_timeout", "worker_timeout")
-    campaign, dataset = _checked_campaign(args)
+    campaign = _campaign(args)
+    dataset = _campaign_data(campaign)
     import_keras_quietly()
     from tuner import loop
     from tuner.distributed.chief import Chief
@@ -219,8 +224,9 @@ def _worker(args: argparse.Namespace) -> int:
         raise ConfigError(f"--max-pack must be at least 1, but got {args.max_pack}.")
     from tuner.distributed.session import check_worker_campaign
 
-    campaign, dataset = _checked_campaign(args)
-    check_worker_campaign(campaign, args.campaign)  # before Keras loads: refused at once
+    campaign = _campaign(args)
+    check_worker_campaign(campaign, args.campaign)  # before the data and Keras: refused at once
+    dataset = _campaign_data(campaign)
     import_keras_quietly()
     from tuner import loop
     from tuner.distributed.worker import run_worker

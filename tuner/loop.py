@@ -76,7 +76,8 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     """Check everything that can be checked without training, and write nothing: the data, the
     builder (built once at its defaults), the names and ranges in ``[space]``, the strategy and
     its options. `model` and `dataset` replace the campaign's ``model`` and ``dataset`` keys
-    (the Python API's own builder and in-memory data)."""
+    (the Python API's own builder and in-memory data; the command line's data, loaded before
+    Keras starts)."""
     dataset = dataset if dataset is not None else load_campaign_data(campaign)
     search_paths = [campaign.source_dir] if campaign.source_dir is not None else []
     hypermodel = resolve_builder(

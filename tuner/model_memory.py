@@ -9,6 +9,7 @@ after two minutes instead of failing).
 
 from __future__ import annotations
 
+import functools
 import os
 
 COPIES = 6
@@ -25,6 +26,7 @@ def available_memory() -> int | None:
     return _sysconf_bytes("SC_AVPHYS_PAGES")
 
 
+@functools.cache  # asked at every MLP build; a machine's memory does not change
 def physical_memory() -> int | None:
     """Bytes of memory the machine has (None where the system does not say)."""
     return _sysconf_bytes("SC_PHYS_PAGES")

@@ -199,7 +199,7 @@ class StackedTowers:
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> StackedTowers:
-        if cls is StackedTowers and backends.active() == "jax":
+        if cls is StackedTowers and backends.active() == backends.JAX:
             from tuner.builders.stacked_jax import JaxStackedTowers
 
             cls = JaxStackedTowers

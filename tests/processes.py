@@ -1,6 +1,7 @@
-"""Checks that need the JAX backend run in a process of their own (Keras fixes its backend at
-import): `run_on_jax` starts one and returns the JSON object its last stdout line holds, and
-its stderr."""
+"""Processes the tests start as a user would: `user_environment` is this environment without
+the suite's TF_CPP_MIN_LOG_LEVEL; checks that need the JAX backend run in a process of their
+own (Keras fixes its backend at import): `run_on_jax` starts one and returns the JSON object its
+last stdout line holds, and its stderr."""
 
 from __future__ import annotations
 
@@ -16,14 +17,21 @@ ROOT = Path(__file__).resolve().parents[1]
 IMPORTED = "jax_checks: imported"
 
 
+def user_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment as a user's shell has it (no TF_CPP_MIN_LOG_LEVEL: the
+    suite's conftest sets one), with `overrides`."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env.update(overrides)
+    return env
+
+
 def run_on_jax(script: str, *args: str) -> tuple[dict[str, Any], str]:
     """Run tests/`script` with `args` on KERAS_BACKEND=jax, as a user's script runs (no
     TF_CPP_MIN_LOG_LEVEL); its result and stderr, after asserting that it exited 0 without a
     traceback. XLA's optimisation passes are most of the compile time and not what these
     checks are about (both sides of each comparison compile alike): off."""
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    env.update(KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), XLA_FLAGS=flags)
+    env = user_environment(KERAS_BACKEND="jax", PYTHONPATH=str(ROOT), XLA_FLAGS=flags)
     done = subprocess.run(
         [sys.executable, str(ROOT / "tests" / script), *args],
         capture_output=True,
