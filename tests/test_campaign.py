@@ -5,7 +5,7 @@ import pytest
 
 from tuner.campaign import from_dict, infer_direction, load_campaign
 from tuner.errors import ConfigError
-from tuner.space import build_space, grid_size
+from tuner.space import build_space, distinct_configurations
 
 BASE = {"name": "c", "dataset": "iris"}
 
@@ -158,8 +158,8 @@ def test_grid_size_counts_every_combination():
             "e": 7,
         }
     )
-    assert grid_size(hp) == 4 * 3 * 2 * 5
-    assert grid_size(build_space({"lr": {"min": 0.1, "max": 1.0}})) is None
+    assert distinct_configurations(hp) == 4 * 3 * 2 * 5
+    assert distinct_configurations(build_space({"lr": {"min": 0.1, "max": 1.0}})) is None
     assert isinstance(hp, kt.HyperParameters)
 
 

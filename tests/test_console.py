@@ -99,7 +99,8 @@ def header(**fields):
         "name": "grid_demo",
         "strategy": "grid",
         "trials": 50,
-        "grid_size": None,
+        "configurations": None,
+        "max_trials": 50,
         "dataset": "digits",
         "objective": "val_accuracy",
         "direction": "max",
@@ -111,12 +112,24 @@ def header(**fields):
 
 
 def test_header_of_a_grid_says_how_many_combinations_it_has_and_how_many_run():
-    assert header(grid_size=120)[:3] == [
+    assert header(configurations=120)[:3] == [
         "campaign 'grid_demo': grid search on 'digits'",
         "trials: 50 of a grid of 120 combinations (max_trials = 50)",
         "objective: val_accuracy (max)",
     ]
-    assert header(grid_size=12)[1] == "trials: 12 (a grid of 12 combinations)"
+    assert header(configurations=12, trials=12, max_trials=12)[1] == (
+        "trials: 12 (a grid of 12 combinations)"
+    )
+    assert header(configurations=12, trials=12)[1] == (
+        "trials: 12 (a grid of 12 combinations; max_trials = 50 asks for more)"
+    )
+
+
+def test_header_says_when_the_space_holds_fewer_configurations_than_max_trials():
+    assert header(strategy="random", configurations=2, trials=2, max_trials=6)[1] == (
+        "trials: 2 (the space holds 2 distinct configurations; max_trials = 6 asks for more)"
+    )
+    assert header(strategy="random", configurations=200)[1] == "trials: 50"
     assert header(strategy="random")[1] == "trials: 50"
     assert header()[-1] == "results: results/grid_demo"
 
@@ -131,7 +144,7 @@ def test_header_prints_the_range_that_learning_rate_auto_chose():
     )
     assert 'learning_rate = "auto": 1.0e-04 to 1.0e-02 (log; valley 1.0e-03)' in lines
     grid = header(
-        grid_size=5,
+        configurations=5,
         auto_lr={"learning_rate": {"min": 1e-4, "max": 1e-2, "sampling": "log", "step": 10**0.5}},
     )
     assert 'learning_rate = "auto": 1.0e-04 to 1.0e-02 (log, 5 values)' in grid

@@ -254,9 +254,9 @@ def test_auto_fixed_gives_every_trial_the_valley(tmp_path, short_finder):
 
 def test_auto_range_has_a_step_for_grid_search():
     from tuner.lr_range import _lr_entry
-    from tuner.space import build_space, grid_size
+    from tuner.space import build_space, distinct_configurations
 
     assert "step" not in _lr_entry("auto", 1e-3, "random")
     entry = _lr_entry("auto", 1e-3, "grid")
-    assert grid_size(build_space({"learning_rate": entry})) == 5
+    assert distinct_configurations(build_space({"learning_rate": entry})) == 5
     assert _lr_entry("auto-fixed", 1e-3, "grid") == 1e-3

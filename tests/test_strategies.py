@@ -10,7 +10,7 @@ import pytest
 from keras_tuner.engine import trial as trial_module
 
 from tuner.errors import ConfigError
-from tuner.space import build_space, grid_size
+from tuner.space import build_space, distinct_configurations
 from tuner.strategies import (
     STRATEGIES,
     SkoptOracle,
@@ -138,7 +138,7 @@ def test_hyperband_stops_at_max_trials_and_promotes_the_best(tmp_path):
 
 
 def test_grid_counts_combinations_and_covers_them_all(tmp_path):
-    assert grid_size(build_space(GRID_SPACE)) == 4 * 2 * 3
+    assert distinct_configurations(build_space(GRID_SPACE)) == 4 * 2 * 3
     _, trials = drive("grid", tmp_path, space=GRID_SPACE, max_trials=100)
     assert len({tuned(v) for v in trials}) == 24 == len(trials)
 

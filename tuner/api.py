@@ -28,12 +28,10 @@ from tuner.loop import (
     packing_asked,
     packing_requested,
     run_trials,
-    space_for,
 )
-from tuner.lr_range import resolve_auto_learning_rate
 from tuner.pipeline import InputPipeline
 from tuner.store import DiskStore, SharedDiskStore, Store, disk
-from tuner.strategies import create_oracle
+from tuner.strategies import is_client
 from tuner.trial import TrialRecord
 
 
@@ -48,6 +46,7 @@ class Results:
     preprocessing: Any = None
     ran: int = 0
     info: dict[str, Any] = field(default_factory=dict)
+    stop_reason: str | None = None  # why the search stopped (None: results reopened, not run)
 
     @property
     def folder(self) -> Path:
@@ -174,20 +173,7 @@ def progress_printer(
 def build_oracle(plan: Plan, entries: dict[str, Any]) -> kt.Oracle:
     """The campaign's oracle over the space `entries` (learning_rate = "auto" resolved),
     attached to its claimed folder's engine state."""
-    campaign = plan.campaign
-    return attach_oracle(
-        create_oracle(
-            campaign.strategy,
-            objective=plan.objective,
-            hyperparameters=space_for(campaign, entries),
-            max_trials=campaign.max_trials,
-            seed=campaign.seed,
-            epochs=campaign.epochs,
-            options=campaign.strategy_options,
-            max_consecutive_failures=campaign.max_consecutive_failures,
-        ),
-        campaign.folder,
-    )
+    return attach_oracle(plan.create_oracle(plan.space(entries)), plan.campaign.folder)
 
 
 def build_store(plan: Plan, lr_info: dict[str, Any] | None, *, shared: bool = False) -> DiskStore:
@@ -201,7 +187,7 @@ def build_store(plan: Plan, lr_info: dict[str, Any] | None, *, shared: bool = Fa
         plan.objective,
         keep_top=campaign.keep_top,
         keeps_parents=plan.strategy.trains_from_parent,
-        hyperparameter_names=list(campaign.space),
+        hyperparameter_names=plan.tuned,
         settings=dict(campaign.to_dict(), **(lr_info or {})),
         prepare_for_saving=getattr(preprocessing, "with_raw_inputs", None),
         notes=backends.campaign_notes(
@@ -259,10 +245,11 @@ def run_plan(
     """Claim the folder, resolve learning_rate = "auto", and run the campaign's trials."""
     campaign = plan.campaign
     claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
-    entries, lr_info = resolve_auto_learning_rate(campaign, plan.dataset, plan.hypermodel)
+    entries, lr_info = plan.resolved_entries()
     oracle = build_oracle(plan, entries)
     preprocessing = getattr(plan.dataset, "preprocessing", None)
     store = build_store(plan, lr_info)
+    store.write_search_space(oracle.hyperparameters.get_config())
     if preprocessing is not None and hasattr(preprocessing, "to_dict"):
         store.write_preprocessing(preprocessing.to_dict())
     executor, pack_note = build_executor(plan, entries, callbacks)
@@ -273,7 +260,8 @@ def run_plan(
             name=campaign.name,
             strategy=campaign.strategy,
             trials=plan.planned_trials(),
-            grid_size=plan.grid_size,
+            configurations=plan.configurations,
+            max_trials=campaign.max_trials,
             dataset=campaign.dataset,
             objective=campaign.objective,
             direction=str(campaign.direction),
@@ -293,6 +281,13 @@ def run_plan(
         store,
         on_trial_end=None if quiet else progress_printer(plan, store, print_line),
     )
+    if not is_client(oracle):  # with what trials declared along the way
+        store.write_search_space(oracle.hyperparameters.get_config())
+    stop_reason = plan.stop_reason(len(store.records()))
+    store.notes.append(f"search {stop_reason}")
+    store.flush()
+    if not quiet:
+        print_line(stop_reason)
     found = Results(
         campaign=campaign,
         records=store.records(),
@@ -301,6 +296,7 @@ def run_plan(
         preprocessing=preprocessing,
         ran=ran,
         info=lr_info or {},
+        stop_reason=stop_reason,
     )
     if ran == 0 and store.records():
         message = (
@@ -341,7 +337,7 @@ def _pack_size(
 
 def _n_params(plan: Plan, entries: dict[str, Any]) -> int:
     """Parameters of the model the builder makes at the space's defaults."""
-    hp = space_for(plan.campaign, entries)
+    hp = plan.space(entries)
     model = plan.hypermodel.build(hp)
     n_params = int(model.count_params())
     del model
@@ -479,7 +475,10 @@ def load_results(name_or_folder: str | Path, results_dir: str | Path = "results"
     campaign = campaign.replace(results_dir=str(folder.parent))
     objective = kt.Objective(campaign.objective, campaign.direction)
     store = DiskStore(
-        folder, objective, keep_top=campaign.keep_top, hyperparameter_names=list(campaign.space)
+        folder,
+        objective,
+        keep_top=campaign.keep_top,
+        hyperparameter_names=disk.tuned_names(folder, campaign.space),
     )
     preprocessing = _read_preprocessing(folder)
     return Results(

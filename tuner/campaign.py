@@ -81,6 +81,9 @@ class Campaign:
     seed: int = field(default=0, metadata=_rule(0, SEED_LIMIT - 1))
     strategy_options: dict[str, Any] = field(default_factory=dict)
     space: dict[str, Any] = field(default_factory=dict)
+    # KerasTuner's tune_new_entries: search every hyperparameter the builder declares (true),
+    # or only the [space] entries (false); None: the builder's choice (yours: true).
+    tune_new_entries: bool | None = None
     early_stopping: dict[str, Any] | None = None
     keep_top: int = field(default=1, metadata=_rule(1))
     tensorboard: bool = False

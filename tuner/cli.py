@@ -273,7 +273,7 @@ def _rebuild(name: str, results_dir: str) -> None:
 
     from tuner import loop
     from tuner.campaign import from_saved
-    from tuner.space import without_auto_learning_rate
+    from tuner.space import compose_space, without_auto_learning_rate
     from tuner.store import disk
     from tuner.strategies import _keras_tuner, create_oracle
 
@@ -294,10 +294,17 @@ def _rebuild(name: str, results_dir: str) -> None:
         _keras_tuner.clear_state(engine)
         print("engine state cleared: the next `tuner search` rebuilds it from the records")
     else:
+        saved_space = disk.saved_search_space(folder)
         oracle = create_oracle(
             campaign.strategy,
             objective=objective,
-            hyperparameters=loop.space_for(campaign, entries),
+            hyperparameters=(
+                kt.HyperParameters.from_config(saved_space)
+                if saved_space is not None
+                else compose_space(
+                    entries, kt.HyperParameters(), tune_declared=False, epochs=campaign.epochs
+                )
+            ),
             max_trials=campaign.max_trials,
             seed=campaign.seed,
             epochs=campaign.epochs,
@@ -313,7 +320,7 @@ def _rebuild(name: str, results_dir: str) -> None:
         folder,
         objective,
         keep_top=campaign.keep_top,
-        hyperparameter_names=list(campaign.space),
+        hyperparameter_names=disk.tuned_names(folder, campaign.space),
         settings=campaign.to_dict(),
     )
     store.flush()

@@ -232,7 +232,8 @@ def campaign_header(
     name: str,
     strategy: str,
     trials: int,
-    grid_size: int | None,
+    configurations: int | None,
+    max_trials: int,
     dataset: str,
     objective: str,
     direction: str,
@@ -242,17 +243,22 @@ def campaign_header(
 ) -> list[str]:
     """The lines printed before the search starts.
 
-    A grid of `grid_size` combinations runs ``min(grid_size, trials)`` of them. `auto_lr` is
+    `trials` is how many will run: ``max_trials``, or fewer when the space holds only
+    `configurations` distinct ones (None: unbounded). `auto_lr` is
     what ``learning_rate = "auto"`` resolved to: ``{"learning_rate": {"min": ..., "max": ...,
     "sampling": "log"}}``, or a fixed rate for ``"auto-fixed"``, with the range finder's
     ``lr_find_valley`` when known. `notes` are one line each (how trials are packed).
     """
-    if grid_size is None:
-        plan = str(trials)
-    elif grid_size <= trials:
-        plan = f"{grid_size} (a grid of {grid_size} combination{'s' if grid_size != 1 else ''})"
+    more = f"; max_trials = {max_trials} asks for more" if trials < max_trials else ""
+    plural = "s" * (configurations != 1)
+    if configurations is not None and strategy == "grid" and configurations > trials:
+        plan = f"{trials} of a grid of {configurations} combinations (max_trials = {trials})"
+    elif configurations is not None and strategy == "grid":
+        plan = f"{trials} (a grid of {configurations} combination{plural}{more})"
+    elif configurations is not None and more:
+        plan = f"{trials} (the space holds {configurations} distinct configuration{plural}{more})"
     else:
-        plan = f"{trials} of a grid of {grid_size} combinations (max_trials = {trials})"
+        plan = str(trials)
     lines = [
         f"campaign {name!r}: {strategy} search on {dataset!r}",
         f"trials: {plan}",

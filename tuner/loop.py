@@ -21,20 +21,23 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tuner import backends
-from tuner.builders import resolve_builder
+from tuner.builder_space import FitProbe, explore, fit_probe
+from tuner.builders import has_own_fit, resolve_builder
 from tuner.builders.mlp import MLPHyperModel
 from tuner.campaign import Campaign, changed_fields, from_saved
 from tuner.datasets import Dataset, load_campaign_data
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import Executor, TrialContext, TrialOutcome, trials_per_run
+from tuner.lr_range import resolve_auto_learning_rate
 from tuner.space import (
     AUTO_LEARNING_RATE,
     RUNNER_SETTINGS,
-    build_space,
     check_names,
     check_space_against_builder,
+    compose_space,
     declared_hyperparameters,
-    grid_size,
+    distinct_configurations,
+    space_label,
     without_auto_learning_rate,
 )
 from tuner.store import Store, disk
@@ -59,17 +62,70 @@ class Plan:
     strategy: Strategy
     objective: kt.Objective
     tuned: list[str] = field(default_factory=list)
-    grid_size: int | None = None
+    configurations: int | None = None
+    entries: dict[str, Any] = field(default_factory=dict)
+    tune_declared: bool = True
 
     @property
     def auto_learning_rate(self) -> bool:
-        return self.campaign.space.get("learning_rate") in AUTO_LEARNING_RATE
+        return self.entries.get("learning_rate") in AUTO_LEARNING_RATE
+
+    def space(self, entries: Mapping[str, Any]) -> kt.HyperParameters:
+        """The oracle's space for `entries` (the plan's, with learning_rate = "auto" resolved):
+        the builder's declared space, overridden by the entries (`compose_space`)."""
+        return compose_space(
+            entries, self.declared, tune_declared=self.tune_declared, epochs=self.campaign.epochs
+        )
+
+    def create_oracle(self, space: kt.HyperParameters) -> kt.Oracle:
+        """The campaign's oracle over `space` (not yet attached to a folder)."""
+        campaign = self.campaign
+        return create_oracle(
+            campaign.strategy,
+            objective=self.objective,
+            hyperparameters=space,
+            max_trials=campaign.max_trials,
+            seed=campaign.seed,
+            epochs=campaign.epochs,
+            options=campaign.strategy_options,
+            max_consecutive_failures=campaign.max_consecutive_failures,
+            tune_new_entries=self.tune_declared,
+        )
+
+    def resolved_entries(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The plan's entries with ``learning_rate = "auto"`` resolved by the range finder (once
+        the folder is claimed), and what the finder found (None: no automatic rate)."""
+        if not self.auto_learning_rate:
+            return dict(self.entries), None
+        return resolve_auto_learning_rate(self.campaign, self.dataset, self.hypermodel)
 
     def planned_trials(self) -> int:
-        """How many trials the campaign asks for (a grid: no more than its combinations)."""
-        if self.grid_size is not None:
-            return min(self.grid_size, self.campaign.max_trials)
+        """How many trials the campaign will run: ``max_trials``, or fewer when the space holds
+        fewer distinct configurations (Hyperband trains a configuration again for longer)."""
+        if self.configurations is not None and self.campaign.strategy != "hyperband":
+            return min(self.configurations, self.campaign.max_trials)
         return self.campaign.max_trials
+
+    def stop_reason(self, finished: int) -> str:
+        """Why a campaign with `finished` trials in all stopped, in words."""
+        asked = self.campaign.max_trials
+        if finished >= asked:
+            return f"stopped after {finished} trials: max_trials = {asked} reached"
+        if self.campaign.strategy == "hyperband":
+            return (
+                f"stopped after {finished} trials: Hyperband's brackets are complete "
+                f"(max_trials = {asked})"
+            )
+        if self.configurations is not None and finished >= self.configurations:
+            return (
+                f"stopped after {finished} trials: the space holds {self.configurations} "
+                f"distinct configuration{'s' * (self.configurations != 1)}, every one tried "
+                f"(max_trials = {asked} asked for more)"
+            )
+        return (
+            f"stopped after {finished} trials: the strategy found no untried configuration "
+            f"(max_trials = {asked})"
+        )
 
 
 def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None = None) -> Plan:
@@ -88,38 +144,64 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
         threads_for(campaign, hypermodel), required=campaign.threads != AUTO_THREADS
     )
     declared = declared_hyperparameters(hypermodel)
-    check_names(campaign.space, declared, campaign.model)
-    check_space_against_builder(hypermodel, campaign.space, campaign.model)
+    tune_declared = tunes_declared(campaign, hypermodel)
+    given = campaign.space
+    if not given and not tune_declared:  # the bundled builders' curated default space
+        given = dict(getattr(hypermodel, "default_space", {}))
+    known = {h.name for h in declared.space} | set(RUNNER_SETTINGS)
+    if tune_declared or not set(given) <= known:
+        declared = explore(hypermodel, probe_fit=_fit_probe(hypermodel, dataset))
+    check_names(given, declared, campaign.model)
+    check_space_against_builder(hypermodel, given, campaign.model, declared)
     strategy = get_strategy(campaign.strategy)
     objective = kt.Objective(campaign.objective, campaign.direction)
-    if (
-        "learning_rate" in campaign.space
-        and campaign.space["learning_rate"] in AUTO_LEARNING_RATE
-        and "learning_rate" not in declared
-    ):
+    if given.get("learning_rate") in AUTO_LEARNING_RATE and "learning_rate" not in declared:
         raise ConfigError(
-            f"learning_rate = {campaign.space['learning_rate']!r}: model "
+            f"learning_rate = {given['learning_rate']!r}: model "
             f"{campaign.model!r} has no learning_rate hyperparameter."
         )
+    plan = Plan(
+        campaign,
+        dataset,
+        hypermodel,
+        declared,
+        strategy,
+        objective,
+        entries=dict(given),
+        tune_declared=tune_declared,
+    )
     # Built now to check every range and option; built again once the folder is claimed
     # (learning_rate = "auto" is resolved in between).
-    entries = without_auto_learning_rate(campaign.space)
-    space = space_for(campaign, entries)
-    create_oracle(
-        campaign.strategy,
-        objective=objective,
-        hyperparameters=space,
-        max_trials=campaign.max_trials,
-        seed=campaign.seed,
-        epochs=campaign.epochs,
-        options=campaign.strategy_options,
-        max_consecutive_failures=campaign.max_consecutive_failures,
-    )
-    tuned = [h.name for h in space.space if not isinstance(h, kt.engine.hyperparameters.Fixed)]
-    if "learning_rate" in campaign.space and "learning_rate" not in entries:
-        tuned.append("learning_rate")
-    size = grid_size(space) if strategy.needs_stepped_ranges else None
-    return Plan(campaign, dataset, hypermodel, declared, strategy, objective, tuned, size)
+    entries = without_auto_learning_rate(given)
+    space = plan.space(entries)
+    plan.create_oracle(space)
+    plan.tuned = [h.name for h in space.space if not isinstance(h, kt.engine.hyperparameters.Fixed)]
+    if "learning_rate" in given and "learning_rate" not in entries:
+        plan.tuned.append("learning_rate")
+    else:
+        plan.configurations = distinct_configurations(space)
+    if not plan.tuned and strategy.name == "bayesian":
+        raise ConfigError(
+            f"bayesian search needs at least one tuned hyperparameter, but model "
+            f"{campaign.model!r} declares none to search and {space_label()} tunes none."
+        )
+    return plan
+
+
+def tunes_declared(campaign: Campaign, hypermodel: Any) -> bool:
+    """Whether every hyperparameter the builder declares is searched (KerasTuner's
+    ``tune_new_entries``): the campaign's choice, else the builder's (a user's builder: yes;
+    the bundled MLP, whose every knob has a wide range: its curated default space)."""
+    if campaign.tune_new_entries is not None:
+        return campaign.tune_new_entries
+    return bool(getattr(hypermodel, "tune_new_entries", True))
+
+
+def _fit_probe(hypermodel: Any, dataset: Dataset) -> FitProbe | None:
+    """A probe of the builder's own ``fit`` (None when it has none), to find what it declares."""
+    if not has_own_fit(hypermodel):
+        return None
+    return fit_probe(hypermodel, dataset.x_train, dataset.y_train, dataset.x_val, dataset.y_val)
 
 
 def threads_for(campaign: Campaign, hypermodel: Any) -> int:
@@ -155,14 +237,6 @@ def packing_asked(campaign: Campaign, hypermodel: Any) -> bool:
     """Whether the campaign asks for packed trials (``pack`` is not 1) and its builder can
     pack them (it has a ``packing_key``)."""
     return campaign.pack != 1 and getattr(hypermodel, "packing_key", None) is not None
-
-
-def space_for(campaign: Campaign, entries: Mapping[str, Any]) -> kt.HyperParameters:
-    """The oracle's space: the ``[space]`` entries, and the campaign's epochs unless given."""
-    space = build_space(dict(entries))
-    if "epochs" not in entries:
-        space.Fixed("epochs", campaign.epochs)
-    return space
 
 
 # --------------------------------------------------------------------------- the folder
@@ -473,7 +547,7 @@ __all__ = [
     "slot_id",
     "packing_requested",
     "packing_asked",
-    "space_for",
+    "tunes_declared",
     "CHIEF",
     "RUNNER_SETTINGS",
 ]

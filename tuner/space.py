@@ -11,15 +11,21 @@ Forms accepted for one entry:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import keras_tuner as kt
 
 from tuner.errors import ConfigError, Fatal, did_you_mean
 
+HPS = kt.engine.hyperparameters
+
+CAMPAIGN_LABEL = "[space]"
+PYTHON_LABEL = "space="
 SAMPLINGS = ("linear", "log", "reverse_log")
 RANGE_KEYS = {"min", "max", "step", "sampling", "default"}
 CHOICE_KEYS = {"values", "default"}
@@ -31,6 +37,33 @@ RUNNER_SETTINGS = ("epochs", "batch_size")
 
 # More values than any search could try; beyond it a step is a typo (and overflows counts).
 MAX_STEPS = 1e12
+
+
+# How errors name the space: "[space]" for a campaign file, "space=" for Python's argument.
+_SPACE_LABEL: ContextVar[str] = ContextVar("space_label", default=CAMPAIGN_LABEL)
+
+
+@contextlib.contextmanager
+def space_labelled(label: str) -> Iterator[None]:
+    """Within this block, errors name the space as `label` (`PYTHON_LABEL`: ``space=``)."""
+    token = _SPACE_LABEL.set(label)
+    try:
+        yield
+    finally:
+        _SPACE_LABEL.reset(token)
+
+
+def space_label() -> str:
+    """``[space]`` or ``space=``, as the user wrote the space."""
+    return _SPACE_LABEL.get()
+
+
+def entry_label(name: str) -> str:
+    """One entry as the user wrote it: ``[space] units`` in a file, ``space["units"]`` in
+    Python."""
+    if _SPACE_LABEL.get() == PYTHON_LABEL:
+        return f"space[{json.dumps(name)}]"
+    return f"{CAMPAIGN_LABEL} {_shown(name)}"
 
 
 def _shown(name: str) -> str:
@@ -47,65 +80,63 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_finite(name: str, value: Any) -> None:
+def _check_finite(name: str, value: Any, key: str | None = None) -> None:
     """inf and nan are valid TOML but no hyperparameter's value: refuse them by name."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"[space] {_shown(name)} must be a finite number, but got {value!r}.")
+        where = f"{entry_label(name)}: '{key}'" if key else entry_label(name)
+        raise ConfigError(f"{where} must be a finite number, but got {value!r}.")
 
 
 def _add_range(hp: kt.HyperParameters, name: str, spec: dict[str, Any]) -> None:
     unknown = set(spec) - RANGE_KEYS
     if unknown:
         raise ConfigError(
-            f"[space] {_shown(name)}: unknown key(s) {sorted(unknown)}; a range accepts "
+            f"{entry_label(name)}: unknown key(s) {sorted(unknown)}; a range accepts "
             f"{sorted(RANGE_KEYS)}."
         )
     if "min" not in spec or "max" not in spec:
         raise ConfigError(
-            f"[space] {_shown(name)}: a range needs both 'min' and 'max', but got {spec}."
+            f"{entry_label(name)}: a range needs both 'min' and 'max', but got {spec}."
         )
     low, high = spec["min"], spec["max"]
     step, sampling = spec.get("step"), spec.get("sampling", "linear")
     for key, value in (("min", low), ("max", high), ("step", step)):
         if value is not None and not _is_number(value):
-            raise ConfigError(
-                f"[space] {_shown(name)}: '{key}' must be a number, but got {value!r}."
-            )
-        _check_finite(f"{name}: '{key}'", value)
+            raise ConfigError(f"{entry_label(name)}: '{key}' must be a number, but got {value!r}.")
+        _check_finite(name, value, key)
     _check_finite(f"{name}: 'default'", spec.get("default"))
     if not low < high:
         raise ConfigError(
-            f"[space] {_shown(name)}: `min < max` must hold, but got (min={low}, max={high})."
+            f"{entry_label(name)}: `min < max` must hold, but got (min={low}, max={high})."
         )
     if sampling not in SAMPLINGS:
         raise ConfigError(
-            f"[space] {_shown(name)}: sampling must be one of {list(SAMPLINGS)}, "
-            f"but got {sampling!r}."
+            f"{entry_label(name)}: sampling must be one of {list(SAMPLINGS)}, but got {sampling!r}."
         )
     if sampling != "linear" and low <= 0:
         raise ConfigError(
-            f"[space] {_shown(name)}: {sampling} sampling needs min > 0, but got min={low}."
+            f"{entry_label(name)}: {sampling} sampling needs min > 0, but got min={low}."
         )
     if step is not None and step <= 0:
-        raise ConfigError(f"[space] {_shown(name)}: step must be > 0, but got step={step}.")
+        raise ConfigError(f"{entry_label(name)}: step must be > 0, but got step={step}.")
     if step is not None and sampling == "linear" and step > high - low:
         raise ConfigError(
-            f"[space] {_shown(name)}: step={step} is larger than max - min = {high - low}."
+            f"{entry_label(name)}: step={step} is larger than max - min = {high - low}."
         )
     if step is not None and sampling == "linear" and not (high - low) / step <= MAX_STEPS:
         raise ConfigError(
-            f"[space] {_shown(name)}: step={step} cuts [{low}, {high}] into more than "
+            f"{entry_label(name)}: step={step} cuts [{low}, {high}] into more than "
             f"{MAX_STEPS:.0e} values; use a larger step, or no step for a continuous range."
         )
     if step is not None and sampling != "linear" and step <= 1:
         raise ConfigError(
-            f"[space] {_shown(name)}: with {sampling} sampling the step is a factor and "
+            f"{entry_label(name)}: with {sampling} sampling the step is a factor and "
             f"must be > 1, but got step={step}."
         )
     default = spec.get("default")
     if default is not None and not (_is_number(default) and low <= default <= high):
         raise ConfigError(
-            f"[space] {_shown(name)}: default must lie in [{low}, {high}], but got {default!r}."
+            f"{entry_label(name)}: default must lie in [{low}, {high}], but got {default!r}."
         )
     if _is_int(low) and _is_int(high) and (step is None or _is_int(step)):
         hp.Int(name, low, high, step=step, sampling=sampling, default=default)
@@ -145,21 +176,21 @@ def values_as_written(hp: kt.HyperParameters) -> dict[str, Any]:
 
 def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: Any = None) -> None:
     if not values:
-        raise ConfigError(f"[space] {_shown(name)}: a choice needs at least one value, but got [].")
+        raise ConfigError(f"{entry_label(name)}: a choice needs at least one value, but got [].")
     kinds = {type(v) for v in values}
     if not all(isinstance(v, (str, int, float, bool)) for v in values):
         raise ConfigError(
-            f"[space] {_shown(name)}: choice values must be strings, numbers or booleans, "
+            f"{entry_label(name)}: choice values must be strings, numbers or booleans, "
             f"but got {values!r}."
         )
     for value in values:
         _check_finite(name, value)
     if len(set(values)) != len(values):
         raise ConfigError(
-            f"[space] {_shown(name)}: choice values must be distinct, but got {values!r}."
+            f"{entry_label(name)}: choice values must be distinct, but got {values!r}."
         )
     if default is not None and default not in values:
-        raise ConfigError(f"[space] {_shown(name)}: default {default!r} is not one of {values!r}.")
+        raise ConfigError(f"{entry_label(name)}: default {default!r} is not one of {values!r}.")
     if kinds == {bool}:
         if len(values) == 1:
             hp.Fixed(name, values[0])
@@ -168,7 +199,7 @@ def _add_choice(hp: kt.HyperParameters, name: str, values: list[Any], default: A
         return
     if bool in kinds or (len(kinds) > 1 and not kinds <= {int, float}):
         raise ConfigError(
-            f"[space] {_shown(name)}: choice values must all be of one type, but got {values!r}."
+            f"{entry_label(name)}: choice values must all be of one type, but got {values!r}."
         )
     if kinds == {int, float}:
         values = [float(v) for v in values]
@@ -182,7 +213,7 @@ def add_entry(hp: kt.HyperParameters, name: str, spec: Any) -> None:
             unknown = set(spec) - CHOICE_KEYS
             if unknown:
                 raise ConfigError(
-                    f"[space] {_shown(name)}: unknown key(s) {sorted(unknown)}; a choice "
+                    f"{entry_label(name)}: unknown key(s) {sorted(unknown)}; a choice "
                     f"table accepts {sorted(CHOICE_KEYS)}."
                 )
             _add_choice(hp, name, list(spec["values"]), spec.get("default"))
@@ -195,7 +226,7 @@ def add_entry(hp: kt.HyperParameters, name: str, spec: Any) -> None:
         hp.Fixed(name, spec)
     else:
         raise ConfigError(
-            f"[space] {_shown(name)}: expected a value, a list or a table, but got "
+            f"{entry_label(name)}: expected a value, a list or a table, but got "
             f"{type(spec).__name__} {spec!r}."
         )
 
@@ -311,7 +342,10 @@ def _memo_key(hypermodel: kt.HyperModel, entries: Mapping[str, Any]) -> tuple[An
 
 
 def check_space_against_builder(
-    hypermodel: kt.HyperModel, space_entries: Mapping[str, Any], model: str | None = None
+    hypermodel: kt.HyperModel,
+    space_entries: Mapping[str, Any],
+    model: str | None = None,
+    declared: kt.HyperParameters | None = None,
 ) -> None:
     """Build the model once at each extreme of every ``[space]`` entry (the ends of a range,
     every choice), the other hyperparameters at their defaults, so that a value the builder
@@ -320,7 +354,9 @@ def check_space_against_builder(
 
     Called by the plan after `check_names`; each build costs about as much as the one at the
     defaults, and the Keras session is cleared after each. A builder and space that passed are
-    remembered for the rest of the process (see `_memo_key`)."""
+    remembered for the rest of the process (see `_memo_key`). An entry the builder declares
+    only under a condition (`declared` says which) is built with its parents set to enable it.
+    """
     import keras
 
     label = model or getattr(hypermodel, "name", None) or type(hypermodel).__name__
@@ -331,12 +367,13 @@ def check_space_against_builder(
     space = build_space(entries)
     for h in space.space:
         for value in _extremes(h):
-            shown = f"[space] {_shown(h.name)} = {json.dumps(value)}"
+            shown = f"{entry_label(h.name)} = {json.dumps(value)}"
             if h.name in RUNNER_SETTINGS:
                 if not _is_int(value) or value < 1:
                     raise ConfigError(f"{shown}: {h.name} must be a positive integer.")
                 continue
             hp = kt.HyperParameters()
+            hp.values.update(_enabling_values(h.name, declared))
             hp.Fixed(h.name, value)
             try:
                 hypermodel.build(hp)
@@ -350,8 +387,20 @@ def check_space_against_builder(
         _BUILT_EVERY_EXTREME.add(key)
 
 
+def _enabling_values(name: str, declared: kt.HyperParameters | None) -> dict[str, Any]:
+    """Parent values under which the builder declares `name` (none for an unconditional one)."""
+    if declared is None:
+        return {}
+    conditions: list[Any] = next((h.conditions for h in declared.space if h.name == name), [])
+    enabling: dict[str, Any] = {}
+    for condition in conditions:
+        enabling.update(_enabling_values(condition.name, declared))
+        enabling[condition.name] = condition.values[0]
+    return enabling
+
+
 def check_names(
-    names: Iterable[str], declared: kt.HyperParameters, model: str, label: str = "[space]"
+    names: Iterable[str], declared: kt.HyperParameters, model: str, label: str | None = None
 ) -> None:
     """Refuse names the builder never reads (``[space]`` entries, ``--set`` overrides): a typo
     would otherwise change nothing. The runner's settings (epochs, batch_size) always pass."""
@@ -359,17 +408,92 @@ def check_names(
     unknown = [name for name in dict.fromkeys(names) if name not in known]
     if unknown:
         hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""
+        shown = (
+            f"{label} {', '.join(map(_shown, unknown))}"
+            if label is not None
+            else ", ".join(map(entry_label, unknown))
+        )
         raise ConfigError(
-            f"{label} {', '.join(map(_shown, unknown))}: not a hyperparameter of model "
-            f"{model!r}{hint}; it has: {', '.join(sorted(known))}."
+            f"{shown}: not a hyperparameter of model {model!r}{hint}; it has: "
+            f"{', '.join(sorted(known))}."
         )
 
 
-def grid_size(hp: kt.HyperParameters) -> int | None:
-    """How many combinations a grid over `hp` has, or None when a float range has no step."""
-    total = 1
-    for h in hp.space:
-        if isinstance(h, kt.engine.hyperparameters.Float) and h.step is None:
-            return None
-        total *= len(list(h.values))
-    return total
+def compose_space(
+    entries: Mapping[str, Any],
+    declared: kt.HyperParameters,
+    *,
+    tune_declared: bool,
+    epochs: int,
+) -> kt.HyperParameters:
+    """The oracle's space: every hyperparameter the builder declares (`declared`, conditions
+    included) when `tune_declared`, each ``[space]`` entry in place of the declaration of its
+    name (under the same conditions), entries the builder does not declare (the runner's
+    settings) after them, and ``epochs`` fixed at the campaign's unless an entry names it.
+
+    Without `tune_declared` only the entries are searched (KerasTuner's
+    ``tune_new_entries=False``): the builder's other hyperparameters keep their defaults, so a
+    condition on one of them holds or not once and for all."""
+    from tuner.builder_space import with_conditions
+
+    overrides = {h.name: h for h in build_space(dict(entries)).space}
+    first: dict[str, Any] = {}
+    for h in declared.space:
+        first.setdefault(h.name, h)
+    chosen: dict[str, Any] = {}
+    for name, h in first.items():
+        if name in overrides:
+            chosen[name] = with_conditions(overrides[name], h.conditions)
+        elif name == "epochs" and tune_declared:
+            chosen[name] = HPS.Fixed(name, epochs)
+        elif tune_declared:
+            chosen[name] = h
+    for name, h in overrides.items():
+        chosen.setdefault(name, h)
+    if "epochs" not in chosen:
+        chosen["epochs"] = HPS.Fixed("epochs", epochs)
+    space = kt.HyperParameters()
+    for name, h in chosen.items():
+        conditions: list[Any] = []
+        for condition in h.conditions:
+            if condition.name in chosen:
+                conditions.append(condition)
+            elif first[condition.name].default not in condition.values:
+                raise ConfigError(
+                    f"{entry_label(name)}: used only when {condition.name} is one of "
+                    f"{condition.values}, and {condition.name} keeps its default "
+                    f"{first[condition.name].default!r}; add {condition.name} to the space "
+                    f"(or fix it at one of those values)."
+                )
+        space.merge([with_conditions(h, conditions)])
+    return space
+
+
+def distinct_configurations(space: kt.HyperParameters) -> int | None:
+    """How many distinct sets of values `space` holds, conditions respected (``rate`` counts
+    only where ``dropout`` is on); None when a float range has no step (infinitely many)."""
+    hps = list(space.space)
+    parents = {c.name for h in hps for c in h.conditions}
+
+    def values_of(h: Any) -> list[Any]:
+        if isinstance(h, HPS.Fixed):
+            return [h.value]
+        if isinstance(h, HPS.Boolean):
+            return [False, True]
+        return list(h.values)
+
+    if any(isinstance(h, HPS.Float) and h.step is None for h in hps):
+        return None
+
+    def count(i: int, values: dict[str, Any]) -> int:
+        if i == len(hps):
+            return 1
+        h = hps[i]
+        if not all(c.is_active(values) for c in h.conditions):
+            return count(i + 1, values)
+        options = values_of(h)
+        if h.name in parents:
+            return sum(count(i + 1, {**values, h.name: v}) for v in options)
+        return len(options) * count(i + 1, values)
+
+    return count(0, {})

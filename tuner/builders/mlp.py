@@ -7,6 +7,7 @@ with no tuning at all (`MLPHyperModel(...).build(kt.HyperParameters())` is a sou
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import Any
 
 import keras
@@ -114,6 +115,22 @@ class MLPHyperModel(kt.HyperModel):
 
     reuse_compiled_models = True
     runner_fits = True  # `fit` below only applies batch_size and epochs, which the runner does
+    # Every knob has a declared range wide enough for any experiment (epochs up to 1000, a
+    # learning rate from 1e-5 to 1): searching them all at once is no sensible default. So a
+    # campaign with no [space] searches DEFAULT_SPACE, and one with a [space] exactly its
+    # entries, the rest at their defaults (KerasTuner's tune_new_entries=False);
+    # `tune_new_entries = true` searches every declared range.
+    tune_new_entries = False
+    default_space = MappingProxyType(
+        {
+            "n_layers": {"min": 1, "max": 3},
+            "units": {"min": 32, "max": 256, "step": 32},
+            "activation": ["relu", "tanh", "elu"],
+            "dropout": {"min": 0.0, "max": 0.5, "step": 0.1},
+            "optimizer": ["adam", "sgd", "rmsprop"],
+            "learning_rate": {"min": 1e-4, "max": 1e-1, "sampling": "log"},
+        }
+    )
 
     def __init__(
         self,

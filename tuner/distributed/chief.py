@@ -17,7 +17,6 @@ from tuner.distributed.session import write_session
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import TrialOutcome
 from tuner.loop import Plan, claim
-from tuner.lr_range import resolve_auto_learning_rate
 from tuner.store import disk
 from tuner.trial import TrialRecord
 
@@ -85,7 +84,7 @@ class Chief:
     def _start(self, overwrite: bool, overwrite_hint: str) -> None:
         plan, campaign = self.plan, self.plan.campaign
         claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
-        entries, self.lr_info = resolve_auto_learning_rate(campaign, plan.dataset, plan.hypermodel)
+        entries, self.lr_info = plan.resolved_entries()
         self.oracle = api.build_oracle(plan, entries)
         self.store = api.build_store(plan, self.lr_info)
         preprocessing = getattr(plan.dataset, "preprocessing", None)
@@ -107,7 +106,8 @@ class Chief:
             name=campaign.name,
             strategy=campaign.strategy,
             trials=self.plan.planned_trials(),
-            grid_size=self.plan.grid_size,
+            configurations=self.plan.configurations,
+            max_trials=self.plan.campaign.max_trials,
             dataset=campaign.dataset,
             objective=campaign.objective,
             direction=str(campaign.direction),

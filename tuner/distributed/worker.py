@@ -78,7 +78,7 @@ def run_worker(
             f"no chief answers at {chief} (waited {wait_s:.0f} s); start `tuner chief` there "
             "first, or give --chief the address it printed."
         ) from None
-    entries = without_auto_learning_rate(plan.campaign.space)
+    entries = without_auto_learning_rate(plan.entries)
     store = api.build_store(plan, None, shared=True)
     executor, _ = api.build_executor(plan, entries, max_pack=max_pack)
     beating = HeartbeatExecutor(executor, client, heartbeat_s)

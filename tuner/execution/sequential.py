@@ -13,6 +13,7 @@ import keras
 import keras_tuner as kt
 
 from tuner import backends
+from tuner.builder_space import new_declarations
 from tuner.builders import DEFAULT_BATCH_SIZE, has_own_fit
 from tuner.errors import ConfigError, FailedTrial, Fatal
 from tuner.execution.base import TrialContext, TrialOutcome
@@ -64,6 +65,16 @@ def built_values(hp: kt.HyperParameters, scheduled: dict[str, Any]) -> dict[str,
     if TARGET_EPOCHS in scheduled:
         values["epochs"] = int(scheduled[TARGET_EPOCHS])
     return values
+
+
+def share_declarations(trial: kt.engine.trial.Trial, built: kt.HyperParameters) -> None:
+    """Add to `trial`'s hyperparameters what its build and fit declared that the oracle's
+    space lacks, with the values used: ending the trial hands them to the oracle, whose
+    ``update_space`` searches them from the next trial on (KerasTuner's way)."""
+    for h in new_declarations(trial.hyperparameters, built):
+        trial.hyperparameters.merge([h])
+        if h.name in built.values:
+            trial.hyperparameters.values[h.name] = built.values[h.name]
 
 
 def _is_skip(error: BaseException) -> bool:
@@ -214,6 +225,8 @@ class SequentialExecutor:
                         [history, stop, RequireObjective(self.objective.name), best],
                     ),
                 )
+                record.hyperparameters = built_values(hp, scheduled)  # fit's own too
+                share_declarations(trial, hp)
             except ConfigError:
                 raise
             except Exception as error:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,6 +35,9 @@ HISTORY_FILE = "history.csv"
 SUMMARY_FILE = "summary.md"
 CAMPAIGN_FILE = "campaign.toml"
 PREPROCESSING_FILE = "preprocessing.json"
+# The space the oracle searches (the builder's declared space with [space] applied), as
+# KerasTuner's HyperParameters config: what `tuner results --rebuild` rebuilds the engine over.
+SPACE_FILE = "search_space.json"
 MODELS_FOLDER = "models"
 ENGINE_FOLDER = ".engine"
 RECORDS_FOLDER = "records"
@@ -141,6 +144,9 @@ class DiskStore(Store):
 
     def write_preprocessing(self, data: dict[str, Any]) -> None:
         write_if_changed(self.folder / PREPROCESSING_FILE, json.dumps(data, indent=1) + "\n")
+
+    def write_search_space(self, config: dict[str, Any]) -> None:
+        write_if_changed(self.folder / SPACE_FILE, json.dumps(config, indent=1) + "\n")
 
     def reload(self) -> None:
         """Read the records other processes saved into the folder since (workers' trials).
@@ -315,6 +321,25 @@ def table_trial_ids(folder: Path) -> set[str]:
     except (OSError, ValueError):
         return set()
     return set(table["trial_id"].dropna())
+
+
+def saved_search_space(folder: Path) -> dict[str, Any] | None:
+    """The search space a campaign's oracle was given (KerasTuner's HyperParameters config),
+    or None for a folder written before it was kept."""
+    path = folder / SPACE_FILE
+    if not path.is_file():
+        return None
+    config: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return config
+
+
+def tuned_names(folder: Path, space_entries: Iterable[str]) -> list[str]:
+    """The names a campaign searched, in its space's order (the tables' column order): from
+    its saved search space, else its ``[space]`` entries (a folder from before it was kept)."""
+    config = saved_search_space(folder)
+    if config is None:
+        return list(space_entries)
+    return [h["config"]["name"] for h in config["space"] if h["class_name"] != "Fixed"]
 
 
 def saved_campaign_text(folder: Path) -> str | None:

@@ -27,6 +27,7 @@ from skopt.learning import GradientBoostingQuantileRegressor
 from skopt.space import Categorical, Integer, Real, Space
 from skopt.utils import cook_estimator
 
+from tuner.builder_space import active_values
 from tuner.errors import ConfigError
 from tuner.strategies._keras_tuner import fix_seed, untried_random_values, was_tried
 from tuner.strategies.registry import OracleSettings, check_bayesian
@@ -125,6 +126,7 @@ class SkoptOracle(kt.Oracle):
         self.initial_points, self.xi, self.kappa = initial_points, xi, kappa
         self.candidates = candidates
         self._optimizer: Optimizer | None = None
+        self._optimizer_names: list[str] = []
         self._told: set[str] = set()
         self._batch = 1
         self._pending: list[list[Any]] = []
@@ -183,9 +185,14 @@ class SkoptOracle(kt.Oracle):
         return -score if self.objective.direction == "max" else score
 
     def _tell_finished(self) -> None:
-        """Tell skopt every trial that ended since the last proposal, in one refit."""
-        if self._optimizer is None:
+        """Tell skopt every trial that ended since the last proposal, in one refit. A space
+        that grew (a trial declared a new hyperparameter) gets a new optimizer, told every
+        trial again."""
+        names = [h.name for h in self._tuned()]
+        if self._optimizer is None or names != self._optimizer_names:
             self._optimizer = self._new_optimizer()
+            self._optimizer_names = names
+            self._told = set()
         ended = [self.trials[t] for t in self.end_order if t not in self._told]
         if not ended:
             return
@@ -238,7 +245,7 @@ class SkoptOracle(kt.Oracle):
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         point = self._next_point()
-        values: dict[str, Any] | None = self._decode(point)
+        values: dict[str, Any] | None = active_values(self.hyperparameters, self._decode(point))
         if values is not None and was_tried(self, values):
             values = untried_random_values(self)
             if values is None:  # the space is exhausted

@@ -9,7 +9,7 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tuner.errors import ConfigError
-from tuner.space import grid_size
+from tuner.space import distinct_configurations
 from tuner.strategies._keras_tuner import (
     hyperband_first_round_trial,
     next_grid_values,
@@ -53,7 +53,7 @@ class GridOracle(kt.oracles.GridSearchOracle):
 
 
 def grid_oracle(settings: OracleSettings) -> kt.Oracle:
-    size = grid_size(settings.hyperparameters)
+    size = distinct_configurations(settings.hyperparameters)
     if size is None:
         ranges = [
             h.name

@@ -35,16 +35,18 @@ class OracleSettings:
     epochs: int = 20
     options: Mapping[str, Any] = field(default_factory=dict)
     max_consecutive_failures: int = 10
+    tune_new_entries: bool = False
 
     def oracle_arguments(self) -> dict[str, Any]:
-        """Keyword arguments every KerasTuner oracle takes. Only the campaign's ``[space]`` is
-        tuned: hyperparameters the builder declares but the campaign does not name keep their
-        defaults."""
+        """Keyword arguments every KerasTuner oracle takes. `tune_new_entries`: a hyperparameter
+        that a trial declares and the space lacks (one a builder's ``fit`` declares, or a
+        branch the exploration did not reach) joins the space, searched from the next trial
+        on; otherwise it keeps its default."""
         return dict(
             objective=self.objective,
             hyperparameters=self.hyperparameters,
             seed=self.seed,
-            tune_new_entries=False,
+            tune_new_entries=self.tune_new_entries,
             allow_new_entries=True,
             max_consecutive_failed_trials=self.max_consecutive_failures,
         )
@@ -228,6 +230,7 @@ def create_oracle(
     options: Mapping[str, Any] | None = None,
     max_consecutive_failures: int = 10,
     direction: str | None = None,
+    tune_new_entries: bool = False,
 ) -> kt.Oracle:
     """The oracle for a registered strategy, deterministic for a seed (``seed=0`` included) and
     silent (the caller reports trials). Called once per campaign run, before the project folder
@@ -249,6 +252,7 @@ def create_oracle(
         epochs=epochs,
         options=options,
         max_consecutive_failures=max_consecutive_failures,
+        tune_new_entries=tune_new_entries,
     )
     oracle = entry.load_factory()(settings)
     _keras_tuner.fix_seed(oracle, seed)
