@@ -30,6 +30,7 @@ from tuner.loop import (
     run_trials,
 )
 from tuner.pipeline import InputPipeline
+from tuner.space import CAMPAIGN_LABEL, PYTHON_LABEL, space_labelled
 from tuner.store import DiskStore, SharedDiskStore, Store, disk
 from tuner.strategies import is_client
 from tuner.trial import TrialRecord
@@ -380,6 +381,42 @@ def search(
     `Campaign` fields (name, objective, strategy, max_trials, epochs, seed, results_dir, ...).
     `callbacks` are Keras callbacks given to every trial's `fit` (a copy each).
     """
+    in_memory = not (
+        model is None
+        or isinstance(model, (Campaign, Path))
+        or (isinstance(model, str) and model.endswith(".toml"))
+    )
+    label = PYTHON_LABEL if space is not None or in_memory else CAMPAIGN_LABEL
+    with space_labelled(label):  # errors name the space as the caller wrote it
+        return _search(
+            model,
+            x,
+            y,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            space=space,
+            callbacks=callbacks,
+            overwrite=overwrite,
+            quiet=quiet,
+            print_line=print_line,
+            fields=fields,
+        )
+
+
+def _search(
+    model: Any,
+    x: Any,
+    y: Any,
+    *,
+    validation_data: Any,
+    validation_split: float | None,
+    space: dict[str, Any] | None,
+    callbacks: Sequence[keras.callbacks.Callback],
+    overwrite: bool,
+    quiet: bool,
+    print_line: Callable[[str], None],
+    fields: dict[str, Any],
+) -> Results:
     if isinstance(model, (Campaign, Path)) or (isinstance(model, str) and model.endswith(".toml")):
         if x is not None or y is not None or validation_data is not None:
             raise ConfigError(

@@ -4,12 +4,14 @@ A KerasTuner builder *is* its search space: every ``hp.Int``/``hp.Float``/``hp.C
 ``hp.Boolean`` it calls (in ``build``, or in a ``HyperModel``'s ``fit``) is a hyperparameter to
 search. Some are declared only under a condition (``if hp.Boolean("dropout"): hp.Float("rate",
 ...)``, a loop over ``range(hp.Int("layers", ...))``), so one build at the defaults does not see
-them. `explore` builds the model again with each choice's other values and each integer range's
-top, and records under which parent values every newly seen hyperparameter appears: ``rate``
-becomes active only when ``dropout`` is True, as if the builder had written
-``hp.conditional_scope("dropout", [True])``. Conditions written with ``conditional_scope`` are
-kept as written. A name that appears only at the top of an integer range (a per-layer width)
-has no condition KerasTuner can state: it is searched always, as KerasTuner does.
+them. `explore` builds the model again with each other value of every choice, boolean and
+small integer range (a layer count), and records under which parent values every newly seen
+hyperparameter appears: ``rate`` becomes active only when ``dropout`` is True, ``units_2`` only
+when ``layers`` is 3, as if the builder had written ``hp.conditional_scope``. Conditions
+written with ``conditional_scope`` are kept as written. A name that appears only at the top of
+a wide integer range has no condition that can be stated: it is searched always, as
+KerasTuner does. Exploring runs the builder only: a ``HyperModel``'s own ``fit`` is probed
+with a model that does not train (`fit_probe`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ hps_module = kt.engine.hyperparameters
 # tens of milliseconds). A builder with more alternatives than this is explored breadth-first
 # up to it; what it misses is added when a trial declares it (`new_declarations`).
 MAX_BUILDS = 64
+# An integer range with at most this many values is built at each (a number of layers whose
+# per-layer widths then get exact conditions); a wider one only at its top.
+SMALL_RANGE = 8
 FitProbe = Callable[[kt.HyperParameters, Any], None]
 
 
@@ -36,8 +41,10 @@ def _alternatives(h: Any) -> list[Any]:
     if isinstance(h, hps_module.Choice):
         return [v for v in h.values if v != h.default]
     if isinstance(h, hps_module.Int):
-        top = list(h.values)[-1] if h.step is not None else h.max_value
-        return [top] if top != h.default else []
+        values = list(h.values)
+        if len(values) <= SMALL_RANGE:  # a layer count: each value, for exact conditions
+            return [v for v in values if v != h.default]
+        return [values[-1]] if values[-1] != h.default else []
     return []  # a float range's values enable nothing a builder branches on
 
 
@@ -58,11 +65,12 @@ def with_conditions(h: Any, conditions: list[Any]) -> Any:
 
 
 def _condition(parent: Any, values: list[Any]) -> list[Any]:
-    """The condition "parent takes one of `values`", where KerasTuner can state one: for a
-    choice or a boolean; an integer's top only shows that a larger value enables the name."""
-    if isinstance(parent, (hps_module.Boolean, hps_module.Choice)):
-        return [parent_condition(parent.name, values)]
-    return []
+    """The condition "parent takes one of `values`", where every value of the parent was
+    built: a choice, a boolean, a small integer range; a wide integer range's top only shows
+    that some larger values enable the name, so it stays unconditional."""
+    if isinstance(parent, hps_module.Int) and len(list(parent.values)) > SMALL_RANGE:
+        return []
+    return [parent_condition(parent.name, values)]
 
 
 class _Explorer:
@@ -217,7 +225,6 @@ def fit_probe(hypermodel: kt.HyperModel, x: Any, y: Any, x_val: Any, y_val: Any)
             _NoTraining(model),
             x=x[:n],
             y=y[:n],
-            shuffle=True,
             validation_data=(x_val[:n], y_val[:n]),
             callbacks=[],
             epochs=1,

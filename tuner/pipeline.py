@@ -53,12 +53,13 @@ class InputPipeline:
             )
 
     def array_arguments(self, seed: int) -> dict[str, Any]:
-        """The data as NumPy arrays, for a HyperModel whose own `fit` sets the batch size."""
+        """The data as NumPy arrays, for a HyperModel whose own `fit` sets the batch size.
+        No ``shuffle``: Keras shuffles by default, and KerasTuner's guide tunes it in `fit`
+        (``model.fit(x, y, shuffle=hp.Boolean("shuffle"), **kwargs)``)."""
         keras.utils.set_random_seed(seed)
         return {
             "x": self.dataset.x_train,
             "y": self.dataset.y_train,
-            "shuffle": True,
             "validation_data": (self.dataset.x_val, self.dataset.y_val),
         }
 

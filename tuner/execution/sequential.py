@@ -67,6 +67,12 @@ def built_values(hp: kt.HyperParameters, scheduled: dict[str, Any]) -> dict[str,
     return values
 
 
+def parameter_count(model: keras.Model) -> int | None:
+    """The model's parameters; None while it is unbuilt (a ``Sequential`` with no ``Input``,
+    as KerasTuner's guide writes it, is built by its first batch)."""
+    return int(model.count_params()) if model.built else None
+
+
 def share_declarations(trial: kt.engine.trial.Trial, built: kt.HyperParameters) -> None:
     """Add to `trial`'s hyperparameters what its build and fit declared that the oracle's
     space lacks, with the values used: ending the trial hands them to the oracle, whose
@@ -207,7 +213,7 @@ class SequentialExecutor:
         if record.error is None:
             # Every value the model was built with, the builder's defaults included.
             record.hyperparameters = built_values(hp, scheduled)
-            record.n_params = int(fresh.count_params())
+            record.n_params = parameter_count(fresh)
             try:
                 model = self.compiled_models.adopt(fresh)
                 if scheduled.get(PARENT) is not None:
@@ -226,6 +232,7 @@ class SequentialExecutor:
                     ),
                 )
                 record.hyperparameters = built_values(hp, scheduled)  # fit's own too
+                record.n_params = record.n_params or parameter_count(model)
                 share_declarations(trial, hp)
             except ConfigError:
                 raise
