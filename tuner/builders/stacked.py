@@ -194,8 +194,9 @@ class StackedTowers:
     resets the optimizer. The compiled functions are traced once and serve every later `load`
     (on JAX: made an instance of `JaxStackedTowers`, the same interface).
     `train_epoch(order)` trains one epoch on the training data in that order and returns the
-    towers' logs; `evaluate()` gives the validation logs; `weights(k)` is tower k's weights in
-    the template's `get_weights()` order.
+    towers' logs (and keeps each tower's loss on the epoch's first batch, before its step, in
+    `first_batch_loss`); `evaluate()` gives the validation logs; `weights(k)` is tower k's
+    weights in the template's `get_weights()` order.
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> StackedTowers:
@@ -220,6 +221,7 @@ class StackedTowers:
         if not backends.packs_trials():
             raise NotStackable(f"towers cannot stack on the {backends.active()} backend")
         self.size = k = size
+        self.first_batch_loss = np.zeros(k, "float32")
         self.layers = _describe(template)
         self.loss = _loss_function(template)
         self.sparse = "sparse" in getattr(self.loss, "__name__", "")
@@ -535,6 +537,9 @@ class StackedTowers:
         sums = None
         for start in range(0, len(order), self.batch_size):
             step = self._train_step(order[start : start + self.batch_size])
+            if sums is None:
+                first = min(self.batch_size, len(order))
+                self.first_batch_loss = np.asarray(step[0]) / first
             sums = step if sums is None else sums + step
         return self._logs(sums, len(order))
 

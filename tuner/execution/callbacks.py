@@ -9,6 +9,7 @@ import keras
 import keras_tuner as kt
 
 from tuner.errors import Fatal
+from tuner.execution.divergence import Divergence
 
 NOT_A_METRIC = ("learning_rate",)
 
@@ -30,20 +31,27 @@ class History(keras.callbacks.Callback):
         return len(next(iter(self.values.values()), []))
 
 
-class StopOnNonFinite(keras.callbacks.Callback):
-    """Stops training once the loss is NaN or infinite, and says when."""
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stops training once the trial diverges (`tuner.execution.divergence`: the loss is not
+    finite, or far above its first batch's), and says why."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.rule = Divergence()
         self.reason: str | None = None
         self._epochs = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.rule.start_loss is None and (logs or {}).get("loss") is not None:
+            self.rule.start(float(logs["loss"]))  # type: ignore[index]
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epochs += 1
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.reason = f"loss became {float(loss)} at epoch {self._epochs}"
-            self.model.stop_training = True
+        if loss is not None and self.reason is None:
+            self.reason = self.rule.check(float(loss), self._epochs)
+            if self.reason is not None:
+                self.model.stop_training = True
 
 
 class RequireObjective(keras.callbacks.Callback):

@@ -4,7 +4,7 @@ Trials whose builder gives the same packing key (only learning_rate, l2 and drop
 the MLP) train together, up to `max_pack` at a time, as `StackedTowers`: each tower starts from
 the weights its trial's fresh build would have, trains on the batches every trial of the
 campaign sees, at its own learning rate, L2 factor and dropout rate, and gets the very callbacks
-a sequential trial has (history, stop on a non-finite loss, best epoch, early stopping). So a
+a sequential trial has (history, stop on divergence, best epoch, early stopping). So a
 packed trial's record is the one the sequential executor gives it, up to the order of
 floating-point operations and the dropout masks. The compiled step of one architecture and pack
 size is traced once and serves every later pack of it. Everything else goes through the
@@ -34,7 +34,7 @@ from tuner.execution.callbacks import (
     BestEpoch,
     History,
     RequireObjective,
-    StopOnNonFinite,
+    StopOnDivergence,
     early_stopping,
 )
 from tuner.execution.sequential import (
@@ -90,7 +90,7 @@ class _Tower:
         context: TrialContext,
         view: _TowerView,
     ):
-        self.history, self.stop = History(), StopOnNonFinite()
+        self.history, self.stop = History(), StopOnDivergence()
         self.best = BestEpoch(
             objective,
             keep_beyond=context.keep_weights_beyond,
@@ -112,6 +112,11 @@ class _Tower:
     @property
     def stopped(self) -> bool:
         return self._view.stop_training
+
+    def start(self, loss: float) -> None:
+        """The tower's loss on its first batch, as Keras hands it to a trial's callbacks."""
+        for callback in self.callbacks:
+            callback.on_train_batch_end(0, {"loss": loss})
 
     def end_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         for callback in self.callbacks:
@@ -276,6 +281,8 @@ class PackedExecutor:
             for k, tower in enumerate(towers):
                 if tower.stopped:
                     continue
+                if epoch == 0:
+                    tower.start(float(stack.first_batch_loss[k]))
                 tower.end_epoch(epoch, {name: float(value[k]) for name, value in logs.items()})
                 if tower.stopped:
                     stack.freeze(k)

@@ -20,7 +20,7 @@ from tuner.execution.callbacks import (
     BestEpoch,
     History,
     RequireObjective,
-    StopOnNonFinite,
+    StopOnDivergence,
     early_stopping,
 )
 from tuner.model_reuse import CompiledModels
@@ -170,7 +170,7 @@ class SequentialExecutor:
         )
         history, stop, best = (
             History(),
-            StopOnNonFinite(),
+            StopOnDivergence(),
             BestEpoch(
                 self.objective,
                 keep_beyond=context.keep_weights_beyond,
