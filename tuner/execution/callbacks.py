@@ -10,6 +10,7 @@ import keras_tuner as kt
 
 from tuner.errors import Fatal
 from tuner.execution.divergence import Divergence
+from tuner.execution.optimizer_state import optimizer_values
 
 NOT_A_METRIC = ("learning_rate",)
 
@@ -83,7 +84,8 @@ def early_stopping(objective: kt.Objective, settings: dict[str, Any]) -> keras.c
 
 class BestEpoch(keras.callbacks.Callback):
     """The best epoch by the objective (1-based, counted from this fit's first epoch) and, when
-    it beats `keep_beyond` (or always, with `keep_all`), the weights at that epoch.
+    it beats `keep_beyond` (or always, with `keep_all`), the weights and the optimizer's state
+    at that epoch (`optimizer_values`: the kept model goes on training from there).
 
     Copying weights off the device costs about 1 ms each time; only an epoch that could enter
     the campaign's top k is worth it."""
@@ -96,6 +98,7 @@ class BestEpoch(keras.callbacks.Callback):
         self.score: float | None = None
         self.epoch: int | None = None
         self.weights: list[Any] | None = None
+        self.optimizer_values: list[Any] | None = None
         self._epochs = 0
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -112,3 +115,4 @@ class BestEpoch(keras.callbacks.Callback):
                 or self.objective.better_than(value, self.keep_beyond)
             ):
                 self.weights = self.model.get_weights()
+                self.optimizer_values = optimizer_values(self.model)

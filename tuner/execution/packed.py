@@ -52,24 +52,32 @@ KEPT_STACKS = 2  # compiled stacks kept for reuse (architecture and pack size ea
 
 
 class _EpochWeights:
-    """Every tower's weights at the end of the current epoch, copied off the device once and
-    only when a tower asks (a best epoch worth keeping)."""
+    """Every tower's weights and optimizer state at the end of the current epoch, copied off
+    the device once and only when a tower asks (a best epoch worth keeping)."""
 
     def __init__(self, stack: StackedTowers):
         self.stack = stack
         self._weights: list[list[np.ndarray]] | None = None
+        self._optimizer: list[list[np.ndarray]] | None = None
+        self._optimizer_read = False
 
     def new_epoch(self) -> None:
-        self._weights = None
+        self._weights, self._optimizer, self._optimizer_read = None, None, False
 
     def of(self, k: int) -> list[np.ndarray]:
         if self._weights is None:
             self._weights = self.stack.all_weights()
         return self._weights[k]
 
+    def optimizer_of(self, k: int) -> list[np.ndarray] | None:
+        if not self._optimizer_read:
+            self._optimizer, self._optimizer_read = self.stack.all_optimizer_values(), True
+        return None if self._optimizer is None else self._optimizer[k]
+
 
 class _TowerView:
-    """What the trial callbacks need of a model, for one tower: its weights, a stop flag."""
+    """What the trial callbacks need of a model, for one tower: its weights and optimizer
+    state, a stop flag."""
 
     def __init__(self, weights: _EpochWeights, k: int) -> None:
         self._weights, self._k = weights, k
@@ -77,6 +85,9 @@ class _TowerView:
 
     def get_weights(self) -> list[Any]:
         return self._weights.of(self._k)
+
+    def get_optimizer_values(self) -> list[Any] | None:
+        return self._weights.optimizer_of(self._k)
 
 
 class _Tower:
@@ -326,6 +337,7 @@ class PackedExecutor:
         return TrialOutcome(
             record,
             best_weights=tower.best.weights,
+            best_optimizer=tower.best.optimizer_values,
             pack_size=pack_size,
             make_model=functools.partial(template.build, hp),
         )

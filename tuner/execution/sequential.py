@@ -236,5 +236,10 @@ class SequentialExecutor:
             record.error = f"diverged: {stop.reason}"
         elif record.error is None and record.score is not None:
             record.status = COMPLETED
-            return TrialOutcome(record, model=model, best_weights=best.weights)
+            return TrialOutcome(
+                record,
+                model=model,
+                best_weights=best.weights,
+                best_optimizer=best.optimizer_values,
+            )
         return TrialOutcome(record)
