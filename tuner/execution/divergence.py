@@ -4,9 +4,12 @@ A trial diverges when, at the end of an epoch, its training loss is not finite, 
 `FACTOR` times its starting loss: the loss of its first batch, computed with the weights it
 started from. The start, not the first epoch: measured on digits, a learning rate that blows up
 does so within the first epoch (SGD at 10: 2.5e14 in epoch 1, then 2.45 with every unit dead;
-at 1000: 7.4e9, then ~500), so later epochs never exceed the first epoch's mean. Healthy runs,
-the noisy high-rate ones that recover included, stayed within 1.3x of their start (SGD at 1.0:
-1.59 against a start of ~2.4), and every run above 1000x ended at chance accuracy.
+at 1000: 7.4e9, then ~500), so later epochs never exceed the first epoch's mean. In a grid of
+35 runs (the MLP on digits, 5 optimizers, learning rates 1e-3 to 1000, 10 epochs) the 11 that
+learned (validation accuracy 0.84-0.97, SGD at 1.0 included, whose loss jumps between epochs)
+never exceeded 0.93x their start; the 9 past 1000x scored 0.10-0.25 (chance is 0.10). Runs
+between 13x and 707x scored at chance too: the factor leaves them a wide margin, as completed
+trials with poor scores.
 """
 
 from __future__ import annotations
