@@ -18,6 +18,7 @@ from tuner.builders.regularizers import plain_regularizers
 from tuner.builders.stacked import StackedTowers
 from tuner.datasets import DataSpec, load_dataset
 from tuner.execution import PackedExecutor, SequentialExecutor, TrialContext
+from tuner.execution.optimizer_state import optimizer_values
 from tuner.pipeline import InputPipeline
 
 SPEC = DataSpec("multiclass", (8,), 3)
@@ -63,14 +64,21 @@ def _assert_tower_is_its_trial(
     label: str,
 ) -> dict[str, list[float]]:
     """Tower k of a stack that trained one epoch (`logs`, validated on x[:20]) holds the
-    weights and logs of `alone` (its trial's fresh model) after the same epoch, to 1e-5;
-    returns alone's history."""
+    weights, optimizer state and logs of `alone` (its trial's fresh model) after the same
+    epoch, to 1e-5; returns alone's history."""
     alone.run_eagerly = True  # the same arithmetic, without tracing a graph for one epoch
     history: dict[str, list[float]] = alone.fit(
         x, y, batch_size=16, epochs=1, shuffle=False, verbose=0, validation_data=(x[:20], y[:20])
     ).history
     for expected, got in zip(alone.get_weights(), stack.weights(k), strict=True):
         np.testing.assert_allclose(got, expected, atol=1e-5, err_msg=label)
+    # The tower's optimizer state, as a kept single-tower model is given it.
+    state = stack.all_optimizer_values()
+    assert state is not None, label
+    expected_state = optimizer_values(alone)
+    assert expected_state is not None and int(expected_state[0]) > 0, label  # the step count
+    for expected, got in zip(expected_state, state[k], strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6, err_msg=label)
     for metric, series in history.items():
         assert logs[metric][k] == pytest.approx(series[0], abs=1e-5), (label, metric)
     return history

@@ -194,8 +194,9 @@ class StackedTowers:
     resets the optimizer. The compiled functions are traced once and serve every later `load`
     (on JAX: made an instance of `JaxStackedTowers`, the same interface).
     `train_epoch(order)` trains one epoch on the training data in that order and returns the
-    towers' logs; `evaluate()` gives the validation logs; `weights(k)` is tower k's weights in
-    the template's `get_weights()` order.
+    towers' logs (and keeps each tower's loss on the epoch's first batch, before its step, in
+    `first_batch_loss`); `evaluate()` gives the validation logs; `weights(k)` is tower k's
+    weights in the template's `get_weights()` order.
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> StackedTowers:
@@ -220,6 +221,7 @@ class StackedTowers:
         if not backends.packs_trials():
             raise NotStackable(f"towers cannot stack on the {backends.active()} backend")
         self.size = k = size
+        self.first_batch_loss = np.zeros(k, "float32")
         self.layers = _describe(template)
         self.loss = _loss_function(template)
         self.sparse = "sparse" in getattr(self.loss, "__name__", "")
@@ -274,6 +276,7 @@ class StackedTowers:
             for v in self.optimizer.variables
             if v is not self.optimizer.tower_rates
         ]
+        self._tower_optimizer = self._tower_optimizer_layout(template)
         for i, variable in enumerate(self.variables):
             if not variable.trainable:
                 continue
@@ -370,6 +373,63 @@ class StackedTowers:
             units = self.shapes[i][1]
             return values[:, k * units : (k + 1) * units]
         return values[k]
+
+    def _tower_optimizer_layout(self, template: keras.Model) -> list[tuple[str, Any]] | None:
+        """How a single-tower model's optimizer variables come from the stacked optimizer's,
+        in their order: ("rate", None) the tower's learning rate, ("slot", (variable, i)) its
+        slice of a slot of stacked variable i, ("whole", variable) shared by all (the step
+        count). None when they do not line up (an optimizer whose slots are not per weight)."""
+        single = type(template.optimizer).from_config(template.optimizer.get_config())
+        single.build(template.trainable_variables)
+        slots = {id(v): i for v, i in self._slots}
+        stacked = [v for v in self.optimizer.variables if v is not self.optimizer.tower_rates]
+        if len(stacked) != len(single.variables):
+            return None
+        layout: list[tuple[str, Any]] = []
+        for variable, alone in zip(stacked, single.variables):
+            shape = tuple(alone.shape)
+            if variable is self.optimizer.iterations or id(variable) not in slots:
+                if variable.name == "learning_rate" and shape == ():
+                    layout.append(("rate", None))
+                elif tuple(variable.shape) == shape:
+                    layout.append(("whole", variable))
+                else:
+                    return None
+            else:
+                i = slots[id(variable)]
+                slice_shape = self._tower_slice(np.empty(variable.shape, "int8"), i, 0).shape
+                if slice_shape != shape:
+                    return None
+                layout.append(("slot", (variable, i)))
+        return layout
+
+    def all_optimizer_values(self) -> list[list[np.ndarray]] | None:
+        """Every tower's optimizer state, as its single-tower model's optimizer variables
+        hold it (`tuner.execution.optimizer_state`): the step count, the tower's learning rate,
+        its slice of each slot. One copy off the device for all towers; None when the stacked
+        optimizer's state does not map onto a single tower's."""
+        if self._tower_optimizer is None:
+            return None
+        rates = keras.ops.convert_to_numpy(self.optimizer.tower_rates)
+        read = {
+            id(v): keras.ops.convert_to_numpy(v)
+            for kind, entry in self._tower_optimizer
+            if kind != "rate"
+            for v in [entry[0] if kind == "slot" else entry]
+        }
+        towers = []
+        for k in range(self.size):
+            state = []
+            for kind, entry in self._tower_optimizer:
+                if kind == "rate":
+                    state.append(np.array(rates[k], "float32"))
+                elif kind == "slot":
+                    variable, i = entry
+                    state.append(np.array(self._tower_slice(read[id(variable)], i, k)))
+                else:
+                    state.append(np.array(read[id(entry)]))
+            towers.append(state)
+        return towers
 
     def weights(self, k: int) -> list[np.ndarray]:
         """Tower k's weights, in its single-tower model's `get_weights()` order."""
@@ -535,6 +595,9 @@ class StackedTowers:
         sums = None
         for start in range(0, len(order), self.batch_size):
             step = self._train_step(order[start : start + self.batch_size])
+            if sums is None:
+                first = min(self.batch_size, len(order))
+                self.first_batch_loss = np.asarray(step[0]) / first
             sums = step if sums is None else sums + step
         return self._logs(sums, len(order))
 

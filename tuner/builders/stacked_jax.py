@@ -211,15 +211,15 @@ class JaxStackedTowers(StackedTowers):
 
     def _epoch_function(
         self, state: tuple[Any, ...], data: tuple[Any, Any], indices: Any, counts: Any
-    ) -> tuple[tuple[Any, ...], Any]:
+    ) -> tuple[tuple[Any, ...], Any, Any]:
         """Every step of an epoch on `data` (`indices`: [steps, batch], `counts`: [steps]):
-        the new state and the summed logs."""
+        the new state, the summed logs and the first step's."""
 
         def step(state: tuple[Any, ...], batch: tuple[Any, Any]) -> tuple[Any, Any]:
             return self._step(state, data, batch)
 
         state, sums = jax.lax.scan(step, state, (indices, counts))
-        return state, jnp.sum(sums, axis=0)
+        return state, jnp.sum(sums, axis=0), sums[0]
 
     def _validation_function(
         self, values: tuple[Any, ...], l2: Any, data: tuple[Any, Any, Any]
@@ -251,9 +251,12 @@ class JaxStackedTowers(StackedTowers):
         counts[-1] = len(order) - (steps - 1) * self.batch_size
         state = tuple(v.value for v in self._state_variables)
         data = (self.x_train, self.y_train)
-        state, sums = self._epoch(state, data, indices.reshape(steps, self.batch_size), counts)
+        state, sums, first = self._epoch(
+            state, data, indices.reshape(steps, self.batch_size), counts
+        )
         for variable, value in zip(self._state_variables, state):
             variable.assign(value)
+        self.first_batch_loss = np.asarray(first[0]) / counts[0]
         return self._logs(sums, len(order))
 
     def evaluate(self) -> dict[str, np.ndarray]:

@@ -15,13 +15,15 @@ if TYPE_CHECKING:
 @dataclass
 class TrialOutcome:
     """What a trial leaves: its record, and what the store may keep (the trained model, and its
-    weights at the best epoch when they were worth copying), and how many trials trained
-    together with it in one packed model (1: alone). A packed trial's model is built only if
-    the store keeps it (`make_model`): a build costs more than the trial's share of a pack."""
+    weights and optimizer state at the best epoch when they were worth copying), and how many
+    trials trained together with it in one packed model (1: alone). A packed trial's model is
+    built only if the store keeps it (`make_model`): a build costs more than the trial's share
+    of a pack."""
 
     record: TrialRecord
     model: Any = None
     best_weights: list[Any] | None = None
+    best_optimizer: list[Any] | None = None  # the optimizer's state with `best_weights`
     pack_size: int = 1
     make_model: Callable[[], Any] | None = None  # builds `model` when the store keeps it
 
@@ -39,9 +41,9 @@ class TrialContext:
     `keep_weights_beyond`: the score a trial must beat to enter the top k (None: any trial
     can), so weights are copied only when they may be saved. `keep_all_weights`: copy the best
     weights of every trial (Hyperband parents). `restore_parent(model, parent_id)`: loads a
-    promoted trial's parent weights into its model. `any_completed`: whether a trial of the
-    campaign has completed, which
-    tells a failure that will repeat from one that will not."""
+    promoted trial's parent weights and optimizer state into its model. `any_completed`:
+    whether a trial of the campaign has completed, which tells a failure that will repeat from
+    one that will not."""
 
     keep_weights_beyond: float | None = None
     keep_all_weights: bool = False

@@ -9,6 +9,8 @@ import keras
 import keras_tuner as kt
 
 from tuner.errors import Fatal
+from tuner.execution.divergence import Divergence
+from tuner.execution.optimizer_state import optimizer_values
 
 NOT_A_METRIC = ("learning_rate",)
 
@@ -30,20 +32,27 @@ class History(keras.callbacks.Callback):
         return len(next(iter(self.values.values()), []))
 
 
-class StopOnNonFinite(keras.callbacks.Callback):
-    """Stops training once the loss is NaN or infinite, and says when."""
+class StopOnDivergence(keras.callbacks.Callback):
+    """Stops training once the trial diverges (`tuner.execution.divergence`: the loss is not
+    finite, or far above its first batch's), and says why."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.rule = Divergence()
         self.reason: str | None = None
         self._epochs = 0
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.rule.start_loss is None and (logs or {}).get("loss") is not None:
+            self.rule.start(float(logs["loss"]))  # type: ignore[index]
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epochs += 1
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            self.reason = f"loss became {float(loss)} at epoch {self._epochs}"
-            self.model.stop_training = True
+        if loss is not None and self.reason is None:
+            self.reason = self.rule.check(float(loss), self._epochs)
+            if self.reason is not None:
+                self.model.stop_training = True
 
 
 class RequireObjective(keras.callbacks.Callback):
@@ -75,7 +84,8 @@ def early_stopping(objective: kt.Objective, settings: dict[str, Any]) -> keras.c
 
 class BestEpoch(keras.callbacks.Callback):
     """The best epoch by the objective (1-based, counted from this fit's first epoch) and, when
-    it beats `keep_beyond` (or always, with `keep_all`), the weights at that epoch.
+    it beats `keep_beyond` (or always, with `keep_all`), the weights and the optimizer's state
+    at that epoch (`optimizer_values`: the kept model goes on training from there).
 
     Copying weights off the device costs about 1 ms each time; only an epoch that could enter
     the campaign's top k is worth it."""
@@ -88,6 +98,7 @@ class BestEpoch(keras.callbacks.Callback):
         self.score: float | None = None
         self.epoch: int | None = None
         self.weights: list[Any] | None = None
+        self.optimizer_values: list[Any] | None = None
         self._epochs = 0
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -104,3 +115,4 @@ class BestEpoch(keras.callbacks.Callback):
                 or self.objective.better_than(value, self.keep_beyond)
             ):
                 self.weights = self.model.get_weights()
+                self.optimizer_values = optimizer_values(self.model)

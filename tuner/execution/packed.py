@@ -4,7 +4,7 @@ Trials whose builder gives the same packing key (only learning_rate, l2 and drop
 the MLP) train together, up to `max_pack` at a time, as `StackedTowers`: each tower starts from
 the weights its trial's fresh build would have, trains on the batches every trial of the
 campaign sees, at its own learning rate, L2 factor and dropout rate, and gets the very callbacks
-a sequential trial has (history, stop on a non-finite loss, best epoch, early stopping). So a
+a sequential trial has (history, stop on divergence, best epoch, early stopping). So a
 packed trial's record is the one the sequential executor gives it, up to the order of
 floating-point operations and the dropout masks. The compiled step of one architecture and pack
 size is traced once and serves every later pack of it. Everything else goes through the
@@ -34,7 +34,7 @@ from tuner.execution.callbacks import (
     BestEpoch,
     History,
     RequireObjective,
-    StopOnNonFinite,
+    StopOnDivergence,
     early_stopping,
 )
 from tuner.execution.sequential import (
@@ -52,24 +52,32 @@ KEPT_STACKS = 2  # compiled stacks kept for reuse (architecture and pack size ea
 
 
 class _EpochWeights:
-    """Every tower's weights at the end of the current epoch, copied off the device once and
-    only when a tower asks (a best epoch worth keeping)."""
+    """Every tower's weights and optimizer state at the end of the current epoch, copied off
+    the device once and only when a tower asks (a best epoch worth keeping)."""
 
     def __init__(self, stack: StackedTowers):
         self.stack = stack
         self._weights: list[list[np.ndarray]] | None = None
+        self._optimizer: list[list[np.ndarray]] | None = None
+        self._optimizer_read = False
 
     def new_epoch(self) -> None:
-        self._weights = None
+        self._weights, self._optimizer, self._optimizer_read = None, None, False
 
     def of(self, k: int) -> list[np.ndarray]:
         if self._weights is None:
             self._weights = self.stack.all_weights()
         return self._weights[k]
 
+    def optimizer_of(self, k: int) -> list[np.ndarray] | None:
+        if not self._optimizer_read:
+            self._optimizer, self._optimizer_read = self.stack.all_optimizer_values(), True
+        return None if self._optimizer is None else self._optimizer[k]
+
 
 class _TowerView:
-    """What the trial callbacks need of a model, for one tower: its weights, a stop flag."""
+    """What the trial callbacks need of a model, for one tower: its weights and optimizer
+    state, a stop flag."""
 
     def __init__(self, weights: _EpochWeights, k: int) -> None:
         self._weights, self._k = weights, k
@@ -77,6 +85,9 @@ class _TowerView:
 
     def get_weights(self) -> list[Any]:
         return self._weights.of(self._k)
+
+    def get_optimizer_values(self) -> list[Any] | None:
+        return self._weights.optimizer_of(self._k)
 
 
 class _Tower:
@@ -90,7 +101,7 @@ class _Tower:
         context: TrialContext,
         view: _TowerView,
     ):
-        self.history, self.stop = History(), StopOnNonFinite()
+        self.history, self.stop = History(), StopOnDivergence()
         self.best = BestEpoch(
             objective,
             keep_beyond=context.keep_weights_beyond,
@@ -112,6 +123,11 @@ class _Tower:
     @property
     def stopped(self) -> bool:
         return self._view.stop_training
+
+    def start(self, loss: float) -> None:
+        """The tower's loss on its first batch, as Keras hands it to a trial's callbacks."""
+        for callback in self.callbacks:
+            callback.on_train_batch_end(0, {"loss": loss})
 
     def end_epoch(self, epoch: int, logs: dict[str, float]) -> None:
         for callback in self.callbacks:
@@ -276,6 +292,8 @@ class PackedExecutor:
             for k, tower in enumerate(towers):
                 if tower.stopped:
                     continue
+                if epoch == 0:
+                    tower.start(float(stack.first_batch_loss[k]))
                 tower.end_epoch(epoch, {name: float(value[k]) for name, value in logs.items()})
                 if tower.stopped:
                     stack.freeze(k)
@@ -319,6 +337,7 @@ class PackedExecutor:
         return TrialOutcome(
             record,
             best_weights=tower.best.weights,
+            best_optimizer=tower.best.optimizer_values,
             pack_size=pack_size,
             make_model=functools.partial(template.build, hp),
         )

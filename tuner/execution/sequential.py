@@ -21,7 +21,7 @@ from tuner.execution.callbacks import (
     BestEpoch,
     History,
     RequireObjective,
-    StopOnNonFinite,
+    StopOnDivergence,
     early_stopping,
 )
 from tuner.model_reuse import CompiledModels
@@ -187,7 +187,7 @@ class SequentialExecutor:
         )
         history, stop, best = (
             History(),
-            StopOnNonFinite(),
+            StopOnDivergence(),
             BestEpoch(
                 self.objective,
                 keep_beyond=context.keep_weights_beyond,
@@ -256,5 +256,10 @@ class SequentialExecutor:
             record.error = f"diverged: {stop.reason}"
         elif record.error is None and record.score is not None:
             record.status = COMPLETED
-            return TrialOutcome(record, model=model, best_weights=best.weights)
+            return TrialOutcome(
+                record,
+                model=model,
+                best_weights=best.weights,
+                best_optimizer=best.optimizer_values,
+            )
         return TrialOutcome(record)

@@ -80,9 +80,10 @@ class Store(abc.ABC):
 
     # -- writing ----------------------------------------------------------------------------
     def save_outcome(self, outcome: TrialOutcome) -> None:
-        """Called by the loop once per finished trial: keep its record, its model when it is
-        in the top `keep_top` (dropping the one it displaces) and, for strategies that train
-        from a parent, its weights."""
+        """Called by the loop once per finished trial: keep its record, its model (weights and
+        optimizer state at its best epoch) when it is in the top `keep_top` (dropping the one
+        it displaces) and, for strategies that train from a parent, its weights and optimizer
+        state."""
         record = outcome.record
         self._records[record.trial_id] = record
         self._save_record(record)
@@ -91,6 +92,10 @@ class Store(abc.ABC):
         model = outcome.kept_model() if kept else outcome.model
         if model is not None and outcome.best_weights is not None:
             model.set_weights(outcome.best_weights)
+        if model is not None and outcome.best_optimizer is not None:
+            from tuner.execution.optimizer_state import set_optimizer_values
+
+            set_optimizer_values(model, outcome.best_optimizer)
         if model is not None and self.keeps_parents:
             self._save_parent(record.trial_id, model)
         if model is not None and record.trial_id in top:
@@ -120,7 +125,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def restore_parent(self, model: Any, trial_id: str) -> None:
-        """Load a parent trial's weights into `model` (Hyperband's promoted trials)."""
+        """Load a parent trial's weights and optimizer state into `model` (Hyperband's promoted
+        trials)."""
 
     @abc.abstractmethod
     def load_model(self, trial_id: str) -> Any:

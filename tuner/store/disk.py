@@ -112,6 +112,9 @@ class DiskStore(Store):
     def restore_parent(self, model: keras.Model, trial_id: str) -> None:
         path = self._parent_path(trial_id)
         if path.is_file():
+            from tuner.execution.optimizer_state import build_optimizer
+
+            build_optimizer(model)  # or Keras skips the saved optimizer state
             model.load_weights(path)
 
     def load_model(self, trial_id: str) -> keras.Model:

@@ -18,7 +18,7 @@ class MemoryStore(Store):
         super().__init__(*args, **kwargs)
         self.saved_records: list[TrialRecord] = []
         self._models: dict[str, keras.Model] = {}
-        self._parents: dict[str, list[Any]] = {}
+        self._parents: dict[str, tuple[list[Any], list[Any] | None]] = {}
 
     def _save_record(self, record: TrialRecord) -> None:
         self.saved_records.append(record)
@@ -38,11 +38,18 @@ class MemoryStore(Store):
         return list(self._models)
 
     def _save_parent(self, trial_id: str, model: Any) -> None:
-        self._parents[trial_id] = model.get_weights()
+        from tuner.execution.optimizer_state import optimizer_values
+
+        self._parents[trial_id] = (model.get_weights(), optimizer_values(model))
 
     def restore_parent(self, model: Any, trial_id: str) -> None:
         if trial_id in self._parents:
-            model.set_weights(self._parents[trial_id])
+            from tuner.execution.optimizer_state import set_optimizer_values
+
+            weights, optimizer = self._parents[trial_id]
+            model.set_weights(weights)
+            if optimizer is not None:
+                set_optimizer_values(model, optimizer)
 
     def load_model(self, trial_id: str) -> Any:
         if trial_id not in self._models:
