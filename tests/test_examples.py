@@ -18,3 +18,19 @@ def test_own_model_example_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert "class names: ['setosa', 'versicolor', 'virginica']" in capsys.readouterr().out
     assert (tmp_path / "results" / "iris_python" / "preprocessing.json").is_file()
     assert (tmp_path / "results" / "iris_cli" / "trials.csv").is_file()
+
+
+@pytest.mark.slow
+def test_keras_tuner_guide_port_searches_the_guides_builder(tmp_path, monkeypatch, capsys):
+    import pandas as pd
+
+    script = EXAMPLES / "from_keras_tuner.py"
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path)])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "stopped after 3 trials: max_trials = 3 reached" in out
+    assert "retrained: " in out
+    table = pd.read_csv(tmp_path / "my_dir" / "helloworld" / "trials.csv")
+    assert len(table) == 3 and table["lr"].nunique() == 3  # the builder's own space, searched
+    # A layer's width is shown only for the trials that have that layer.
+    assert (table["units_2"].isna() == (table["num_layers"] < 3)).all()

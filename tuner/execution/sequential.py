@@ -67,10 +67,10 @@ def built_values(hp: kt.HyperParameters, scheduled: dict[str, Any]) -> dict[str,
     return values
 
 
-def parameter_count(model: keras.Model) -> int | None:
-    """The model's parameters; None while it is unbuilt (a ``Sequential`` with no ``Input``,
+def parameter_count(model: keras.Model) -> int:
+    """The model's parameters; 0 while it is unbuilt (a ``Sequential`` with no ``Input``,
     as KerasTuner's guide writes it, is built by its first batch)."""
-    return int(model.count_params()) if model.built else None
+    return int(model.count_params()) if model.built else 0
 
 
 def share_declarations(trial: kt.engine.trial.Trial, built: kt.HyperParameters) -> None:
@@ -213,7 +213,7 @@ class SequentialExecutor:
         if record.error is None:
             # Every value the model was built with, the builder's defaults included.
             record.hyperparameters = built_values(hp, scheduled)
-            record.n_params = parameter_count(fresh)
+            record.n_params = parameter_count(fresh)  # 0 until the first batch builds it
             try:
                 model = self.compiled_models.adopt(fresh)
                 if scheduled.get(PARENT) is not None:
