@@ -492,7 +492,8 @@ def run_trials(
         for trial, outcome in zip(to_run, outcomes):
             _end(oracle, store, trial, outcome, on_trial_end)
             ran += 1
-    store.flush()
+    # No flush here: each batch flushed its own, and the caller flushes once more with why the
+    # search stopped (a finished campaign run again writes nothing).
     return ran
 
 

@@ -149,7 +149,10 @@ class DiskStore(Store):
         write_if_changed(self.folder / PREPROCESSING_FILE, json.dumps(data, indent=1) + "\n")
 
     def write_search_space(self, config: dict[str, Any]) -> None:
-        write_if_changed(self.folder / SPACE_FILE, json.dumps(config, indent=1) + "\n")
+        """Keep the oracle's space (a ``HyperParameters`` config; its current values, which
+        change from trial to trial, are left out)."""
+        space = {"space": config["space"], "values": {}}
+        write_if_changed(self.folder / SPACE_FILE, json.dumps(space, indent=1) + "\n")
 
     def reload(self) -> None:
         """Read the records other processes saved into the folder since (workers' trials).
