@@ -40,6 +40,7 @@ from tuner.space import (
 from tuner.store import Store, disk
 from tuner.strategies import create_oracle, end_trial, is_client
 from tuner.strategies.registry import Strategy, get_strategy
+from tuner.trial import canonical_id
 
 RUNNING = trial_module.TrialStatus.RUNNING
 STOPPED = trial_module.TrialStatus.STOPPED
@@ -258,7 +259,7 @@ def attach_oracle(oracle: kt.Oracle, folder: Path, *, rebuild: bool = False) -> 
     notes = []
     again = []
     for trial_id, values in seam.finished_trials(oracle).items():
-        if trial_id in records:
+        if canonical_id(trial_id) in records:  # the engine's id may be padded ("07")
             continue
         restored = disk.restore_record(folder, trial_id, values)
         if restored is not None:
@@ -399,10 +400,12 @@ def run_trials(
             any_completed=store.best() is not None,
         )
         # A trial whose record was saved before the last process stopped, but that the oracle
-        # never saw end, is ended with that record: it does not train again.
+        # never saw end, is ended with that record: it does not train again. Records spell ids
+        # as `canonical_id` does; the engine's may be padded ("07"), and a resumed campaign's
+        # may mix widths (its max_trials changed).
         saved = {r.trial_id: r for r in store.records()}
-        finished = [t for t in trials if t.trial_id in saved]
-        to_run = [t for t in trials if t.trial_id not in saved]
+        finished = [t for t in trials if canonical_id(t.trial_id) in saved]
+        to_run = [t for t in trials if canonical_id(t.trial_id) not in saved]
         outcomes = executor.run(to_run, context) if to_run else []
         if len(outcomes) != len(to_run):
             raise Fatal(
@@ -414,7 +417,8 @@ def run_trials(
             store.save_outcome(outcome)
         store.flush()
         for trial in finished:
-            _end(oracle, store, trial, TrialOutcome(saved[trial.trial_id]), on_trial_end)
+            outcome = TrialOutcome(saved[canonical_id(trial.trial_id)])
+            _end(oracle, store, trial, outcome, on_trial_end)
         for trial, outcome in zip(to_run, outcomes):
             _end(oracle, store, trial, outcome, on_trial_end)
             ran += 1
@@ -453,6 +457,7 @@ def _consecutive_failures(store: Store, last: str) -> int:
     already)."""
     records = store.records()
     ids = [r.trial_id for r in records]
+    last = canonical_id(last)
     count = 0
     for record in reversed(records[: ids.index(last) + 1] if last in ids else records):
         if record.completed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tuner.store.base import Store
-from tuner.trial import TrialRecord
+from tuner.trial import TrialRecord, canonical_id
 
 if TYPE_CHECKING:
     import keras
@@ -41,6 +41,8 @@ class MemoryStore(Store):
         self._parents[trial_id] = model.get_weights()
 
     def restore_parent(self, model: Any, trial_id: str) -> None:
+        # KerasTuner names the parent by its engine id ("07"); records by `canonical_id`.
+        trial_id = canonical_id(trial_id)
         if trial_id in self._parents:
             model.set_weights(self._parents[trial_id])
 
