@@ -157,3 +157,20 @@ def test_an_older_folder_with_padded_ids_resumes_without_running_a_trial_twice(t
     assert list(disk.load(tmp_path)["trial_id"][:2]) == ["4", "2"]
     # The new best's model replaced the old best's, which had its padded name.
     assert sorted(p.name for p in models.iterdir()) == ["4.keras"]
+
+
+@pytest.mark.parametrize("kind", ["disk", "memory"])
+def test_a_promoted_trial_finds_its_parent_under_the_engines_padded_id(tmp_path, kind):
+    from tuner.store import MemoryStore
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+    store = (
+        disk.DiskStore(tmp_path, OBJECTIVE, keeps_parents=True)
+        if kind == "disk"
+        else MemoryStore(OBJECTIVE, keeps_parents=True)
+    )
+    store._save_parent("5", model)  # under its record's id
+    other = keras.models.clone_model(model)
+    assert not np.array_equal(other.get_weights()[0], model.get_weights()[0])
+    store.restore_parent(other, "05")  # Hyperband's tuner/trial_id: the engine's id
+    assert np.array_equal(other.get_weights()[0], model.get_weights()[0])
