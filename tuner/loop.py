@@ -27,6 +27,7 @@ from tuner.campaign import Campaign, changed_fields, from_saved
 from tuner.datasets import Dataset, load_campaign_data
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import Executor, TrialContext, TrialOutcome, trials_per_run
+from tuner.fingerprint import Fingerprint, data_changes, data_fingerprint
 from tuner.space import (
     AUTO_LEARNING_RATE,
     RUNNER_SETTINGS,
@@ -170,13 +171,20 @@ def space_for(campaign: Campaign, entries: Mapping[str, Any]) -> kt.HyperParamet
 
 
 def claim(
-    campaign: Campaign, *, overwrite: bool = False, overwrite_hint: str = "overwrite=True"
+    campaign: Campaign,
+    *,
+    overwrite: bool = False,
+    overwrite_hint: str = "overwrite=True",
+    dataset: Dataset | None = None,
 ) -> None:
     """Make the campaign's folder its own: start over (`overwrite`), resume (the same
-    campaign), or reconfigure (a campaign with no finished trial). Called after `make_plan`,
-    so bad input never deletes anything. `overwrite_hint` is how the caller spells the way
-    out (``--overwrite`` on the command line)."""
+    campaign, on the same data), or reconfigure (a campaign with no finished trial). Called
+    after `make_plan`, so bad input never deletes anything. `overwrite_hint` is how the caller
+    spells the way out (``--overwrite`` on the command line). `dataset`, the data the trials
+    will train on, is compared with the fingerprint the folder keeps of its trials' data (a
+    folder from before fingerprints were resumes and keeps this one's)."""
     folder = campaign.folder
+    fingerprint = data_fingerprint(dataset) if dataset is not None else None
     if folder.exists() and not folder.is_dir():
         raise ConfigError(
             f"results folder {str(folder)!r} is a file; choose another name or results_dir."
@@ -194,20 +202,46 @@ def claim(
     if text is not None and not overwrite:
         previous = _saved_campaign(folder, text, overwrite_hint)
         changed = changed_fields(campaign, previous)
+        data_changed = _data_changes(folder, fingerprint, overwrite_hint)
+        way_out = (
+            f"to start over run again with {overwrite_hint}, or give the campaign a new name "
+            "to keep both."
+        )
         if changed and disk.read_records(folder):
             raise ConfigError(
                 f"campaign {campaign.name!r} in {folder} was started with different "
-                f"{', '.join(changed)}; to start over run again with {overwrite_hint}, or give "
-                "the campaign a new name to keep both."
+                f"{', '.join(changed)}; {way_out}"
             )
-        if changed:  # nothing finished yet: the campaign may change freely
+        if data_changed and disk.read_records(folder):
+            raise ConfigError(
+                f"campaign {campaign.name!r} in {folder} was started on different data "
+                f"({'; '.join(data_changed)}); {way_out}"
+            )
+        if changed or data_changed:  # nothing finished yet: the campaign may change freely
             disk.reset_engine(folder)
     try:
         disk.write_campaign(folder, campaign.to_toml())
+        if fingerprint is not None:
+            disk.write_data_fingerprint(folder, fingerprint)
     except OSError as error:
         raise ConfigError(
             f"cannot write to results folder {str(folder)!r}: {error.strerror}."
         ) from None
+
+
+def _data_changes(folder: Path, fingerprint: Fingerprint | None, overwrite_hint: str) -> list[str]:
+    """How the data given now differs from the data the folder's trials trained on (nothing
+    when either is unknown)."""
+    try:
+        before = disk.read_data_fingerprint(folder)
+    except disk.DamagedFile as error:
+        raise ConfigError(
+            f"{error}; delete it to resume on the data given now, or start over with "
+            f"{overwrite_hint}."
+        ) from None
+    if fingerprint is None or before is None:
+        return []
+    return data_changes(fingerprint, before)
 
 
 def _saved_campaign(folder: Path, text: str, overwrite_hint: str) -> Campaign:

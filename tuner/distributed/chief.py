@@ -84,7 +84,7 @@ class Chief:
 
     def _start(self, overwrite: bool, overwrite_hint: str) -> None:
         plan, campaign = self.plan, self.plan.campaign
-        claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
+        claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=plan.dataset)
         entries, self.lr_info = resolve_auto_learning_rate(campaign, plan.dataset, plan.hypermodel)
         self.oracle = api.build_oracle(plan, entries)
         self.store = api.build_store(plan, self.lr_info)

@@ -3,7 +3,8 @@
 ``<results_dir>/<name>/``: ``campaign.toml`` (the resolved campaign), ``trials.csv`` (best
 first), ``history.csv``, ``summary.md``, ``models/<trial_id>.keras`` (the top `keep_top`),
 ``preprocessing.json``; the engine's state under ``.engine/`` (KerasTuner's oracle, one
-``records/<trial_id>.json`` per finished trial, Hyperband parents' weights).
+``records/<trial_id>.json`` per finished trial, Hyperband parents' weights, ``data.json``: the
+fingerprint of the data the trials trained on).
 """
 
 from __future__ import annotations
@@ -389,6 +390,30 @@ def reset_engine(folder: Path) -> None:
     for path in (folder / ENGINE_FOLDER, folder / MODELS_FOLDER):
         if path.exists():
             shutil.rmtree(path)
+
+
+def data_fingerprint_path(folder: Path) -> Path:
+    return folder / ENGINE_FOLDER / DATA_FILE
+
+
+def read_data_fingerprint(folder: Path) -> dict[str, Any] | None:
+    """The fingerprint of the data the folder's trials trained on; None when none was kept
+    (a new folder, or one from before fingerprints were). `DamagedFile` when unreadable."""
+    path = data_fingerprint_path(folder)
+    if not path.is_file():
+        return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:  # bad JSON, or not UTF-8
+        found = None
+    if not isinstance(found, dict):
+        raise DamagedFile(path, "is damaged")
+    return found
+
+
+def write_data_fingerprint(folder: Path, fingerprint: dict[str, Any]) -> None:
+    """Keep the fingerprint of the data the folder's trials train on (unless unchanged)."""
+    write_if_changed(data_fingerprint_path(folder), json.dumps(fingerprint, indent=1) + "\n")
 
 
 def write_campaign(folder: Path, text: str) -> None:
