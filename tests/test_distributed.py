@@ -286,7 +286,7 @@ def test_two_workers_run_every_trial_once_and_find_what_one_process_finds(tmp_pa
     assert code == 0, out.getvalue()
     folder = tmp_path / "results" / "pair"
     table = table_of(folder)
-    assert sorted(table["trial_id"]) == [f"{i:02d}" for i in range(12)]
+    assert sorted(table["trial_id"]) == sorted(str(i) for i in range(12))  # one numbering
     assert set(table["status"]) == {"completed"} and list(table["rank"]) == list(range(1, 13))
     history = pd.read_csv(folder / "history.csv", dtype={"trial_id": str})
     assert len(history) == 24 and not history.duplicated(["trial_id", "epoch"]).any()

@@ -368,7 +368,7 @@ def test_consecutive_failures_in_a_batch_stop_at_the_limit(tmp_path):
     with pytest.raises(Fatal, match="3 consecutive failed trials; last: scripted failure"):
         run_trials(made, executor, store, on_trial_end=ended.append)
     assert executor.batches == [["00", "01", "02", "03"]]
-    assert [o.record.trial_id for o in ended] == ["00", "01", "02"]
+    assert [o.record.trial_id for o in ended] == ["0", "1", "2"]  # records: one numbering
 
 
 def test_an_oracle_client_asks_for_a_pack_under_slot_ids(tmp_path):

@@ -245,7 +245,7 @@ def run_plan(
 ) -> Results:
     """Claim the folder, resolve learning_rate = "auto", and run the campaign's trials."""
     campaign = plan.campaign
-    claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
+    claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=plan.dataset)
     entries, lr_info = plan.resolved_entries()
     oracle = build_oracle(plan, entries)
     preprocessing = getattr(plan.dataset, "preprocessing", None)

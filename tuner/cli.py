@@ -222,11 +222,12 @@ def _worker(args: argparse.Namespace) -> int:
         )
     if args.max_pack is not None and args.max_pack < 1:
         raise ConfigError(f"--max-pack must be at least 1, but got {args.max_pack}.")
-    from tuner.distributed.session import check_worker_campaign
+    from tuner.distributed.session import check_worker_campaign, check_worker_data
 
     campaign = _campaign(args)
     check_worker_campaign(campaign, args.campaign)  # before the data and Keras: refused at once
     dataset = _campaign_data(campaign)
+    check_worker_data(campaign, dataset, args.campaign)
     import_keras_quietly()
     from tuner import loop
     from tuner.distributed.worker import run_worker

@@ -19,6 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from tuner.errors import ConfigError, did_you_mean
+from tuner.fingerprint import arrays_fingerprint
 from tuner.preprocessing import (
     BINARY,
     MULTICLASS,
@@ -68,6 +69,9 @@ class Dataset:
     positive_targets: bool = False
     # None only while constructing: filled in with "no standardisation, no class names"
     preprocessing: Preprocessing = field(default=None)  # type: ignore[assignment]
+    # Of the arrays before standardisation (`tuner.fingerprint`): statistics computed on
+    # another machine may differ in their last bits. None: the arrays' own.
+    fingerprint: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.preprocessing is None:
@@ -426,7 +430,10 @@ def _make_dataset(
 
     input_shape = tuple(int(d) for d in x.shape[1:])
     mean = variance = None
+    raw = None
     if standardize:
+        parts = dict(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
+        raw = arrays_fingerprint(**parts, x_test=x_test, y_test=y_test)
         (x_train, x_val, x_test), mean, variance = _standardize([x_train, x_val, x_test])
     return Dataset(
         name=name,
@@ -441,6 +448,7 @@ def _make_dataset(
         output_size=_output_size(y, task),
         positive_targets=bool(task == REGRESSION and y.min() >= 0),
         preprocessing=Preprocessing(task, input_shape, mean, variance, class_names),
+        fingerprint=raw,
     )
 
 

@@ -28,6 +28,7 @@ from tuner.campaign import Campaign, changed_fields, from_saved
 from tuner.datasets import Dataset, load_campaign_data
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import Executor, TrialContext, TrialOutcome, trials_per_run
+from tuner.fingerprint import Fingerprint, data_changes, data_fingerprint
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.space import (
     AUTO_LEARNING_RATE,
@@ -43,6 +44,7 @@ from tuner.space import (
 from tuner.store import Store, disk
 from tuner.strategies import create_oracle, end_trial, is_client
 from tuner.strategies.registry import Strategy, get_strategy
+from tuner.trial import canonical_id
 
 RUNNING = trial_module.TrialStatus.RUNNING
 STOPPED = trial_module.TrialStatus.STOPPED
@@ -243,13 +245,20 @@ def packing_asked(campaign: Campaign, hypermodel: Any) -> bool:
 
 
 def claim(
-    campaign: Campaign, *, overwrite: bool = False, overwrite_hint: str = "overwrite=True"
+    campaign: Campaign,
+    *,
+    overwrite: bool = False,
+    overwrite_hint: str = "overwrite=True",
+    dataset: Dataset | None = None,
 ) -> None:
     """Make the campaign's folder its own: start over (`overwrite`), resume (the same
-    campaign), or reconfigure (a campaign with no finished trial). Called after `make_plan`,
-    so bad input never deletes anything. `overwrite_hint` is how the caller spells the way
-    out (``--overwrite`` on the command line)."""
+    campaign, on the same data), or reconfigure (a campaign with no finished trial). Called
+    after `make_plan`, so bad input never deletes anything. `overwrite_hint` is how the caller
+    spells the way out (``--overwrite`` on the command line). `dataset`, the data the trials
+    will train on, is compared with the fingerprint the folder keeps of its trials' data (a
+    folder from before fingerprints were resumes and keeps this one's)."""
     folder = campaign.folder
+    fingerprint = data_fingerprint(dataset) if dataset is not None else None
     if folder.exists() and not folder.is_dir():
         raise ConfigError(
             f"results folder {str(folder)!r} is a file; choose another name or results_dir."
@@ -267,20 +276,46 @@ def claim(
     if text is not None and not overwrite:
         previous = _saved_campaign(folder, text, overwrite_hint)
         changed = changed_fields(campaign, previous)
+        data_changed = _data_changes(folder, fingerprint, overwrite_hint)
+        way_out = (
+            f"to start over run again with {overwrite_hint}, or give the campaign a new name "
+            "to keep both."
+        )
         if changed and disk.read_records(folder):
             raise ConfigError(
                 f"campaign {campaign.name!r} in {folder} was started with different "
-                f"{', '.join(changed)}; to start over run again with {overwrite_hint}, or give "
-                "the campaign a new name to keep both."
+                f"{', '.join(changed)}; {way_out}"
             )
-        if changed:  # nothing finished yet: the campaign may change freely
+        if data_changed and disk.read_records(folder):
+            raise ConfigError(
+                f"campaign {campaign.name!r} in {folder} was started on different data "
+                f"({'; '.join(data_changed)}); {way_out}"
+            )
+        if changed or data_changed:  # nothing finished yet: the campaign may change freely
             disk.reset_engine(folder)
     try:
         disk.write_campaign(folder, campaign.to_toml())
+        if fingerprint is not None:
+            disk.write_data_fingerprint(folder, fingerprint)
     except OSError as error:
         raise ConfigError(
             f"cannot write to results folder {str(folder)!r}: {error.strerror}."
         ) from None
+
+
+def _data_changes(folder: Path, fingerprint: Fingerprint | None, overwrite_hint: str) -> list[str]:
+    """How the data given now differs from the data the folder's trials trained on (nothing
+    when either is unknown)."""
+    try:
+        before = disk.read_data_fingerprint(folder)
+    except disk.DamagedFile as error:
+        raise ConfigError(
+            f"{error}; delete it to resume on the data given now, or start over with "
+            f"{overwrite_hint}."
+        ) from None
+    if fingerprint is None or before is None:
+        return []
+    return data_changes(fingerprint, before)
 
 
 def _saved_campaign(folder: Path, text: str, overwrite_hint: str) -> Campaign:
@@ -332,7 +367,7 @@ def attach_oracle(oracle: kt.Oracle, folder: Path, *, rebuild: bool = False) -> 
     notes = []
     again = []
     for trial_id, values in seam.finished_trials(oracle).items():
-        if trial_id in records:
+        if canonical_id(trial_id) in records:  # the engine's id may be padded ("07")
             continue
         restored = disk.restore_record(folder, trial_id, values)
         if restored is not None:
@@ -473,10 +508,12 @@ def run_trials(
             any_completed=store.best() is not None,
         )
         # A trial whose record was saved before the last process stopped, but that the oracle
-        # never saw end, is ended with that record: it does not train again.
+        # never saw end, is ended with that record: it does not train again. Records spell ids
+        # as `canonical_id` does; the engine's may be padded ("07"), and a resumed campaign's
+        # may mix widths (its max_trials changed).
         saved = {r.trial_id: r for r in store.records()}
-        finished = [t for t in trials if t.trial_id in saved]
-        to_run = [t for t in trials if t.trial_id not in saved]
+        finished = [t for t in trials if canonical_id(t.trial_id) in saved]
+        to_run = [t for t in trials if canonical_id(t.trial_id) not in saved]
         outcomes = executor.run(to_run, context) if to_run else []
         if len(outcomes) != len(to_run):
             raise Fatal(
@@ -488,7 +525,8 @@ def run_trials(
             store.save_outcome(outcome)
         store.flush()
         for trial in finished:
-            _end(oracle, store, trial, TrialOutcome(saved[trial.trial_id]), on_trial_end)
+            outcome = TrialOutcome(saved[canonical_id(trial.trial_id)])
+            _end(oracle, store, trial, outcome, on_trial_end)
         for trial, outcome in zip(to_run, outcomes):
             _end(oracle, store, trial, outcome, on_trial_end)
             ran += 1
@@ -528,6 +566,7 @@ def _consecutive_failures(store: Store, last: str) -> int:
     already)."""
     records = store.records()
     ids = [r.trial_id for r in records]
+    last = canonical_id(last)
     count = 0
     for record in reversed(records[: ids.index(last) + 1] if last in ids else records):
         if record.completed:

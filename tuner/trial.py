@@ -22,6 +22,14 @@ COMPLETED = TrialStatus.COMPLETED
 FAILED = TrialStatus.FAILED
 
 
+def canonical_id(trial_id: str) -> str:
+    """The one spelling of a trial's id that users see and records keep: its number, without
+    the zero padding KerasTuner gives it to the width of ``max_trials`` ("07" -> "7"). An id
+    that is not a number is kept as it is."""
+    text = str(trial_id)
+    return str(int(text)) if text.isdigit() else text
+
+
 @dataclass
 class TrialRecord:
     """Everything known about one trial once it has ended.
@@ -32,7 +40,8 @@ class TrialRecord:
     included, count from the start of training. `score` is the objective at `best_epoch` (None
     when the trial failed before its first epoch ended); `epochs_run` is the epochs it trained.
     `device` is where it trained (``"CPU"``, ``"GPU:0 (NVIDIA H100 80GB HBM3)"``, see
-    `tuner.backends.device`); None in records saved before it was recorded.
+    `tuner.backends.device`); None in records saved before it was recorded. `trial_id` is
+    kept as `canonical_id` spells it, whatever id KerasTuner's engine gave the trial.
     """
 
     trial_id: str
@@ -50,6 +59,8 @@ class TrialRecord:
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status).value
+        # Built from KerasTuner's trials ("07") and read from older folders alike: one spelling.
+        self.trial_id = canonical_id(self.trial_id)
 
     @property
     def completed(self) -> bool:

@@ -18,7 +18,7 @@ from tuner.errors import ConfigError, Fatal
 from tuner.execution import TrialOutcome
 from tuner.loop import Plan, claim
 from tuner.store import disk
-from tuner.trial import TrialRecord
+from tuner.trial import TrialRecord, canonical_id
 
 POLL_S = 0.2
 
@@ -83,7 +83,7 @@ class Chief:
 
     def _start(self, overwrite: bool, overwrite_hint: str) -> None:
         plan, campaign = self.plan, self.plan.campaign
-        claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
+        claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=plan.dataset)
         entries, self.lr_info = plan.resolved_entries()
         self.oracle = api.build_oracle(plan, entries)
         self.store = api.build_store(plan, self.lr_info)
@@ -204,7 +204,7 @@ class Chief:
         self.store.drop_models_outside_top()
         self.store.flush()
         records = {r.trial_id: r for r in self.store.records()}
-        for trial_id in ended:
+        for trial_id in map(canonical_id, ended):  # the engine's ids may be padded ("07")
             if report is not None and trial_id in records:
                 report(TrialOutcome(records[trial_id]))
         return len(ended)
@@ -245,9 +245,10 @@ class Chief:
             if error is not None:
                 self.servicer.fatal = error
             if again:
-                self.print_line(f"{worker} {why}: trial {trial_id} goes to another worker")
+                shown = canonical_id(trial_id)
+                self.print_line(f"{worker} {why}: trial {shown} goes to another worker")
             else:
-                self.print_line(f"trial {trial_id} failed: {reason}")
+                self.print_line(f"trial {canonical_id(trial_id)} failed: {reason}")
                 self.servicer.ended.put(trial_id)
 
     def _done(self) -> bool:

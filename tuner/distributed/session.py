@@ -1,18 +1,22 @@
 """What a chief leaves in the results folder for its workers: the fingerprint of its campaign,
-so that a worker started with another campaign file is refused before it trains anything."""
+so that a worker started with another campaign file is refused before it trains anything (and
+the claimed folder's data fingerprint, so that one that loaded other data is too)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
 from tuner.campaign import Campaign, from_saved
 from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
+
+if TYPE_CHECKING:
+    from tuner.datasets import Dataset
 
 # `tuner.store.disk`'s ENGINE_FOLDER and CAMPAIGN_FILE, spelled out (tests pin them equal):
 # the store imports Keras, and a worker with the wrong campaign file is refused before Keras
@@ -80,3 +84,23 @@ def check_worker_campaign(campaign: Campaign, campaign_file: str) -> None:
         f"{fields}; a worker must run the chief's campaign file (only results_dir, threads, "
         "pack and jit_compile may differ)."
     )
+
+
+def check_worker_data(campaign: Campaign, dataset: Dataset, campaign_file: str) -> None:
+    """Refuse (`ConfigError`) a worker whose data is not the chief's: the fingerprint the chief
+    kept when it claimed the folder differs from that of the data this worker loaded (a
+    ``csv:`` or ``npz:`` file that is another on this machine). Called once its data is
+    loaded, before Keras starts."""
+    from tuner.fingerprint import data_changes, data_fingerprint
+    from tuner.store import disk
+
+    try:
+        theirs = disk.read_data_fingerprint(campaign.folder)
+    except disk.DamagedFile as error:
+        raise ConfigError(f"{error}; restart the chief to write it again.") from None
+    changes = [] if theirs is None else data_changes(data_fingerprint(dataset), theirs)
+    if changes:
+        raise ConfigError(
+            f"the data of campaign file {campaign_file} ({campaign.dataset}) differs from the "
+            f"chief's ({'; '.join(changes)}); give every worker the chief's data."
+        )

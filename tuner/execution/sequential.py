@@ -27,7 +27,7 @@ from tuner.execution.callbacks import (
 from tuner.model_reuse import CompiledModels
 from tuner.pipeline import InputPipeline
 from tuner.space import values_as_written
-from tuner.trial import COMPLETED, FAILED, TrialRecord
+from tuner.trial import COMPLETED, FAILED, TrialRecord, canonical_id
 
 TrialCallbackFactory = Callable[[str, dict[str, Any]], list[keras.callbacks.Callback]]
 ERROR_LENGTH = 2000
@@ -37,8 +37,9 @@ TARGET_EPOCHS = "tuner/epochs"
 
 
 def trial_seed(seed: int, trial_id: str) -> int:
-    """A seed of its own for every trial, stable across runs and resumes."""
-    return zlib.crc32(f"{seed}:{trial_id}".encode()) % (2**31)
+    """A seed of its own for every trial, stable across runs and resumes: from the campaign's
+    seed and the trial's number only (KerasTuner pads ids to the width of ``max_trials``)."""
+    return zlib.crc32(f"{seed}:{canonical_id(trial_id)}".encode()) % (2**31)
 
 
 def error_text(error: BaseException) -> str:
@@ -207,7 +208,7 @@ class SequentialExecutor:
             record.error = error_text(error)
             if not _is_skip(error):
                 raise Fatal(
-                    f"trial {trial.trial_id}: the model failed to build; every trial "
+                    f"trial {record.trial_id}: the model failed to build; every trial "
                     f"would fail the same way. {record.error}"
                 ) from error
         if record.error is None:
@@ -226,7 +227,7 @@ class SequentialExecutor:
                     initial_epoch=initial_epoch,
                     seed=seed,
                     callbacks=self._callbacks(
-                        trial.trial_id,
+                        record.trial_id,
                         record.hyperparameters,
                         [history, stop, RequireObjective(self.objective.name), best],
                     ),
@@ -244,7 +245,7 @@ class SequentialExecutor:
                 # of the model or the data (a wrong output shape, a bad loss): it would repeat.
                 if history.epochs == 0 and not context.any_completed and not _is_skip(error):
                     raise Fatal(
-                        f"trial {trial.trial_id} failed before its first epoch ended; "
+                        f"trial {record.trial_id} failed before its first epoch ended; "
                         f"every trial would fail the same way. {record.error}"
                     ) from error
         record.duration_s = time.perf_counter() - started

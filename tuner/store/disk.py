@@ -3,7 +3,8 @@
 ``<results_dir>/<name>/``: ``campaign.toml`` (the resolved campaign), ``trials.csv`` (best
 first), ``history.csv``, ``summary.md``, ``models/<trial_id>.keras`` (the top `keep_top`),
 ``preprocessing.json``; the engine's state under ``.engine/`` (KerasTuner's oracle, one
-``records/<trial_id>.json`` per finished trial, Hyperband parents' weights).
+``records/<trial_id>.json`` per finished trial, Hyperband parents' weights, ``data.json``: the
+fingerprint of the data the trials trained on).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tuner.files import atomic_write_text, write_if_changed
 from tuner.results.render import summary_markdown
 from tuner.results.tables import HistoryCSV, split_columns
 from tuner.store.base import Store
-from tuner.trial import TrialRecord
+from tuner.trial import TrialRecord, canonical_id
 
 if TYPE_CHECKING:  # imported where used: `tuner results` reads tables without Keras
     import keras
@@ -42,6 +43,10 @@ MODELS_FOLDER = "models"
 ENGINE_FOLDER = ".engine"
 RECORDS_FOLDER = "records"
 WEIGHTS_FOLDER = "weights"
+DATA_FILE = "data.json"  # under ENGINE_FOLDER: the data's fingerprint (tuner.fingerprint)
+RECORD_SUFFIX = ".json"
+MODEL_SUFFIX = ".keras"
+WEIGHTS_SUFFIX = ".weights.h5"
 
 
 class DiskStore(Store):
@@ -87,22 +92,30 @@ class DiskStore(Store):
 
     def _save_model(self, trial_id: str, model: keras.Model) -> None:
         self.models.mkdir(parents=True, exist_ok=True)
+        trial_id = canonical_id(trial_id)
         temporary = self.models / f".{trial_id}.tmp.keras"
         from tuner.builders.regularizers import plain_regularizers
 
         with plain_regularizers(model):  # loads with plain Keras, without this package
             saved = self.prepare_for_saving(model) if self.prepare_for_saving else model
             saved.save(temporary)
-        temporary.replace(self.models / f"{trial_id}.keras")
+        temporary.replace(self.models / f"{trial_id}{MODEL_SUFFIX}")
+        for older in trial_files(self.models, trial_id, MODEL_SUFFIX)[1:]:
+            older.unlink(missing_ok=True)  # the same trial's, under an older folder's padded id
 
     def _drop_model(self, trial_id: str) -> None:
-        (self.models / f"{trial_id}.keras").unlink(missing_ok=True)
+        for path in trial_files(self.models, trial_id, MODEL_SUFFIX):
+            path.unlink(missing_ok=True)
 
     def _saved_models(self) -> list[str]:
-        return [p.stem for p in self.models.glob("*.keras") if not p.name.startswith(".")]
+        return [
+            canonical_id(p.name.removesuffix(MODEL_SUFFIX))
+            for p in self.models.glob(f"*{MODEL_SUFFIX}")
+            if not p.name.startswith(".")
+        ]
 
     def _parent_path(self, trial_id: str) -> Path:
-        return self.engine / WEIGHTS_FOLDER / f"{trial_id}.weights.h5"
+        return trial_file(self.engine / WEIGHTS_FOLDER, trial_id, WEIGHTS_SUFFIX)
 
     def _save_parent(self, trial_id: str, model: keras.Model) -> None:
         path = self._parent_path(trial_id)
@@ -118,7 +131,7 @@ class DiskStore(Store):
             model.load_weights(path)
 
     def load_model(self, trial_id: str) -> keras.Model:
-        path = self.models / f"{trial_id}.keras"
+        path = trial_file(self.models, trial_id, MODEL_SUFFIX)
         if not path.is_file():
             raise FileNotFoundError(
                 f"no saved model for trial {trial_id} in {self.models}; "
@@ -158,7 +171,7 @@ class DiskStore(Store):
         """Read the records other processes saved into the folder since (workers' trials).
         A record, once saved, does not change: only new files are read."""
         for path in sorted(records_folder(self.folder).glob("*.json")):
-            if path.stem not in self._records:
+            if canonical_id(path.stem) not in self._records:
                 record = read_record(path)
                 self._records[record.trial_id] = record
 
@@ -200,7 +213,28 @@ def records_folder(folder: Path) -> Path:
 
 def record_path(folder: Path, trial_id: str) -> Path:
     """Where the record of trial `trial_id` is saved (whether or not it is yet)."""
-    return records_folder(folder) / f"{trial_id}.json"
+    return trial_file(records_folder(folder), trial_id, RECORD_SUFFIX)
+
+
+def trial_files(directory: Path, trial_id: str, suffix: str) -> list[Path]:
+    """The files of trial `trial_id` in `directory` named ``<id><suffix>``, under whichever
+    spelling of its id: folders written before ids were canonical have KerasTuner's padded
+    ones ("07.json")."""
+    wanted = canonical_id(trial_id)
+    own = directory / f"{wanted}{suffix}"
+    found = [own] if own.is_file() else []
+    if directory.is_dir() and wanted.isdigit():
+        for path in directory.glob(f"0*{suffix}"):
+            if path != own and canonical_id(path.name.removesuffix(suffix)) == wanted:
+                found.append(path)
+    return found
+
+
+def trial_file(directory: Path, trial_id: str, suffix: str) -> Path:
+    """The file of trial `trial_id` in `directory` (`trial_files`), or where a new one goes
+    (its canonical name)."""
+    found = trial_files(directory, trial_id, suffix)
+    return found[0] if found else directory / f"{canonical_id(trial_id)}{suffix}"
 
 
 def save_record(folder: Path, record: TrialRecord) -> None:
@@ -283,6 +317,8 @@ def restore_record(
         history = pd.read_csv(folder / HISTORY_FILE, dtype={"trial_id": str})
     except (OSError, ValueError):
         return None
+    trial_id = canonical_id(trial_id)
+    table, history = _canonical_ids(table), _canonical_ids(history)
     rows = table[table["trial_id"] == trial_id] if "trial_id" in table else table.iloc[:0]
     if rows.empty:
         return None
@@ -312,6 +348,14 @@ def restore_record(
         return None
 
 
+def _canonical_ids(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with its ``trial_id`` column spelled as records spell it (older folders' tables
+    have KerasTuner's padded ids)."""
+    if "trial_id" in table:
+        table["trial_id"] = [t if pd.isna(t) else canonical_id(t) for t in table["trial_id"]]
+    return table
+
+
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
@@ -326,7 +370,7 @@ def table_trial_ids(folder: Path) -> set[str]:
         table = pd.read_csv(folder / TRIALS_FILE, dtype={"trial_id": str}, usecols=["trial_id"])
     except (OSError, ValueError):
         return set()
-    return set(table["trial_id"].dropna())
+    return {canonical_id(t) for t in table["trial_id"].dropna()}
 
 
 def saved_search_space(folder: Path) -> dict[str, Any] | None:
@@ -379,6 +423,30 @@ def reset_engine(folder: Path) -> None:
             shutil.rmtree(path)
 
 
+def data_fingerprint_path(folder: Path) -> Path:
+    return folder / ENGINE_FOLDER / DATA_FILE
+
+
+def read_data_fingerprint(folder: Path) -> dict[str, Any] | None:
+    """The fingerprint of the data the folder's trials trained on; None when none was kept
+    (a new folder, or one from before fingerprints were). `DamagedFile` when unreadable."""
+    path = data_fingerprint_path(folder)
+    if not path.is_file():
+        return None
+    try:
+        found = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:  # bad JSON, or not UTF-8
+        found = None
+    if not isinstance(found, dict):
+        raise DamagedFile(path, "is damaged")
+    return found
+
+
+def write_data_fingerprint(folder: Path, fingerprint: dict[str, Any]) -> None:
+    """Keep the fingerprint of the data the folder's trials train on (unless unchanged)."""
+    write_if_changed(data_fingerprint_path(folder), json.dumps(fingerprint, indent=1) + "\n")
+
+
 def write_campaign(folder: Path, text: str) -> None:
     """Write ``campaign.toml`` unless it already says the same (a read-only folder of a
     finished campaign can then still be reopened)."""
@@ -424,7 +492,9 @@ def _read_csv(folder: Path, filename: str) -> pd.DataFrame:
         raise ConfigError(f"results folder {str(folder)!r} has no {filename}; it holds {present}.")
     # Only blank cells are missing: a category named "None" or "NA" stays a string.
     try:
-        return pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
+        return _canonical_ids(
+            pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
+        )
     except (ValueError, UnicodeDecodeError) as error:  # pandas' EmptyDataError and ParserError
         reason = "is empty" if path.stat().st_size == 0 else f"is damaged ({error})"
         raise ConfigError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from tuner.store.base import Store
-from tuner.trial import TrialRecord
+from tuner.trial import TrialRecord, canonical_id
 
 if TYPE_CHECKING:
     import keras
@@ -43,6 +43,8 @@ class MemoryStore(Store):
         self._parents[trial_id] = (model.get_weights(), optimizer_values(model))
 
     def restore_parent(self, model: Any, trial_id: str) -> None:
+        # KerasTuner names the parent by its engine id ("07"); records by `canonical_id`.
+        trial_id = canonical_id(trial_id)
         if trial_id in self._parents:
             from tuner.execution.optimizer_state import set_optimizer_values
 

@@ -19,7 +19,7 @@ import keras_tuner as kt
 from keras_tuner import synchronized
 
 from tuner.files import atomic_write_text
-from tuner.trial import TrialRecord
+from tuner.trial import TrialRecord, canonical_id
 
 
 def set_project_dir(oracle: Any, directory: str | os.PathLike[str], project_name: str) -> None:
@@ -159,6 +159,7 @@ ORACLE_FILE = "oracle.json"
 TRIAL_FILE = "trial.json"
 _ORACLE_KEYS = {"ongoing_trials", "hyperparameters", "start_order", "end_order", "run_times"}
 LOST = "lost: its record and the engine's state were both damaged"
+PARENT = "tuner/trial_id"  # KerasTuner's Hyperband: the id of the trial a promoted one continues
 _TRIAL_KEYS = {"trial_id", "hyperparameters", "metrics", "score", "best_step", "status"}
 
 
@@ -260,20 +261,20 @@ def replay(oracle: kt.Oracle, records: Sequence[TrialRecord]) -> list[TrialRecor
 
     Returns those placeholders (the caller keeps them as records). Strategy-specific state
     outside the trials (Hyperband's brackets) starts afresh."""
-    by_id = {r.trial_id: r for r in records}
+    by_id = {r.trial_id: r for r in records}  # `canonical_id`s: the replayed trials' ids
     lost = []
     numbers = [int(t) for t in by_id if t.isdigit()]
-    width = len(str(oracle.max_trials)) if oracle.max_trials else 1
     for number in range(max(numbers) + 1 if numbers else 0):
-        trial_id = f"{number:0{width}d}"
-        if trial_id not in by_id and str(number) not in by_id:
-            lost.append(TrialRecord(trial_id, "failed", {}, error=LOST))
-            by_id[trial_id] = lost[-1]
+        if str(number) not in by_id:
+            lost.append(TrialRecord(str(number), "failed", {}, error=LOST))
+            by_id[str(number)] = lost[-1]
     status = kt.engine.trial.TrialStatus
     for trial_id in sorted(by_id, key=lambda t: (int(t), t) if t.isdigit() else (10**9, t)):
         record = by_id[trial_id]
         hp = oracle.hyperparameters.copy()
         hp.values = dict(record.hyperparameters)
+        if hp.values.get(PARENT) is not None:  # the parent's engine id, perhaps padded
+            hp.values[PARENT] = canonical_id(str(hp.values[PARENT]))
         trial = kt.engine.trial.Trial(hyperparameters=hp, trial_id=trial_id, status=status.RUNNING)
         oracle.trials[trial_id] = trial
         oracle.start_order.append(trial_id)
