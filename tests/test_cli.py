@@ -174,3 +174,39 @@ def test_search_ends_with_a_table_that_fits_80_columns(tmp_path, capsys, monkeyp
     assert table[0].split()[:3] == ["rank", "trial_id", "val_accuracy"]
     assert "status" not in table[0] and "error" not in table[0]  # all completed, no errors
     assert len(table) >= 3 and all(len(line) <= 80 for line in table), table
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (
+            ["search", "c.toml", "--max-trials", "abc"],
+            "--max-trials: expected an integer, but got 'abc'",
+        ),
+        (["search", "c.toml", "--epochs", "2.5"], "--epochs: expected an integer, but got '2.5'"),
+        (["search", "c.toml", "--workers", "two"], "--workers: expected an integer, but got 'two'"),
+        (
+            ["chief", "c.toml", "--heartbeat-timeout", "soon"],
+            "--heartbeat-timeout: expected a number, but got 'soon'",
+        ),
+        (["lr-find", "c.toml", "--start-lr", "x"], "--start-lr: expected a number, but got 'x'"),
+        (["results", "name", "--top", "ten"], "--top: expected an integer, but got 'ten'"),
+    ],
+)
+def test_a_non_numeric_value_of_a_numeric_flag_is_one_line_and_exit_2(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"tuner: error: {expected}\n" and captured.out == ""
+
+
+def test_an_unknown_option_is_one_line_naming_where_the_options_are(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["search", "c.toml", "--max-trails", "3"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "tuner: error: unrecognized arguments: --max-trails 3 "
+        "(`tuner search --help` lists the options)"
+    ]
