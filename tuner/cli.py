@@ -529,7 +529,9 @@ def build_parser() -> argparse.ArgumentParser:
         "`compare A B ...` puts each campaign's best trial side by side",
     )
     shown.add_argument(
-        "--top", type=_integer, help="rows to show (default: 20 for table/markdown, all for csv/json)"
+        "--top",
+        type=_integer,
+        help="rows to show (default: 20 for table/markdown, all for csv/json)",
     )
     shown.add_argument("--format", choices=["table", "csv", "markdown", "json"], default="table")
     shown.add_argument("--results-dir", default="results")
