@@ -210,3 +210,17 @@ def test_an_unknown_option_is_one_line_naming_where_the_options_are(capsys):
         "tuner: error: unrecognized arguments: --max-trails 3 "
         "(`tuner search --help` lists the options)"
     ]
+
+
+def test_results_of_a_folder_with_someone_elses_trials_csv_is_one_line_and_exit_2(
+    tmp_path, capsys
+):
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "trials.csv").write_text("id,accuracy\n1,0.5\n")
+    assert cli.main(["results", "theirs", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"tuner: error: {tmp_path / 'theirs' / 'trials.csv'} is not a table of tuner trials "
+        "(it has no rank, trial_id, status, score columns); give `tuner results` a campaign's "
+        "results folder, or the name of one under --results-dir."
+    ]
