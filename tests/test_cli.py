@@ -212,9 +212,7 @@ def test_an_unknown_option_is_one_line_naming_where_the_options_are(capsys):
     ]
 
 
-def test_results_of_a_folder_with_someone_elses_trials_csv_is_one_line_and_exit_2(
-    tmp_path, capsys
-):
+def test_results_of_a_folder_with_someone_elses_trials_csv_is_one_line_and_exit_2(tmp_path, capsys):
     (tmp_path / "theirs").mkdir()
     (tmp_path / "theirs" / "trials.csv").write_text("id,accuracy\n1,0.5\n")
     assert cli.main(["results", "theirs", "--results-dir", str(tmp_path)]) == 2
