@@ -4,7 +4,6 @@ place that composes the plan, the folder, the oracle, the executor and the store
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
-from tuner import backends
+from tuner import backends, errors
 from tuner.campaign import Campaign, from_saved, load_campaign
 from tuner.errors import ConfigError
 from tuner.execution import PackedExecutor, SequentialExecutor, TrialOutcome
@@ -309,7 +308,7 @@ def run_plan(
             f"more, or start over with {overwrite_hint})"
         )
         if quiet:
-            warnings.warn(message, stacklevel=3)
+            errors.warn(message, errors.NothingNewRan, stacklevel=3)
         else:
             print_line(message)
     return found
