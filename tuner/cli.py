@@ -113,11 +113,10 @@ def _override_flags(args: argparse.Namespace) -> list[str]:
 
 
 def _search(args: argparse.Namespace) -> int:
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(
-            f"--workers must be at least 1, but got {args.workers}; leave it out to run "
-            "every trial in this process."
-        )
+    if args.workers is not None:
+        from tuner.distributed.local import check_workers
+
+        check_workers(args.workers, "--workers")
     campaign = _campaign(args)
     dataset = _campaign_data(campaign)
     import_keras_quietly()
@@ -135,41 +134,23 @@ def _search(args: argparse.Namespace) -> int:
 
 def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
     """A chief in this process and `args.workers` worker processes on this machine."""
-    from tuner.distributed import LOOPBACK, Address
-    from tuner.distributed.chief import Chief
-    from tuner.distributed.pool import LocalPool
-    from tuner.store import disk
+    from tuner.distributed.local import search_with_workers
 
-    chief = Chief(plan, Address(LOOPBACK, 0), quiet=args.quiet, print_line=_say)
-    address = chief.bind()
-    chief.start(overwrite=args.overwrite)
-    if chief.finished_before():
-        found = chief.run()
-        if not args.quiet:
-            _say(
-                f"campaign {plan.campaign.name!r} already has {len(found.records)} finished "
-                f"trial(s) in {plan.campaign.folder}; nothing new ran (raise max_trials to run "
-                "more, or start over with --overwrite)"
-            )
-        return found
-    # Each worker packs at most its share of the trials: one worker must not take them all.
-    share = -(-plan.planned_trials() // args.workers)
-    pool = LocalPool(
+    found = search_with_workers(
+        plan,
         args.workers,
-        address,
-        [args.campaign, *_override_flags(args), "--max-pack", str(share)],
-        plan.campaign.folder / disk.ENGINE_FOLDER / "workers",
+        lambda: [args.campaign, *_override_flags(args)],
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        print_line=_say,
     )
-    started = pool.start()
-    if not args.quiet:
-        for line in chief.header([f"workers: {args.workers} on this machine, chief at {address}"]):
-            _say(line)
-        for line in started:
-            _say(line)
-    try:
-        return chief.run(pool)
-    finally:
-        pool.stop()
+    if found.ran == 0 and found.records and not args.quiet:
+        _say(
+            f"campaign {plan.campaign.name!r} already has {len(found.records)} finished "
+            f"trial(s) in {plan.campaign.folder}; nothing new ran (raise max_trials to run "
+            "more, or start over with --overwrite)"
+        )
+    return found
 
 
 def _finish(found: Any, args: argparse.Namespace) -> int:
@@ -253,7 +234,14 @@ def _worker(args: argparse.Namespace) -> int:
 
     campaign = _campaign(args)
     check_worker_campaign(campaign, args.campaign)  # before the data and Keras: refused at once
-    dataset = _campaign_data(campaign)
+    if args.data is not None:  # the chief's own arrays (a Python search's in-memory data)
+        from pathlib import Path
+
+        from tuner.distributed.shared_data import load_saved_dataset
+
+        dataset = load_saved_dataset(Path(args.data))
+    else:
+        dataset = _campaign_data(campaign)
     import_keras_quietly()
     from tuner import loop
     from tuner.distributed.worker import run_worker
@@ -513,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--id", help="this worker's name (default: host name and process id)")
     worker.add_argument(
         "--max-pack", type=_integer, metavar="N", help="train at most N trials as one model"
+    )
+    worker.add_argument(
+        "--data",
+        metavar="FILE.npz",
+        help="train on the chief's data as `tuner.search(..., workers=N)` saves it "
+        "(the campaign's dataset key is then not read)",
     )
     worker.set_defaults(parser=worker, handler=_worker)
 
