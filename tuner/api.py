@@ -344,8 +344,9 @@ def _pack_size(
     pack = min(pack, plan.planned_trials())
     if pack <= 1:
         return 1, None
-    how = "auto" if campaign.pack == "auto" else "pack"
-    return pack, f"packing: up to {pack} trials of one architecture train as one model ({how})"
+    from tuner import console
+
+    return pack, console.packing_note(pack, "auto" if campaign.pack == "auto" else "pack")
 
 
 def _n_params(plan: Plan, entries: dict[str, Any]) -> int:
@@ -459,9 +460,11 @@ def _check_workers(workers: int, model: Any, callbacks: Sequence[Any]) -> None:
         )
     module = getattr(model, "__module__", None)
     qualname = getattr(model, "__qualname__", None) or repr(model)
-    if module is None or module == "__main__" or getattr(
-        sys.modules.get(module), qualname, None
-    ) is not model:
+    if (
+        module is None
+        or module == "__main__"
+        or getattr(sys.modules.get(module), qualname, None) is not model
+    ):
         where = (
             "in __main__ (this script or notebook)"
             if module == "__main__"

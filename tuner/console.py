@@ -141,7 +141,7 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
 
     ``[ 3/20] trial 2  val_accuracy=0.9611  best 0.9722 (#1)  0.9s  eta 0:14`` then the trial's
     tuned values (``lr=8.3e-03 units=96 opt=adam``). A trial trained in a pack of N says so
-    after its duration (``0.2s x8``). When the width is short the duration (then the pack
+    after its duration (``0.2s x8``; the header's `packing_note` says what that means). When the width is short the duration (then the pack
     size), then the best so far, then the eta give way to the tuned values, and the values
     that still do not fit end in "...". A failed trial says ``FAILED: <first line of its
     error>`` instead of its score, clipped to the room left.
@@ -198,6 +198,15 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
 
 
 # --------------------------------------------------------------------------- header
+
+
+def packing_note(pack: int, how: str) -> str:
+    """The header's line on packed trials, which also says (once) what the ``x8`` after a
+    progress line's time means. `how`: ``auto`` or ``pack`` (the setting that chose `pack`)."""
+    return (
+        f"packing: up to {pack} trials of one architecture train at once, as one model "
+        f'({how}); "x{pack}" after a trial\'s time: it trained in a pack of {pack} trials'
+    )
 
 
 def _rate(value: Any) -> str:
