@@ -131,11 +131,27 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
     return factory
 
 
+def value_spans(hyperparameters: kt.HyperParameters | None) -> dict[str, list[Any]]:
+    """The values each numeric hyperparameter of a space may take: a range's ends, or a
+    choice's values (what decides how progress lines write it)."""
+    spans: dict[str, list[Any]] = {}
+    for hp in [] if hyperparameters is None else hyperparameters.space:
+        if isinstance(hp, kt.engine.hyperparameters.Choice):
+            spans[hp.name] = list(hp.values)
+        elif isinstance(hp, (kt.engine.hyperparameters.Float, kt.engine.hyperparameters.Int)):
+            spans[hp.name] = [hp.min_value, hp.max_value]
+    return spans
+
+
 def progress_printer(
-    plan: Plan, store: Store, print_line: Callable[[str], None]
+    plan: Plan,
+    store: Store,
+    print_line: Callable[[str], None],
+    hyperparameters: kt.HyperParameters | None = None,
 ) -> Callable[[TrialOutcome], None]:
     """Called with each trial's outcome once it is saved: prints its progress line (the
-    trials done, the best so far, the time left)."""
+    trials done, the best so far, the time left). `hyperparameters`: the oracle's space,
+    read at every line (it may grow), so a hyperparameter is written alike in every line."""
     from tuner import console
 
     started, total = time.perf_counter(), plan.planned_trials()
@@ -164,6 +180,7 @@ def progress_printer(
                     eta_s=eta,
                     tuned=plan.tuned,
                     pack_size=outcome.pack_size,
+                    formats=console.value_formats(value_spans(hyperparameters)),
                 )
             )
         )
@@ -291,7 +308,9 @@ def run_plan(
         oracle,
         executor,
         store,
-        on_trial_end=None if quiet else progress_printer(plan, store, print_line),
+        on_trial_end=None
+        if quiet
+        else progress_printer(plan, store, print_line, oracle.hyperparameters),
     )
     found = Results(
         campaign=campaign,
