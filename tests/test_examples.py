@@ -18,3 +18,19 @@ def test_own_model_example_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert "class names: ['setosa', 'versicolor', 'virginica']" in capsys.readouterr().out
     assert (tmp_path / "results" / "iris_python" / "preprocessing.json").is_file()
     assert (tmp_path / "results" / "iris_cli" / "trials.csv").is_file()
+
+
+def test_the_readmes_campaign_commands_leave_the_committed_results_alone():
+    # `tuner search experiments/quickstart.toml` (and lr-find, and tuner.search on the file)
+    # run from the project root rewrote the committed results/quickstart/; only
+    # `make reference` may, with --results-dir results.
+    from tuner.campaign import load_campaign
+
+    root = EXAMPLES.parent
+    committed = {p.parent.resolve() for p in (root / "results").glob("*/trials.csv")}
+    assert committed  # the reference results this guards
+    for path in sorted((root / "experiments").glob("*.toml")):
+        folder = (root / load_campaign(path).folder).resolve()
+        assert folder not in committed, f"{path.name} writes into committed {folder}"
+    makefile = (root / "Makefile").read_text()
+    assert "search experiments/quickstart.toml --results-dir results --overwrite" in makefile
