@@ -222,3 +222,49 @@ def test_results_of_a_folder_with_someone_elses_trials_csv_is_one_line_and_exit_
         "(it has no rank, trial_id, status, score columns); give `tuner results` a campaign's "
         "results folder, or the name of one under --results-dir."
     ]
+
+
+TWO_OUTPUTS = """
+import keras
+
+
+def build(hp):
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(hp.Choice("units", [4, 8])), keras.layers.Dense(2)]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+"""
+
+
+@pytest.mark.slow
+def test_a_builder_whose_output_does_not_fit_the_classes_stops_with_one_line(tmp_path, capsys):
+    # It stopped with TensorFlow's 19-21 lines (a loss kernel, a label value, a stack).
+    (tmp_path / "twoout.py").write_text(TWO_OUTPUTS)
+    path = write_campaign(
+        tmp_path, model="twoout:build", objective="val_loss", space={"units": [4, 8]}
+    )
+    assert cli.main(["search", str(path), "--quiet"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "tuner: failed: trial 0: model 'twoout:build' outputs 2 value(s) per sample, but the "
+        "data has 3 classes: its last layer needs 3 units (e.g. keras.layers.Dense(3, "
+        'activation="softmax")); every trial would fail the same way.'
+    ]
+
+
+def test_output_mismatch_explains_only_too_few_class_outputs():
+    import keras
+
+    from tuner.datasets import DataSpec
+    from tuner.execution.output_fit import output_mismatch
+
+    def model(units):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+
+    three = DataSpec("multiclass", (4,), 3)
+    assert "outputs 2 value(s) per sample, but the data has 3 classes" in output_mismatch(
+        model(2), three, object()
+    )
+    assert output_mismatch(model(3), three, object()) is None
+    assert output_mismatch(model(1), DataSpec("binary", (4,), 1), object()) is None
+    assert output_mismatch(model(2), DataSpec("regression", (4,), 1), object()) is None
