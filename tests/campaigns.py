@@ -25,3 +25,22 @@ def write_campaign(folder: Path, **fields) -> Path:
     path = folder / f"{data['name']}.toml"
     path.write_text(tomli_w.dumps(data))
     return path
+
+
+def tiny_build(hp):
+    """A user's builder, importable by name (worker processes import it): one hidden layer."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(hp.Choice("units", [4, 8]), activation="relu"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(hp.Float("lr", 1e-3, 1e-1, sampling="log")),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model

@@ -66,7 +66,10 @@ def test_run_plan_packs_by_default_and_pack_1_turns_it_off(monkeypatch, tmp_path
 
     executor, lines = _executor_of(monkeypatch, tmp_path / "a")
     assert isinstance(executor, PackedExecutor) and executor.max_pack == 4  # max_trials
-    assert "packing: up to 4 trials of one architecture train as one model (auto)" in lines
+    assert (
+        "packing: up to 4 trials of one architecture train at once, as one model (auto); "
+        '"x4" after a trial\'s time: it trained in a pack of 4 trials'
+    ) in lines
     executor, _ = _executor_of(monkeypatch, tmp_path / "b", pack=3, max_trials=10)
     assert isinstance(executor, PackedExecutor) and executor.max_pack == 3
     executor, lines = _executor_of(monkeypatch, tmp_path / "c", pack=1)

@@ -174,3 +174,97 @@ def test_search_ends_with_a_table_that_fits_80_columns(tmp_path, capsys, monkeyp
     assert table[0].split()[:3] == ["rank", "trial_id", "val_accuracy"]
     assert "status" not in table[0] and "error" not in table[0]  # all completed, no errors
     assert len(table) >= 3 and all(len(line) <= 80 for line in table), table
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (
+            ["search", "c.toml", "--max-trials", "abc"],
+            "--max-trials: expected an integer, but got 'abc'",
+        ),
+        (["search", "c.toml", "--epochs", "2.5"], "--epochs: expected an integer, but got '2.5'"),
+        (["search", "c.toml", "--workers", "two"], "--workers: expected an integer, but got 'two'"),
+        (
+            ["chief", "c.toml", "--heartbeat-timeout", "soon"],
+            "--heartbeat-timeout: expected a number, but got 'soon'",
+        ),
+        (["lr-find", "c.toml", "--start-lr", "x"], "--start-lr: expected a number, but got 'x'"),
+        (["results", "name", "--top", "ten"], "--top: expected an integer, but got 'ten'"),
+    ],
+)
+def test_a_non_numeric_value_of_a_numeric_flag_is_one_line_and_exit_2(argv, expected, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"tuner: error: {expected}\n" and captured.out == ""
+
+
+def test_an_unknown_option_is_one_line_naming_where_the_options_are(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["search", "c.toml", "--max-trails", "3"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "tuner: error: unrecognized arguments: --max-trails 3 "
+        "(`tuner search --help` lists the options)"
+    ]
+
+
+def test_results_of_a_folder_with_someone_elses_trials_csv_is_one_line_and_exit_2(tmp_path, capsys):
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "trials.csv").write_text("id,accuracy\n1,0.5\n")
+    assert cli.main(["results", "theirs", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"tuner: error: {tmp_path / 'theirs' / 'trials.csv'} is not a table of tuner trials "
+        "(it has no rank, trial_id, status, score columns); give `tuner results` a campaign's "
+        "results folder, or the name of one under --results-dir."
+    ]
+
+
+TWO_OUTPUTS = """
+import keras
+
+
+def build(hp):
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(hp.Choice("units", [4, 8])), keras.layers.Dense(2)]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    return model
+"""
+
+
+@pytest.mark.slow
+def test_a_builder_whose_output_does_not_fit_the_classes_stops_with_one_line(tmp_path, capsys):
+    # It stopped with TensorFlow's 19-21 lines (a loss kernel, a label value, a stack).
+    (tmp_path / "twoout.py").write_text(TWO_OUTPUTS)
+    path = write_campaign(
+        tmp_path, model="twoout:build", objective="val_loss", space={"units": [4, 8]}
+    )
+    assert cli.main(["search", str(path), "--quiet"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "tuner: failed: trial 0: model 'twoout:build' outputs 2 value(s) per sample, but the "
+        "data has 3 classes: its last layer needs 3 units (e.g. keras.layers.Dense(3, "
+        'activation="softmax")); every trial would fail the same way.'
+    ]
+
+
+def test_output_mismatch_explains_only_too_few_class_outputs():
+    import keras
+
+    from tuner.datasets import DataSpec
+    from tuner.execution.output_fit import output_mismatch
+
+    def model(units):
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(units)])
+
+    three = DataSpec("multiclass", (4,), 3)
+    assert "outputs 2 value(s) per sample, but the data has 3 classes" in output_mismatch(
+        model(2), three, object()
+    )
+    assert output_mismatch(model(3), three, object()) is None
+    assert output_mismatch(model(1), DataSpec("binary", (4,), 1), object()) is None
+    assert output_mismatch(model(2), DataSpec("regression", (4,), 1), object()) is None

@@ -419,3 +419,58 @@ def test_a_chief_with_no_workers_left_says_so(tmp_path):
         "command to resume"
     )
     assert (tmp_path / "results" / "alone" / "trials.csv").is_file()
+
+
+def test_python_workers_need_a_count_no_callbacks_and_a_builder_workers_can_import(tmp_path):
+    import keras
+
+    from tests.campaigns import tiny_build
+    from tuner.errors import ConfigError
+
+    def local_build(hp):
+        return tiny_build(hp)
+
+    x, y = [[0.0] * 4] * 6, [0, 1, 2] * 2
+    cases = [
+        (dict(model=tiny_build, workers=0), "workers must be at least 1, but got 0"),
+        (
+            dict(model=tiny_build, workers=2, callbacks=[keras.callbacks.History()]),
+            "callbacks= run in this process, but with workers=",
+        ),
+        (dict(model=local_build, workers=2), "local_build is defined where a worker cannot"),
+        (dict(model=kt.HyperModel(), workers=2), "got a HyperModel instance"),
+    ]
+    for arguments, message in cases:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            api.search(x=x, y=y, results_dir=str(tmp_path), **arguments)
+    assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+@pytest.mark.slow
+def test_python_search_with_two_workers_trains_in_memory_data_in_both(tmp_path):
+    import numpy as np
+
+    from tests.campaigns import tiny_build
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4)).astype("float32")
+    y = np.array(["setosa", "versicolor", "virginica"])[np.argmax(x[:, :3], axis=1)]
+    space = {"units": [4, 8], "lr": {"min": 1e-3, "max": 1e-1, "sampling": "log"}}
+    settings = dict(name="mem", max_trials=4, epochs=2, seed=1, standardize=True, space=space)
+    found = api.search(tiny_build, x, y, results_dir=str(tmp_path / "pair"), workers=2, **settings)
+    assert found.ran == 4 and sorted(found.table["status"]) == ["completed"] * 4
+    assert found.class_names == ["setosa", "versicolor", "virginica"]
+    logs = tmp_path / "pair" / "mem" / ".engine" / "workers"
+    ran = [
+        int(line.split(": ")[1].split()[0])
+        for name in ("worker0", "worker1")
+        for line in (logs / f"{name}.log").read_text().splitlines()
+        if line.startswith(f"{name}: ")
+    ]
+    assert len(ran) == 2 and sum(ran) == 4, ran  # both workers asked, every trial ran once
+    # The workers trained on this process's arrays, split and standardised as here.
+    alone = api.search(tiny_build, x, y, results_dir=str(tmp_path / "alone"), **settings)
+    both, one = found.table.set_index("trial_id"), alone.table.set_index("trial_id")
+    for column in ("units", "lr", "best_epoch"):
+        assert both[column].to_dict() == one[column].to_dict(), column
+    assert np.allclose(both["score"].sort_index(), one["score"].sort_index(), atol=1e-6)

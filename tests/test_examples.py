@@ -34,3 +34,19 @@ def test_keras_tuner_guide_port_searches_the_guides_builder(tmp_path, monkeypatc
     assert len(table) == 3 and table["lr"].nunique() == 3  # the builder's own space, searched
     # A layer's width is shown only for the trials that have that layer.
     assert (table["units_2"].isna() == (table["num_layers"] < 3)).all()
+
+
+def test_the_readmes_campaign_commands_leave_the_committed_results_alone():
+    # `tuner search experiments/quickstart.toml` (and lr-find, and tuner.search on the file)
+    # run from the project root rewrote the committed results/quickstart/; only
+    # `make reference` may, with --results-dir results.
+    from tuner.campaign import load_campaign
+
+    root = EXAMPLES.parent
+    committed = {p.parent.resolve() for p in (root / "results").glob("*/trials.csv")}
+    assert committed  # the reference results this guards
+    for path in sorted((root / "experiments").glob("*.toml")):
+        folder = (root / load_campaign(path).folder).resolve()
+        assert folder not in committed, f"{path.name} writes into committed {folder}"
+    makefile = (root / "Makefile").read_text()
+    assert "search experiments/quickstart.toml --results-dir results --overwrite" in makefile

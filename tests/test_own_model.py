@@ -12,7 +12,7 @@ import pytest
 from tests.campaigns import write_campaign
 from tuner import api, cli
 from tuner.campaign import Campaign
-from tuner.errors import ConfigError, Fatal
+from tuner.errors import ConfigError, Fatal, NothingNewRan
 
 BUILDERS = textwrap.dedent("""
     import keras
@@ -192,7 +192,7 @@ def test_tuning_the_regression_loss_ranks_by_a_common_metric(tmp_path):
 def test_finished_campaign_says_nothing_new_ran_and_reopens(tmp_path):
     path = write_campaign(tmp_path, max_trials=2)
     found = api.search(path)
-    with pytest.warns(UserWarning, match="nothing new ran"):
+    with pytest.warns(NothingNewRan, match="nothing new ran"):
         again = api.search(path)
     assert again.ran == 0 and len(again.records) == 2
     best = found.best_hyperparameters

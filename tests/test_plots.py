@@ -388,16 +388,25 @@ def test_range_axes_span_the_searched_space_not_the_values_seen(small):
     assert best[1, 1] == pytest.approx((64 - 8) / 504)
 
 
-def test_every_choice_is_a_category_even_one_never_tried(small):
+def test_every_choice_is_on_the_axis_even_one_never_tried(small):
     table, _ = small
     space = {"opt": ["adam", "sgd", "rmsprop"], "units": [64, 16, 32, 128]}
     ax = hyperparameter_vs_score(table, "opt", space=space)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["adam", "sgd", "rmsprop"]
     assert ax.get_xlim() == (-0.6, 2.6)
+    # A numeric choice was jittered categories 0..3 under ticks 16, 32, 64, 128: evenly spaced,
+    # as on a log axis, where the axis was not one. Now a numeric axis, the choices its ticks.
     ax = hyperparameter_vs_score(table, "units", space=space)
+    assert ax.get_xscale() == "linear"  # 128 / 16 = 8: no more than a factor of 10
     assert [t.get_text() for t in ax.get_xticklabels()] == ["16", "32", "64", "128"]
-    x = ax.collections[0].get_offsets()[:, 0]  # best first: 64, 32, 16 units
-    assert np.round(x).tolist() == [2, 1, 0]
+    assert ax.get_xticks().tolist() == [16, 32, 64, 128]
+    x = ax.collections[0].get_offsets()[:, 0]  # best first: 64, 32, 16 units, not jittered
+    assert x.tolist() == [64, 32, 16]
+    wide = {"units": [8, 16, 32, 64, 128, 256]}
+    ax = hyperparameter_vs_score(table, "units", space=wide)
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "units (log scale)"
+    assert ax.get_xticks().tolist() == [8, 16, 32, 64, 128, 256]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["8", "16", "32", "64", "128", "256"]
     fig = Figure()
     ax = parallel_coordinates(table, ["opt"], fig.add_subplot(), space=space)
     assert [t.get_text() for t in ax.texts][:3] == ["adam", "sgd", "rmsprop"]

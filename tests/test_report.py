@@ -187,3 +187,34 @@ def test_hparams_callbacks_need_tensorflow_importable_whatever_the_backend(monke
     with pytest.raises(ConfigError, match="needs TensorFlow"):
         hparams_callbacks("unused", "1", {}, ["loss"])
     assert not tf_backend.available()
+
+
+def test_report_table_shows_rank_score_and_metrics_first_and_lists_fixed_settings():
+    records = [
+        TrialRecord(
+            str(i),
+            "completed",
+            {"fixed": 5, "optimizer": "adam", "units": 8 * (i + 1), "lr": 10.0 ** -(i + 1)},
+            {"loss": [0.5], "val_loss": [0.6], "val_accuracy": [0.9 - i / 10]},
+            score=0.9 - i / 10,
+            best_epoch=1,
+            epochs_run=3,
+            duration_s=1.0 + i,
+            n_params=100,
+        )
+        for i in range(3)
+    ]
+    table = ranked_table(records, objective="val_accuracy", direction="max")
+    view = CampaignView("c", table, None, "val_accuracy", "max", {}, {"name": "c"})
+    text = render_report(view, [], top=5)
+    head = re.search(r"<thead><tr>(.*?)</tr></thead>", text).group(1)
+    columns = re.findall(r"<th[^>]*>([^<]*)</th>", head)
+    assert columns[:3] == ["rank", "trial_id", "score"]
+    metrics, tuned = columns[3:6], columns[6:8]
+    assert set(metrics) == {"loss", "val_loss", "val_accuracy"} and tuned == ["units", "lr"]
+    assert "fixed" not in columns and "optimizer" not in columns
+    assert columns.index("duration_s") > columns.index("lr")
+    assert (
+        "Fixed settings (the same in every trial): <code>fixed = 5</code>, "
+        "<code>optimizer = adam</code>." in text
+    )

@@ -254,9 +254,56 @@ def test_to_markdown_formats_floats_compactly_and_escapes_pipes():
     df = pd.DataFrame({"x": [0.123456789, 12345.678, float("nan")], "s": ["a|b", "c\nd", None]})
     lines = to_markdown(df).splitlines()
     assert lines[1] == "| ---: | --- |"
-    assert lines[2] == "| 0.1235 | a\\|b |"
+    # 0.1235 beside 1.235e+04 mixed two notations: a column that needs one uses it throughout.
+    assert lines[2] == "| 1.235e-01 | a\\|b |"
     assert lines[3] == "| 1.235e+04 | c d |"
     assert lines[4] == "|  |  |"
+    plain = to_markdown(pd.DataFrame({"lr": [0.05, 0.5]})).splitlines()
+    assert plain[2:] == ["| 0.05 |", "| 0.5 |"]  # plain decimals suit both: as before
+
+
+def test_a_hyperparameter_column_spanning_decades_has_one_notation_everywhere():
+    # A choice of learning rates [0.001, 0.01, 1] (TOML's 1 is a whole number) wrote
+    # 1.0e-03, 0.01 and 1 side by side.
+    from tuner import console
+
+    table = pd.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "trial_id": ["0", "1", "2"],
+            "score": [0.9, 0.8, 0.7],
+            "learning_rate": [0.001, 0.01, 1],
+            "units": [8, 16, 32],
+        }
+    )
+    rows = format_table(table, "table").splitlines()[1:]
+    assert [row.split()[3] for row in rows] == ["1.000e-03", "1.000e-02", "1.000e+00"]
+    assert [row.split(" | ")[3] for row in to_markdown(table).splitlines()[2:]] == [
+        "1.000e-03",
+        "1.000e-02",
+        "1.000e+00",
+    ]
+    text = console.final_table(table, objective="val_accuracy", width=80).splitlines()
+    assert [line.split()[3] for line in text[1:4]] == ["1.00e-03", "1.00e-02", "1.00e+00"]
+    formats = console.value_formats({"learning_rate": [0.001, 0.01, 1], "units": [8, 32]})
+    assert formats == {"learning_rate": ".1e"}
+    lines = [
+        console.progress_line(
+            console.ProgressEvent(
+                record=TrialRecord(str(i), "completed", {"learning_rate": lr}, score=0.5),
+                done=i + 1,
+                total=3,
+                best=None,
+                objective="val_accuracy",
+                elapsed_s=1.0,
+                eta_s=1.0,
+                tuned=["learning_rate"],
+                formats=formats,
+            )
+        )
+        for i, lr in enumerate([0.001, 0.01, 1])
+    ]
+    assert [line.split()[-1] for line in lines] == ["lr=1.0e-03", "lr=1.0e-02", "lr=1.0e+00"]
 
 
 CHILD = textwrap.dedent("""

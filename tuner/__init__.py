@@ -13,8 +13,11 @@ TensorFlow's start-up lines (see `tuner.quiet`).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
+del TYPE_CHECKING  # the namespace holds the public API only (private names aside)
 
 _EXPORTS = {
     "search": "tuner.api",
@@ -50,7 +53,14 @@ __all__ = sorted(_EXPORTS)
 _WITHOUT_KERAS = {"tuner.errors", "tuner.campaign", "tuner.results", "tuner.report"}
 
 
+def __dir__() -> list[str]:
+    """The public API (what tab completion offers), though its names are imported lazily."""
+    return list(__all__)
+
+
 def __getattr__(name: str) -> Any:
+    import importlib
+
     if name not in _EXPORTS:
         raise AttributeError(f"module 'tuner' has no attribute {name!r}")
     module = _EXPORTS[name]

@@ -3,8 +3,8 @@ place that composes the plan, the folder, the oracle, the executor and the store
 
 from __future__ import annotations
 
+import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +15,7 @@ import keras_tuner as kt
 import numpy as np
 import pandas as pd
 
-from tuner import backends
+from tuner import backends, errors
 from tuner.campaign import Campaign, from_saved, load_campaign
 from tuner.errors import ConfigError
 from tuner.execution import PackedExecutor, SequentialExecutor, TrialOutcome
@@ -131,11 +131,27 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
     return factory
 
 
+def value_spans(hyperparameters: kt.HyperParameters | None) -> dict[str, list[Any]]:
+    """The values each numeric hyperparameter of a space may take: a range's ends, or a
+    choice's values (what decides how progress lines write it)."""
+    spans: dict[str, list[Any]] = {}
+    for hp in [] if hyperparameters is None else hyperparameters.space:
+        if isinstance(hp, kt.engine.hyperparameters.Choice):
+            spans[hp.name] = list(hp.values)
+        elif isinstance(hp, (kt.engine.hyperparameters.Float, kt.engine.hyperparameters.Int)):
+            spans[hp.name] = [hp.min_value, hp.max_value]
+    return spans
+
+
 def progress_printer(
-    plan: Plan, store: Store, print_line: Callable[[str], None]
+    plan: Plan,
+    store: Store,
+    print_line: Callable[[str], None],
+    hyperparameters: kt.HyperParameters | None = None,
 ) -> Callable[[TrialOutcome], None]:
     """Called with each trial's outcome once it is saved: prints its progress line (the
-    trials done, the best so far, the time left)."""
+    trials done, the best so far, the time left). `hyperparameters`: the oracle's space,
+    read at every line (it may grow), so a hyperparameter is written alike in every line."""
     from tuner import console
 
     started, total = time.perf_counter(), plan.planned_trials()
@@ -164,6 +180,7 @@ def progress_printer(
                     eta_s=eta,
                     tuned=plan.tuned,
                     pack_size=outcome.pack_size,
+                    formats=console.value_formats(value_spans(hyperparameters)),
                 )
             )
         )
@@ -280,7 +297,9 @@ def run_plan(
         oracle,
         executor,
         store,
-        on_trial_end=None if quiet else progress_printer(plan, store, print_line),
+        on_trial_end=None
+        if quiet
+        else progress_printer(plan, store, print_line, oracle.hyperparameters),
     )
     if not is_client(oracle):  # with what trials declared along the way
         store.write_search_space(oracle.hyperparameters.get_config())
@@ -299,17 +318,26 @@ def run_plan(
         info=lr_info or {},
         stop_reason=stop_reason,
     )
-    if ran == 0 and store.records():
-        message = (
-            f"campaign {campaign.name!r} already has {len(store.records())} finished "
-            f"trial(s) in {campaign.folder}; nothing new ran (raise max_trials to run "
-            f"more, or start over with {overwrite_hint})"
-        )
-        if quiet:
-            warnings.warn(message, stacklevel=3)
-        else:
-            print_line(message)
+    _say_if_nothing_new(found, overwrite_hint, quiet, print_line)
     return found
+
+
+def _say_if_nothing_new(
+    found: Results, overwrite_hint: str, quiet: bool, print_line: Callable[[str], None]
+) -> None:
+    """A search that found its campaign finished says so: a line, or (quiet) a warning."""
+    if found.ran or not found.records:
+        return
+    campaign = found.campaign
+    message = (
+        f"campaign {campaign.name!r} already has {len(found.records)} finished "
+        f"trial(s) in {campaign.folder}; nothing new ran (raise max_trials to run "
+        f"more, or start over with {overwrite_hint})"
+    )
+    if quiet:
+        errors.warn(message, errors.NothingNewRan, stacklevel=4)
+    else:
+        print_line(message)
 
 
 def _pack_size(
@@ -332,8 +360,9 @@ def _pack_size(
     pack = min(pack, plan.planned_trials())
     if pack <= 1:
         return 1, None
-    how = "auto" if campaign.pack == "auto" else "pack"
-    return pack, f"packing: up to {pack} trials of one architecture train as one model ({how})"
+    from tuner import console
+
+    return pack, console.packing_note(pack, "auto" if campaign.pack == "auto" else "pack")
 
 
 def _n_params(plan: Plan, entries: dict[str, Any]) -> int:
@@ -362,6 +391,7 @@ def search(
     overwrite: bool = False,
     quiet: bool = True,
     print_line: Callable[[str], None] = print,
+    workers: int | None = None,
     **fields: Any,
 ) -> Results:
     """Run (or resume) a campaign, and return its `Results`.
@@ -380,6 +410,9 @@ def search(
     model, a `kt.HyperModel`, or a registry name such as ``"mlp"``. `fields` are any
     `Campaign` fields (name, objective, strategy, max_trials, epochs, seed, results_dir, ...).
     `callbacks` are Keras callbacks given to every trial's `fit` (a copy each).
+    `workers` runs the trials in that many worker processes on this machine, as
+    ``tuner search --workers N`` does (in-memory data is saved once into the results folder
+    for them; the builder must be importable by name, not defined in ``__main__``).
     """
     in_memory = not (
         model is None
@@ -399,6 +432,7 @@ def search(
             overwrite=overwrite,
             quiet=quiet,
             print_line=print_line,
+            workers=workers,
             fields=fields,
         )
 
@@ -415,8 +449,11 @@ def _search(
     overwrite: bool,
     quiet: bool,
     print_line: Callable[[str], None],
+    workers: int | None,
     fields: dict[str, Any],
 ) -> Results:
+    if workers is not None:
+        _check_workers(workers, model, callbacks)
     if isinstance(model, (Campaign, Path)) or (isinstance(model, str) and model.endswith(".toml")):
         if x is not None or y is not None or validation_data is not None:
             raise ConfigError(
@@ -442,9 +479,99 @@ def _search(
             model, x, y, validation_data, validation_split, space, fields
         )
         plan = make_plan(campaign, model=model, dataset=dataset)
+    if workers is not None:
+        return _search_with_workers(
+            plan, workers, overwrite=overwrite, quiet=quiet, print_line=print_line
+        )
     return run_plan(
         plan, overwrite=overwrite, quiet=quiet, print_line=print_line, callbacks=callbacks
     )
+
+
+def _check_workers(workers: int, model: Any, callbacks: Sequence[Any]) -> None:
+    """What `workers=` needs, checked before anything is loaded or written: a count, no
+    callbacks (they live in this process), and a builder a worker process can import."""
+    from tuner.distributed.local import check_workers
+
+    check_workers(workers, "workers")
+    if callbacks:
+        raise ConfigError(
+            "callbacks= run in this process, but with workers= every trial trains in a worker "
+            "process; leave out one of the two."
+        )
+    if model is None or isinstance(model, (str, Path, Campaign)):
+        return  # a name the worker resolves as this process did
+    way_out = (
+        "define it in a module (a .py file next to your script or notebook) and import it "
+        "from there"
+    )
+    if isinstance(model, kt.HyperModel):
+        raise ConfigError(
+            f"workers= needs a builder that worker processes can import by name, but got a "
+            f"{type(model).__name__} instance (its settings cannot reach them); pass the class "
+            f"{type(model).__name__} itself if it takes no arguments, or a build(hp) function: "
+            f"{way_out}."
+        )
+    module = getattr(model, "__module__", None)
+    qualname = getattr(model, "__qualname__", None) or repr(model)
+    if (
+        module is None
+        or module == "__main__"
+        or getattr(sys.modules.get(module), qualname, None) is not model
+    ):
+        where = (
+            "in __main__ (this script or notebook)"
+            if module == "__main__"
+            else "where a worker cannot import it by name"
+        )
+        raise ConfigError(
+            f"workers= needs a builder that worker processes can import by name, but "
+            f"{qualname} is defined {where}; {way_out}."
+        )
+
+
+def _search_with_workers(
+    plan: Plan, workers: int, *, overwrite: bool, quiet: bool, print_line: Callable[[str], None]
+) -> Results:
+    """The campaign's trials in `workers` local worker processes (a chief in this one), as
+    ``tuner search --workers N``. The workers read the campaign the folder saved and the
+    data this process holds (saved once into the folder), and import the builder from where
+    this process did."""
+    import os
+
+    from tuner.distributed.local import importable_root, search_with_workers, with_python_path
+    from tuner.distributed.shared_data import save_dataset
+
+    campaign = plan.campaign
+    folder = campaign.folder.resolve()
+    data = folder / disk.ENGINE_FOLDER / "workers" / "data.npz"
+
+    def worker_args() -> list[str]:
+        save_dataset(plan.dataset, data)
+        return [
+            str(folder / disk.CAMPAIGN_FILE),
+            "--results-dir",
+            str(folder.parent),
+            "--data",
+            str(data),
+        ]
+
+    module = campaign.model.partition(":")[0] if ":" in campaign.model else None
+    roots = [importable_root(module)] if module else []
+    if campaign.source_dir is not None:
+        roots.append(campaign.source_dir)
+    found: Results = search_with_workers(
+        plan,
+        workers,
+        worker_args,
+        overwrite=overwrite,
+        overwrite_hint="overwrite=True",
+        quiet=quiet,
+        print_line=print_line,
+        environ=with_python_path(os.environ, [Path.cwd(), *(r for r in roots if r)]),
+    )
+    _say_if_nothing_new(found, "overwrite=True", quiet, print_line)
+    return found
 
 
 def _model_label(model: Any) -> str:

@@ -23,6 +23,33 @@ DISTRIBUTION = "keras-hp-tuner"
 DEFAULT_PORT = 8470
 
 
+def _integer(text: str) -> int:
+    """A whole-number option's value; anything else is one line of argparse's error."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, but got {text!r}") from None
+
+
+def _number(text: str) -> float:
+    """A numeric option's value (``1e-7``, ``60``); anything else is one line of error."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, but got {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is one line on stderr (exit 2), as every
+    other bad input is, instead of the usage text followed by the error."""
+
+    def error(self, message: str) -> Any:
+        text = message.removeprefix("argument ")
+        if ": expected " not in text:  # argparse's own checks: say where the options are listed
+            text += f" (`{self.prog} --help` lists the options)"
+        self.exit(2, f"tuner: error: {text}\n")
+
+
 def _pack_value(text: str) -> int | str:
     """``--pack auto`` or ``--pack N``; the campaign's rule table judges the value."""
     try:
@@ -86,11 +113,10 @@ def _override_flags(args: argparse.Namespace) -> list[str]:
 
 
 def _search(args: argparse.Namespace) -> int:
-    if args.workers is not None and args.workers < 1:
-        raise ConfigError(
-            f"--workers must be at least 1, but got {args.workers}; leave it out to run "
-            "every trial in this process."
-        )
+    if args.workers is not None:
+        from tuner.distributed.local import check_workers
+
+        check_workers(args.workers, "--workers")
     campaign = _campaign(args)
     dataset = _campaign_data(campaign)
     import_keras_quietly()
@@ -108,41 +134,23 @@ def _search(args: argparse.Namespace) -> int:
 
 def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
     """A chief in this process and `args.workers` worker processes on this machine."""
-    from tuner.distributed import LOOPBACK, Address
-    from tuner.distributed.chief import Chief
-    from tuner.distributed.pool import LocalPool
-    from tuner.store import disk
+    from tuner.distributed.local import search_with_workers
 
-    chief = Chief(plan, Address(LOOPBACK, 0), quiet=args.quiet, print_line=_say)
-    address = chief.bind()
-    chief.start(overwrite=args.overwrite)
-    if chief.finished_before():
-        found = chief.run()
-        if not args.quiet:
-            _say(
-                f"campaign {plan.campaign.name!r} already has {len(found.records)} finished "
-                f"trial(s) in {plan.campaign.folder}; nothing new ran (raise max_trials to run "
-                "more, or start over with --overwrite)"
-            )
-        return found
-    # Each worker packs at most its share of the trials: one worker must not take them all.
-    share = -(-plan.planned_trials() // args.workers)
-    pool = LocalPool(
+    found = search_with_workers(
+        plan,
         args.workers,
-        address,
-        [args.campaign, *_override_flags(args), "--max-pack", str(share)],
-        plan.campaign.folder / disk.ENGINE_FOLDER / "workers",
+        lambda: [args.campaign, *_override_flags(args)],
+        overwrite=args.overwrite,
+        quiet=args.quiet,
+        print_line=_say,
     )
-    started = pool.start()
-    if not args.quiet:
-        for line in chief.header([f"workers: {args.workers} on this machine, chief at {address}"]):
-            _say(line)
-        for line in started:
-            _say(line)
-    try:
-        return chief.run(pool)
-    finally:
-        pool.stop()
+    if found.ran == 0 and found.records and not args.quiet:
+        _say(
+            f"campaign {plan.campaign.name!r} already has {len(found.records)} finished "
+            f"trial(s) in {plan.campaign.folder}; nothing new ran (raise max_trials to run "
+            "more, or start over with --overwrite)"
+        )
+    return found
 
 
 def _finish(found: Any, args: argparse.Namespace) -> int:
@@ -226,7 +234,14 @@ def _worker(args: argparse.Namespace) -> int:
 
     campaign = _campaign(args)
     check_worker_campaign(campaign, args.campaign)  # before the data and Keras: refused at once
-    dataset = _campaign_data(campaign)
+    if args.data is not None:  # the chief's own arrays (a Python search's in-memory data)
+        from pathlib import Path
+
+        from tuner.distributed.shared_data import load_saved_dataset
+
+        dataset = load_saved_dataset(Path(args.data))
+    else:
+        dataset = _campaign_data(campaign)
     check_worker_data(campaign, dataset, args.campaign)
     import_keras_quietly()
     from tuner import loop
@@ -413,9 +428,9 @@ def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
     """The campaign file and the settings a command line may override."""
     parser.add_argument("campaign", help="campaign file (TOML)")
     parser.add_argument("--strategy", choices=strategy_names())
-    parser.add_argument("--max-trials", type=int)
-    parser.add_argument("--epochs", type=int)
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--max-trials", type=_integer)
+    parser.add_argument("--epochs", type=_integer)
+    parser.add_argument("--seed", type=_integer)
     parser.add_argument("--results-dir")
     parser.add_argument(
         "--pack",
@@ -433,9 +448,7 @@ def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tuner", description="Hyperparameter tuning for Keras models."
-    )
+    parser = _Parser(prog="tuner", description="Hyperparameter tuning for Keras models.")
     parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -443,14 +456,14 @@ def build_parser() -> argparse.ArgumentParser:
     _campaign_arguments(search)
     search.add_argument("--overwrite", action="store_true", help="delete earlier results first")
     search.add_argument("--quiet", action="store_true", help="no progress lines")
-    search.add_argument("--top", type=int, default=10, help="rows of the final table")
+    search.add_argument("--top", type=_integer, default=10, help="rows of the final table")
     search.add_argument(
         "--workers",
-        type=int,
+        type=_integer,
         metavar="N",
         help="run the trials in N worker processes on this machine (a chief in this one)",
     )
-    search.set_defaults(handler=_search)
+    search.set_defaults(parser=search, handler=_search)
 
     chief = commands.add_parser(
         "chief",
@@ -468,22 +481,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chief.add_argument(
         "--heartbeat-timeout",
-        type=float,
+        type=_number,
         default=60.0,
         metavar="S",
         help="seconds without a call before a worker's trials go to another (default 60)",
     )
     chief.add_argument(
         "--worker-timeout",
-        type=float,
+        type=_number,
         default=600.0,
         metavar="S",
         help="seconds without any worker before the chief gives up (default 600)",
     )
     chief.add_argument("--overwrite", action="store_true", help="delete earlier results first")
     chief.add_argument("--quiet", action="store_true", help="no progress lines")
-    chief.add_argument("--top", type=int, default=10, help="rows of the final table")
-    chief.set_defaults(handler=_chief)
+    chief.add_argument("--top", type=_integer, default=10, help="rows of the final table")
+    chief.set_defaults(parser=chief, handler=_chief)
 
     worker = commands.add_parser(
         "worker",
@@ -495,9 +508,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--chief", required=True, metavar="HOST:PORT", help="the chief's address")
     worker.add_argument("--id", help="this worker's name (default: host name and process id)")
     worker.add_argument(
-        "--max-pack", type=int, metavar="N", help="train at most N trials as one model"
+        "--max-pack", type=_integer, metavar="N", help="train at most N trials as one model"
     )
-    worker.set_defaults(handler=_worker)
+    worker.add_argument(
+        "--data",
+        metavar="FILE.npz",
+        help="train on the chief's data as `tuner.search(..., workers=N)` saves it "
+        "(the campaign's dataset key is then not read)",
+    )
+    worker.set_defaults(parser=worker, handler=_worker)
 
     shown = commands.add_parser(
         "results",
@@ -512,7 +531,9 @@ def build_parser() -> argparse.ArgumentParser:
         "`compare A B ...` puts each campaign's best trial side by side",
     )
     shown.add_argument(
-        "--top", type=int, help="rows to show (default: 20 for table/markdown, all for csv/json)"
+        "--top",
+        type=_integer,
+        help="rows to show (default: 20 for table/markdown, all for csv/json)",
     )
     shown.add_argument("--format", choices=["table", "csv", "markdown", "json"], default="table")
     shown.add_argument("--results-dir", default="results")
@@ -522,17 +543,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild the engine's state and the tables from the per-trial records, "
         "saying what was damaged",
     )
-    shown.set_defaults(handler=_results)
+    shown.set_defaults(parser=shown, handler=_results)
 
     report = commands.add_parser(
         "report", help="draw the plots and write report.html into a results folder"
     )
     report.add_argument("name", metavar="NAME|DIR")
     report.add_argument(
-        "--top", type=int, default=20, help="rows of the ranked table in the report"
+        "--top", type=_integer, default=20, help="rows of the ranked table in the report"
     )
     report.add_argument("--results-dir", default="results")
-    report.set_defaults(handler=_report)
+    report.set_defaults(parser=report, handler=_report)
 
     lr = commands.add_parser(
         "lr-find",
@@ -549,11 +570,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="fix a hyperparameter of the model (repeatable); others take the "
         "campaign's fixed values or the builder's defaults",
     )
-    lr.add_argument("--start-lr", type=float, default=1e-7)
-    lr.add_argument("--end-lr", type=float, default=10.0)
-    lr.add_argument("--num-iter", type=int, default=100, help="batches to run at most")
+    lr.add_argument("--start-lr", type=_number, default=1e-7)
+    lr.add_argument("--end-lr", type=_number, default=10.0)
+    lr.add_argument("--num-iter", type=_integer, default=100, help="batches to run at most")
     lr.add_argument("--results-dir")
-    lr.set_defaults(handler=_lr_find)
+    lr.set_defaults(parser=lr, handler=_lr_find)
     return parser
 
 
@@ -575,7 +596,9 @@ def _repairs_as_lines(show: Callable[..., None]) -> Callable[..., None]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command's own parser, which names its --help
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _repairs_as_lines(warnings.showwarning)

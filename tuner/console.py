@@ -9,13 +9,14 @@ from __future__ import annotations
 import math
 import shutil
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from typing import Any
 
 import pandas as pd
 
+from tuner.results.render import number_format
 from tuner.trial import COMPLETED, TrialRecord
 
 ELLIPSIS = "..."
@@ -53,6 +54,9 @@ class ProgressEvent:
     eta_s: float | None
     tuned: list[str] = field(default_factory=list)
     pack_size: int = 1
+    # One format per tuned hyperparameter whose values need scientific notation
+    # (`value_formats`), so that every line writes it alike.
+    formats: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- small formats
@@ -117,10 +121,34 @@ def _counter(done: int, total: int | None) -> str:
     return f"[{done:>{len(str(total))}}/{total}]"
 
 
-def _tuned_text(hyperparameters: dict[str, Any], tuned: Sequence[str], room: int) -> str:
+def value_formats(spans: Mapping[str, Sequence[Any]]) -> dict[str, str]:
+    """Progress lines' format of each hyperparameter whose possible values (`spans`: a
+    range's ends, or a choice's values) need scientific notation: ``lr=1.0e-03`` and
+    ``lr=1.0e+00``, never ``lr=1`` beside ``lr=1.0e-03``."""
+    formats = {}
+    for name, values in spans.items():
+        spec = number_format(values, digits=2)
+        if spec is not None:
+            formats[name] = spec
+    return formats
+
+
+def _value_text(value: Any, spec: str | None) -> str:
+    if spec is not None and isinstance(value, Real) and not isinstance(value, bool):
+        return format(float(value), spec)
+    return compact_value(value)
+
+
+def _tuned_text(
+    hyperparameters: dict[str, Any],
+    tuned: Sequence[str],
+    room: int,
+    formats: dict[str, str] | None = None,
+) -> str:
     """As many ``name=value`` items as fit in `room` characters, "..." when some do not."""
+    formats = formats or {}
     items = [
-        f"{SHORT_NAMES.get(name, name)}={compact_value(hyperparameters[name])}"
+        f"{SHORT_NAMES.get(name, name)}={_value_text(hyperparameters[name], formats.get(name))}"
         for name in tuned
         if hyperparameters.get(name) is not None
     ]
@@ -141,10 +169,11 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
 
     ``[ 3/20] trial 2  val_accuracy=0.9611  best 0.9722 (#1)  0.9s  eta 0:14`` then the trial's
     tuned values (``lr=8.3e-03 units=96 opt=adam``). A trial trained in a pack of N says so
-    after its duration (``0.2s x8``). When the width is short the duration (then the pack
-    size), then the best so far, then the eta give way to the tuned values, and the values
-    that still do not fit end in "...". A failed trial says ``FAILED: <first line of its
-    error>`` instead of its score, clipped to the room left.
+    after its duration (``0.2s x8``; the header's `packing_note` says what that means). When
+    the width is short the duration (then the pack size), then the best so far, then the eta
+    give way to the tuned values, and the values that still do not fit end in "...". A failed
+    trial says ``FAILED: <first line of its error>`` instead of its score, clipped to the room
+    left. A hyperparameter with a format in `event.formats` is written in it.
     """
     record = event.record
     id_width = len(str(event.total)) if event.total is not None else 0
@@ -172,7 +201,7 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
         if failed
         else f"{clip(event.objective, 24)}={_score(record.score)}"
     )
-    tuned_all = _tuned_text(record.hyperparameters, event.tuned, 10**6)
+    tuned_all = _tuned_text(record.hyperparameters, event.tuned, 10**6, event.formats)
     # What the result and the tuned values ask for before the extras give way; a failure's
     # reason and the tuned values are cut to fit past that.
     need = min(len(result), 44) if failed else len(result)
@@ -193,11 +222,21 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
             extras.pop("timing" if drop == "pack" else drop, None)
     shown_result = clip(result, max(room, 0)) if failed else result
     core = clip(_SEP.join([head, shown_result, *rest]), width)
-    tuned = _tuned_text(record.hyperparameters, event.tuned, width - len(core) - len(_SEP))
+    room_left = width - len(core) - len(_SEP)
+    tuned = _tuned_text(record.hyperparameters, event.tuned, room_left, event.formats)
     return f"{core}{_SEP}{tuned}" if tuned else core
 
 
 # --------------------------------------------------------------------------- header
+
+
+def packing_note(pack: int, how: str) -> str:
+    """The header's line on packed trials, which also says (once) what the ``x8`` after a
+    progress line's time means. `how`: ``auto`` or ``pack`` (the setting that chose `pack`)."""
+    return (
+        f"packing: up to {pack} trials of one architecture train at once, as one model "
+        f'({how}); "x{pack}" after a trial\'s time: it trained in a pack of {pack} trials'
+    )
 
 
 def _rate(value: Any) -> str:
@@ -305,13 +344,15 @@ def _is_float(value: Any) -> bool:
 
 def _column_cells(column: str, values: pd.Series) -> list[str]:
     """The cells of one column; a column of floats shares one format so its points line up."""
-    floats = [float(v) for v in values if not _is_empty(v) and _is_float(v)]
-    if column in ("score", "duration_s") or not floats or len(floats) < values.notna().sum():
+    present = [v for v in values if not _is_empty(v)]
+    numbers = [v for v in present if isinstance(v, Real) and not isinstance(v, bool)]
+    floats = [float(v) for v in numbers if _is_float(v)]
+    # Whole numbers among floats (a choice of [0.001, 0.01, 1]) are written as the floats are.
+    if column in ("score", "duration_s") or not floats or len(numbers) < len(present):
         return [_cell(column, v) for v in values]
-    if any(v != 0 and not 1e-2 <= abs(v) < 1e5 for v in floats if math.isfinite(v)):
-        spec = ".2e"
-    else:
-        decimals = [len(f"{v:.3g}".partition(".")[2]) for v in floats if math.isfinite(v)]
+    spec = number_format(numbers, digits=3)
+    if spec is None:
+        decimals = [len(f"{float(v):.3g}".partition(".")[2]) for v in numbers]
         spec = f".{min(max(decimals, default=0), 4)}f"
     return ["" if _is_empty(v) else format(float(v), spec) for v in values]
 

@@ -9,7 +9,9 @@ the campaign (the CLI exits 1; finished trials are kept).
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Iterable
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -23,6 +25,26 @@ class FailedTrial(Exception):
 class Fatal(RuntimeError):
     """A failure that would repeat in every trial (a builder that cannot build, a metric that is
     never logged, too many failures in a row): the campaign stops. The CLI exits 1."""
+
+
+class NothingNewRan(UserWarning):
+    """A search of a campaign that had already run all its trials: nothing new ran."""
+
+
+def warn(message: str, category: type[Warning] = UserWarning, stacklevel: int = 1) -> None:
+    """`warnings.warn` (filters apply to `category` as usual), shown as the one line
+    ``tuner: warning: <message>`` instead of Python's source path, category and source line:
+    what a notebook or terminal user should read is the message."""
+    original = warnings.formatwarning
+
+    def plain(message: Any, *args: Any, **kwargs: Any) -> str:
+        return f"tuner: warning: {message}\n"
+
+    warnings.formatwarning = plain
+    try:
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
+    finally:
+        warnings.formatwarning = original
 
 
 # The name earlier releases exported for the campaign-stopping failure.

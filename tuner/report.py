@@ -130,16 +130,42 @@ def _image_html(path: Path) -> str:
     )
 
 
-def _report_columns(shown: pd.DataFrame) -> pd.DataFrame:
-    """Drop what says nothing in these rows, so the table fits a laptop screen."""
-    drop = [c for c in shown.columns if c.startswith(INTERNAL_PREFIX)]
+_LEADING = ["rank", "trial_id", "score"]
+
+
+def _report_columns(
+    shown: pd.DataFrame, table: pd.DataFrame, history: pd.DataFrame | None
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The top rows' table, what matters first: rank, score and metrics, then the tuned
+    hyperparameters, then the trials' bookkeeping; and the hyperparameters that are the same
+    in every trial of `table` (shown as a list of fixed settings instead of columns).
+    What says nothing in these rows is left out, so the table fits a laptop screen."""
+    hps, metrics = split_columns(table, history)
+    fixed = {}
+    if len(table) > 1:
+        fixed = {h: table[h].iloc[0] for h in hps if table[h].nunique(dropna=False) <= 1}
+    drop = [c for c in shown.columns if c.startswith(INTERNAL_PREFIX)] + list(fixed)
     if (shown["status"] == "completed").all():
         drop.append("status")
     if shown["epochs_run"].nunique() <= 1:
         drop.append("epochs_run")
     if not shown["error"].notna().any():
         drop.append("error")
-    return shown.drop(columns=drop)
+    kept = [c for c in shown.columns if c not in drop]
+    first = [c for c in _LEADING if c in kept] + [c for c in metrics if c in kept]
+    tuned = [c for c in hps if c in kept]
+    rest = [c for c in kept if c not in first and c not in tuned]
+    return shown[first + tuned + rest], fixed
+
+
+def _fixed_html(fixed: dict[str, Any]) -> str:
+    if not fixed:
+        return ""
+    items = ", ".join(
+        f"<code>{html.escape(str(k))} = {html.escape(format_cell(v))}</code>"
+        for k, v in fixed.items()
+    )
+    return f'<p class="note">Fixed settings (the same in every trial): {items}.</p>'
 
 
 def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) -> str:
@@ -163,7 +189,7 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
             f"epoch {format_cell(best['best_epoch'])})"
         )
     statuses = list(table.head(top)["status"])
-    shown = _report_columns(table.head(top))
+    shown, fixed = _report_columns(table.head(top), table, history)
     classes = [
         "best" if i == 0 and status == "completed" else ("failed" if status != "completed" else "")
         for i, status in enumerate(statuses)
@@ -181,6 +207,7 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
 <p class="facts">{" &middot; ".join(facts)}</p>
 <h2>Top {len(shown)} trials</h2>
 {_html_table(shown, row_classes=classes)}
+{_fixed_html(fixed)}
 <p class="note">The full table is <code>trials.csv</code> in this folder; per-epoch values are in <code>history.csv</code>.</p>
 <h2>Hyperparameter importance</h2>
 {_importance_html(importance)}

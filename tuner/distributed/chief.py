@@ -131,7 +131,11 @@ class Chief:
         the tables hold every trial finished until then."""
         assert self.store is not None
         report = (
-            None if self.quiet else api.progress_printer(self.plan, self.store, self.print_line)
+            None
+            if self.quiet
+            else api.progress_printer(
+                self.plan, self.store, self.print_line, self.oracle.hyperparameters
+            )
         )
         ran = 0
         last_call = self.clock()

@@ -24,6 +24,7 @@ from tuner.execution.callbacks import (
     StopOnDivergence,
     early_stopping,
 )
+from tuner.execution.output_fit import output_mismatch
 from tuner.model_reuse import CompiledModels
 from tuner.pipeline import InputPipeline
 from tuner.space import values_as_written
@@ -244,6 +245,9 @@ class SequentialExecutor:
                 # Failing before the first epoch ends, with no trial done yet, is a failure
                 # of the model or the data (a wrong output shape, a bad loss): it would repeat.
                 if history.epochs == 0 and not context.any_completed and not _is_skip(error):
+                    mismatch = output_mismatch(fresh, self.pipeline.dataset.spec, self.hypermodel)
+                    if mismatch is not None:
+                        raise Fatal(f"trial {trial.trial_id}: {mismatch}") from error
                     raise Fatal(
                         f"trial {record.trial_id} failed before its first epoch ended; "
                         f"every trial would fail the same way. {record.error}"

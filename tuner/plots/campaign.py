@@ -27,7 +27,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 
 from tuner.errors import ConfigError
 from tuner.plots.view import CampaignView, score_label
@@ -131,7 +131,8 @@ class AxisInfo:
 
     `categories` lists every category in axis order (None for a numeric axis, which spans
     `low`..`high`, log-scaled when `log`). `searched` is True when the span comes from the
-    campaign's ``[space]`` rather than from the values seen.
+    campaign's ``[space]`` rather than from the values seen. `ticks` are the values a numeric
+    choice offers (and any tried outside it), labelled where they lie on the numeric axis.
     """
 
     name: str
@@ -141,6 +142,11 @@ class AxisInfo:
     log: bool = False
     integer: bool = False
     searched: bool = False
+    ticks: tuple[float, ...] | None = None
+
+    @property
+    def tick_labels(self) -> list[str]:
+        return [_label(t) for t in self.ticks or ()]
 
     def positions(self, values: Sequence[Any] | pd.Series) -> np.ndarray:
         """Data coordinates of `values` (a category's index for categories); NaN where missing."""
@@ -194,6 +200,8 @@ def axis_info(
     """
     seen = values.dropna()
     choices = entry.get("values") if isinstance(entry, Mapping) else entry
+    if isinstance(choices, list) and choices and all(_is_number(c) for c in choices):
+        return _numeric_choice_axis(name, choices, seen, log)
     if isinstance(choices, list):
         labels = list(dict.fromkeys(_label(c) for c in choices))
         if all(_is_number(c) for c in choices):
@@ -219,6 +227,30 @@ def axis_info(
     scaled = infer_log(values) if log is None else log
     return AxisInfo(
         name, None, low, high, log=scaled and low > 0, integer=pd.api.types.is_integer_dtype(values)
+    )
+
+
+def _numeric_choice_axis(
+    name: str, choices: list[Any], seen: pd.Series, log: bool | None
+) -> AxisInfo:
+    """A choice of numbers (batch_size = [16, 32, 64]) on a numeric axis, its values as the
+    ticks: evenly spaced labels would read as a log axis where the values are not, and hide
+    how far apart they are. Log-scaled when the values are positive and span more than a
+    factor of 10 (or as `log` says)."""
+    tried = pd.to_numeric(seen, errors="coerce").dropna()
+    ticks = sorted({float(c) for c in choices} | {float(v) for v in tried})
+    low, high = ticks[0], ticks[-1]
+    scaled = (low > 0 and high / low > 10) if log is None else log
+    integer = all(isinstance(c, (int, np.integer)) or float(c).is_integer() for c in ticks)
+    return AxisInfo(
+        name,
+        None,
+        low,
+        high,
+        log=scaled and low > 0,
+        integer=integer,
+        searched=True,
+        ticks=tuple(ticks),
     )
 
 
@@ -396,7 +428,8 @@ def hyperparameter_vs_score(
     trials are crosses along the bottom edge at the value they tried.
 
     The x axis spans what `space` (the campaign's ``[space]``) searched, see `axis_info`.
-    Categories sit at integer positions with a little horizontal jitter. With
+    Categories sit at integer positions with a little horizontal jitter; a choice of numbers
+    is a numeric axis (log beyond a factor of 10) with its values as the ticks. With
     ``legend=False`` the caller places the legend (e.g. once under a grid of these).
     """
     info = hyperparameter_info(table, name, space=space, log=log, seed=seed)
@@ -411,6 +444,9 @@ def hyperparameter_vs_score(
         ax.set_xscale("log")
     elif axis.integer:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if axis.ticks is not None:  # a numeric choice: its values, where they lie
+        ax.set_xticks(list(axis.ticks), axis.tick_labels)
+        ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlim(*axis.limits())
     ax.scatter(info.x, info.scores, s=22, color=SCORE_COLOR, alpha=0.6, label="trial")
     if info.best is not None:
@@ -479,6 +515,8 @@ def parallel_coordinates(
     for x, axis in zip(xs, axes):
         if axis.categories is not None:
             ticks = list(zip(axis.unit(axis.categories), axis.categories))
+        elif axis.ticks is not None:
+            ticks = list(zip(axis.unit(axis.ticks), axis.tick_labels))
         else:
             ends = (axis.low, axis.high) if axis.high > axis.low else (axis.low,)
             ticks = list(zip(axis.unit(ends), (f"{v:.3g}" for v in ends)))

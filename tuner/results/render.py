@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from numbers import Integral, Real
 from typing import Any
 
@@ -32,6 +32,41 @@ def format_cell(value: Any, max_width: int | None = None) -> str:
     return text
 
 
+def _is_float(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, (bool, Integral))
+
+
+def number_format(values: Iterable[Any], digits: int = 3) -> str | None:
+    """The one format for a column of numbers that needs scientific notation, so that its
+    values never mix ``1.0e-03``, ``0.01`` and ``1``: ``.{digits - 1}e`` when the column holds a
+    float and a nonzero value below 0.01 or from 1e5 on, or values 3 decades or more apart;
+    None when plain decimals suit every value (columns of whole numbers always)."""
+    numbers = [v for v in values if isinstance(v, Real) and not isinstance(v, bool)]
+    if not any(_is_float(v) for v in numbers):
+        return None
+    sizes = [abs(float(v)) for v in numbers if math.isfinite(float(v)) and float(v) != 0]
+    if not sizes:
+        return None
+    low, high = min(sizes), max(sizes)
+    if low < 1e-2 or high >= 1e5 or high / low >= 1e3:
+        return f".{digits - 1}e"
+    return None
+
+
+def column_cells(values: Sequence[Any], max_width: int | None = None) -> list[str]:
+    """The cells of one column (`format_cell`), in scientific notation throughout when
+    `number_format` says the column needs it."""
+    spec = number_format(values, digits=4)
+    if spec is None:
+        return [format_cell(v, max_width) for v in values]
+    return [
+        format(float(v), spec)
+        if isinstance(v, Real) and not isinstance(v, bool) and not math.isnan(float(v))
+        else format_cell(v, max_width)
+        for v in values
+    ]
+
+
 def _is_numeric(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
@@ -47,9 +82,9 @@ def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
     header = [escape(str(c)) for c in df.columns]
     align = ["---:" if _is_numeric(df[c]) else "---" for c in df.columns]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
-    for row in df.itertuples(index=False, name=None):
-        cells = [escape(format_cell(v, max_width)) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
+    columns = [column_cells(list(df.iloc[:, i]), max_width) for i in range(df.shape[1])]
+    for row in zip(*columns, strict=True) if columns else ():
+        lines.append("| " + " | ".join(escape(cell) for cell in row) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -57,7 +92,7 @@ def format_table(df: pd.DataFrame, fmt: str) -> str:
     """Render `df` as ``table`` (fixed-width text), ``csv``, ``markdown`` or ``json`` (records)."""
     if fmt == "table":
         text = pd.DataFrame(
-            {c: [format_cell(v) for v in df[c]] for c in df.columns}, columns=df.columns
+            {c: column_cells(list(df[c])) for c in df.columns}, columns=df.columns
         ).to_string(index=False)
         return text + "\n"
     if fmt == "csv":

@@ -502,9 +502,21 @@ def _read_csv(folder: Path, filename: str) -> pd.DataFrame:
         ) from None
 
 
+# The columns every trials.csv we write has (`device` came later: older tables lack it).
+REQUIRED_COLUMNS = ("rank", "trial_id", "status", "score")
+
+
 def load(name_or_path: str | Path, results_dir: str | Path = "results") -> pd.DataFrame:
     """The ranked trials table (``trials.csv``) of a campaign name or results folder."""
-    table = _read_csv(resolve_folder(name_or_path, results_dir), TRIALS_FILE)
+    folder = resolve_folder(name_or_path, results_dir)
+    table = _read_csv(folder, TRIALS_FILE)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table]
+    if missing:
+        raise ConfigError(
+            f"{folder / TRIALS_FILE} is not a table of tuner trials (it has no "
+            f"{', '.join(missing)} column{'s' if len(missing) > 1 else ''}); give `tuner "
+            "results` a campaign's results folder, or the name of one under --results-dir."
+        )
     for column in ("rank", "best_epoch"):
         if column in table:
             table[column] = table[column].astype("Int64")
