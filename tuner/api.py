@@ -3,12 +3,12 @@ place that composes the plan, the folder, the oracle, the executor and the store
 
 from __future__ import annotations
 
-import time
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import keras
 import keras_tuner as kt
@@ -18,7 +18,7 @@ import pandas as pd
 from tuner import backends
 from tuner.campaign import Campaign, from_saved, load_campaign
 from tuner.errors import ConfigError
-from tuner.execution import PackedExecutor, SequentialExecutor, TrialOutcome
+from tuner.execution import PackedExecutor, SequentialExecutor
 from tuner.execution.pack_size import auto_pack_size
 from tuner.loop import (
     Plan,
@@ -35,6 +35,9 @@ from tuner.pipeline import InputPipeline
 from tuner.store import DiskStore, SharedDiskStore, Store, disk
 from tuner.strategies import create_oracle
 from tuner.trial import TrialRecord
+
+if TYPE_CHECKING:
+    from tuner.progress import Progress
 
 
 @dataclass
@@ -132,43 +135,14 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
 
 
 def progress_printer(
-    plan: Plan, store: Store, print_line: Callable[[str], None]
-) -> Callable[[TrialOutcome], None]:
+    plan: Plan, store: Store, print_line: Callable[[str], None], terminal: TextIO | None = None
+) -> Progress:
     """Called with each trial's outcome once it is saved: prints its progress line (the
-    trials done, the best so far, the time left)."""
-    from tuner import console
+    trials done, the best so far, the time left); its `epoch` draws the live line of trials
+    training together, in place on `terminal` (None: an occasional plain line)."""
+    from tuner.progress import Progress
 
-    started, total = time.perf_counter(), plan.planned_trials()
-    done_before = len(store.records())
-    # A batch's records are all saved before the first is reported: the line of each trial
-    # counts, and ranks, only the trials reported before it.
-    shown = {r.trial_id for r in store.records()}
-
-    def report(outcome: TrialOutcome) -> None:
-        record = outcome.record
-        shown.add(record.trial_id)
-        done = len(shown)
-        best = next((r for r in store.ranked() if r.trial_id in shown), None)
-        elapsed = time.perf_counter() - started
-        ran = done - done_before
-        eta = elapsed / ran * max(total - done, 0) if ran else None
-        print_line(
-            console.progress_line(
-                console.ProgressEvent(
-                    record=record,
-                    done=done,
-                    total=total,
-                    best=best,
-                    objective=plan.campaign.objective,
-                    elapsed_s=elapsed,
-                    eta_s=eta,
-                    tuned=plan.tuned,
-                    pack_size=outcome.pack_size,
-                )
-            )
-        )
-
-    return report
+    return Progress(plan, store, print_line, terminal=terminal)
 
 
 def build_oracle(plan: Plan, entries: dict[str, Any]) -> kt.Oracle:
@@ -255,8 +229,11 @@ def run_plan(
     quiet: bool = True,
     print_line: Callable[[str], None] = print,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    terminal: TextIO | None = None,
 ) -> Results:
-    """Claim the folder, resolve learning_rate = "auto", and run the campaign's trials."""
+    """Claim the folder, resolve learning_rate = "auto", and run the campaign's trials.
+    `terminal`: where the live line of a training pack is redrawn in place (None: it comes
+    as an occasional plain line through `print_line`)."""
     campaign = plan.campaign
     claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint)
     entries, lr_info = resolve_auto_learning_rate(campaign, plan.dataset, plan.hypermodel)
@@ -287,12 +264,18 @@ def run_plan(
                 f"resuming {campaign.name!r}: {len(store.records())} trial(s) already "
                 f"finished in {campaign.folder}"
             )
-    ran = run_trials(
-        oracle,
-        executor,
-        store,
-        on_trial_end=None if quiet else progress_printer(plan, store, print_line),
-    )
+    progress = None if quiet else progress_printer(plan, store, print_line, terminal)
+    try:
+        ran = run_trials(
+            oracle,
+            executor,
+            store,
+            on_trial_end=progress,
+            on_epoch=None if progress is None else progress.epoch,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
     found = Results(
         campaign=campaign,
         records=store.records(),
@@ -409,8 +392,14 @@ def search(
             model, x, y, validation_data, validation_split, space, fields
         )
         plan = make_plan(campaign, model=model, dataset=dataset)
+    terminal = sys.stdout if print_line is print and sys.stdout.isatty() else None
     return run_plan(
-        plan, overwrite=overwrite, quiet=quiet, print_line=print_line, callbacks=callbacks
+        plan,
+        overwrite=overwrite,
+        quiet=quiet,
+        print_line=print_line,
+        callbacks=callbacks,
+        terminal=terminal,
     )
 
 

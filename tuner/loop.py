@@ -10,9 +10,10 @@ unchanged.
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,8 @@ from tuner.builders import resolve_builder
 from tuner.builders.mlp import MLPHyperModel
 from tuner.campaign import Campaign, changed_fields, from_saved
 from tuner.datasets import Dataset, load_campaign_data
-from tuner.errors import ConfigError, Fatal
-from tuner.execution import Executor, TrialContext, TrialOutcome, trials_per_run
+from tuner.errors import ConfigError, Fatal, Interrupted
+from tuner.execution import Executor, PackEpoch, TrialContext, TrialOutcome, trials_per_run
 from tuner.space import (
     AUTO_LEARNING_RATE,
     RUNNER_SETTINGS,
@@ -363,6 +364,7 @@ def run_trials(
     tuner_id: str = CHIEF,
     on_trial_begin: Callable[[kt.engine.trial.Trial], None] | None = None,
     on_trial_end: Callable[[TrialOutcome], None] | None = None,
+    on_epoch: Callable[[PackEpoch], None] | None = None,
     backoff: Backoff | None = None,
 ) -> int:
     """Run trials until the oracle says STOPPED; return how many ran in this call.
@@ -375,7 +377,11 @@ def run_trials(
     trial. A batch that is interrupted leaves its unfinished trials ongoing in the oracle's
     saved state; KerasTuner's ``reload`` queues them to run again, under their own ids: those
     whose record was saved end with it, the others train again, and the store keeps one
-    record per id, so none is counted twice."""
+    record per id, so none is counted twice. An executor that trains a batch in steps (one
+    pack after another) hands over each step's outcomes as it ends
+    (`TrialContext.save_outcomes`): they are saved, told and reported then. `on_epoch` gets
+    each epoch's report of trials training together. Ctrl-C raises `Interrupted`, saying which
+    trials' training was lost and how many finished trials are kept."""
     backoff = backoff or Backoff()
     wanted = trials_per_run(executor)
     ran = 0
@@ -392,34 +398,68 @@ def run_trials(
         if on_trial_begin is not None:
             for trial in trials:
                 on_trial_begin(trial)
+        # A trial whose record was saved before the last process stopped, but that the oracle
+        # never saw end, is ended with that record: it does not train again.
+        saved = {r.trial_id: r for r in store.records()}
+        finished = [t for t in trials if t.trial_id in saved]
+        to_run = {t.trial_id: t for t in trials if t.trial_id not in saved}
+        ended: set[str] = set()
+        save_and_end = functools.partial(_save_and_end, oracle, store, to_run, ended, on_trial_end)
         context = TrialContext(
             keep_weights_beyond=store.entry_score(),
             keep_all_weights=store.keeps_parents,
             restore_parent=store.restore_parent,
             any_completed=store.best() is not None,
+            on_epoch=on_epoch or (lambda report: None),
+            save_outcomes=save_and_end,
         )
-        # A trial whose record was saved before the last process stopped, but that the oracle
-        # never saw end, is ended with that record: it does not train again.
-        saved = {r.trial_id: r for r in store.records()}
-        finished = [t for t in trials if t.trial_id in saved]
-        to_run = [t for t in trials if t.trial_id not in saved]
-        outcomes = executor.run(to_run, context) if to_run else []
-        if len(outcomes) != len(to_run):
-            raise Fatal(
-                f"the executor returned {len(outcomes)} outcome(s) for {len(to_run)} trial(s)"
-            )
-        for outcome in outcomes:
-            if outcome.record.device is None:  # this process's (a worker's own) device
-                outcome.record.device = backends.device()
-            store.save_outcome(outcome)
-        store.flush()
-        for trial in finished:
-            _end(oracle, store, trial, TrialOutcome(saved[trial.trial_id]), on_trial_end)
-        for trial, outcome in zip(to_run, outcomes):
-            _end(oracle, store, trial, outcome, on_trial_end)
-            ran += 1
+        training: list[str] = []
+        try:
+            for trial in finished:
+                _end(oracle, store, trial, TrialOutcome(saved[trial.trial_id]), on_trial_end)
+            training = list(to_run)
+            outcomes = executor.run(list(to_run.values()), context) if to_run else []
+            if len(outcomes) != len(to_run):
+                raise Fatal(
+                    f"the executor returned {len(outcomes)} outcome(s) for {len(to_run)} trial(s)"
+                )
+            save_and_end(outcomes)
+        except KeyboardInterrupt as stop:
+            raise _interrupted(stop, training, store) from None
+        finally:
+            ran += len(ended)
     store.flush()
     return ran
+
+
+def _save_and_end(
+    oracle: Any,
+    store: Store,
+    trials: Mapping[str, kt.engine.trial.Trial],
+    ended: set[str],
+    on_trial_end: Callable[[TrialOutcome], None] | None,
+    outcomes: Sequence[TrialOutcome],
+) -> None:
+    """Save the outcomes not `ended` yet, flush the tables, then end each of their `trials`."""
+    fresh = [o for o in outcomes if o.record.trial_id not in ended]
+    for outcome in fresh:
+        if outcome.record.device is None:  # this process's (a worker's own) device
+            outcome.record.device = backends.device()
+        store.save_outcome(outcome)
+    store.flush()
+    for outcome in fresh:
+        ended.add(outcome.record.trial_id)
+        _end(oracle, store, trials[outcome.record.trial_id], outcome, on_trial_end)
+
+
+def _interrupted(stop: KeyboardInterrupt, running: list[str], store: Store) -> Interrupted:
+    """Ctrl-C during a batch, as what it cost: the trials that were training (the executor's
+    `Interrupted` names them; else every trial of the batch) less those whose records were
+    saved, and the finished trials kept."""
+    lost = stop.lost if isinstance(stop, Interrupted) else running
+    epoch = stop.epoch if isinstance(stop, Interrupted) else None
+    saved = {r.trial_id for r in store.records()}
+    return Interrupted([t for t in lost if t not in saved], epoch=epoch, kept=len(saved))
 
 
 def _end(
