@@ -71,4 +71,3 @@ def test_ctrl_c_in_a_pack_says_what_is_lost_and_keeps_the_finished_pack(tmp_path
     after = {r.trial_id: r.history for r in disk.read_records(folder)}
     assert sorted(after) == ["0", "1", "2", "3"]
     assert {t: after[t] for t in first} == kept
-
