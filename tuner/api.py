@@ -4,11 +4,10 @@ place that composes the plan, the folder, the oracle, the executor and the store
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import keras
 import keras_tuner as kt
@@ -18,7 +17,7 @@ import pandas as pd
 from tuner import backends, errors
 from tuner.campaign import Campaign, from_saved, load_campaign
 from tuner.errors import ConfigError
-from tuner.execution import PackedExecutor, SequentialExecutor, TrialOutcome
+from tuner.execution import PackedExecutor, SequentialExecutor
 from tuner.execution.pack_size import auto_pack_size
 from tuner.loop import (
     Plan,
@@ -34,6 +33,9 @@ from tuner.space import CAMPAIGN_LABEL, PYTHON_LABEL, space_labelled
 from tuner.store import DiskStore, SharedDiskStore, Store, disk
 from tuner.strategies import is_client
 from tuner.trial import TrialRecord
+
+if TYPE_CHECKING:
+    from tuner.progress import Progress
 
 
 @dataclass
@@ -131,61 +133,21 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
     return factory
 
 
-def value_spans(hyperparameters: kt.HyperParameters | None) -> dict[str, list[Any]]:
-    """The values each numeric hyperparameter of a space may take: a range's ends, or a
-    choice's values (what decides how progress lines write it)."""
-    spans: dict[str, list[Any]] = {}
-    for hp in [] if hyperparameters is None else hyperparameters.space:
-        if isinstance(hp, kt.engine.hyperparameters.Choice):
-            spans[hp.name] = list(hp.values)
-        elif isinstance(hp, (kt.engine.hyperparameters.Float, kt.engine.hyperparameters.Int)):
-            spans[hp.name] = [hp.min_value, hp.max_value]
-    return spans
-
-
 def progress_printer(
     plan: Plan,
     store: Store,
     print_line: Callable[[str], None],
+    terminal: TextIO | None = None,
     hyperparameters: kt.HyperParameters | None = None,
-) -> Callable[[TrialOutcome], None]:
+) -> Progress:
     """Called with each trial's outcome once it is saved: prints its progress line (the
-    trials done, the best so far, the time left). `hyperparameters`: the oracle's space,
-    read at every line (it may grow), so a hyperparameter is written alike in every line."""
-    from tuner import console
+    trials done, the best so far, the time left); its `epoch` draws the live line of trials
+    training together, in place on `terminal` (None: an occasional plain line).
+    `hyperparameters`: the oracle's space, read at every line (it may grow), so a
+    hyperparameter is written alike in every line."""
+    from tuner.progress import Progress
 
-    started, total = time.perf_counter(), plan.planned_trials()
-    done_before = len(store.records())
-    # A batch's records are all saved before the first is reported: the line of each trial
-    # counts, and ranks, only the trials reported before it.
-    shown = {r.trial_id for r in store.records()}
-
-    def report(outcome: TrialOutcome) -> None:
-        record = outcome.record
-        shown.add(record.trial_id)
-        done = len(shown)
-        best = next((r for r in store.ranked() if r.trial_id in shown), None)
-        elapsed = time.perf_counter() - started
-        ran = done - done_before
-        eta = elapsed / ran * max(total - done, 0) if ran else None
-        print_line(
-            console.progress_line(
-                console.ProgressEvent(
-                    record=record,
-                    done=done,
-                    total=total,
-                    best=best,
-                    objective=plan.campaign.objective,
-                    elapsed_s=elapsed,
-                    eta_s=eta,
-                    tuned=plan.tuned,
-                    pack_size=outcome.pack_size,
-                    formats=console.value_formats(value_spans(hyperparameters)),
-                )
-            )
-        )
-
-    return report
+    return Progress(plan, store, print_line, terminal=terminal, hyperparameters=hyperparameters)
 
 
 def build_oracle(plan: Plan, entries: dict[str, Any]) -> kt.Oracle:
@@ -259,8 +221,11 @@ def run_plan(
     quiet: bool = True,
     print_line: Callable[[str], None] = print,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    terminal: TextIO | None = None,
 ) -> Results:
-    """Claim the folder, resolve learning_rate = "auto", and run the campaign's trials."""
+    """Claim the folder, resolve learning_rate = "auto", and run the campaign's trials.
+    `terminal`: where the live line of a training pack is redrawn in place (None: it comes
+    as an occasional plain line through `print_line`)."""
     campaign = plan.campaign
     claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=plan.dataset)
     entries, lr_info = plan.resolved_entries()
@@ -293,14 +258,22 @@ def run_plan(
                 f"resuming {campaign.name!r}: {len(store.records())} trial(s) already "
                 f"finished in {campaign.folder}"
             )
-    ran = run_trials(
-        oracle,
-        executor,
-        store,
-        on_trial_end=None
+    progress = (
+        None
         if quiet
-        else progress_printer(plan, store, print_line, oracle.hyperparameters),
+        else progress_printer(plan, store, print_line, terminal, oracle.hyperparameters)
     )
+    try:
+        ran = run_trials(
+            oracle,
+            executor,
+            store,
+            on_trial_end=progress,
+            on_epoch=None if progress is None else progress.epoch,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
     if not is_client(oracle):  # with what trials declared along the way
         store.write_search_space(oracle.hyperparameters.get_config())
     stop_reason = plan.stop_reason(len(store.records()))
@@ -483,8 +456,14 @@ def _search(
         return _search_with_workers(
             plan, workers, overwrite=overwrite, quiet=quiet, print_line=print_line
         )
+    terminal = sys.stdout if print_line is print and sys.stdout.isatty() else None
     return run_plan(
-        plan, overwrite=overwrite, quiet=quiet, print_line=print_line, callbacks=callbacks
+        plan,
+        overwrite=overwrite,
+        quiet=quiet,
+        print_line=print_line,
+        callbacks=callbacks,
+        terminal=terminal,
     )
 
 

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tuner.errors import ConfigError, Fatal
+from tuner.errors import ConfigError, Fatal, Interrupted
 from tuner.quiet import import_keras_quietly
 from tuner.strategies.registry import strategy_names
 
@@ -127,7 +127,12 @@ def _search(args: argparse.Namespace) -> int:
         found = _search_with_workers(plan, args)
     else:
         found = api.run_plan(
-            plan, overwrite=args.overwrite, overwrite_hint="--overwrite", quiet=args.quiet
+            plan,
+            overwrite=args.overwrite,
+            overwrite_hint="--overwrite",
+            quiet=args.quiet,
+            print_line=_say,
+            terminal=sys.stdout if sys.stdout.isatty() else None,
         )
     return _finish(found, args)
 
@@ -609,7 +614,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Fatal as error:
         print(f"tuner: failed: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except Interrupted as stop:  # during training: what was lost, what is kept
+        print(f"tuner: interrupted: {stop}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:  # no trial was training
         print(
             "tuner: interrupted; finished trials are kept, run the same command to resume",
             file=sys.stderr,

@@ -12,12 +12,15 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral, Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from tuner.results.render import number_format
 from tuner.trial import COMPLETED, TrialRecord
+
+if TYPE_CHECKING:
+    from tuner.execution.base import PackEpoch
 
 ELLIPSIS = "..."
 INTERNAL_PREFIX = "tuner/"
@@ -225,6 +228,41 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
     room_left = width - len(core) - len(_SEP)
     tuned = _tuned_text(record.hyperparameters, event.tuned, room_left, event.formats)
     return f"{core}{_SEP}{tuned}" if tuned else core
+
+
+def live_line(
+    report: PackEpoch,
+    *,
+    done: int,
+    total: int | None,
+    elapsed_s: float,
+    eta_s: float | None,
+    width: int = 80,
+) -> str:
+    """The line redrawn while trials train together, at most `width` characters.
+
+    ``[ 3/40] pack of 8, epoch 5/15  pack best 0.9611  elapsed 0:05  eta 0:32``: the trials
+    finished, the pack's size and epochs done, the best objective value any of its trials has
+    reached, the time since the campaign started and the time left for every planned trial.
+    A pack whose trials stopped early says ``(6 still training)``. When the width is short the
+    elapsed time, then the best, give way.
+    """
+    training = report.training
+    size = len(report.trial_ids)
+    still = f" ({training} still training)" if 0 < training < size else ""
+    head = f"{_counter(done, total)} pack of {size}, epoch {report.epoch}/{report.epochs}{still}"
+    extras = {
+        "best": f"pack best {_score(report.best)}" if report.best is not None else "pack best -",
+        "elapsed": f"elapsed {clock(elapsed_s)}",
+    }
+    if eta_s is not None:
+        extras["eta"] = f"eta {clock(eta_s)}"
+    for drop in ("elapsed", "best", ""):
+        line = _SEP.join([head, *extras.values()])
+        if len(line) <= width or not drop:
+            break
+        extras.pop(drop)
+    return clip(line, width)
 
 
 # --------------------------------------------------------------------------- header

@@ -3,14 +3,15 @@ package.
 
 Three kinds of failure, as in KerasTuner: `ConfigError` is bad input (nothing ran or was
 written; the CLI exits 2), `FailedTrial` ends one trial (the campaign goes on), `Fatal` stops
-the campaign (the CLI exits 1; finished trials are kept).
+the campaign (the CLI exits 1; finished trials are kept). `Interrupted` is Ctrl-C during
+training, saying what was lost and what is kept (the CLI exits 130).
 """
 
 from __future__ import annotations
 
 import difflib
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 
@@ -45,6 +46,41 @@ def warn(message: str, category: type[Warning] = UserWarning, stacklevel: int = 
         warnings.warn(message, category, stacklevel=stacklevel + 1)
     finally:
         warnings.formatwarning = original
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while trials trained: `lost` are the trials whose training stopped unfinished
+    (they train again from their first epoch on the next run), `epoch` how far they had got
+    (None: not known), `kept` how many finished trials are kept (None: not known yet)."""
+
+    def __init__(
+        self,
+        lost: Sequence[str],
+        *,
+        epoch: tuple[int, int] | None = None,
+        kept: int | None = None,
+    ):
+        super().__init__()
+        self.lost, self.epoch, self.kept = list(lost), epoch, kept
+
+    def __str__(self) -> str:
+        if not self.lost:
+            head = "no training was lost"
+        else:
+            reached = f" at epoch {self.epoch[0]} of {self.epoch[1]}" if self.epoch else ""
+            trials = (
+                f"trial {self.lost[0]}"
+                if len(self.lost) == 1
+                else f"the {len(self.lost)} trials of the running pack ({_ids(self.lost)})"
+            )
+            head = f"{trials} stopped{reached} and will train again from the start"
+        kept = "" if self.kept is None else f"; {self.kept} finished trial(s) are kept"
+        return f"{head}{kept}; run the same command to resume"
+
+
+def _ids(ids: Sequence[str], shown: int = 6) -> str:
+    text = ", ".join(ids[:shown])
+    return f"{text}, ..." if len(ids) > shown else text
 
 
 # The name earlier releases exported for the campaign-stopping failure.

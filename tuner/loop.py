@@ -10,9 +10,10 @@ unchanged.
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,8 @@ from tuner.builders import has_own_fit, resolve_builder
 from tuner.builders.mlp import MLPHyperModel
 from tuner.campaign import Campaign, changed_fields, from_saved
 from tuner.datasets import Dataset, load_campaign_data
-from tuner.errors import ConfigError, Fatal
-from tuner.execution import Executor, TrialContext, TrialOutcome, trials_per_run
+from tuner.errors import ConfigError, Fatal, Interrupted
+from tuner.execution import Executor, PackEpoch, TrialContext, TrialOutcome, trials_per_run
 from tuner.fingerprint import Fingerprint, data_changes, data_fingerprint
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.space import (
@@ -472,6 +473,7 @@ def run_trials(
     tuner_id: str = CHIEF,
     on_trial_begin: Callable[[kt.engine.trial.Trial], None] | None = None,
     on_trial_end: Callable[[TrialOutcome], None] | None = None,
+    on_epoch: Callable[[PackEpoch], None] | None = None,
     backoff: Backoff | None = None,
 ) -> int:
     """Run trials until the oracle says STOPPED; return how many ran in this call.
@@ -484,7 +486,11 @@ def run_trials(
     trial. A batch that is interrupted leaves its unfinished trials ongoing in the oracle's
     saved state; KerasTuner's ``reload`` queues them to run again, under their own ids: those
     whose record was saved end with it, the others train again, and the store keeps one
-    record per id, so none is counted twice."""
+    record per id, so none is counted twice. An executor that trains a batch in steps (one
+    pack after another) hands over each step's outcomes as it ends
+    (`TrialContext.save_outcomes`): they are saved, told and reported then. `on_epoch` gets
+    each epoch's report of trials training together. Ctrl-C raises `Interrupted`, saying which
+    trials' training was lost and how many finished trials are kept."""
     backoff = backoff or Backoff()
     wanted = trials_per_run(executor)
     ran = 0
@@ -501,38 +507,75 @@ def run_trials(
         if on_trial_begin is not None:
             for trial in trials:
                 on_trial_begin(trial)
-        context = TrialContext(
-            keep_weights_beyond=store.entry_score(),
-            keep_all_weights=store.keeps_parents,
-            restore_parent=store.restore_parent,
-            any_completed=store.best() is not None,
-        )
         # A trial whose record was saved before the last process stopped, but that the oracle
         # never saw end, is ended with that record: it does not train again. Records spell ids
         # as `canonical_id` does; the engine's may be padded ("07"), and a resumed campaign's
         # may mix widths (its max_trials changed).
         saved = {r.trial_id: r for r in store.records()}
         finished = [t for t in trials if canonical_id(t.trial_id) in saved]
-        to_run = [t for t in trials if canonical_id(t.trial_id) not in saved]
-        outcomes = executor.run(to_run, context) if to_run else []
-        if len(outcomes) != len(to_run):
-            raise Fatal(
-                f"the executor returned {len(outcomes)} outcome(s) for {len(to_run)} trial(s)"
-            )
-        for outcome in outcomes:
-            if outcome.record.device is None:  # this process's (a worker's own) device
-                outcome.record.device = backends.device()
-            store.save_outcome(outcome)
-        store.flush()
-        for trial in finished:
-            outcome = TrialOutcome(saved[canonical_id(trial.trial_id)])
-            _end(oracle, store, trial, outcome, on_trial_end)
-        for trial, outcome in zip(to_run, outcomes):
-            _end(oracle, store, trial, outcome, on_trial_end)
-            ran += 1
+        to_run = {
+            canonical_id(t.trial_id): t for t in trials if canonical_id(t.trial_id) not in saved
+        }
+        ended: set[str] = set()
+        save_and_end = functools.partial(_save_and_end, oracle, store, to_run, ended, on_trial_end)
+        context = TrialContext(
+            keep_weights_beyond=store.entry_score(),
+            keep_all_weights=store.keeps_parents,
+            restore_parent=store.restore_parent,
+            any_completed=store.best() is not None,
+            on_epoch=on_epoch or (lambda report: None),
+            save_outcomes=save_and_end,
+        )
+        training: list[str] = []
+        try:
+            for trial in finished:
+                outcome = TrialOutcome(saved[canonical_id(trial.trial_id)])
+                _end(oracle, store, trial, outcome, on_trial_end)
+            training = list(to_run)
+            outcomes = executor.run(list(to_run.values()), context) if to_run else []
+            if len(outcomes) != len(to_run):
+                raise Fatal(
+                    f"the executor returned {len(outcomes)} outcome(s) for {len(to_run)} trial(s)"
+                )
+            save_and_end(outcomes)
+        except KeyboardInterrupt as stop:
+            raise _interrupted(stop, training, store) from None
+        finally:
+            ran += len(ended)
     # No flush here: each batch flushed its own, and the caller flushes once more with why the
     # search stopped (a finished campaign run again writes nothing).
     return ran
+
+
+def _save_and_end(
+    oracle: Any,
+    store: Store,
+    trials: Mapping[str, kt.engine.trial.Trial],
+    ended: set[str],
+    on_trial_end: Callable[[TrialOutcome], None] | None,
+    outcomes: Sequence[TrialOutcome],
+) -> None:
+    """Save the outcomes not `ended` yet, flush the tables, then end each of their `trials`."""
+    fresh = [o for o in outcomes if o.record.trial_id not in ended]
+    for outcome in fresh:
+        if outcome.record.device is None:  # this process's (a worker's own) device
+            outcome.record.device = backends.device()
+        store.save_outcome(outcome)
+    store.flush()
+    for outcome in fresh:
+        ended.add(outcome.record.trial_id)
+        _end(oracle, store, trials[outcome.record.trial_id], outcome, on_trial_end)
+
+
+def _interrupted(stop: KeyboardInterrupt, running: list[str], store: Store) -> Interrupted:
+    """Ctrl-C during a batch, as what it cost: the trials that were training (the executor's
+    `Interrupted` names them; else every trial of the batch) less those whose records were
+    saved, and the finished trials kept."""
+    lost = stop.lost if isinstance(stop, Interrupted) else running
+    epoch = stop.epoch if isinstance(stop, Interrupted) else None
+    saved = {r.trial_id for r in store.records()}
+    unsaved = [canonical_id(t) for t in lost if canonical_id(t) not in saved]
+    return Interrupted(unsaved, epoch=epoch, kept=len(saved))
 
 
 def _end(

@@ -34,6 +34,27 @@ class TrialOutcome:
         return self.model
 
 
+@dataclass(frozen=True)
+class PackEpoch:
+    """An epoch of trials training together has ended (what a live progress line shows).
+
+    `trial_ids`: the pack's trials; `epoch`: epochs done, of `epochs`; `epochs_run` and
+    `epochs_left`: each trial's epochs trained so far and still to train (0 once it stopped);
+    `best`: the best objective value any of them has reached (None: none yet)."""
+
+    trial_ids: tuple[str, ...]
+    epoch: int
+    epochs: int
+    epochs_run: tuple[int, ...]
+    epochs_left: tuple[int, ...]
+    best: float | None
+
+    @property
+    def training(self) -> int:
+        """How many of the pack's trials are still training."""
+        return sum(1 for left in self.epochs_left if left > 0)
+
+
 @dataclass
 class TrialContext:
     """What an executor needs from the campaign for one batch of trials.
@@ -43,12 +64,20 @@ class TrialContext:
     weights of every trial (Hyperband parents). `restore_parent(model, parent_id)`: loads a
     promoted trial's parent weights and optimizer state into its model. `any_completed`:
     whether a trial of the campaign has completed, which tells a failure that will repeat from
-    one that will not."""
+    one that will not.
+
+    `on_epoch(report)`: called by an executor at the end of each epoch of trials training
+    together (a `PackEpoch`), for live progress. `save_outcomes(outcomes)`: called by an
+    executor that trains its trials in several steps (one pack after another) with the
+    outcomes of each step as it ends, so they are saved and reported before the next starts;
+    `run` still returns every outcome."""
 
     keep_weights_beyond: float | None = None
     keep_all_weights: bool = False
     restore_parent: Callable[[Any, str], None] = field(default=lambda model, trial_id: None)
     any_completed: bool = False
+    on_epoch: Callable[[PackEpoch], None] = field(default=lambda report: None)
+    save_outcomes: Callable[[Sequence[TrialOutcome]], None] = field(default=lambda outcomes: None)
 
 
 class Executor(Protocol):

@@ -10,6 +10,10 @@ floating-point operations and the dropout masks. The compiled step of one archit
 size is traced once and serves every later pack of it. Everything else goes through the
 sequential executor, as does every trial on a backend that cannot pack
 (`backends.packs_trials`: TensorFlow and JAX can).
+
+Each pack reports its epochs as they end (`TrialContext.on_epoch`) and hands its outcomes to
+the loop as soon as it ends (`TrialContext.save_outcomes`), so a batch of many packs is saved
+pack by pack. Ctrl-C raises `Interrupted`, naming the pack whose training is lost.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import functools
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -28,8 +32,8 @@ from tuner import backends
 from tuner.builders import has_own_fit
 from tuner.builders.packing import NotPackable, TowerTemplate, tower_settings
 from tuner.builders.stacked import NotStackable, StackedTowers
-from tuner.errors import ConfigError, Fatal
-from tuner.execution.base import TrialContext, TrialOutcome
+from tuner.errors import ConfigError, Fatal, Interrupted
+from tuner.execution.base import PackEpoch, TrialContext, TrialOutcome
 from tuner.execution.callbacks import (
     BestEpoch,
     History,
@@ -170,6 +174,7 @@ class PackedExecutor:
         self._stacks: OrderedDict[tuple[str, int], StackedTowers] = OrderedDict()
         self._orders: np.ndarray = np.zeros((0, 0), "int64")  # [epochs, samples], grown
         self._unpackable: set[str] = set()
+        self._reached: tuple[int, int] | None = None  # the running pack's epochs done, of all
 
     def packing_key(self, trial: kt.engine.trial.Trial) -> str | None:
         """The trial's pack (None: it trains alone)."""
@@ -202,13 +207,18 @@ class PackedExecutor:
         outcomes: dict[int, TrialOutcome] = {}
         for pack in self.packs(trials):
             chosen = [trials[i] for i in pack]
-            if len(chosen) == 1:
-                results = self.sequential.run(chosen, context)
-            else:
-                results = self.run_pack(chosen, context)
-            for i, outcome in zip(pack, results):
-                outcomes[i] = outcome
-                context.any_completed |= outcome.record.completed
+            self._reached = None
+            try:
+                if len(chosen) == 1:
+                    results = self.sequential.run(chosen, context)
+                else:
+                    results = self.run_pack(chosen, context)
+                for i, outcome in zip(pack, results):
+                    outcomes[i] = outcome
+                    context.any_completed |= outcome.record.completed
+                context.save_outcomes(results)
+            except KeyboardInterrupt:  # the loop leaves out those whose records were saved
+                raise Interrupted([t.trial_id for t in chosen], epoch=self._reached) from None
         return [outcomes[i] for i in range(len(trials))]
 
     # ------------------------------------------------------------------ one pack
@@ -269,8 +279,23 @@ class PackedExecutor:
         weights = _EpochWeights(stack)
         views = [_TowerView(weights, k) for k in range(len(trials))]
         towers = [_Tower(self.objective, self.early_stopping, context, view) for view in views]
+        ids = tuple(t.trial_id for t in trials)
+
+        def report(done: int) -> None:
+            self._reached = (done, epochs)
+            context.on_epoch(
+                PackEpoch(
+                    trial_ids=ids,
+                    epoch=done,
+                    epochs=epochs,
+                    epochs_run=tuple(t.history.epochs for t in towers),
+                    epochs_left=tuple(0 if t.stopped else epochs - done for t in towers),
+                    best=self._best_score(towers),
+                )
+            )
+
         try:
-            self._train(stack, towers, weights, epochs)
+            self._train(stack, towers, weights, epochs, report)
         except (ConfigError, Fatal):
             raise
         except Exception:  # the sequential executor tells each trial's failure apart
@@ -282,8 +307,21 @@ class PackedExecutor:
             for trial, hp, tower in zip(trials, hps, towers)
         ]
 
+    def _best_score(self, towers: list[_Tower]) -> float | None:
+        scores = [t.best.score for t in towers if t.best.score is not None]
+        best = None
+        for score in scores:
+            if best is None or self.objective.better_than(score, best):
+                best = score
+        return best
+
     def _train(
-        self, stack: StackedTowers, towers: list[_Tower], weights: _EpochWeights, epochs: int
+        self,
+        stack: StackedTowers,
+        towers: list[_Tower],
+        weights: _EpochWeights,
+        epochs: int,
+        report: Callable[[int], None] = lambda done: None,
     ) -> None:
         for epoch in range(epochs):
             logs = stack.train_epoch(self._epoch_order(epoch, epochs))
@@ -297,6 +335,7 @@ class PackedExecutor:
                 tower.end_epoch(epoch, {name: float(value[k]) for name, value in logs.items()})
                 if tower.stopped:
                     stack.freeze(k)
+            report(epoch + 1)
             if all(t.stopped for t in towers):
                 return
 
