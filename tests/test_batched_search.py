@@ -87,7 +87,8 @@ def test_keras_callbacks_keep_trials_one_model_each_and_the_header_says_so(monke
     )
     assert isinstance(executor, SequentialExecutor)
     assert "packing: off (callbacks: Keras callbacks run on one model a trial)" in lines
-    assert lines[-1].startswith("results: ")
+    assert lines[-2].startswith("results: ")  # the header's last line; then why it stopped
+    assert lines[-1].startswith("stopped after 0 trials")
 
 
 def test_progress_line_shows_the_pack_size():

@@ -7,6 +7,7 @@ campaign that runs fewer trials than asked says why.
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import keras_tuner as kt
@@ -255,8 +256,12 @@ def test_what_a_hypermodels_fit_declares_is_searched_and_may_be_named(builders, 
         name="fit_tuned",
         max_trials=6,
         epochs=1,
+        seed=4,  # KerasTuner draws each value from Random(seed + counter): some seeds repeat one
         space={"units": 16, "activation": "relu", "dropout": False, "shuffle": [True, False]},
     )
+    space = json.loads((found.folder / "search_space.json").read_text())
+    kinds = {h["config"]["name"]: h["class_name"] for h in space["space"]}
+    assert kinds["shuffle"] == kinds["normalize"] == "Boolean"
     assert set(found.table["shuffle"]) == {True, False}
     assert set(found.table["normalize"]) == {True, False}
 

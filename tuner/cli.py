@@ -244,10 +244,10 @@ def _worker(args: argparse.Namespace) -> int:
 
         from tuner.distributed.shared_data import load_saved_dataset
 
-        dataset = load_saved_dataset(Path(args.data))
+        dataset = load_saved_dataset(Path(args.data))  # the chief's by construction
     else:
         dataset = _campaign_data(campaign)
-    check_worker_data(campaign, dataset, args.campaign)
+        check_worker_data(campaign, dataset, args.campaign)
     import_keras_quietly()
     from tuner import loop
     from tuner.distributed.worker import run_worker
