@@ -44,8 +44,8 @@ def _campaign(tmp_path, **fields):
 
 def _executor_of(monkeypatch, tmp_path, **fields):
     """The executor run_plan builds, and its header, without training (the loop is stubbed)."""
-    from tuner import api
-    from tuner.loop import make_plan
+    from tuner import run
+    from tuner.plan import make_plan
 
     seen = {}
 
@@ -53,11 +53,11 @@ def _executor_of(monkeypatch, tmp_path, **fields):
         seen["executor"] = executor
         return 0
 
-    monkeypatch.setattr(api, "run_trials", no_trials)
+    monkeypatch.setattr(run, "run_trials", no_trials)
     lines: list[str] = []
     callbacks = fields.pop("callbacks", ())
     plan = make_plan(_campaign(tmp_path, **fields))
-    api.run_plan(plan, quiet=False, print_line=lines.append, callbacks=callbacks)
+    run.run_plan(plan, quiet=False, print_line=lines.append, callbacks=callbacks)
     return seen["executor"], lines
 
 

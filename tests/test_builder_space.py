@@ -294,7 +294,7 @@ def test_fewer_trials_than_asked_says_why_everywhere(builders, digits):
 def test_the_bundled_mlp_searches_its_curated_space_when_none_is_given():
     from tuner.builders.mlp import MLPHyperModel
     from tuner.campaign import Campaign
-    from tuner.loop import make_plan
+    from tuner.plan import make_plan
 
     plan = make_plan(Campaign(name="c", dataset="iris", max_samples=60, max_trials=3))
     assert isinstance(plan.hypermodel, MLPHyperModel)

@@ -386,7 +386,7 @@ def test_a_worker_killed_mid_trial_does_not_lose_or_hang_the_campaign(tmp_path, 
 def test_a_chief_with_no_workers_left_says_so(tmp_path):
     from tuner.distributed.chief import Chief
     from tuner.distributed.pool import LocalPool
-    from tuner.loop import make_plan
+    from tuner.plan import make_plan
 
     path = write_campaign(tmp_path, name="alone")
     lines: list[str] = []

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tuner import api, cli, loop
 from tuner.campaign import FIELDS
+from tuner.plan import Plan
 from tuner.space import check_space_against_builder
 
 MLP_NAMES = ["units", "n_layers", "dropout", "l2", "activation", "optimizer", "learning_rate"]
@@ -28,7 +29,7 @@ class Planned(Exception):
     """The plan passed and the folder was claimed: the campaign is valid."""
 
 
-def _stop_after_claim(plan: loop.Plan, **_: Any) -> Any:
+def _stop_after_claim(plan: Plan, **_: Any) -> Any:
     # Until make_plan calls it itself: the builder checked at the extremes of [space].
     check_space_against_builder(plan.hypermodel, plan.campaign.space, plan.campaign.model)
     loop.claim(plan.campaign)
@@ -95,7 +96,8 @@ def _files(folder: Path) -> set[Path]:
 
 @pytest.fixture(autouse=True)
 def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api, "run_plan", _stop_after_claim)
+    monkeypatch.setattr(api, "run_plan", _stop_after_claim)  # tuner.search's
+    monkeypatch.setattr("tuner.run.run_plan", _stop_after_claim)  # tuner search's
 
 
 @settings(

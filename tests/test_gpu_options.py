@@ -16,7 +16,8 @@ from tuner import api, backends, cli, tf_backend
 from tuner.builders.mlp import MLPHyperModel
 from tuner.campaign import changed_fields, from_dict, from_saved
 from tuner.errors import ConfigError, FailedTrial
-from tuner.loop import claim, packing_requested
+from tuner.loop import claim
+from tuner.plan import packing_requested
 from tuner.results.render import device_line, summary_markdown
 from tuner.store import disk
 from tuner.trial import TrialRecord

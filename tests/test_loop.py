@@ -403,7 +403,7 @@ def test_batches_are_of_even_size() -> None:
 def test_threads_zero_chooses_by_how_the_trials_train() -> None:
     from tuner.builders.mlp import MLPHyperModel
     from tuner.campaign import Campaign
-    from tuner.loop import threads_for
+    from tuner.plan import threads_for
 
     mlp = MLPHyperModel("multiclass", (8,), 3)
     campaign = Campaign(name="t", dataset="iris", objective="val_accuracy")

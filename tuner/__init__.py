@@ -21,7 +21,7 @@ del TYPE_CHECKING  # the namespace holds the public API only (private names asid
 
 _EXPORTS = {
     "search": "tuner.api",
-    "Results": "tuner.api",
+    "Results": "tuner.run",
     "load_results": "tuner.api",
     "Campaign": "tuner.campaign",
     "load_campaign": "tuner.campaign",

@@ -120,13 +120,14 @@ def _search(args: argparse.Namespace) -> int:
     campaign = _campaign(args)
     dataset = _campaign_data(campaign)
     import_keras_quietly()
-    from tuner import api, loop
+    from tuner import run
+    from tuner.plan import make_plan
 
-    plan = loop.make_plan(campaign, dataset=dataset)  # every check, before anything is written
+    plan = make_plan(campaign, dataset=dataset)  # every check, before anything is written
     if args.workers is not None:
         found = _search_with_workers(plan, args)
     else:
-        found = api.run_plan(
+        found = run.run_plan(
             plan,
             overwrite=args.overwrite,
             overwrite_hint="--overwrite",
@@ -189,10 +190,10 @@ def _chief(args: argparse.Namespace) -> int:
     campaign = _campaign(args)
     dataset = _campaign_data(campaign)
     import_keras_quietly()
-    from tuner import loop
     from tuner.distributed.chief import Chief
+    from tuner.plan import make_plan
 
-    plan = loop.make_plan(campaign, dataset=dataset)
+    plan = make_plan(campaign, dataset=dataset)
     chief = Chief(
         plan,
         address,
@@ -249,10 +250,10 @@ def _worker(args: argparse.Namespace) -> int:
         dataset = _campaign_data(campaign)
         check_worker_data(campaign, dataset, args.campaign)
     import_keras_quietly()
-    from tuner import loop
     from tuner.distributed.worker import run_worker
+    from tuner.plan import make_plan
 
-    plan = loop.make_plan(campaign, dataset=dataset)
+    plan = make_plan(campaign, dataset=dataset)
     ran = run_worker(plan, chief, tuner_id, max_pack=args.max_pack)
     _say(f"{tuner_id}: {ran} trial(s) run; the chief says the campaign is done")
     return 0
@@ -290,65 +291,10 @@ def _rebuild(name: str, results_dir: str) -> None:
     damaged and what was done."""
     import_keras_quietly()
 
-    import keras_tuner as kt
-
-    from tuner import loop
-    from tuner.campaign import from_saved
-    from tuner.space import compose_space, without_auto_learning_rate
+    from tuner.run import rebuild
     from tuner.store import disk
-    from tuner.strategies import _keras_tuner, create_oracle
 
-    folder = disk.resolve_folder(name, results_dir)
-    text = disk.saved_campaign_text(folder)
-    if text is None:
-        raise ConfigError(f"{folder} holds no campaign.toml; is it a results folder?")
-    campaign = from_saved(text, str(folder / disk.CAMPAIGN_FILE))
-    for path, reason in disk.set_aside_damaged_records(folder):
-        print(f"{path} {reason}: moved aside to {path.name}.damaged")
-    objective = kt.Objective(campaign.objective, campaign.direction)
-    entries = without_auto_learning_rate(campaign.space)
-    engine = folder / disk.ENGINE_FOLDER
-    if len(entries) < len(campaign.space):
-        # learning_rate = "auto": the oracle's space is known once the search resolves it.
-        for problem in _keras_tuner.engine_damage(engine) if _keras_tuner.has_state(engine) else []:
-            print(problem)
-        _keras_tuner.clear_state(engine)
-        print("engine state cleared: the next `tuner search` rebuilds it from the records")
-    else:
-        saved_space = disk.saved_search_space(folder)
-        oracle = create_oracle(
-            campaign.strategy,
-            objective=objective,
-            hyperparameters=(
-                kt.HyperParameters.from_config(saved_space)
-                if saved_space is not None
-                else compose_space(
-                    entries, kt.HyperParameters(), tune_declared=False, epochs=campaign.epochs
-                )
-            ),
-            max_trials=campaign.max_trials,
-            seed=campaign.seed,
-            epochs=campaign.epochs,
-            options=campaign.strategy_options,
-            max_consecutive_failures=campaign.max_consecutive_failures,
-        )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", disk.Repaired)
-            loop.attach_oracle(oracle, folder, rebuild=True)
-        for warning in caught:
-            print(warning.message)
-    store = disk.DiskStore(
-        folder,
-        objective,
-        keep_top=campaign.keep_top,
-        hyperparameter_names=disk.tuned_names(folder, campaign.space),
-        settings=campaign.to_dict(),
-    )
-    store.flush()
-    print(
-        f"{len(store.records())} finished trial(s) in {folder / '.engine' / 'records'}; "
-        f"trials.csv, history.csv and summary.md rewritten from them"
-    )
+    rebuild(disk.resolve_folder(name, results_dir))
 
 
 def _warn_if_short(name: str, results_dir: str, table: object) -> None:

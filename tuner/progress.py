@@ -18,7 +18,7 @@ from tuner.execution.base import PackEpoch, TrialOutcome
 from tuner.trial import TrialRecord
 
 if TYPE_CHECKING:
-    from tuner.loop import Plan
+    from tuner.plan import Plan
     from tuner.store import Store
 
 LIVE_EVERY_S = 0.25  # a terminal's live line is redrawn at most 4 times a second

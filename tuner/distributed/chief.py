@@ -10,13 +10,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tuner import api
 from tuner.distributed.address import INSECURE, Address
 from tuner.distributed.pool import LocalPool, exit_text
 from tuner.distributed.session import write_session
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import TrialOutcome
-from tuner.loop import Plan, claim
+from tuner.plan import Plan
+from tuner.run import CHIEF, Results, Run, open_run, progress_printer
 from tuner.store import disk
 from tuner.trial import TrialRecord, canonical_id
 
@@ -54,7 +54,7 @@ class Chief:
         self.servicer: Any = None
         self.oracle: Any = None
         self.store: disk.DiskStore | None = None
-        self.lr_info: dict[str, Any] | None = None
+        self.assembled: Run | None = None
         self.handed: collections.Counter[str] = collections.Counter()
 
     # ------------------------------------------------------------------------------ start
@@ -82,49 +82,24 @@ class Chief:
             raise
 
     def _start(self, overwrite: bool, overwrite_hint: str) -> None:
-        plan, campaign = self.plan, self.plan.campaign
-        claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=plan.dataset)
-        entries, self.lr_info = plan.resolved_entries()
-        self.oracle = api.build_oracle(plan, entries)
-        self.store = api.build_store(plan, self.lr_info)
-        preprocessing = getattr(plan.dataset, "preprocessing", None)
-        if preprocessing is not None and hasattr(preprocessing, "to_dict"):
-            self.store.write_preprocessing(preprocessing.to_dict())
-        write_session(campaign, str(self.address))
+        self.assembled = open_run(
+            self.plan, role=CHIEF, overwrite=overwrite, overwrite_hint=overwrite_hint
+        )
+        self.oracle, self.store = self.assembled.oracle, self.assembled.store
+        write_session(self.plan.campaign, str(self.address))
         self.servicer.oracle = self.oracle
         self.server.start()
         if not self.address.is_loopback:
             self.warn(f"tuner: warning: {INSECURE.format(address=self.address)}")
 
     def header(self, notes: list[str]) -> list[str]:
-        """The campaign's header lines, as a single-process search prints them."""
-        from tuner import console
-
-        campaign = self.plan.campaign
-        auto = None if not self.lr_info else {"learning_rate": self.lr_info["learning_rate"]}
-        lines = console.campaign_header(
-            name=campaign.name,
-            strategy=campaign.strategy,
-            trials=self.plan.planned_trials(),
-            configurations=self.plan.configurations,
-            max_trials=self.plan.campaign.max_trials,
-            dataset=campaign.dataset,
-            objective=campaign.objective,
-            direction=str(campaign.direction),
-            folder=str(campaign.folder),
-            auto_lr=auto,
-            notes=notes,
-        )
-        assert self.store is not None
-        if self.store.records():
-            lines.append(
-                f"resuming {campaign.name!r}: {len(self.store.records())} trial(s) already "
-                f"finished in {campaign.folder}"
-            )
-        return lines
+        """The campaign's header lines, as a single-process search prints them, with `notes`
+        (where the chief listens, its workers) added."""
+        assert self.assembled is not None, "start the chief first"
+        return self.assembled.header(notes)
 
     # ------------------------------------------------------------------------------ run
-    def run(self, pool: LocalPool | None = None) -> api.Results:
+    def run(self, pool: LocalPool | None = None) -> Results:
         """Serve until every trial has ended and the workers have been told so; then rewrite
         the tables. `Fatal` when no worker is left (the pool's have all exited, or none has
         called for `worker_timeout_s`) or KerasTuner's consecutive-failure limit is reached;
@@ -133,7 +108,7 @@ class Chief:
         report = (
             None
             if self.quiet
-            else api.progress_printer(
+            else progress_printer(
                 self.plan, self.store, self.print_line, self.oracle.hyperparameters
             )
         )
@@ -177,15 +152,8 @@ class Chief:
             failed = [r for r in self.store.records() if not r.completed and r.error]
             last = f"; last: {failed[-1].error}" if failed else ""
             raise Fatal(f"stopped: {self.servicer.fatal}{last}")
-        return api.Results(
-            campaign=self.plan.campaign,
-            records=self.store.records(),
-            table=self.store.table(),
-            store=self.store,
-            preprocessing=getattr(self.plan.dataset, "preprocessing", None),
-            ran=ran,
-            info=self.lr_info or {},
-        )
+        assert self.assembled is not None
+        return self.assembled.finish(ran)
 
     def _no_workers(self, why: str) -> str:
         assert self.store is not None

@@ -10,8 +10,8 @@ from typing import Any
 from tuner.distributed.address import Address
 from tuner.errors import ConfigError, Fatal
 from tuner.execution import TrialContext, TrialOutcome, trials_per_run
-from tuner.loop import Plan, run_trials
-from tuner.space import without_auto_learning_rate
+from tuner.loop import run_trials
+from tuner.plan import Plan
 
 # A chief that does not answer within this long is gone (KerasTuner waits an hour).
 CALL_TIMEOUT_S = 120.0
@@ -68,7 +68,7 @@ def run_worker(
     (`session.check_worker_campaign`). `max_pack` caps the trials trained as one model."""
     import grpc
 
-    from tuner import api
+    from tuner.run import WORKER, open_run
     from tuner.strategies._keras_tuner import connect
 
     try:
@@ -78,12 +78,10 @@ def run_worker(
             f"no chief answers at {chief} (waited {wait_s:.0f} s); start `tuner chief` there "
             "first, or give --chief the address it printed."
         ) from None
-    entries = without_auto_learning_rate(plan.entries)
-    store = api.build_store(plan, None, shared=True)
-    executor, _ = api.build_executor(plan, entries, max_pack=max_pack)
-    beating = HeartbeatExecutor(executor, client, heartbeat_s)
+    run = open_run(plan, role=WORKER, max_pack=max_pack)
+    beating = HeartbeatExecutor(run.executor, client, heartbeat_s)
     try:
-        return run_trials(client, beating, store, tuner_id=tuner_id)
+        return run_trials(client, beating, run.store, tuner_id=tuner_id)
     except grpc.RpcError as error:
         code = error.code() if hasattr(error, "code") else None
         raise Fatal(
