@@ -441,19 +441,23 @@ def compose_space(
     for h in declared.space:
         first.setdefault(h.name, h)
     chosen: dict[str, Any] = {}
-    for name, h in first.items():
+    # The order values are drawn in: the builder's (its declarations) when it is searched,
+    # else the entries' as written (a seed draws the same trials as before declared spaces).
+    for name in list(first) + list(overrides) if tune_declared else list(overrides):
+        if name in chosen:
+            continue
         if name in overrides:
-            chosen[name] = with_conditions(overrides[name], h.conditions)
-        elif name == "epochs" and tune_declared:
+            declared_under = first[name].conditions if name in first else []
+            chosen[name] = with_conditions(overrides[name], declared_under)
+        elif name == "epochs":
             chosen[name] = HPS.Fixed(name, epochs)
-        elif tune_declared:
-            chosen[name] = h
-    for name, h in overrides.items():
-        chosen.setdefault(name, h)
+        else:
+            chosen[name] = first[name]
     if "epochs" not in chosen:
         chosen["epochs"] = HPS.Fixed("epochs", epochs)
     space = kt.HyperParameters()
-    for name, h in chosen.items():
+    for name in _parents_first(chosen):
+        h = chosen[name]
         conditions: list[Any] = []
         for condition in h.conditions:
             if condition.name in chosen:
@@ -467,6 +471,24 @@ def compose_space(
                 )
         space.merge([with_conditions(h, conditions)])
     return space
+
+
+def _parents_first(chosen: Mapping[str, Any]) -> list[str]:
+    """The names of `chosen` in order, each moved after the parents its conditions name: a
+    condition is checked against the values drawn before it."""
+    order: list[str] = []
+
+    def place(name: str) -> None:
+        if name in order:
+            return
+        for condition in chosen[name].conditions:
+            if condition.name in chosen and condition.name != name:
+                place(condition.name)
+        order.append(name)
+
+    for name in chosen:
+        place(name)
+    return order
 
 
 def distinct_configurations(space: kt.HyperParameters) -> int | None:
