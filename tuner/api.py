@@ -19,6 +19,7 @@ from tuner.campaign import Campaign, from_saved, load_campaign
 from tuner.errors import ConfigError
 from tuner.execution import PackedExecutor, SequentialExecutor
 from tuner.execution.pack_size import auto_pack_size
+from tuner.execution.pipeline import InputPipeline
 from tuner.loop import (
     Plan,
     attach_oracle,
@@ -28,7 +29,6 @@ from tuner.loop import (
     packing_requested,
     run_trials,
 )
-from tuner.pipeline import InputPipeline
 from tuner.space import CAMPAIGN_LABEL, PYTHON_LABEL, space_labelled
 from tuner.store import DiskStore, SharedDiskStore, Store, disk
 from tuner.strategies import is_client

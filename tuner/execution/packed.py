@@ -30,8 +30,6 @@ import numpy as np
 
 from tuner import backends
 from tuner.builders import has_own_fit
-from tuner.builders.packing import NotPackable, TowerTemplate, tower_settings
-from tuner.builders.stacked import NotStackable, StackedTowers
 from tuner.errors import ConfigError, Fatal, Interrupted
 from tuner.execution.base import PackEpoch, TrialContext, TrialOutcome
 from tuner.execution.callbacks import (
@@ -41,6 +39,7 @@ from tuner.execution.callbacks import (
     StopOnDivergence,
     early_stopping,
 )
+from tuner.execution.pipeline import InputPipeline
 from tuner.execution.sequential import (
     SequentialExecutor,
     built_values,
@@ -48,7 +47,9 @@ from tuner.execution.sequential import (
     trial_epochs,
     trial_seed,
 )
-from tuner.pipeline import InputPipeline
+from tuner.execution.stacked import NotStackable, StackedTowers
+from tuner.execution.stacking import stacked_towers
+from tuner.execution.tower import NotPackable, TowerTemplate, tower_settings
 from tuner.space import values_as_written
 from tuner.trial import COMPLETED, FAILED, TrialRecord
 
@@ -235,7 +236,7 @@ class PackedExecutor:
             self._stacks.move_to_end((key, size))
             return self._stacks[(key, size)]
         dataset = self.pipeline.dataset
-        stack = StackedTowers(
+        stack = stacked_towers(
             template.model,
             size,
             dataset.x_train,

@@ -24,9 +24,9 @@ from tuner.execution.callbacks import (
     StopOnDivergence,
     early_stopping,
 )
+from tuner.execution.model_reuse import CompiledModels
 from tuner.execution.output_fit import output_mismatch
-from tuner.model_reuse import CompiledModels
-from tuner.pipeline import InputPipeline
+from tuner.execution.pipeline import InputPipeline
 from tuner.space import values_as_written
 from tuner.trial import COMPLETED, FAILED, TrialRecord, canonical_id
 
