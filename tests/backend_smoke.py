@@ -16,7 +16,7 @@ def run_campaigns(campaign: str, results_dir: str) -> dict[str, object]:
     from tuner import cli
     from tuner.builders.mlp import MLPHyperModel
     from tuner.execution import PackedExecutor
-    from tuner.model_reuse import CompiledModels
+    from tuner.execution.model_reuse import CompiledModels
 
     reused = []
     adopt = CompiledModels.adopt

@@ -40,11 +40,11 @@ from tests.test_packed import (  # noqa: E402
     _stack,
 )
 from tuner.builders.mlp import OPTIMIZERS, MLPHyperModel  # noqa: E402
-from tuner.builders.packing import TowerTemplate, tower_settings  # noqa: E402
-from tuner.builders.stacked import StackedTowers  # noqa: E402
-from tuner.builders.stacked_jax import JaxStackedTowers  # noqa: E402
 from tuner.datasets import Dataset  # noqa: E402
-from tuner.pipeline import InputPipeline  # noqa: E402
+from tuner.execution.pipeline import InputPipeline  # noqa: E402
+from tuner.execution.stacked_jax import JaxStackedTowers  # noqa: E402
+from tuner.execution.stacking import stacked_towers  # noqa: E402
+from tuner.execution.tower import TowerTemplate, tower_settings  # noqa: E402
 
 
 def _eager(model: keras.Model) -> keras.Model:
@@ -92,7 +92,7 @@ def two_loads() -> dict[str, Any]:
     ]
     wild = [calm[0], dict(calm[1], learning_rate=1e6), calm[2]]
     template = TowerTemplate(MLPHyperModel.for_data(SPEC), _hp(calm[0]), 1)
-    stack = StackedTowers(
+    stack = stacked_towers(
         template.model, 3, x, y, x[:20], y[:20], batch_size=16, validation_batch=8
     )
     seeds = [1, 3, 2]

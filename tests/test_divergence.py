@@ -16,7 +16,7 @@ from tuner.builders.mlp import MLPHyperModel
 from tuner.datasets import load_dataset
 from tuner.execution import PackedExecutor, TrialContext
 from tuner.execution.divergence import FACTOR, Divergence
-from tuner.pipeline import InputPipeline
+from tuner.execution.pipeline import InputPipeline
 
 DIVERGED = re.compile(
     r"diverged: loss (\S+) at epoch (\d+) is more than 1000x its first batch's (\S+)"

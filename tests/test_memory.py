@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from tuner.builders.mlp import MLPHyperModel
-from tuner.builders.packing import TowerTemplate, tower_settings
-from tuner.builders.stacked import StackedTowers
 from tuner.datasets import MULTICLASS, DataSpec
-from tuner.model_reuse import CompiledModels
+from tuner.execution.model_reuse import CompiledModels
+from tuner.execution.stacked import StackedTowers
+from tuner.execution.stacking import stacked_towers
+from tuner.execution.tower import TowerTemplate, tower_settings
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="the leak and its fix are TensorFlow's"
@@ -78,7 +79,7 @@ def _trained_stack(units: int) -> StackedTowers:
         hp.Fixed(name, value)
     template = TowerTemplate(MLPHyperModel.for_data(SPEC), hp, 0)
     x, y = np.ones((16, 4), "float32"), np.zeros(16, "int64")
-    stack = StackedTowers(template.model, 2, x, y, x, y, batch_size=8)
+    stack = stacked_towers(template.model, 2, x, y, x, y, batch_size=8)
     stack.load([template.initial_weights(s) for s in (0, 1)], *tower_settings(template, [hp, hp]))
     assert np.isfinite(stack.train_epoch(np.arange(16))["loss"]).all()
     return stack

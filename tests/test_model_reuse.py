@@ -15,7 +15,7 @@ from tuner.builders import FunctionHyperModel
 from tuner.builders.mlp import MLPHyperModel
 from tuner.builders.regularizers import VariableL2, plain_regularizers
 from tuner.datasets import MULTICLASS, DataSpec
-from tuner.model_reuse import REUSING_BACKENDS, CompiledModels, copy_state, graph_key
+from tuner.execution.model_reuse import REUSING_BACKENDS, CompiledModels, copy_state, graph_key
 
 SPEC = DataSpec(MULTICLASS, (6,), 3)
 # Reuse is for the backends whose per-model tracing it saves (TensorFlow, JAX); elsewhere the

@@ -12,14 +12,15 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from tuner.builders.mlp import OPTIMIZERS, MLPHyperModel
-from tuner.builders.packing import TowerTemplate, packing_key, tower_settings
+from tuner.builders.mlp import OPTIMIZERS, MLPHyperModel, packing_key
 from tuner.builders.regularizers import plain_regularizers
-from tuner.builders.stacked import StackedTowers
 from tuner.datasets import DataSpec, load_dataset
 from tuner.execution import PackedExecutor, SequentialExecutor, TrialContext
 from tuner.execution.optimizer_state import optimizer_values
-from tuner.pipeline import InputPipeline
+from tuner.execution.pipeline import InputPipeline
+from tuner.execution.stacked import StackedTowers
+from tuner.execution.stacking import stacked_towers
+from tuner.execution.tower import TowerTemplate, tower_settings
 
 SPEC = DataSpec("multiclass", (8,), 3)
 BASE = dict(n_layers=2, units=16, optimizer="sgd", batch_size=16, epochs=3)
@@ -48,7 +49,7 @@ def _fresh(values: dict[str, Any], seed: int) -> keras.Model:
 
 def _stack(values: list[dict[str, Any]], seeds: list[int], x: Any, y: Any) -> StackedTowers:
     template = TowerTemplate(MLPHyperModel.for_data(SPEC), _hp(values[0]), seeds[0])
-    stack = StackedTowers(template.model, len(values), x, y, x[:20], y[:20], batch_size=16)
+    stack = stacked_towers(template.model, len(values), x, y, x[:20], y[:20], batch_size=16)
     hps = [_hp(v) for v in values]
     stack.load([template.initial_weights(s) for s in seeds], *tower_settings(template, hps))
     return stack
@@ -261,7 +262,7 @@ def test_stacked_towers_match_alone_for_every_task(
     builder = MLPHyperModel(task, (8,), outputs)
     values = [dict(BASE, **extra, optimizer="adam", learning_rate=lr) for lr in (0.01, 0.003)]
     template = TowerTemplate(builder, _hp(values[0]), 3)
-    stack = StackedTowers(template.model, 2, x, y, x[:20], y[:20], batch_size=16)
+    stack = stacked_towers(template.model, 2, x, y, x[:20], y[:20], batch_size=16)
     stack.load(
         [template.initial_weights(s) for s in (3, 4)],
         *tower_settings(template, [_hp(v) for v in values]),

@@ -35,7 +35,7 @@ MIXED_FLOAT16, MIXED_BFLOAT16 = "mixed_float16", "mixed_bfloat16"
 # less precise arithmetic.
 TRUE_POLICY = {GPU: MIXED_FLOAT16, TPU: MIXED_BFLOAT16}
 XLA_BACKENDS = (TENSORFLOW, JAX)
-PACKING_BACKENDS = (TENSORFLOW, JAX)  # where `tuner.builders.stacked` runs
+PACKING_BACKENDS = (TENSORFLOW, JAX)  # where `tuner.execution.stacked` runs
 
 
 def active() -> str:

@@ -19,8 +19,8 @@ from tuner.campaign import Campaign
 from tuner.errors import ConfigError
 from tuner.execution import PackedExecutor, SequentialExecutor
 from tuner.execution.pack_size import auto_pack_size
+from tuner.execution.pipeline import InputPipeline
 from tuner.loop import attach_oracle, claim, run_trials
-from tuner.pipeline import InputPipeline
 from tuner.plan import Plan, packing_asked, packing_requested
 from tuner.space import without_auto_learning_rate
 from tuner.store import DiskStore, SharedDiskStore, Store

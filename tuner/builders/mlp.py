@@ -6,14 +6,15 @@ with no tuning at all (`MLPHyperModel(...).build(kt.HyperParameters())` is a sou
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from types import MappingProxyType
 from typing import Any
 
 import keras
 import keras_tuner as kt
 
-from tuner.builders.packing import packing_key
 from tuner.builders.regularizers import VariableL2
 from tuner.datasets import BINARY, MULTICLASS, MULTILABEL, REGRESSION, TASKS, DataSpec
 from tuner.errors import ConfigError
@@ -99,6 +100,41 @@ def output_dtype() -> str | None:
     return "float32" if policy.compute_dtype != policy.variable_dtype else None
 
 
+# Only these may differ between the trials of one pack (each tower has its own anyway; the
+# rest fixes the graph, the batches and the number of epochs): see `packing_key`.
+VARYING = ("learning_rate", "l2", "dropout")
+PARENT = "tuner/trial_id"  # KerasTuner's names (Hyperband)
+INITIAL_EPOCH = "tuner/initial_epoch"
+TARGET_EPOCHS = "tuner/epochs"
+
+
+def packing_key(hp_values: dict[str, Any]) -> str | None:
+    """Text equal for two MLP trials exactly when they may train in one pack: the same values
+    of every hyperparameter except learning_rate, l2 and dropout, and l2 and dropout zero for
+    both or for neither. None when the trial cannot pack (it continues a parent's training)."""
+    if hp_values.get(PARENT) is not None or int(hp_values.get(INITIAL_EPOCH) or 0) > 0:
+        return None
+    values = {
+        k: v
+        for k, v in hp_values.items()
+        if k not in VARYING and (not k.startswith("tuner/") or k == TARGET_EPOCHS)
+    }
+    for name in ("l2", "dropout"):
+        values[f"{name} > 0"] = bool(hp_values.get(name) or 0)
+    n_layers = values.get("n_layers")
+    for name in list(values):
+        if match := re.fullmatch(r"units_(\d+)", name):
+            inactive = not values.get("per_layer_units") or (
+                isinstance(n_layers, int) and int(match.group(1)) >= n_layers
+            )
+            if inactive:
+                del values[name]
+    try:
+        return json.dumps(values, sort_keys=True)
+    except TypeError:
+        return None
+
+
 class MLPHyperModel(kt.HyperModel):
     """A dense network for any task; every textbook hyperparameter is a KerasTuner hyperparameter.
 
@@ -110,7 +146,7 @@ class MLPHyperModel(kt.HyperModel):
 
     Its models keep the learning rate and the L2 factor in variables, and their config
     describes their graph, so the runner may train trials with the same graph on one compiled
-    model (`reuse_compiled_models`, see `tuner.model_reuse`).
+    model (`reuse_compiled_models`, see `tuner.execution.model_reuse`).
     """
 
     reuse_compiled_models = True
@@ -228,7 +264,7 @@ class MLPHyperModel(kt.HyperModel):
 
     def packing_key(self, hp_values: dict[str, Any]) -> str | None:
         """Equal for trials that may train as towers of one packed model (only learning_rate,
-        l2 and dropout differ; see `tuner.builders.packing`); None when a trial cannot."""
+        l2 and dropout differ; see `packing_key`); None when a trial cannot."""
         key = packing_key(hp_values)
         if key is None:
             return None

@@ -1,5 +1,5 @@
 """Regularizers whose factor lives in a variable, so that a compiled model can take another
-factor without its training function being traced again (see `tuner.model_reuse`)."""
+factor without its training function being traced again (see `tuner.execution.model_reuse`)."""
 
 from __future__ import annotations
 
@@ -65,9 +65,10 @@ def hold_factors_as_state(model: keras.Model) -> None:
 
     A jitted JAX step takes the model's variables as its arguments and bakes any other variable
     it reads into the compiled program as a constant: without this, a compiled model given
-    another factor (`tuner.model_reuse`) would go on training with the first one. TensorFlow's
-    traced functions read variables by reference and need none of it. The factors stay out of
-    saved model files (`plain_regularizers`); weight files and ``get_weights()`` include them.
+    another factor (`tuner.execution.model_reuse`) would go on training with the first one.
+    TensorFlow's traced functions read variables by reference and need none of it. The factors
+    stay out of saved model files (`plain_regularizers`); weight files and ``get_weights()``
+    include them.
     """
     held = {id(v) for v in _held_as_state(model)}
     locked = model._tracker.locked

@@ -24,23 +24,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
 import keras_tuner as kt
 import numpy as np
 
 from tuner import backends
 from tuner.builders import has_own_fit
-from tuner.builders.packing import NotPackable, TowerTemplate, tower_settings
-from tuner.builders.stacked import NotStackable, StackedTowers
 from tuner.errors import ConfigError, Fatal, Interrupted
 from tuner.execution.base import PackEpoch, TrialContext, TrialOutcome
-from tuner.execution.callbacks import (
-    BestEpoch,
-    History,
-    RequireObjective,
-    StopOnDivergence,
-    early_stopping,
-)
+from tuner.execution.pipeline import InputPipeline
+from tuner.execution.records import TrialCallbacks, new_record
 from tuner.execution.sequential import (
     SequentialExecutor,
     built_values,
@@ -48,9 +40,10 @@ from tuner.execution.sequential import (
     trial_epochs,
     trial_seed,
 )
-from tuner.pipeline import InputPipeline
+from tuner.execution.stacked import NotStackable, StackedTowers
+from tuner.execution.stacking import stacked_towers
+from tuner.execution.tower import NotPackable, TowerTemplate, tower_settings
 from tuner.space import values_as_written
-from tuner.trial import COMPLETED, FAILED, TrialRecord
 
 KEPT_STACKS = 2  # compiled stacks kept for reuse (architecture and pack size each)
 
@@ -94,7 +87,7 @@ class _TowerView:
         return self._weights.optimizer_of(self._k)
 
 
-class _Tower:
+class _Tower(TrialCallbacks):
     """One tower's record in the making, from the very callbacks a sequential trial has,
     driven with that tower's logs."""
 
@@ -105,20 +98,7 @@ class _Tower:
         context: TrialContext,
         view: _TowerView,
     ):
-        self.history, self.stop = History(), StopOnDivergence()
-        self.best = BestEpoch(
-            objective,
-            keep_beyond=context.keep_weights_beyond,
-            keep_all=context.keep_all_weights,
-        )
-        self.callbacks: list[keras.callbacks.Callback] = [
-            self.history,
-            self.stop,
-            RequireObjective(objective.name),
-            self.best,
-        ]
-        if settings:
-            self.callbacks.append(early_stopping(objective, settings))
+        super().__init__(objective, context, settings)
         self._view = view
         for callback in self.callbacks:
             callback.set_model(view)
@@ -235,7 +215,7 @@ class PackedExecutor:
             self._stacks.move_to_end((key, size))
             return self._stacks[(key, size)]
         dataset = self.pipeline.dataset
-        stack = StackedTowers(
+        stack = stacked_towers(
             template.model,
             size,
             dataset.x_train,
@@ -354,23 +334,10 @@ class PackedExecutor:
         for name, value in template.defaults.items():
             if name not in full.values:  # a builder default the trial's space leaves out
                 full.Fixed(name, value)
-        record = TrialRecord(
-            trial_id=trial.trial_id,
-            status=FAILED,
-            hyperparameters=built_values(full, scheduled),
-            history=tower.history.values,
-            epochs_run=tower.history.epochs,
-            duration_s=duration,
-            n_params=n_params,
-            score=tower.best.score,
-            best_epoch=tower.best.epoch,
-        )
-        if tower.stop.reason:
-            record.error = f"diverged: {tower.stop.reason}"
+        record = new_record(trial.trial_id, built_values(full, scheduled))
+        record.duration_s, record.n_params = duration, n_params
+        if not tower.finish(record):
             return TrialOutcome(record, pack_size=pack_size)
-        if record.score is None:
-            return TrialOutcome(record, pack_size=pack_size)
-        record.status = COMPLETED
         if tower.best.weights is None:  # not worth keeping: no model to build
             return TrialOutcome(record, pack_size=pack_size)
         return TrialOutcome(

@@ -17,18 +17,12 @@ from tuner.builder_space import new_declarations
 from tuner.builders import DEFAULT_BATCH_SIZE, has_own_fit
 from tuner.errors import ConfigError, FailedTrial, Fatal
 from tuner.execution.base import TrialContext, TrialOutcome
-from tuner.execution.callbacks import (
-    BestEpoch,
-    History,
-    RequireObjective,
-    StopOnDivergence,
-    early_stopping,
-)
+from tuner.execution.model_reuse import CompiledModels
 from tuner.execution.output_fit import output_mismatch
-from tuner.model_reuse import CompiledModels
-from tuner.pipeline import InputPipeline
+from tuner.execution.pipeline import InputPipeline
+from tuner.execution.records import TrialCallbacks, new_record
 from tuner.space import values_as_written
-from tuner.trial import COMPLETED, FAILED, TrialRecord, canonical_id
+from tuner.trial import canonical_id
 
 TrialCallbackFactory = Callable[[str, dict[str, Any]], list[keras.callbacks.Callback]]
 ERROR_LENGTH = 2000
@@ -137,8 +131,6 @@ class SequentialExecutor:
         self, trial_id: str, values: dict[str, Any], own: list[keras.callbacks.Callback]
     ) -> list[keras.callbacks.Callback]:
         callbacks = list(own)
-        if self.early_stopping:
-            callbacks.append(early_stopping(self.objective, self.early_stopping))
         if self.callback_factory is not None:
             callbacks.extend(self.callback_factory(trial_id, values))
         # A callback keeps state between fits (KerasTuner copies them per trial too).
@@ -181,21 +173,8 @@ class SequentialExecutor:
             keras.backend.clear_session(free_memory=False)
         keras.utils.set_random_seed(seed)
         initial_epoch = int(scheduled.get(INITIAL_EPOCH, 0))
-        record = TrialRecord(
-            trial_id=trial.trial_id,
-            status=FAILED,
-            hyperparameters=scheduled,
-            initial_epoch=initial_epoch,
-        )
-        history, stop, best = (
-            History(),
-            StopOnDivergence(),
-            BestEpoch(
-                self.objective,
-                keep_beyond=context.keep_weights_beyond,
-                keep_all=context.keep_all_weights,
-            ),
-        )
+        record = new_record(trial.trial_id, scheduled, initial_epoch)
+        watch = TrialCallbacks(self.objective, context, self.early_stopping)
         started = time.perf_counter()
         model = None
         try:
@@ -228,9 +207,7 @@ class SequentialExecutor:
                     initial_epoch=initial_epoch,
                     seed=seed,
                     callbacks=self._callbacks(
-                        record.trial_id,
-                        record.hyperparameters,
-                        [history, stop, RequireObjective(self.objective.name), best],
+                        record.trial_id, record.hyperparameters, watch.callbacks
                     ),
                 )
                 record.hyperparameters = built_values(hp, scheduled)  # fit's own too
@@ -244,7 +221,7 @@ class SequentialExecutor:
                 record.error = error_text(error)
                 # Failing before the first epoch ends, with no trial done yet, is a failure
                 # of the model or the data (a wrong output shape, a bad loss): it would repeat.
-                if history.epochs == 0 and not context.any_completed and not _is_skip(error):
+                if watch.history.epochs == 0 and not context.any_completed and not _is_skip(error):
                     mismatch = output_mismatch(fresh, self.pipeline.dataset.spec, self.hypermodel)
                     if mismatch is not None:
                         raise Fatal(f"trial {trial.trial_id}: {mismatch}") from error
@@ -253,18 +230,11 @@ class SequentialExecutor:
                         f"every trial would fail the same way. {record.error}"
                     ) from error
         record.duration_s = time.perf_counter() - started
-        record.history = history.values
-        record.epochs_run = history.epochs
-        if best.epoch is not None:
-            record.score, record.best_epoch = best.score, initial_epoch + best.epoch
-        if stop.reason:
-            record.error = f"diverged: {stop.reason}"
-        elif record.error is None and record.score is not None:
-            record.status = COMPLETED
+        if watch.finish(record, initial_epoch):
             return TrialOutcome(
                 record,
                 model=model,
-                best_weights=best.weights,
-                best_optimizer=best.optimizer_values,
+                best_weights=watch.best.weights,
+                best_optimizer=watch.best.optimizer_values,
             )
         return TrialOutcome(record)

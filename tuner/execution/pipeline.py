@@ -23,8 +23,8 @@ class SeedShuffle(keras.callbacks.Callback):
 
     Off TensorFlow, `fit` on arrays draws each epoch's order from that generator, and a model's
     first `fit` draws one order more than later ones (it runs a batch to build its metrics): so
-    without this a reused compiled model (`tuner.model_reuse`) would see other batches than a
-    fresh one. Called after that build and before the first epoch's order is drawn.
+    without this a reused compiled model (`tuner.execution.model_reuse`) would see other
+    batches than a fresh one. Called after that build and before the first epoch's order is drawn.
     """
 
     def __init__(self, seed: int):

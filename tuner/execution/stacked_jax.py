@@ -12,7 +12,7 @@ state's buffers are donated to each epoch.
 The step's arithmetic is the TensorFlow one's, written for JAX: the first Dense layer one wide
 matrix product, the later ones one batched product (`einsum`) for all towers, the L2 penalty's
 gradient added by hand. The optimizer is the towers' own Keras optimizer (the per-tower subclass
-of `tuner.builders.stacked`), applied in a `keras.StatelessScope` that maps every variable it
+of `tuner.execution.stacked`), applied in a `keras.StatelessScope` that maps every variable it
 reads (its slots, the per-tower rates, the gate) to the traced values: so each tower's update is
 exactly the one Keras makes for its trial.
 
@@ -30,11 +30,11 @@ import jax.numpy as jnp
 import keras
 import numpy as np
 
-from tuner.builders.stacked import StackedTowers
+from tuner.execution.stacked import StackedTowers
 
 
 class JaxStackedTowers(StackedTowers):
-    """`StackedTowers` on the JAX backend (made by ``StackedTowers(...)`` when Keras runs on
+    """`StackedTowers` on the JAX backend (made by ``stacked_towers(...)`` when Keras runs on
     JAX). `traces` counts the tracings of the training step (1 for the stack's lifetime)."""
 
     traces = 0

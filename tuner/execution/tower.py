@@ -1,10 +1,10 @@
-"""Packed trials: which trials may train together, and each one's starting point.
+"""The tower template: a packed trial's starting point.
 
 A builder opts in to packing with `packing_key(hp_values)`: trials with equal keys build the
 same graph and differ only in `learning_rate` (their optimizer's), `l2` (the factor of every
 `VariableL2` kernel regularizer) and `dropout` (the rate of every Dropout layer), each of which
 is either zero for every trial of a pack or for none (a zero leaves the layer out). The MLP
-builder's key is `packing_key` below.
+builder's key is `tuner.builders.mlp.packing_key`.
 
 `TowerTemplate` is one built model of a pack's architecture and the way to give any trial of it
 the initial weights a fresh build of that trial would have, without building it: Keras draws
@@ -15,9 +15,7 @@ trial's seeds. The template checks the replay against its own weights before it 
 
 from __future__ import annotations
 
-import json
 import random
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,12 +25,6 @@ import numpy as np
 
 from tuner.builders.regularizers import variable_l2s
 
-# Only these may differ between the trials of one pack (each tower has its own anyway; the
-# rest fixes the graph, the batches and the number of epochs).
-VARYING = ("learning_rate", "l2", "dropout")
-PARENT = "tuner/trial_id"  # KerasTuner's names (Hyperband)
-INITIAL_EPOCH = "tuner/initial_epoch"
-TARGET_EPOCHS = "tuner/epochs"
 # Where Keras' layers keep each weight's initializer: weight `x` in `layer.x`, its initializer
 # in `layer.x_initializer`.
 _INITIALIZED = ("kernel", "bias", "gamma", "beta", "moving_mean", "moving_variance")
@@ -41,33 +33,6 @@ _SEED_DRAWS = 4096  # more draws than a model's construction makes
 
 class NotPackable(Exception):
     """These trials cannot train as one pack (the caller trains them alone)."""
-
-
-def packing_key(hp_values: dict[str, Any]) -> str | None:
-    """Text equal for two MLP trials exactly when they may train in one pack: the same values
-    of every hyperparameter except learning_rate, l2 and dropout, and l2 and dropout zero for
-    both or for neither. None when the trial cannot pack (it continues a parent's training)."""
-    if hp_values.get(PARENT) is not None or int(hp_values.get(INITIAL_EPOCH) or 0) > 0:
-        return None
-    values = {
-        k: v
-        for k, v in hp_values.items()
-        if k not in VARYING and (not k.startswith("tuner/") or k == TARGET_EPOCHS)
-    }
-    for name in ("l2", "dropout"):
-        values[f"{name} > 0"] = bool(hp_values.get(name) or 0)
-    n_layers = values.get("n_layers")
-    for name in list(values):
-        if match := re.fullmatch(r"units_(\d+)", name):
-            inactive = not values.get("per_layer_units") or (
-                isinstance(n_layers, int) and int(match.group(1)) >= n_layers
-            )
-            if inactive:
-                del values[name]
-    try:
-        return json.dumps(values, sort_keys=True)
-    except TypeError:
-        return None
 
 
 def _initializers(model: keras.Model) -> list[Any]:

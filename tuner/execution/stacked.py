@@ -19,9 +19,9 @@ BatchNormalization (last axis), Activation, Dropout, chained one after another. 
 raises `NotStackable`, and the caller trains those trials alone.
 
 Backends: TensorFlow (this module: one traced graph a step, K plain matrix products, measured
-the fastest there) and JAX (`tuner.builders.stacked_jax`: one jitted function trains a whole
-epoch, batched matrix products); `StackedTowers(...)` gives the active backend's. Other backends
-cannot stack.
+the fastest there) and JAX (`tuner.execution.stacked_jax`: one jitted function trains a whole
+epoch, batched matrix products); `tuner.execution.stacking.stacked_towers(...)` gives the active
+backend's. Other backends cannot stack.
 """
 
 from __future__ import annotations
@@ -192,19 +192,12 @@ class StackedTowers:
     Made from a `template` (a built and compiled single-trial model of the architecture);
     `load` gives each tower its initial weights, learning rate, L2 factor and dropout rate and
     resets the optimizer. The compiled functions are traced once and serve every later `load`
-    (on JAX: made an instance of `JaxStackedTowers`, the same interface).
+    (on JAX: `JaxStackedTowers`, the same interface; `stacked_towers` picks the class).
     `train_epoch(order)` trains one epoch on the training data in that order and returns the
     towers' logs (and keeps each tower's loss on the epoch's first batch, before its step, in
     `first_batch_loss`); `evaluate()` gives the validation logs; `weights(k)` is tower k's
     weights in the template's `get_weights()` order.
     """
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> StackedTowers:
-        if cls is StackedTowers and backends.active() == backends.JAX:
-            from tuner.builders.stacked_jax import JaxStackedTowers
-
-            cls = JaxStackedTowers
-        return super().__new__(cls)
 
     def __init__(
         self,

@@ -1,0 +1,74 @@
+"""A trial's record in the making, the same for every executor: the callbacks that watch its
+training and the rule that turns what they saw into its score, best epoch, status and error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import keras_tuner as kt
+
+from tuner.execution.base import TrialContext
+from tuner.execution.callbacks import (
+    BestEpoch,
+    History,
+    RequireObjective,
+    StopOnDivergence,
+    early_stopping,
+)
+from tuner.trial import COMPLETED, FAILED, TrialRecord
+
+
+def new_record(
+    trial_id: str, hyperparameters: dict[str, Any], initial_epoch: int = 0
+) -> TrialRecord:
+    """A trial's record before it trains: failed until `TrialCallbacks.finish` says otherwise."""
+    return TrialRecord(
+        trial_id=trial_id,
+        status=FAILED,
+        hyperparameters=hyperparameters,
+        initial_epoch=initial_epoch,
+    )
+
+
+class TrialCallbacks:
+    """The callbacks one trial's record is made of: every epoch's metrics (`history`), a stop
+    on divergence (`stop`), the objective required among the metrics, the best epoch (`best`,
+    keeping its weights when `context` says they may be saved), and Keras' early stopping when
+    the campaign sets `early_stopping`. `callbacks` lists them in the order they run."""
+
+    def __init__(
+        self,
+        objective: kt.Objective,
+        context: TrialContext,
+        early_stopping_settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.history, self.stop = History(), StopOnDivergence()
+        self.best = BestEpoch(
+            objective,
+            keep_beyond=context.keep_weights_beyond,
+            keep_all=context.keep_all_weights,
+        )
+        self.callbacks: list[keras.callbacks.Callback] = [
+            self.history,
+            self.stop,
+            RequireObjective(objective.name),
+            self.best,
+        ]
+        if early_stopping_settings:
+            self.callbacks.append(early_stopping(objective, early_stopping_settings))
+
+    def finish(self, record: TrialRecord, initial_epoch: int = 0) -> bool:
+        """Write what the callbacks saw into `record`: its history and epochs run, its score
+        and best epoch (counted from the start of training, `initial_epoch` epochs before this
+        fit), and its status. A trial that diverged failed, with the reason as its error; one
+        with no error and a score completed. True when it completed."""
+        record.history = self.history.values
+        record.epochs_run = self.history.epochs
+        if self.best.epoch is not None:
+            record.score, record.best_epoch = self.best.score, initial_epoch + self.best.epoch
+        if self.stop.reason:
+            record.error = f"diverged: {self.stop.reason}"
+        elif record.error is None and record.score is not None:
+            record.status = COMPLETED
+        return record.status == COMPLETED
