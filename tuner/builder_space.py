@@ -21,6 +21,8 @@ from typing import Any
 
 import keras_tuner as kt
 
+from tuner.space import declared_hyperparameters, parent_condition, with_conditions
+
 hps_module = kt.engine.hyperparameters
 # Builds one exploration may make; each costs about one build at the defaults (a small model:
 # tens of milliseconds). A builder with more alternatives than this is explored breadth-first
@@ -46,22 +48,6 @@ def _alternatives(h: Any) -> list[Any]:
             return [v for v in values if v != h.default]
         return [values[-1]] if values[-1] != h.default else []
     return []  # a float range's values enable nothing a builder branches on
-
-
-def parent_condition(name: str, values: list[Any]) -> dict[str, Any]:
-    """KerasTuner's condition "`name` takes one of `values`", as its config."""
-    return {"class_name": "Parent", "config": {"name": name, "values": list(values)}}
-
-
-def with_conditions(h: Any, conditions: list[Any]) -> Any:
-    """A copy of hyperparameter `h` active only under `conditions` (KerasTuner's condition
-    objects, or their configs)."""
-    config = h.get_config()
-    config["conditions"] = [
-        c if isinstance(c, dict) else {"class_name": type(c).__name__, "config": c.get_config()}
-        for c in conditions
-    ]
-    return type(h).from_config(config)
 
 
 def _condition(parent: Any, values: list[Any]) -> list[Any]:
@@ -154,8 +140,6 @@ def explore(
 
     The first build is at the defaults; a builder that fails there, or returns no compiled
     model, would fail the same way in every trial: `Fatal`."""
-    from tuner.space import declared_hyperparameters
-
     declared_hyperparameters(hypermodel)  # the defaults' checks, with their messages
     explorer = _Explorer(hypermodel, probe_fit, max_builds)
     explorer.visit({}, lambda name: [])
@@ -235,4 +219,4 @@ def fit_probe(hypermodel: kt.HyperModel, x: Any, y: Any, x_val: Any, y_val: Any)
     return probe
 
 
-__all__ = ["explore", "fit_probe", "new_declarations", "active_values", "with_conditions"]
+__all__ = ["explore", "fit_probe", "new_declarations", "active_values"]

@@ -419,6 +419,22 @@ def check_names(
         )
 
 
+def parent_condition(name: str, values: list[Any]) -> dict[str, Any]:
+    """KerasTuner's condition "`name` takes one of `values`", as its config."""
+    return {"class_name": "Parent", "config": {"name": name, "values": list(values)}}
+
+
+def with_conditions(h: Any, conditions: list[Any]) -> Any:
+    """A copy of hyperparameter `h` active only under `conditions` (KerasTuner's condition
+    objects, or their configs)."""
+    config = h.get_config()
+    config["conditions"] = [
+        c if isinstance(c, dict) else {"class_name": type(c).__name__, "config": c.get_config()}
+        for c in conditions
+    ]
+    return type(h).from_config(config)
+
+
 def compose_space(
     entries: Mapping[str, Any],
     declared: kt.HyperParameters,
@@ -434,8 +450,6 @@ def compose_space(
     Without `tune_declared` only the entries are searched (KerasTuner's
     ``tune_new_entries=False``): the builder's other hyperparameters keep their defaults, so a
     condition on one of them holds or not once and for all."""
-    from tuner.builder_space import with_conditions
-
     overrides = {h.name: h for h in build_space(dict(entries)).space}
     first: dict[str, Any] = {}
     for h in declared.space:

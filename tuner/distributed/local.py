@@ -35,7 +35,7 @@ def search_with_workers(
     environ: Mapping[str, str] | None = None,
 ) -> Any:
     """Run `plan`'s campaign with a chief here and `workers` worker processes, and return its
-    `api.Results` (``ran == 0``: the campaign had finished before; no worker started).
+    `Results` (``ran == 0``: the campaign had finished before; no worker started).
     `worker_args` gives the arguments after ``tuner worker`` that every worker shares (the
     campaign and its overrides); it is called once the folder is claimed, so it may write into
     it. Each worker packs at most its share of the trials: one must not take them all."""
