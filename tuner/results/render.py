@@ -1,4 +1,5 @@
 """Tables as text: cells, Markdown, the CLI's formats, the settings table and summary.md."""
+
 from __future__ import annotations
 
 import json
@@ -76,6 +77,7 @@ def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
 
     Numeric columns are right-aligned. Cells longer than `max_width` are cut with an ellipsis.
     """
+
     def escape(text: str) -> str:
         return text.replace("|", "\\|")
 
@@ -120,7 +122,9 @@ def settings_table(settings: dict[str, Any]) -> pd.DataFrame:
     for key, value in settings.items():
         entries = value.items() if isinstance(value, dict) and value else [(None, value)]
         for sub, item in entries:
-            rows.append({"setting": key if sub is None else f"{key}.{sub}", "value": _setting_text(item)})
+            rows.append(
+                {"setting": key if sub is None else f"{key}.{sub}", "value": _setting_text(item)}
+            )
     return pd.DataFrame(rows, columns=["setting", "value"])
 
 
@@ -160,7 +164,10 @@ def summary_markdown(
     lines.append(f"- trials: {len(table)} ({completed} completed, {failed} failed)")
     if completed:
         best = table.iloc[0]
-        lines.append(f"- best score: {format_cell(best['score'])} (trial {best['trial_id']}, epoch {best['best_epoch']})")
+        lines.append(
+            f"- best score: {format_cell(best['score'])} "
+            f"(trial {best['trial_id']}, epoch {best['best_epoch']})"
+        )
     else:
         lines.append("- best score: none (no trial completed)")
     devices = device_line(table)
