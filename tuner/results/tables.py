@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from tuner.direction import check_direction, loss
 from tuner.errors import ConfigError
 from tuner.trial import COMPLETED, FAILED, TrialRecord
 
@@ -25,14 +26,8 @@ FIXED_COLUMNS = [
     "device",
 ]
 INTERNAL_PREFIX = "tuner/"
-DIRECTIONS = ("max", "min")
 # A metric that shares its name with a hyperparameter (a tuned `loss`) gets this prefix.
 METRIC_PREFIX = "metric_"
-
-
-def _check_direction(direction: str) -> None:
-    if direction not in DIRECTIONS:
-        raise ConfigError(f"direction must be one of {DIRECTIONS}, but got {direction!r}.")
 
 
 def _has_score(record: TrialRecord) -> bool:
@@ -82,7 +77,7 @@ def ranked_table(
     appear in `records`. Trials that failed or have no score come
     last with an empty rank and status ``"failed"``. `objective` is only checked for clashes.
     """
-    _check_direction(direction)
+    check_direction(direction)
     hp_names = _hyperparameter_order(records, hyperparameter_names)
     metric_names = _metric_order(records)
     reserved = set(FIXED_COLUMNS) | {"error"}
@@ -98,8 +93,7 @@ def ranked_table(
     scored = [r for r in records if r.status == COMPLETED and _has_score(r)]
     unscored = [r for r in records if not (r.status == COMPLETED and _has_score(r))]
     # sorted() is stable, so equal scores keep their order of appearance.
-    sign = -1.0 if direction == "max" else 1.0
-    scored = sorted(scored, key=lambda r: sign * float(r.score))  # type: ignore[arg-type]
+    scored = sorted(scored, key=lambda r: loss(float(r.score), direction))  # type: ignore[arg-type]
 
     rows: list[dict[str, Any]] = []
     for position, record in enumerate(scored + unscored, start=1):
