@@ -68,8 +68,23 @@ def column_cells(values: Sequence[Any], max_width: int | None = None) -> list[st
     ]
 
 
-def _is_numeric(series: pd.Series) -> bool:
+def is_numeric(series: pd.Series) -> bool:
+    """Whether a column holds numbers (booleans are not): those are right-aligned."""
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def aligned_lines(
+    headers: Sequence[str], columns: Sequence[Sequence[str]], right: Sequence[bool], sep: str
+) -> list[str]:
+    """Fixed-width text, the one terminal table layout: the header line, then one line per row.
+    Each column is as wide as its header or widest cell, right-aligned where `right` says,
+    columns joined by `sep`; trailing spaces are kept (callers strip or clip)."""
+    widths = [max([len(h), *map(len, cells)]) for h, cells in zip(headers, columns)]
+
+    def line(texts: Sequence[str]) -> str:
+        return sep.join(t.rjust(w) if r else t.ljust(w) for t, w, r in zip(texts, widths, right))
+
+    return [line(headers), *(line(texts) for texts in zip(*columns))]
 
 
 def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
@@ -82,7 +97,7 @@ def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
         return text.replace("|", "\\|")
 
     header = [escape(str(c)) for c in df.columns]
-    align = ["---:" if _is_numeric(df[c]) else "---" for c in df.columns]
+    align = ["---:" if is_numeric(df[c]) else "---" for c in df.columns]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     columns = [column_cells(list(df.iloc[:, i]), max_width) for i in range(df.shape[1])]
     for row in zip(*columns, strict=True) if columns else ():
@@ -93,10 +108,11 @@ def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
 def format_table(df: pd.DataFrame, fmt: str) -> str:
     """Render `df` as ``table`` (fixed-width text), ``csv``, ``markdown`` or ``json`` (records)."""
     if fmt == "table":
-        text = pd.DataFrame(
-            {c: column_cells(list(df[c])) for c in df.columns}, columns=df.columns
-        ).to_string(index=False)
-        return text + "\n"
+        if df.empty:  # pandas' own note, "Empty DataFrame" and the columns
+            return df.to_string(index=False) + "\n"
+        columns = [column_cells(list(df[c])) for c in df.columns]
+        lines = aligned_lines([str(c) for c in df.columns], columns, [True] * len(columns), " ")
+        return "\n".join(lines) + "\n"
     if fmt == "csv":
         return df.to_csv(index=False)
     if fmt == "markdown":
