@@ -27,6 +27,7 @@ from tuner.results import (
     settings_table,
     split_columns,
 )
+from tuner.trial import COMPLETED
 
 REPORT_FILE = "report.html"
 
@@ -149,7 +150,7 @@ def _report_columns(
     if len(table) > 1:
         fixed = {h: table[h].iloc[0] for h in hps if table[h].nunique(dropna=False) <= 1}
     drop = [c for c in shown.columns if c.startswith(INTERNAL_PREFIX)] + list(fixed)
-    if (shown["status"] == "completed").all():
+    if (shown["status"] == COMPLETED).all():
         drop.append("status")
     if shown["epochs_run"].nunique() <= 1:
         drop.append("epochs_run")
@@ -195,7 +196,7 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
     statuses = list(table.head(top)["status"])
     shown, fixed = _report_columns(table.head(top), table, history)
     classes = [
-        "best" if i == 0 and status == "completed" else ("failed" if status != "completed" else "")
+        "best" if i == 0 and status == COMPLETED else ("failed" if status != COMPLETED else "")
         for i, status in enumerate(statuses)
     ]
     plots = (

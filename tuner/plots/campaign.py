@@ -33,6 +33,7 @@ from tuner.direction import check_direction, gain
 from tuner.errors import ConfigError
 from tuner.plots.view import CampaignView, score_label
 from tuner.results import INTERNAL_PREFIX, infer_log, is_categorical, split_columns
+from tuner.trial import COMPLETED
 
 DPI = 110
 BRACKET_KEY = "tuner/bracket"
@@ -50,14 +51,14 @@ LOG_SAMPLINGS = ("log", "reverse_log")
 
 def completed(table: pd.DataFrame) -> pd.DataFrame:
     """Completed trials that have a score, best first (the table's own order)."""
-    mask = (table["status"] == "completed") & table["score"].notna()
+    mask = (table["status"] == COMPLETED) & table["score"].notna()
     return table[mask]
 
 
 def failure_kinds(table: pd.DataFrame) -> pd.Series:
     """Per row: ``""`` for a completed trial with a score, else ``"diverged"`` (its error
     starts with ``diverged:``) or ``"failed"``."""
-    ok = (table["status"] == "completed") & table["score"].notna()
+    ok = (table["status"] == COMPLETED) & table["score"].notna()
     errors = table["error"] if "error" in table else pd.Series(pd.NA, index=table.index)
     diverged = errors.astype("string").str.startswith("diverged:").fillna(False).astype(bool)
     return pd.Series(np.where(ok, "", np.where(diverged, "diverged", "failed")), index=table.index)
@@ -633,7 +634,7 @@ def hyperband_budget(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     color_of = {b: colors(i % 10) for i, b in enumerate(known)}
     bar_colors = [color_of.get(int(b), "0.6") if pd.notna(b) else "0.6" for b in brackets]
     hatches = ["///" if pd.notna(r) and int(r) > 0 else "" for r in rounds]
-    failed = (ordered["status"] != "completed").to_numpy()
+    failed = (ordered["status"] != COMPLETED).to_numpy()
     bars = ax.bar(x, epochs, width=0.85, color=bar_colors, edgecolor="white", linewidth=0.3)
     for bar, hatch, bad in zip(bars, hatches, failed):
         bar.set_hatch(hatch)
