@@ -33,7 +33,7 @@ from tuner.fingerprint import Fingerprint, data_changes, data_fingerprint
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.space import (
     AUTO_LEARNING_RATE,
-    RUNNER_SETTINGS,
+    TRAINING_SETTINGS,
     check_names,
     check_space_against_builder,
     compose_space,
@@ -151,7 +151,7 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     given = campaign.space
     if not given and not tune_declared:  # the bundled builders' curated default space
         given = dict(getattr(hypermodel, "default_space", {}))
-    known = {h.name for h in declared.space} | set(RUNNER_SETTINGS)
+    known = {h.name for h in declared.space} | set(TRAINING_SETTINGS)
     if tune_declared or not set(given) <= known:
         declared = explore(hypermodel, probe_fit=_fit_probe(hypermodel, dataset))
     check_names(given, declared, campaign.model)
@@ -632,5 +632,5 @@ __all__ = [
     "packing_asked",
     "tunes_declared",
     "CHIEF",
-    "RUNNER_SETTINGS",
+    "TRAINING_SETTINGS",
 ]
