@@ -2,17 +2,17 @@
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from tests.campaigns import write_campaign
+from tests.fakes import fake_result
 from tuner import api, cli, lr_range
 from tuner.builders import get_builder
 from tuner.campaign import load_campaign
 from tuner.datasets import load_campaign_data
 from tuner.errors import ConfigError
-from tuner.lr_finder import LRFindResult, Suggestion, find_learning_rate
+from tuner.lr_finder import find_learning_rate
 
 AUTO_SPACE = {"learning_rate": "auto", "units": {"min": 8, "max": 32, "step": 8}}
 
@@ -28,21 +28,6 @@ def short_finder(monkeypatch):
 
     monkeypatch.setattr(lr_range, "find_learning_rate", finder)
     return calls
-
-
-FLAT = "flat: the loss varies by 0.10% of its size"
-
-
-def fake_result(valley_lr=None, reason=FLAT):
-    """A made-up curve whose valley is `valley_lr` (None: `reason`); the other rules found none."""
-    lrs = np.geomspace(1e-5, 1.0, 10)
-    losses = np.linspace(1.0, 0.5, 10)
-    suggestions = {
-        "valley": Suggestion(valley_lr, None if valley_lr is None else 4, reason),
-        "steep": Suggestion(None, None, FLAT),
-        "minimum_tenth": Suggestion(None, None, FLAT),
-    }
-    return LRFindResult(lrs, losses, losses, None, suggestions)
 
 
 # -- values and overrides ----------------------------------------------------------------------
