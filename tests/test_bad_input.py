@@ -195,7 +195,7 @@ def test_extremes_are_built_one_name_at_a_time(mlp, monkeypatch):
             "units": {"min": 8, "max": 30, "step": 8},  # 30 is stepped past: 24 is the last
             "learning_rate": {"min": 1e-4, "max": 1e-1, "sampling": "log"},
             "optimizer": ["adam", "sgd", "rmsprop"],
-            "batch_size": [16, 64],  # the runner's setting: checked, never built
+            "batch_size": [16, 64],  # a training setting: checked, never built
         },
         "mlp",
     )

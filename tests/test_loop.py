@@ -2,85 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras_tuner as kt
 import pytest
 from keras_tuner.engine import trial as trial_module
-from keras_tuner.src.distribute.oracle_client import OracleClient
 
+from tests.fakes import (
+    OBJECTIVE,
+    BatchExecutor,
+    ClientDouble,
+    FakeModel,
+    KeptNames,
+    ScriptedExecutor,
+    ScriptedOracle,
+    oracle,
+)
 from tuner.errors import Fatal
 from tuner.execution import TrialOutcome
 from tuner.loop import Backoff, run_trials
-from tuner.store import MemoryStore
 from tuner.strategies import create_oracle
-from tuner.trial import COMPLETED, FAILED, TrialRecord
-
-OBJECTIVE = kt.Objective("val_accuracy", "max")
-
-
-class ScriptedExecutor:
-    """Scores trials from a script (trial_id -> score; None fails the trial)."""
-
-    def __init__(self, scores: dict[str, float | None], default: float | None = 0.5):
-        self.scores, self.default = scores, default
-        self.seen: list[str] = []
-        self.contexts = []
-
-    def run(self, trials, context):
-        self.contexts.append(context)
-        outcomes = []
-        for trial in trials:
-            self.seen.append(trial.trial_id)
-            score = self.scores.get(trial.trial_id, self.default)
-            status = COMPLETED if score is not None else FAILED
-            record = TrialRecord(
-                trial.trial_id,
-                status,
-                dict(trial.hyperparameters.values),
-                history={"val_accuracy": [score or 0.0]},
-                score=score,
-                best_epoch=1 if score is not None else None,
-                epochs_run=1,
-                error=None if score is not None else "scripted failure",
-            )
-            outcomes.append(TrialOutcome(record, model=FakeModel(trial.trial_id)))
-        return outcomes
-
-
-class FakeModel:
-    def __init__(self, name: str):
-        self.name = name
-
-    def set_weights(self, weights):  # pragma: no cover - only called with best weights
-        pass
-
-
-class KeptNames(MemoryStore):
-    """A memory store that keeps model names instead of Keras models."""
-
-    def _save_model(self, trial_id, model):
-        self._models[trial_id] = model.name
-
-    def _save_parent(self, trial_id, model):
-        self._parents[trial_id] = model.name
-
-
-def oracle(max_trials: int, tmp_path, seed: int = 0, **options: Any) -> kt.Oracle:
-    from tuner.strategies._keras_tuner import set_project_dir
-
-    hp = kt.HyperParameters()
-    hp.Int("units", 1, 1000)
-    made = create_oracle(
-        "random",
-        objective=OBJECTIVE,
-        hyperparameters=hp,
-        max_trials=max_trials,
-        seed=seed,
-        **options,
-    )
-    set_project_dir(made, str(tmp_path), ".engine")
-    return made
+from tuner.trial import COMPLETED, TrialRecord
 
 
 def test_every_trial_runs_once_and_the_store_ranks_them(tmp_path):
@@ -115,32 +55,6 @@ def test_consecutive_failures_stop_the_campaign_with_the_last_error(tmp_path):
     assert len(store.records()) == 3  # every failed trial is kept
 
 
-class ScriptedOracle:
-    """Hands out a scripted sequence of trial statuses; no `ongoing_trials`, like a client."""
-
-    def __init__(self, statuses):
-        self.statuses = list(statuses)
-        self.ended: list[str] = []
-        self.updates: dict[str, dict] = {}
-        self.count = 0
-
-    def create_trial(self, tuner_id):
-        status = self.statuses.pop(0)
-        trial = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=str(self.count), status=status)
-        if status == trial_module.TrialStatus.RUNNING:
-            self.count += 1
-        return trial
-
-    def update_trial(self, trial_id, metrics, step=0):
-        self.updates[trial_id] = metrics
-
-    def end_trial(self, trial):
-        self.ended.append(trial.trial_id)
-
-    def save(self):
-        pass
-
-
 def test_idle_waits_with_backoff_and_stopped_ends():
     R, Idle, S = (
         trial_module.TrialStatus.RUNNING,
@@ -171,25 +85,6 @@ def test_local_oracle_idle_with_nothing_running_ends_instead_of_spinning():
     )
 
 
-class ClientDouble(OracleClient):
-    """KerasTuner's worker-side oracle client, with the chief's oracle in-process instead of
-    gRPC: no save(), no ongoing_trials, attributes limited as the real client limits them."""
-
-    def __init__(self, chief: kt.Oracle):
-        self._oracle = chief
-        self.tuner_id = "worker0"
-
-    def create_trial(self, tuner_id):
-        return self._oracle.create_trial(tuner_id)
-
-    def update_trial(self, trial_id, metrics, step=0):
-        return self._oracle.update_trial(trial_id, metrics, step)
-
-    def end_trial(self, trial):
-        self._oracle.end_trial(trial)
-        self._oracle.save()  # the chief saves its own state
-
-
 def test_worker_side_oracle_client_runs_the_loop(tmp_path):
     chief = oracle(3, tmp_path)
     client = ClientDouble(chief)
@@ -207,26 +102,6 @@ def test_parents_are_kept_for_strategies_that_train_from_them():
 
 
 # --------------------------------------------------------------------------- batches
-
-
-class BatchExecutor(ScriptedExecutor):
-    """A scripted executor that takes `max_pack` trials at once and says each trained in a
-    pack of the batch's size; `interrupt_at` raises KeyboardInterrupt on that run (0-based)."""
-
-    def __init__(self, max_pack, scores=None, default=0.5, interrupt_at=None):
-        super().__init__(scores or {}, default)
-        self.max_pack = max_pack
-        self.batches: list[list[str]] = []
-        self.interrupt_at = interrupt_at
-
-    def run(self, trials, context):
-        if self.interrupt_at == len(self.batches):
-            raise KeyboardInterrupt
-        self.batches.append([t.trial_id for t in trials])
-        outcomes = super().run(trials, context)
-        for outcome in outcomes:
-            outcome.pack_size = len(trials)
-        return outcomes
 
 
 def values_of(made):

@@ -2,17 +2,17 @@
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from tests.campaigns import write_campaign
+from tests.fakes import fake_result
 from tuner import api, cli, lr_range
 from tuner.builders import get_builder
 from tuner.campaign import load_campaign
 from tuner.datasets import load_campaign_data
 from tuner.errors import ConfigError
-from tuner.lr_finder import LRFindResult, Suggestion, find_learning_rate
+from tuner.lr_finder import find_learning_rate
 
 AUTO_SPACE = {"learning_rate": "auto", "units": {"min": 8, "max": 32, "step": 8}}
 
@@ -28,21 +28,6 @@ def short_finder(monkeypatch):
 
     monkeypatch.setattr(lr_range, "find_learning_rate", finder)
     return calls
-
-
-FLAT = "flat: the loss varies by 0.10% of its size"
-
-
-def fake_result(valley_lr=None, reason=FLAT):
-    """A made-up curve whose valley is `valley_lr` (None: `reason`); the other rules found none."""
-    lrs = np.geomspace(1e-5, 1.0, 10)
-    losses = np.linspace(1.0, 0.5, 10)
-    suggestions = {
-        "valley": Suggestion(valley_lr, None if valley_lr is None else 4, reason),
-        "steep": Suggestion(None, None, FLAT),
-        "minimum_tenth": Suggestion(None, None, FLAT),
-    }
-    return LRFindResult(lrs, losses, losses, None, suggestions)
 
 
 # -- values and overrides ----------------------------------------------------------------------
@@ -149,14 +134,14 @@ def test_lr_find_malformed_set_exits_2(tmp_path, capsys):
 # -- learning_rate = "auto" (fast: the finder replaced) -------------------------------------------
 
 
-def _runner_inputs(campaign):
+def _data_and_builder(campaign):
     dataset = load_campaign_data(campaign)
     return dataset, get_builder(campaign.model, dataset.spec)
 
 
 def test_resolve_leaves_other_spaces_alone(tmp_path):
     campaign = load_campaign(write_campaign(tmp_path))
-    space, info = lr_range.resolve_auto_learning_rate(campaign, *_runner_inputs(campaign))
+    space, info = lr_range.resolve_auto_learning_rate(campaign, *_data_and_builder(campaign))
     assert space == campaign.space and info is None
 
 
@@ -164,7 +149,7 @@ def test_resolve_without_a_valley_says_why_and_what_to_do(tmp_path, monkeypatch)
     monkeypatch.setattr(lr_range, "find_learning_rate", lambda *a, **k: fake_result(None))
     campaign = load_campaign(write_campaign(tmp_path, space=AUTO_SPACE))
     with pytest.raises(ConfigError, match="flat: the loss.*range instead"):
-        lr_range.resolve_auto_learning_rate(campaign, *_runner_inputs(campaign))
+        lr_range.resolve_auto_learning_rate(campaign, *_data_and_builder(campaign))
     assert (campaign.folder / "lr_find.png").is_file()
     assert not (campaign.folder / "lr_find.json").exists()
 
@@ -172,7 +157,7 @@ def test_resolve_without_a_valley_says_why_and_what_to_do(tmp_path, monkeypatch)
 def test_resolve_ranges_a_decade_each_side_and_reuses_lr_find_json(tmp_path, monkeypatch):
     monkeypatch.setattr(lr_range, "find_learning_rate", lambda *a, **k: fake_result(2e-3, "ok"))
     campaign = load_campaign(write_campaign(tmp_path, space=AUTO_SPACE))
-    inputs = _runner_inputs(campaign)
+    inputs = _data_and_builder(campaign)
     space, info = lr_range.resolve_auto_learning_rate(campaign, *inputs)
     assert space["learning_rate"] == {"min": 2e-4, "max": 2e-2, "sampling": "log"}
     assert space["units"] == AUTO_SPACE["units"]

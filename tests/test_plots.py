@@ -19,7 +19,6 @@ from tuner.plots.campaign import (
     hyperparameter_info,
     hyperparameter_vs_score,
     in_trial_order,
-    infer_direction,
     infer_log,
     learning_curves,
     optimization_history,
@@ -180,12 +179,29 @@ def small() -> tuple[pd.DataFrame, pd.DataFrame]:
     return table, history_table(records)
 
 
-def test_trial_order_is_natural_and_direction_is_read_off_the_ranks(small):
+def test_trial_order_is_natural_and_best_so_far_follows_the_direction(small):
     table, _ = small
     assert list(in_trial_order(table)["trial_id"]) == ["1", "2", "3", "10"]
-    assert infer_direction(table) == "min"
     assert list(best_so_far([0.6, np.nan, 0.3, 0.95], "min")) == [0.6, 0.6, 0.3, 0.3]
     assert list(best_so_far([0.6, np.nan, 0.3, 0.95], "max")) == [0.6, 0.6, 0.6, 0.95]
+    assert np.isnan(best_so_far([np.nan, 0.5], "min")[0])
+
+
+def test_the_direction_is_the_campaigns_never_read_off_the_ranks():
+    # A minimised objective whose one scored trial ranks first: the ranks cannot tell "min"
+    # from "max" (a guess from them said "max"), so the caller must say it.
+    records = [
+        TrialRecord("1", "failed", {"lr": 1e-2}, error="boom"),
+        TrialRecord("2", "completed", {"lr": 1e-3}, {"loss": [0.4]}, score=0.4, best_epoch=1),
+    ]
+    table = ranked_table(records, objective="distance", direction="min")
+    assert optimization_history(table, objective="distance", direction="min").get_ylabel() == (
+        "distance (min)"
+    )
+    with pytest.raises(TypeError, match="direction"):
+        optimization_history_info(table)  # type: ignore[call-arg]
+    with pytest.raises(ConfigError, match="direction must be 'min' or 'max', but got 'up'"):
+        optimization_history(table, direction="up")
 
 
 def test_infer_log_needs_positive_values_spanning_a_factor_of_100():
@@ -196,7 +212,7 @@ def test_infer_log_needs_positive_values_spanning_a_factor_of_100():
 
 def test_optimization_history_draws_scores_best_so_far_and_failures(small):
     table, _ = small
-    ax = optimization_history(table)
+    ax = optimization_history(table, direction="min")
     points, failed = ax.collections
     # Trials 1, 2 (failed), 3, 10 sit at their ids; 1, 3 and 10 carry scores.
     assert points.get_offsets().tolist() == [[1, 0.6], [3, 0.3], [10, 0.95]]
@@ -209,25 +225,27 @@ def test_optimization_history_draws_scores_best_so_far_and_failures(small):
 
 def test_hyperparameter_vs_score_numeric_log_and_categorical(small):
     table, _ = small
-    ax = hyperparameter_vs_score(table, "lr")
+    ax = hyperparameter_vs_score(table, "lr", direction="min")
     assert ax.get_xscale() == "log"
     points, best, failed = ax.collections
     assert sorted(points.get_offsets()[:, 0]) == [1e-4, 1e-3, 3e-2]
     assert failed.get_offsets()[:, 0].tolist() == [1e-1]  # trial 2, marked where it was tried
     assert best.get_offsets().tolist() == [[3e-2, 0.3]]  # rank 1 under direction "min"
-    assert hyperparameter_vs_score(table, "lr", log=False).get_xscale() == "linear"
-    ax = hyperparameter_vs_score(table, "opt")
+    assert hyperparameter_vs_score(table, "lr", log=False, direction="min").get_xscale() == "linear"
+    ax = hyperparameter_vs_score(table, "opt", direction="min")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["adam", "sgd"]
     x = ax.collections[0].get_offsets()[:, 0]
     assert np.all(np.abs(x - np.round(x)) < 0.2)
     with pytest.raises(ConfigError, match="'nope'"):
-        hyperparameter_vs_score(table, "nope")
+        hyperparameter_vs_score(table, "nope", direction="min")
 
 
 def test_parallel_coordinates_draws_top_trials_coloured_by_score(small):
     table, _ = small
     fig = Figure()
-    ax = parallel_coordinates(table, ["lr", "opt", "units"], fig.add_subplot(), top=2)
+    ax = parallel_coordinates(
+        table, ["lr", "opt", "units"], fig.add_subplot(), top=2, direction="min"
+    )
     (lines,) = [
         c for c in ax.collections if isinstance(c, LineCollection) and c.get_array() is not None
     ]
@@ -315,12 +333,12 @@ def test_every_score_axis_names_the_objective(small):
 
 
 def test_optimization_history_places_each_trial_at_its_id(diverging):
-    info = optimization_history_info(diverging)
+    info = optimization_history_info(diverging, direction="max")
     assert info.trial_ids == ["0", "1", "2", "3", "4", "6"]
     assert info.x.tolist() == [0, 1, 2, 3, 4, 6]  # no trial 5: x = the id, not the position
     assert np.isnan(info.scores[[1, 3, 4]]).all()  # trial 3 diverged after scoring: not a result
     assert info.best_so_far[-1] == 0.9
-    ax = optimization_history(diverging)
+    ax = optimization_history(diverging, direction="max")
     assert ax.collections[0].get_offsets().tolist() == [[0, 0.8], [2, 0.9], [6, 0.85]]
     assert ax.get_xlim() == (-0.5, 6.5)
     assert [p.get_x() + p.get_width() / 2 for p in hyperband_budget(diverging).patches] == [
@@ -340,8 +358,14 @@ def test_failed_and_diverged_trials_are_marked_at_the_values_tried(diverging):
         "diverged": [2.0, 5.0],
         "failed": [2e-3],
     }
-    assert optimization_history_info(diverging).failures.keys() == {"diverged", "failed"}
-    for ax in (hyperparameter_vs_score(diverging, "lr"), optimization_history(diverging)):
+    assert optimization_history_info(diverging, direction="max").failures.keys() == {
+        "diverged",
+        "failed",
+    }
+    for ax in (
+        hyperparameter_vs_score(diverging, "lr", direction="max"),
+        optimization_history(diverging, direction="max"),
+    ):
         marks = {
             c.get_label(): c for c in ax.collections if c.get_label() in ("failed", "diverged")
         }
@@ -351,11 +375,11 @@ def test_failed_and_diverged_trials_are_marked_at_the_values_tried(diverging):
             marks["diverged"].get_offset_transform() == ax.get_xaxis_transform()
         )  # pinned to the bottom edge
         assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"failed", "diverged"}
-    ax = hyperparameter_vs_score(diverging, "lr")
+    ax = hyperparameter_vs_score(diverging, "lr", direction="max")
     diverged = next(c for c in ax.collections if c.get_label() == "diverged")
     assert sorted(diverged.get_offsets()[:, 0].tolist()) == [2.0, 5.0]
     assert ax.get_xlim()[1] > 5.0  # the failures' values are on the axis, not clipped off
-    ax = hyperparameter_vs_score(diverging, "opt")
+    ax = hyperparameter_vs_score(diverging, "opt", direction="max")
     failed = next(c for c in ax.collections if c.get_label() == "failed")
     assert abs(failed.get_offsets()[0, 0] - 1) < 0.2  # trial 4 tried sgd, the second category
 
@@ -366,20 +390,24 @@ def test_range_axes_span_the_searched_space_not_the_values_seen(small):
         "lr": {"min": 1e-6, "max": 10.0, "sampling": "log"},
         "units": {"min": 8, "max": 512, "step": 8},
     }
-    ax = hyperparameter_vs_score(table, "lr", space=space)
+    ax = hyperparameter_vs_score(table, "lr", space=space, direction="min")
     low, high = ax.get_xlim()
     assert ax.get_xscale() == "log" and low <= 1e-6 and high >= 10.0 and high < 20.0
-    ax = hyperparameter_vs_score(table, "units", space=space)
+    ax = hyperparameter_vs_score(table, "units", space=space, direction="min")
     low, high = ax.get_xlim()
     assert ax.get_xscale() == "linear" and low <= 8 and 512 <= high < 540
-    unseen = hyperparameter_vs_score(table, "units").get_xlim()
+    unseen = hyperparameter_vs_score(table, "units", direction="min").get_xlim()
     assert unseen[0] > 8 and unseen[1] < 100  # without [space]: the values seen
     linear = {
         "lr": {"min": 1e-4, "max": 1e-1}
     }  # sampling linear: no log axis although values span 1000x
-    assert hyperparameter_vs_score(table, "lr", space=linear).get_xscale() == "linear"
+    assert (
+        hyperparameter_vs_score(table, "lr", space=linear, direction="min").get_xscale() == "linear"
+    )
     fig = Figure()
-    ax = parallel_coordinates(table, ["lr", "units"], fig.add_subplot(), space=space)
+    ax = parallel_coordinates(
+        table, ["lr", "units"], fig.add_subplot(), space=space, direction="min"
+    )
     (lines,) = [
         c for c in ax.collections if isinstance(c, LineCollection) and c.get_array() is not None
     ]
@@ -391,24 +419,24 @@ def test_range_axes_span_the_searched_space_not_the_values_seen(small):
 def test_every_choice_is_on_the_axis_even_one_never_tried(small):
     table, _ = small
     space = {"opt": ["adam", "sgd", "rmsprop"], "units": [64, 16, 32, 128]}
-    ax = hyperparameter_vs_score(table, "opt", space=space)
+    ax = hyperparameter_vs_score(table, "opt", space=space, direction="min")
     assert [t.get_text() for t in ax.get_xticklabels()] == ["adam", "sgd", "rmsprop"]
     assert ax.get_xlim() == (-0.6, 2.6)
     # A numeric choice was jittered categories 0..3 under ticks 16, 32, 64, 128: evenly spaced,
     # as on a log axis, where the axis was not one. Now a numeric axis, the choices its ticks.
-    ax = hyperparameter_vs_score(table, "units", space=space)
+    ax = hyperparameter_vs_score(table, "units", space=space, direction="min")
     assert ax.get_xscale() == "linear"  # 128 / 16 = 8: no more than a factor of 10
     assert [t.get_text() for t in ax.get_xticklabels()] == ["16", "32", "64", "128"]
     assert ax.get_xticks().tolist() == [16, 32, 64, 128]
     x = ax.collections[0].get_offsets()[:, 0]  # best first: 64, 32, 16 units, not jittered
     assert x.tolist() == [64, 32, 16]
     wide = {"units": [8, 16, 32, 64, 128, 256]}
-    ax = hyperparameter_vs_score(table, "units", space=wide)
+    ax = hyperparameter_vs_score(table, "units", space=wide, direction="min")
     assert ax.get_xscale() == "log" and ax.get_xlabel() == "units (log scale)"
     assert ax.get_xticks().tolist() == [8, 16, 32, 64, 128, 256]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["8", "16", "32", "64", "128", "256"]
     fig = Figure()
-    ax = parallel_coordinates(table, ["opt"], fig.add_subplot(), space=space)
+    ax = parallel_coordinates(table, ["opt"], fig.add_subplot(), space=space, direction="min")
     assert [t.get_text() for t in ax.texts][:3] == ["adam", "sgd", "rmsprop"]
 
 

@@ -6,40 +6,16 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-import keras_tuner as kt
 import pytest
 from campaigns import write_campaign
 
 import tuner
+from tests.fakes import OBJECTIVE, Clock, PacksExecutor, oracle, scored_record
 from tuner import console, progress
 from tuner.errors import Interrupted
 from tuner.execution import PackEpoch, TrialOutcome
 from tuner.loop import run_trials
 from tuner.store import MemoryStore
-from tuner.trial import COMPLETED, TrialRecord
-
-OBJECTIVE = kt.Objective("val_accuracy", "max")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def record(trial_id: str, score: float, epochs: int = 15) -> TrialRecord:
-    return TrialRecord(
-        trial_id,
-        COMPLETED,
-        {"learning_rate": 0.01},
-        history={"val_accuracy": [score] * epochs},
-        score=score,
-        best_epoch=epochs,
-        epochs_run=epochs,
-        duration_s=1.5,
-    )
 
 
 def plan(total: int, epochs: int = 15) -> Any:
@@ -64,7 +40,7 @@ def test_the_lines_of_a_pack_count_its_trial_epochs_not_its_trials():
     clock, store, lines = Clock(), MemoryStore(OBJECTIVE), []
     shown = progress.Progress(plan(40), store, lines.append, clock=clock)
     clock.now += 12
-    outcomes = [TrialOutcome(record(str(i), 0.5 + i / 100), pack_size=8) for i in range(8)]
+    outcomes = [TrialOutcome(scored_record(str(i), 0.5 + i / 100), pack_size=8) for i in range(8)]
     for outcome in outcomes:
         store.save_outcome(outcome)
     for outcome in outcomes:
@@ -78,7 +54,7 @@ def test_the_lines_of_the_last_pack_leave_nothing_to_wait_for():
     clock, store, lines = Clock(), MemoryStore(OBJECTIVE), []
     shown = progress.Progress(plan(8), store, lines.append, clock=clock)
     clock.now += 14
-    outcomes = [TrialOutcome(record(str(i), 0.5), pack_size=8) for i in range(8)]
+    outcomes = [TrialOutcome(scored_record(str(i), 0.5), pack_size=8) for i in range(8)]
     for outcome in outcomes:
         store.save_outcome(outcome)
     for outcome in outcomes:
@@ -93,8 +69,8 @@ def test_the_live_line_counts_the_running_pack_and_the_trials_not_started(monkey
     clock, store, lines = Clock(), MemoryStore(OBJECTIVE), []
     shown = progress.Progress(plan(40), store, lines.append, clock=clock)
     for trial_id in ("0", "1"):
-        store.save_outcome(TrialOutcome(record(trial_id, 0.8)))
-        shown(TrialOutcome(record(trial_id, 0.8)))
+        store.save_outcome(TrialOutcome(scored_record(trial_id, 0.8)))
+        shown(TrialOutcome(scored_record(trial_id, 0.8)))
     lines.clear()
     ids = [str(i) for i in range(2, 10)]
     clock.now += 14
@@ -146,43 +122,6 @@ def test_a_short_live_line_drops_the_elapsed_time_then_the_best():
     assert line == "[ 3/40] pack of 3, epoch 5/15 (2 still training)  pack best 0.9611  eta 0:32"
     line = console.live_line(report, done=3, total=40, elapsed_s=5, eta_s=32, width=60)
     assert line == "[ 3/40] pack of 3, epoch 5/15 (2 still training)  eta 0:32"
-
-
-class PacksExecutor:
-    """Trains its batch as packs of `size`, handing each pack's outcomes over as it ends (as
-    the packed executor does); Ctrl-C in the pack holding `interrupt`."""
-
-    max_pack = 6
-
-    def __init__(self, size: int, store: MemoryStore, interrupt: str | None = None):
-        self.size, self.store, self.interrupt = size, store, interrupt
-        self.saved_before: list[list[str]] = []
-
-    def run(self, trials, context):
-        outcomes = []
-        for start in range(0, len(trials), self.size):
-            pack = trials[start : start + self.size]
-            ids = [t.trial_id for t in pack]
-            self.saved_before.append(sorted(r.trial_id for r in self.store.records()))
-            if self.interrupt in ids:
-                raise Interrupted(ids, epoch=(2, 3))
-            done = [TrialOutcome(record(i, 0.5, epochs=3), pack_size=len(pack)) for i in ids]
-            context.save_outcomes(done)
-            outcomes += done
-        return outcomes
-
-
-def oracle(max_trials: int, tmp_path) -> kt.Oracle:
-    from tuner.strategies import create_oracle
-    from tuner.strategies._keras_tuner import set_project_dir
-
-    hp = kt.HyperParameters()
-    hp.Int("units", 1, 1000)
-    made = create_oracle(
-        "random", objective=OBJECTIVE, hyperparameters=hp, max_trials=max_trials, seed=0
-    )
-    set_project_dir(made, str(tmp_path), ".engine")
-    return made
 
 
 def test_a_batch_of_packs_is_saved_and_ended_pack_by_pack(tmp_path):

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from test_plots import write_synthetic
 
+from tuner.errors import ConfigError
 from tuner.importance import hyperparameter_importance
 from tuner.plots.view import CampaignView
 from tuner.report import load_view, render_report, write_report
-from tuner.results import load, ranked_table
+from tuner.results import load, ranked_table, write_results
 from tuner.trial import TrialRecord
 
 
@@ -96,6 +97,29 @@ def test_load_view_hands_the_report_the_folder_and_its_space(tmp_path):
         "trial_id",
         "epoch",
     ]
+
+
+def test_the_report_takes_the_direction_from_the_campaign_not_from_the_ranks(tmp_path):
+    # Minimised; the one scored trial ranks first, so the ranks say nothing of the direction
+    # (a guess from them said "max").
+    folder = tmp_path / "camp"
+    records = [
+        TrialRecord("1", "failed", {"lr": 1e-2}, error="boom"),
+        TrialRecord("2", "completed", {"lr": 1e-3}, {"loss": [0.4]}, score=0.4, best_epoch=1),
+    ]
+    write_results(folder, records, objective="distance", direction="min", settings={})
+    (folder / "campaign.toml").write_text(
+        'name = "camp"\nobjective = "distance"\ndirection = "min"\n'
+    )
+    assert load_view(folder).direction == "min"
+    assert "<b>distance</b> (min)" in write_report(folder).read_text()
+    # No direction saved: the objective's name decides, as it did for the campaign...
+    (folder / "campaign.toml").write_text('name = "camp"\nobjective = "val_loss"\n')
+    assert load_view(folder).direction == "min"
+    # ...and a name that does not tell is refused, saying what to add.
+    (folder / "campaign.toml").write_text('name = "camp"\nobjective = "distance"\n')
+    with pytest.raises(ConfigError, match='add direction = "max" or "min" to .*campaign.toml'):
+        load_view(folder)
 
 
 def test_render_report_draws_from_the_view_it_is_given(tmp_path, monkeypatch):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_loop import OBJECTIVE, ScriptedExecutor, oracle
+from tests.fakes import OBJECTIVE, NamedModelStore, ScriptedExecutor, oracle
 from tuner import api
 from tuner.execution import trial_seed
 from tuner.loop import attach_oracle, run_trials
@@ -118,14 +118,6 @@ def _as_older_version_wrote_it(folder):
         table = pd.read_csv(folder / name, dtype={"trial_id": str})
         table["trial_id"] = [f"{int(t):02d}" for t in table["trial_id"]]
         table.to_csv(folder / name, index=False)
-
-
-class NamedModelStore(disk.DiskStore):
-    """A disk store whose "models" are text files: the names it keeps, without Keras."""
-
-    def _save_model(self, trial_id, model):
-        self.models.mkdir(parents=True, exist_ok=True)
-        (self.models / f"{canonical_id(trial_id)}.keras").write_text(model.name)
 
 
 def _interrupt_at(trial_id):

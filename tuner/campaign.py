@@ -15,6 +15,7 @@ from typing import Any
 
 import tomli_w
 
+from tuner.direction import check_direction
 from tuner.errors import ConfigError, did_you_mean
 
 EARLY_STOPPING_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -333,8 +334,8 @@ def _validate(campaign: Campaign) -> None:
     )
     if campaign.early_stopping is not None:
         _check_table("early_stopping", campaign.early_stopping, EARLY_STOPPING_KEYS)
-    if campaign.direction not in (None, "min", "max"):
-        raise ConfigError(f"direction must be 'min' or 'max', but got {campaign.direction!r}.")
+    if campaign.direction is not None:
+        check_direction(campaign.direction)
     _check_loss_objective(campaign)
 
 

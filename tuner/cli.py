@@ -162,9 +162,10 @@ def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
 def _finish(found: Any, args: argparse.Namespace) -> int:
     """The final table and best score of a search; 1 when no trial completed."""
     from tuner import console
+    from tuner.trial import COMPLETED
 
     campaign = found.campaign
-    completed = found.table[found.table["status"] == "completed"]
+    completed = found.table[found.table["status"] == COMPLETED]
     if not args.quiet and len(found.table):
         print()
         print(console.final_table(found.table, objective=campaign.objective, top=args.top))

@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from tuner.results.render import number_format
+from tuner.results.render import aligned_lines, is_numeric, number_format
+from tuner.results.tables import INTERNAL_PREFIX
 from tuner.trial import COMPLETED, TrialRecord
 
 if TYPE_CHECKING:
     from tuner.execution.base import PackEpoch
 
 ELLIPSIS = "..."
-INTERNAL_PREFIX = "tuner/"
 # Short names for the bundled builders' hyperparameters in progress lines; others keep theirs.
 SHORT_NAMES = {
     "learning_rate": "lr",
@@ -395,10 +395,6 @@ def _column_cells(column: str, values: pd.Series) -> list[str]:
     return ["" if _is_empty(v) else format(float(v), spec) for v in values]
 
 
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
-
-
 def final_table(
     table: pd.DataFrame, *, objective: str, width: int | None = None, top: int = 10
 ) -> str:
@@ -461,16 +457,9 @@ def final_table(
         else:
             left_out.append(column)
 
-    right = {c: _is_numeric(shown[c]) or all(s.isdigit() for s in cells[c] if s) for c in chosen}
-
-    def row(texts: dict[str, str]) -> str:
-        parts = [
-            texts[c].rjust(widths[c]) if right[c] else texts[c].ljust(widths[c]) for c in chosen
-        ]
-        return clip(_SEP.join(parts).rstrip(), width)
-
-    lines = [row(headers)]
-    lines += [row({c: cells[c][i] for c in chosen}) for i in range(len(shown))]
+    right = [is_numeric(shown[c]) or all(s.isdigit() for s in cells[c] if s) for c in chosen]
+    laid_out = aligned_lines([headers[c] for c in chosen], [cells[c] for c in chosen], right, _SEP)
+    lines = [clip(line.rstrip(), width) for line in laid_out]
     notes = []
     if same:
         notes.append("same in every row shown: " + ", ".join(same))

@@ -139,7 +139,7 @@ def run_lr_find(
 
 def write_lr_find(result: LRFindResult, folder: str | Path) -> tuple[Path, Path]:
     """Write ``lr_find.csv`` (atomically) and ``lr_find.png`` into `folder`; return both paths."""
-    from tuner.plots.lr import plot_lr_find  # plots sit above the runner; import when drawing
+    from tuner.plots.lr import plot_lr_find  # plots sit above the loop; import when drawing
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from tuner.errors import ConfigError
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.space import (
     AUTO_LEARNING_RATE,
-    RUNNER_SETTINGS,
+    TRAINING_SETTINGS,
     check_names,
     check_space_against_builder,
     compose_space,
@@ -130,7 +130,7 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     given = campaign.space
     if not given and not tune_declared:  # the bundled builders' curated default space
         given = dict(getattr(hypermodel, "default_space", {}))
-    known = {h.name for h in declared.space} | set(RUNNER_SETTINGS)
+    known = {h.name for h in declared.space} | set(TRAINING_SETTINGS)
     if tune_declared or not set(given) <= known:
         declared = explore(hypermodel, probe_fit=_fit_probe(hypermodel, dataset))
     check_names(given, declared, campaign.model)

@@ -10,11 +10,15 @@ from typing import Any
 
 import pandas as pd
 
+from tuner.campaign import infer_direction
+from tuner.direction import check_direction
+from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
 from tuner.importance import hyperparameter_importance
-from tuner.plots.campaign import completed, infer_direction, save_all, varying_hyperparameters
+from tuner.plots.campaign import completed, save_all, varying_hyperparameters
 from tuner.plots.view import CampaignView
 from tuner.results import (
+    CAMPAIGN_FILE,
     INTERNAL_PREFIX,
     format_cell,
     load_campaign_settings,
@@ -23,6 +27,7 @@ from tuner.results import (
     settings_table,
     split_columns,
 )
+from tuner.trial import COMPLETED
 
 REPORT_FILE = "report.html"
 
@@ -145,7 +150,7 @@ def _report_columns(
     if len(table) > 1:
         fixed = {h: table[h].iloc[0] for h in hps if table[h].nunique(dropna=False) <= 1}
     drop = [c for c in shown.columns if c.startswith(INTERNAL_PREFIX)] + list(fixed)
-    if (shown["status"] == "completed").all():
+    if (shown["status"] == COMPLETED).all():
         drop.append("status")
     if shown["epochs_run"].nunique() <= 1:
         drop.append("epochs_run")
@@ -191,7 +196,7 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
     statuses = list(table.head(top)["status"])
     shown, fixed = _report_columns(table.head(top), table, history)
     classes = [
-        "best" if i == 0 and status == "completed" else ("failed" if status != "completed" else "")
+        "best" if i == 0 and status == COMPLETED else ("failed" if status != COMPLETED else "")
         for i, status in enumerate(statuses)
     ]
     plots = (
@@ -224,15 +229,28 @@ def load_view(folder: Path) -> CampaignView:
     """A results folder's table, history and campaign settings: the one place the report reads files."""
     table, history = load_with_history(folder)
     settings = load_campaign_settings(folder)
+    objective = str(settings.get("objective", "score"))
     return CampaignView(
         name=str(settings.get("name", folder.name)),
         table=table,
         history=history,
-        objective=str(settings.get("objective", "score")),
-        direction=str(settings.get("direction") or infer_direction(table)),
+        objective=objective,
+        direction=campaign_direction(settings, objective, folder),
         space=dict(settings.get("space", {})),
         settings=settings,
     )
+
+
+def campaign_direction(settings: dict[str, Any], objective: str, folder: Path) -> str:
+    """The direction the campaign was run with: its ``campaign.toml``'s, else the one its
+    objective's name implies (as the campaign inferred it), never one guessed from the scores."""
+    direction = settings.get("direction") or infer_direction(objective)
+    if direction is None:
+        raise ConfigError(
+            f"cannot tell whether objective {objective!r} of {folder} was maximised or "
+            f'minimised; add direction = "max" or "min" to {folder / CAMPAIGN_FILE}.'
+        )
+    return check_direction(direction)
 
 
 def write_report(
@@ -253,4 +271,4 @@ def write_report(
     return path
 
 
-__all__ = ["write_report", "render_report", "load_view", "REPORT_FILE"]
+__all__ = ["write_report", "render_report", "load_view", "campaign_direction", "REPORT_FILE"]

@@ -25,7 +25,7 @@ from tuner.plan import Plan, packing_asked, packing_requested
 from tuner.space import without_auto_learning_rate
 from tuner.store import DiskStore, SharedDiskStore, Store
 from tuner.strategies import is_client
-from tuner.trial import TrialRecord
+from tuner.trial import COMPLETED, TrialRecord
 
 if TYPE_CHECKING:
     from tuner.progress import Progress
@@ -50,7 +50,7 @@ class Results:
 
     @property
     def best_trial_id(self) -> str | None:
-        completed = self.table[self.table["status"] == "completed"]
+        completed = self.table[self.table["status"] == COMPLETED]
         return None if completed.empty else str(completed.iloc[0]["trial_id"])
 
     @property
@@ -83,7 +83,7 @@ class Results:
     def best_models(self, n: int = 1) -> list[keras.Model]:
         """The `n` best kept models at their best epoch, best first (``keep_top`` decides how
         many were kept)."""
-        ranked = [str(t) for t in self.table[self.table["status"] == "completed"]["trial_id"]]
+        ranked = [str(t) for t in self.table[self.table["status"] == COMPLETED]["trial_id"]]
         kept = min(len(ranked), self.campaign.keep_top)
         if not 1 <= n <= kept:
             raise ConfigError(

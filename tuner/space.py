@@ -31,8 +31,9 @@ RANGE_KEYS = {"min", "max", "step", "sampling", "default"}
 CHOICE_KEYS = {"values", "default"}
 # Values a campaign may give `learning_rate` to run the range finder first.
 AUTO_LEARNING_RATE = ("auto", "auto-fixed")
-# The runner's own settings: accepted in every campaign's [space], declared by the builder or not.
-RUNNER_SETTINGS = ("epochs", "batch_size")
+# The settings every trial's training takes (model.fit's own), whether the builder declares them
+# or not: accepted in every campaign's [space].
+TRAINING_SETTINGS = ("epochs", "batch_size")
 
 
 # More values than any search could try; beyond it a step is a typo (and overflows counts).
@@ -350,7 +351,7 @@ def check_space_against_builder(
     """Build the model once at each extreme of every ``[space]`` entry (the ends of a range,
     every choice), the other hyperparameters at their defaults, so that a value the builder
     refuses (``units = -1``) is a `ConfigError` before anything trains or is written. The
-    runner's own settings (epochs, batch_size) must be positive integers.
+    training settings (epochs, batch_size) must be positive integers.
 
     Called by the plan after `check_names`; each build costs about as much as the one at the
     defaults, and the Keras session is cleared after each. A builder and space that passed are
@@ -368,7 +369,7 @@ def check_space_against_builder(
     for h in space.space:
         for value in _extremes(h):
             shown = f"{entry_label(h.name)} = {json.dumps(value)}"
-            if h.name in RUNNER_SETTINGS:
+            if h.name in TRAINING_SETTINGS:
                 if not _is_int(value) or value < 1:
                     raise ConfigError(f"{shown}: {h.name} must be a positive integer.")
                 continue
@@ -403,8 +404,8 @@ def check_names(
     names: Iterable[str], declared: kt.HyperParameters, model: str, label: str | None = None
 ) -> None:
     """Refuse names the builder never reads (``[space]`` entries, ``--set`` overrides): a typo
-    would otherwise change nothing. The runner's settings (epochs, batch_size) always pass."""
-    known = {h.name for h in declared.space} | set(RUNNER_SETTINGS)
+    would otherwise change nothing. The training settings (epochs, batch_size) always pass."""
+    known = {h.name for h in declared.space} | set(TRAINING_SETTINGS)
     unknown = [name for name in dict.fromkeys(names) if name not in known]
     if unknown:
         hint = did_you_mean(unknown[0], known) if len(unknown) == 1 else ""
@@ -444,7 +445,7 @@ def compose_space(
 ) -> kt.HyperParameters:
     """The oracle's space: every hyperparameter the builder declares (`declared`, conditions
     included) when `tune_declared`, each ``[space]`` entry in place of the declaration of its
-    name (under the same conditions), entries the builder does not declare (the runner's
+    name (under the same conditions), entries the builder does not declare (the training
     settings) after them, and ``epochs`` fixed at the campaign's unless an entry names it.
 
     Without `tune_declared` only the entries are searched (KerasTuner's

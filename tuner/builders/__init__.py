@@ -18,7 +18,7 @@ import keras_tuner as kt
 from tuner.builders.mlp import MLPHyperModel, build_mlp
 from tuner.datasets import DataSpec
 from tuner.errors import ConfigError, did_you_mean
-from tuner.space import RUNNER_SETTINGS
+from tuner.space import TRAINING_SETTINGS
 
 REGISTRY: dict[str, Callable[[DataSpec], kt.HyperModel]] = {
     "mlp": MLPHyperModel.for_data,
@@ -29,7 +29,7 @@ DEFAULT_BATCH_SIZE = 32
 class FunctionHyperModel(kt.HyperModel):
     """A user's ``build(hp)`` or ``build(hp, spec)`` function as a KerasTuner HyperModel."""
 
-    runner_fits = True
+    executor_fits = True
 
     def __init__(self, function: Callable[..., keras.Model], spec: DataSpec | None):
         super().__init__(name=getattr(function, "__name__", "model"))
@@ -63,7 +63,7 @@ def has_own_fit(hypermodel: kt.HyperModel) -> bool:
     """True when a HyperModel overrides `fit` (the way KerasTuner documents tuning batch size
     or preprocessing): the runner then trains through it."""
     return (
-        not getattr(hypermodel, "runner_fits", False)
+        not getattr(hypermodel, "executor_fits", False)
         and type(hypermodel).fit is not kt.HyperModel.fit
     )
 
@@ -153,6 +153,6 @@ __all__ = [
     "has_own_fit",
     "FunctionHyperModel",
     "REGISTRY",
-    "RUNNER_SETTINGS",
+    "TRAINING_SETTINGS",
     "DEFAULT_BATCH_SIZE",
 ]

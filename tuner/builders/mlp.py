@@ -152,7 +152,7 @@ class MLPHyperModel(kt.HyperModel):
     reuse_compiled_models = True
     # One trial at a time, its small ops lose more to thread hand-offs than they gain.
     trains_fastest_on_one_thread = True
-    runner_fits = True  # `fit` below only applies batch_size and epochs, which the runner does
+    executor_fits = True  # `fit` below only applies batch_size and epochs, as the executor does
     # Every knob has a declared range wide enough for any experiment (epochs up to 1000, a
     # learning rate from 1e-5 to 1): searching them all at once is no sensible default. So a
     # campaign with no [space] searches DEFAULT_SPACE, and one with a [space] exactly its

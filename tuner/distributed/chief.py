@@ -18,7 +18,7 @@ from tuner.execution import TrialOutcome
 from tuner.plan import Plan
 from tuner.run import CHIEF, Results, Run, open_run, progress_printer
 from tuner.store import disk
-from tuner.trial import TrialRecord, canonical_id
+from tuner.trial import FAILED, TrialRecord, canonical_id
 
 POLL_S = 0.2
 
@@ -211,7 +211,7 @@ class Chief:
             if not again:
                 values = dict(self.oracle.trials[trial_id].hyperparameters.values)
                 disk.save_record(
-                    self.plan.campaign.folder, TrialRecord(trial_id, "failed", values, error=reason)
+                    self.plan.campaign.folder, TrialRecord(trial_id, FAILED, values, error=reason)
                 )
             _, error = hand_back(self.oracle, tuner_id, run_again=again, reason=reason)
             if error is not None:

@@ -29,9 +29,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator, NullLocator
 
+from tuner.direction import check_direction, gain
 from tuner.errors import ConfigError
 from tuner.plots.view import CampaignView, score_label
 from tuner.results import INTERNAL_PREFIX, infer_log, is_categorical, split_columns
+from tuner.trial import COMPLETED
 
 DPI = 110
 BRACKET_KEY = "tuner/bracket"
@@ -49,14 +51,14 @@ LOG_SAMPLINGS = ("log", "reverse_log")
 
 def completed(table: pd.DataFrame) -> pd.DataFrame:
     """Completed trials that have a score, best first (the table's own order)."""
-    mask = (table["status"] == "completed") & table["score"].notna()
+    mask = (table["status"] == COMPLETED) & table["score"].notna()
     return table[mask]
 
 
 def failure_kinds(table: pd.DataFrame) -> pd.Series:
     """Per row: ``""`` for a completed trial with a score, else ``"diverged"`` (its error
     starts with ``diverged:``) or ``"failed"``."""
-    ok = (table["status"] == "completed") & table["score"].notna()
+    ok = (table["status"] == COMPLETED) & table["score"].notna()
     errors = table["error"] if "error" in table else pd.Series(pd.NA, index=table.index)
     diverged = errors.astype("string").str.startswith("diverged:").fillna(False).astype(bool)
     return pd.Series(np.where(ok, "", np.where(diverged, "diverged", "failed")), index=table.index)
@@ -87,18 +89,11 @@ def trial_numbers(table: pd.DataFrame) -> np.ndarray:
     return numbers
 
 
-def infer_direction(table: pd.DataFrame) -> str:
-    """ "max" or "min", read off the ranked table (rank 1 holds the best score)."""
-    scores = completed(table).sort_values("rank")["score"].to_numpy(dtype=float)
-    return "min" if len(scores) > 1 and scores[0] < scores[-1] else "max"
-
-
 def best_so_far(scores: Sequence[float], direction: str) -> np.ndarray:
     """The running best of `scores` (NaN ignored) for ``direction`` "max" or "min"."""
-    values = np.asarray(scores, dtype=float)
-    filled = np.where(np.isnan(values), -np.inf if direction == "max" else np.inf, values)
-    running = np.maximum.accumulate(filled) if direction == "max" else np.minimum.accumulate(filled)
-    return np.where(np.isinf(running), np.nan, running)
+    gains = gain(np.asarray(scores, dtype=float), direction)
+    running = np.maximum.accumulate(np.where(np.isnan(gains), -np.inf, gains))
+    return np.where(np.isinf(running), np.nan, gain(running, direction))
 
 
 def _label(value: Any) -> str:
@@ -266,9 +261,9 @@ class HistoryInfo:
     direction: str
 
 
-def optimization_history_info(table: pd.DataFrame, *, direction: str | None = None) -> HistoryInfo:
-    """The data of `optimization_history` (`direction` is read off the ranks when None)."""
-    direction = direction or infer_direction(table)
+def optimization_history_info(table: pd.DataFrame, *, direction: str) -> HistoryInfo:
+    """The data of `optimization_history`; `direction` is the campaign's ("max" or "min")."""
+    check_direction(direction)
     ordered = in_trial_order(table)
     x = trial_numbers(ordered)
     kinds = failure_kinds(ordered).to_numpy()
@@ -370,9 +365,10 @@ def optimization_history(
     ax: Axes | None = None,
     *,
     objective: str = "score",
-    direction: str | None = None,
+    direction: str,
 ) -> Axes:
-    """Each trial's `objective` at x = its trial id, and the best so far as a step line.
+    """Each trial's `objective` at x = its trial id, and the best so far as a step line
+    (the best by the campaign's `direction`, "max" or "min").
 
     Failed and diverged trials are crosses along the bottom edge, counted in the title.
     """
@@ -419,7 +415,7 @@ def hyperparameter_vs_score(
     *,
     space: Mapping[str, Any] | None = None,
     objective: str = "score",
-    direction: str | None = None,
+    direction: str,
     log: bool | None = None,
     seed: int = 0,
     legend: bool = True,
@@ -463,7 +459,7 @@ def hyperparameter_vs_score(
         )
     _draw_failures(ax, info.failures)
     ax.set_xlabel(f"{name} (log scale)" if axis.log else name)
-    ax.set_ylabel(score_label(objective, direction or infer_direction(table)))
+    ax.set_ylabel(score_label(objective, direction))
     ax.set_title(f"{name}: {len(info.x)} completed{_failure_counts(info.failures)}", fontsize=10)
     ax.grid(alpha=0.3)
     if legend:
@@ -479,7 +475,7 @@ def parallel_coordinates(
     top: int = 10,
     space: Mapping[str, Any] | None = None,
     objective: str = "score",
-    direction: str | None = None,
+    direction: str,
 ) -> Axes:
     """The `top` trials as lines across one vertical axis per hyperparameter, then the objective.
 
@@ -495,7 +491,7 @@ def parallel_coordinates(
     ax = _new_axes(ax, (max(6.0, 1.7 * (len(hyperparameter_names) + 1)), 4.5))
     done = completed(table)
     shown = done.head(top)
-    label = score_label(objective, direction or infer_direction(table))
+    label = score_label(objective, direction)
     axes = [axis_info(n, done[n], (space or {}).get(n)) for n in hyperparameter_names]
     axes.append(axis_info(label, done["score"]))
     columns = [*hyperparameter_names, "score"]
@@ -638,7 +634,7 @@ def hyperband_budget(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     color_of = {b: colors(i % 10) for i, b in enumerate(known)}
     bar_colors = [color_of.get(int(b), "0.6") if pd.notna(b) else "0.6" for b in brackets]
     hatches = ["///" if pd.notna(r) and int(r) > 0 else "" for r in rounds]
-    failed = (ordered["status"] != "completed").to_numpy()
+    failed = (ordered["status"] != COMPLETED).to_numpy()
     bars = ax.bar(x, epochs, width=0.85, color=bar_colors, edgecolor="white", linewidth=0.3)
     for bar, hatch, bad in zip(bars, hatches, failed):
         bar.set_hatch(hatch)
@@ -793,7 +789,6 @@ __all__ = [
     "failure_kinds",
     "in_trial_order",
     "trial_numbers",
-    "infer_direction",
     "infer_log",
     "is_categorical",
     "best_so_far",

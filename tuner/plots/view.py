@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 
+from tuner.direction import check_direction
+
 
 @dataclass(frozen=True)
 class CampaignView:
@@ -36,7 +38,7 @@ class CampaignView:
 
 def score_label(objective: str, direction: str) -> str:
     """The objective and its direction, e.g. ``"val_accuracy (max)"``: every score axis's label."""
-    return f"{objective} ({direction})"
+    return f"{objective} ({check_direction(direction)})"
 
 
 __all__ = ["CampaignView", "score_label"]

@@ -1,24 +1,44 @@
 """Results as tables and text: the ranked table and history from records (`tables`), their
 rendering (`render`), and comparisons of campaigns (`comparison`). Reading a results folder is the
 store's job (`tuner.store.disk`); its functions are re-exported here, imported on first use."""
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from tuner.results.render import (FORMATS, format_cell, format_table, settings_table,
-                                  summary_markdown, to_markdown)
-from tuner.results.tables import (FIXED_COLUMNS, INTERNAL_PREFIX, METRIC_PREFIX, HistoryCSV,
-                                  history_table, infer_log, is_categorical, ranked_table,
-                                  split_columns)
+from tuner.results.render import (
+    FORMATS,
+    format_cell,
+    format_table,
+    settings_table,
+    summary_markdown,
+    to_markdown,
+)
+from tuner.results.tables import (
+    FIXED_COLUMNS,
+    INTERNAL_PREFIX,
+    METRIC_PREFIX,
+    HistoryCSV,
+    history_table,
+    infer_log,
+    is_categorical,
+    ranked_table,
+    split_columns,
+)
 
 _LAZY = {
     "compare": "tuner.results.comparison",
-    "load": "tuner.store.disk", "load_history": "tuner.store.disk",
-    "load_with_history": "tuner.store.disk", "load_campaign_settings": "tuner.store.disk",
-    "resolve_folder": "tuner.store.disk", "write_results": "tuner.store.disk",
-    "TRIALS_FILE": "tuner.store.disk", "HISTORY_FILE": "tuner.store.disk",
-    "SUMMARY_FILE": "tuner.store.disk", "CAMPAIGN_FILE": "tuner.store.disk",
+    "load": "tuner.store.disk",
+    "load_history": "tuner.store.disk",
+    "load_with_history": "tuner.store.disk",
+    "load_campaign_settings": "tuner.store.disk",
+    "resolve_folder": "tuner.store.disk",
+    "write_results": "tuner.store.disk",
+    "TRIALS_FILE": "tuner.store.disk",
+    "HISTORY_FILE": "tuner.store.disk",
+    "SUMMARY_FILE": "tuner.store.disk",
+    "CAMPAIGN_FILE": "tuner.store.disk",
 }
 
 
@@ -28,7 +48,21 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(_LAZY[name]), name)
 
 
-__all__ = ["FORMATS", "format_cell", "format_table", "settings_table", "summary_markdown",
-           "to_markdown", "FIXED_COLUMNS", "INTERNAL_PREFIX", "METRIC_PREFIX", "HistoryCSV",
-           "history_table", "infer_log", "is_categorical", "ranked_table", "split_columns",
-           *_LAZY]
+__all__ = [
+    "FORMATS",
+    "format_cell",
+    "format_table",
+    "settings_table",
+    "summary_markdown",
+    "to_markdown",
+    "FIXED_COLUMNS",
+    "INTERNAL_PREFIX",
+    "METRIC_PREFIX",
+    "HistoryCSV",
+    "history_table",
+    "infer_log",
+    "is_categorical",
+    "ranked_table",
+    "split_columns",
+    *_LAZY,
+]

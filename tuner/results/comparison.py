@@ -1,4 +1,5 @@
 """Side-by-side comparison of finished campaigns."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -12,7 +13,9 @@ from tuner.store.disk import load_campaign_settings, load_with_history, resolve_
 from tuner.trial import COMPLETED
 
 
-def compare(names_or_paths: Iterable[str | Path], results_dir: str | Path = "results") -> pd.DataFrame:
+def compare(
+    names_or_paths: Iterable[str | Path], results_dir: str | Path = "results"
+) -> pd.DataFrame:
     """The best trial of each campaign side by side, one row per campaign.
 
     Columns: ``campaign, n_trials, n_completed, objective, direction, best_score,
@@ -41,7 +44,14 @@ def compare(names_or_paths: Iterable[str | Path], results_dir: str | Path = "res
                 hp_order.append(name)
             row[name] = completed[name].iloc[0] if len(completed) else None
         rows.append(row)
-    columns = ["campaign", "n_trials", "n_completed", "objective", "direction", "best_score", "best_trial_id", *hp_order]
+    columns = [
+        "campaign",
+        "n_trials",
+        "n_completed",
+        "objective",
+        "direction",
+        "best_score",
+        "best_trial_id",
+        *hp_order,
+    ]
     return pd.DataFrame(rows, columns=columns)
-
-

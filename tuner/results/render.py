@@ -1,4 +1,5 @@
 """Tables as text: cells, Markdown, the CLI's formats, the settings table and summary.md."""
+
 from __future__ import annotations
 
 import json
@@ -67,8 +68,23 @@ def column_cells(values: Sequence[Any], max_width: int | None = None) -> list[st
     ]
 
 
-def _is_numeric(series: pd.Series) -> bool:
+def is_numeric(series: pd.Series) -> bool:
+    """Whether a column holds numbers (booleans are not): those are right-aligned."""
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def aligned_lines(
+    headers: Sequence[str], columns: Sequence[Sequence[str]], right: Sequence[bool], sep: str
+) -> list[str]:
+    """Fixed-width text, the one terminal table layout: the header line, then one line per row.
+    Each column is as wide as its header or widest cell, right-aligned where `right` says,
+    columns joined by `sep`; trailing spaces are kept (callers strip or clip)."""
+    widths = [max([len(h), *map(len, cells)]) for h, cells in zip(headers, columns)]
+
+    def line(texts: Sequence[str]) -> str:
+        return sep.join(t.rjust(w) if r else t.ljust(w) for t, w, r in zip(texts, widths, right))
+
+    return [line(headers), *(line(texts) for texts in zip(*columns))]
 
 
 def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
@@ -76,11 +92,12 @@ def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
 
     Numeric columns are right-aligned. Cells longer than `max_width` are cut with an ellipsis.
     """
+
     def escape(text: str) -> str:
         return text.replace("|", "\\|")
 
     header = [escape(str(c)) for c in df.columns]
-    align = ["---:" if _is_numeric(df[c]) else "---" for c in df.columns]
+    align = ["---:" if is_numeric(df[c]) else "---" for c in df.columns]
     lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     columns = [column_cells(list(df.iloc[:, i]), max_width) for i in range(df.shape[1])]
     for row in zip(*columns, strict=True) if columns else ():
@@ -91,10 +108,11 @@ def to_markdown(df: pd.DataFrame, *, max_width: int | None = None) -> str:
 def format_table(df: pd.DataFrame, fmt: str) -> str:
     """Render `df` as ``table`` (fixed-width text), ``csv``, ``markdown`` or ``json`` (records)."""
     if fmt == "table":
-        text = pd.DataFrame(
-            {c: column_cells(list(df[c])) for c in df.columns}, columns=df.columns
-        ).to_string(index=False)
-        return text + "\n"
+        if df.empty:  # pandas' own note, "Empty DataFrame" and the columns
+            return df.to_string(index=False) + "\n"
+        columns = [column_cells(list(df[c])) for c in df.columns]
+        lines = aligned_lines([str(c) for c in df.columns], columns, [True] * len(columns), " ")
+        return "\n".join(lines) + "\n"
     if fmt == "csv":
         return df.to_csv(index=False)
     if fmt == "markdown":
@@ -120,7 +138,9 @@ def settings_table(settings: dict[str, Any]) -> pd.DataFrame:
     for key, value in settings.items():
         entries = value.items() if isinstance(value, dict) and value else [(None, value)]
         for sub, item in entries:
-            rows.append({"setting": key if sub is None else f"{key}.{sub}", "value": _setting_text(item)})
+            rows.append(
+                {"setting": key if sub is None else f"{key}.{sub}", "value": _setting_text(item)}
+            )
     return pd.DataFrame(rows, columns=["setting", "value"])
 
 
@@ -160,7 +180,10 @@ def summary_markdown(
     lines.append(f"- trials: {len(table)} ({completed} completed, {failed} failed)")
     if completed:
         best = table.iloc[0]
-        lines.append(f"- best score: {format_cell(best['score'])} (trial {best['trial_id']}, epoch {best['best_epoch']})")
+        lines.append(
+            f"- best score: {format_cell(best['score'])} "
+            f"(trial {best['trial_id']}, epoch {best['best_epoch']})"
+        )
     else:
         lines.append("- best score: none (no trial completed)")
     devices = device_line(table)

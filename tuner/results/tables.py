@@ -1,5 +1,6 @@
 """Trial records -> tables: the ranked trials table and the per-epoch history. Pure functions
 of the records; the store writes them to disk."""
+
 from __future__ import annotations
 
 import math
@@ -9,20 +10,24 @@ from typing import Any
 
 import pandas as pd
 
+from tuner.direction import check_direction, loss
 from tuner.errors import ConfigError
 from tuner.trial import COMPLETED, FAILED, TrialRecord
 
-FIXED_COLUMNS = ["rank", "trial_id", "status", "score", "best_epoch", "epochs_run", "duration_s", "n_params",
-                 "device"]
+FIXED_COLUMNS = [
+    "rank",
+    "trial_id",
+    "status",
+    "score",
+    "best_epoch",
+    "epochs_run",
+    "duration_s",
+    "n_params",
+    "device",
+]
 INTERNAL_PREFIX = "tuner/"
-DIRECTIONS = ("max", "min")
 # A metric that shares its name with a hyperparameter (a tuned `loss`) gets this prefix.
 METRIC_PREFIX = "metric_"
-
-
-def _check_direction(direction: str) -> None:
-    if direction not in DIRECTIONS:
-        raise ConfigError(f"direction must be one of {DIRECTIONS}, but got {direction!r}.")
 
 
 def _has_score(record: TrialRecord) -> bool:
@@ -67,18 +72,20 @@ def ranked_table(
     """One row per trial, best first.
 
     Columns: ``rank, trial_id, status, score, best_epoch, epochs_run, duration_s, n_params,
-    device`` (blank for records saved before devices were recorded), one per hyperparameter, the metrics at the best epoch, then ``error``. Ties keep the
-    order in which the trials appear in `records`. Trials that failed or have no score come
+    device`` (blank for records saved before devices were recorded), one per hyperparameter,
+    the metrics at the best epoch, then ``error``. Ties keep the order in which the trials
+    appear in `records`. Trials that failed or have no score come
     last with an empty rank and status ``"failed"``. `objective` is only checked for clashes.
     """
-    _check_direction(direction)
+    check_direction(direction)
     hp_names = _hyperparameter_order(records, hyperparameter_names)
     metric_names = _metric_order(records)
     reserved = set(FIXED_COLUMNS) | {"error"}
     clashes = sorted((set(hp_names) | set(metric_names)) & reserved)
     if clashes:
         raise ConfigError(
-            f"hyperparameter and metric names must not reuse the table's own columns {sorted(reserved)}, "
+            "hyperparameter and metric names must not reuse the table's own columns "
+            f"{sorted(reserved)}, "
             f"but got {clashes}."
         )
     metric_columns = metric_column_names(metric_names, hp_names)
@@ -86,8 +93,7 @@ def ranked_table(
     scored = [r for r in records if r.status == COMPLETED and _has_score(r)]
     unscored = [r for r in records if not (r.status == COMPLETED and _has_score(r))]
     # sorted() is stable, so equal scores keep their order of appearance.
-    sign = -1.0 if direction == "max" else 1.0
-    scored = sorted(scored, key=lambda r: sign * float(r.score))  # type: ignore[arg-type]
+    scored = sorted(scored, key=lambda r: loss(float(r.score), direction))  # type: ignore[arg-type]
 
     rows: list[dict[str, Any]] = []
     for position, record in enumerate(scored + unscored, start=1):
@@ -123,7 +129,9 @@ def ranked_table(
         table[column] = table[column].astype(float)
     for name in hp_names:
         # Whole numbers with gaps (conditional hyperparameters) stay integers, not floats.
-        values = [r.hyperparameters[name] for r in records if r.hyperparameters.get(name) is not None]
+        values = [
+            r.hyperparameters[name] for r in records if r.hyperparameters.get(name) is not None
+        ]
         if values and all(isinstance(v, Integral) and not isinstance(v, bool) for v in values):
             table[name] = table[name].astype("Int64")
     table["trial_id"] = table["trial_id"].astype(str)
@@ -138,8 +146,10 @@ def history_table(records: Sequence[TrialRecord]) -> pd.DataFrame:
     for record in records:
         n_epochs = max((len(v) for v in record.history.values()), default=0)
         for index in range(n_epochs):
-            row: dict[str, Any] = {"trial_id": str(record.trial_id),
-                                   "epoch": record.initial_epoch + index + 1}
+            row: dict[str, Any] = {
+                "trial_id": str(record.trial_id),
+                "epoch": record.initial_epoch + index + 1,
+            }
             for name in metric_names:
                 values = record.history.get(name, [])
                 row[name] = float(values[index]) if index < len(values) else float("nan")
@@ -165,12 +175,16 @@ class HistoryCSV:
         columns = ["trial_id", "epoch", *metrics]
         missing = [r for r in records if self._key(r) not in self._chunks]
         if missing:  # formatted together: one DataFrame, then split back into trials
-            lines = history_table(missing).reindex(columns=columns).to_csv(
-                index=False, header=False).splitlines(keepends=True)
+            lines = (
+                history_table(missing)
+                .reindex(columns=columns)
+                .to_csv(index=False, header=False)
+                .splitlines(keepends=True)
+            )
             start = 0
             for record in missing:
                 rows = max((len(v) for v in record.history.values()), default=0)
-                self._chunks[self._key(record)] = "".join(lines[start:start + rows])
+                self._chunks[self._key(record)] = "".join(lines[start : start + rows])
                 start += rows
         return ",".join(columns) + "\n" + "".join(self._chunks[self._key(r)] for r in records)
 
@@ -179,7 +193,9 @@ class HistoryCSV:
         return (str(record.trial_id), record.epochs_run, record.duration_s)
 
 
-def split_columns(table: pd.DataFrame, history: pd.DataFrame | None = None) -> tuple[list[str], list[str]]:
+def split_columns(
+    table: pd.DataFrame, history: pd.DataFrame | None = None
+) -> tuple[list[str], list[str]]:
     """(hyperparameter columns, metric columns) of a trials table.
 
     Metrics are the history's columns when a history is given; otherwise ``loss``, ``val_*``
@@ -191,7 +207,7 @@ def split_columns(table: pd.DataFrame, history: pd.DataFrame | None = None) -> t
         metric_set = logged | {METRIC_PREFIX + name for name in logged}
     else:
         val = {c for c in middle if c.startswith("val_")}
-        metric_set = val | {c[len("val_"):] for c in val} | {"loss"}
+        metric_set = val | {c[len("val_") :] for c in val} | {"loss"}
     hps = [c for c in middle if c not in metric_set]
     metrics = [c for c in middle if c in metric_set]
     return hps, metrics

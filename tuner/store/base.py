@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tuner.direction import loss
 from tuner.results.tables import history_table, ranked_table
 from tuner.trial import TrialRecord
 
@@ -53,8 +54,7 @@ class Store(abc.ABC):
     def ranked(self) -> list[TrialRecord]:
         """Completed trials, best first (ties keep trial order)."""
         done = [r for r in self.records() if r.completed and r.score is not None]
-        sign = -1.0 if self.direction == "max" else 1.0
-        return sorted(done, key=lambda r: sign * float(r.score))  # type: ignore[arg-type]
+        return sorted(done, key=lambda r: loss(float(r.score), self.direction))  # type: ignore[arg-type]
 
     def best(self) -> TrialRecord | None:
         ranked = self.ranked()

@@ -25,7 +25,7 @@ from tuner.files import atomic_write_text, write_if_changed
 from tuner.results.render import summary_markdown
 from tuner.results.tables import HistoryCSV, split_columns
 from tuner.store.base import Store
-from tuner.trial import TrialRecord, canonical_id
+from tuner.trial import COMPLETED, TrialRecord, canonical_id
 
 if TYPE_CHECKING:  # imported where used: `tuner results` reads tables without Keras
     import keras
@@ -329,7 +329,7 @@ def restore_record(
     epochs = history[history["trial_id"] == trial_id].sort_values("epoch")
     metrics = [c for c in history.columns if c not in ("trial_id", "epoch")]
     try:
-        completed = row["status"] == "completed"
+        completed = row["status"] == COMPLETED
         return TrialRecord(
             trial_id=trial_id,
             status=str(row["status"]),

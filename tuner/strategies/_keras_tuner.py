@@ -19,7 +19,7 @@ import keras_tuner as kt
 from keras_tuner import synchronized
 
 from tuner.files import atomic_write_text
-from tuner.trial import TrialRecord, canonical_id
+from tuner.trial import FAILED, TrialRecord, canonical_id
 
 
 def set_project_dir(oracle: Any, directory: str | os.PathLike[str], project_name: str) -> None:
@@ -266,7 +266,7 @@ def replay(oracle: kt.Oracle, records: Sequence[TrialRecord]) -> list[TrialRecor
     numbers = [int(t) for t in by_id if t.isdigit()]
     for number in range(max(numbers) + 1 if numbers else 0):
         if str(number) not in by_id:
-            lost.append(TrialRecord(str(number), "failed", {}, error=LOST))
+            lost.append(TrialRecord(str(number), FAILED, {}, error=LOST))
             by_id[str(number)] = lost[-1]
     status = kt.engine.trial.TrialStatus
     for trial_id in sorted(by_id, key=lambda t: (int(t), t) if t.isdigit() else (10**9, t)):

@@ -28,6 +28,7 @@ from skopt.space import Categorical, Integer, Real, Space
 from skopt.utils import cook_estimator
 
 from tuner.builder_space import active_values
+from tuner.direction import loss
 from tuner.errors import ConfigError
 from tuner.strategies._keras_tuner import fix_seed, untried_random_values, was_tried
 from tuner.strategies.registry import OracleSettings, check_bayesian
@@ -182,7 +183,7 @@ class SkoptOracle(kt.Oracle):
 
     # -- ask and tell -----------------------------------------------------------------------
     def _loss(self, score: float) -> float:
-        return -score if self.objective.direction == "max" else score
+        return loss(score, self.objective.direction)
 
     def _tell_finished(self) -> None:
         """Tell skopt every trial that ended since the last proposal, in one refit. A space

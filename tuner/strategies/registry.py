@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from tuner.direction import check_direction
 from tuner.errors import ConfigError, did_you_mean
 
 if TYPE_CHECKING:
@@ -264,9 +265,7 @@ def _objective(objective: kt.Objective | str, direction: str | None) -> kt.Objec
     import keras_tuner as kt
 
     if isinstance(objective, str):
-        if direction not in ("min", "max"):
-            raise ConfigError(f"direction must be 'min' or 'max', but got {direction!r}.")
-        return kt.Objective(objective, direction)
+        return kt.Objective(objective, check_direction(direction))
     if direction is not None:
         raise TypeError("direction is only for a metric name; a kt.Objective has its own.")
     return objective
