@@ -173,8 +173,8 @@ class PacksExecutor:
 
 
 def oracle(max_trials: int, tmp_path) -> kt.Oracle:
+    from tuner.store.engine_kt import set_project_dir
     from tuner.strategies import create_oracle
-    from tuner.strategies._keras_tuner import set_project_dir
 
     hp = kt.HyperParameters()
     hp.Int("units", 1, 1000)

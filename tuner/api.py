@@ -30,7 +30,7 @@ from tuner.loop import (
 )
 from tuner.pipeline import InputPipeline
 from tuner.space import CAMPAIGN_LABEL, PYTHON_LABEL, space_labelled
-from tuner.store import DiskStore, SharedDiskStore, Store, disk
+from tuner.store import DiskStore, ResultsFolder, SharedDiskStore, Store
 from tuner.strategies import is_client
 from tuner.trial import TrialRecord
 
@@ -128,7 +128,9 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
 
     def factory(trial_id: str, values: dict[str, Any]) -> list[keras.callbacks.Callback]:
         shown = {k: v for k, v in values.items() if k in tuned}
-        return hparams_callbacks(campaign.folder / "tensorboard", trial_id, shown, metrics)
+        return hparams_callbacks(
+            ResultsFolder(campaign.folder).tensorboard, trial_id, shown, metrics
+        )
 
     return factory
 
@@ -523,12 +525,12 @@ def _search_with_workers(
 
     campaign = plan.campaign
     folder = campaign.folder.resolve()
-    data = folder / disk.ENGINE_FOLDER / "workers" / "data.npz"
+    data = ResultsFolder(folder).shared_data
 
     def worker_args() -> list[str]:
         save_dataset(plan.dataset, data)
         return [
-            str(folder / disk.CAMPAIGN_FILE),
+            str(ResultsFolder(folder).campaign),
             "--results-dir",
             str(folder.parent),
             "--data",
@@ -610,20 +612,21 @@ def _in_memory_campaign(
 
 def load_results(name_or_folder: str | Path, results_dir: str | Path = "results") -> Results:
     """Reopen a finished (or interrupted) campaign's results without searching."""
-    folder = disk.resolve_folder(name_or_folder, results_dir)
-    text = disk.saved_campaign_text(folder)
+    files = ResultsFolder.find(name_or_folder, results_dir)
+    folder = files.path
+    text = files.campaign_text()
     if text is None:
-        raise ConfigError(f"{folder} holds no campaign.toml; is it a results folder?")
-    campaign = from_saved(text, str(folder / disk.CAMPAIGN_FILE))
+        raise ConfigError(f"{folder} holds no {files.campaign.name}; is it a results folder?")
+    campaign = from_saved(text, str(files.campaign))
     campaign = campaign.replace(results_dir=str(folder.parent))
     objective = kt.Objective(campaign.objective, campaign.direction)
     store = DiskStore(
         folder,
         objective,
         keep_top=campaign.keep_top,
-        hyperparameter_names=disk.tuned_names(folder, campaign.space),
+        hyperparameter_names=files.tuned_names(campaign.space),
     )
-    preprocessing = _read_preprocessing(folder)
+    preprocessing = _read_preprocessing(files)
     return Results(
         campaign=campaign,
         records=store.records(),
@@ -633,12 +636,10 @@ def load_results(name_or_folder: str | Path, results_dir: str | Path = "results"
     )
 
 
-def _read_preprocessing(folder: Path) -> Any:
-    import json
-
-    path = folder / disk.PREPROCESSING_FILE
-    if not path.is_file():
+def _read_preprocessing(folder: ResultsFolder) -> Any:
+    data = folder.read_preprocessing()
+    if data is None:
         return None
     from tuner.preprocessing import Preprocessing
 
-    return Preprocessing.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    return Preprocessing.from_dict(data)

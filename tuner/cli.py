@@ -161,6 +161,7 @@ def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
 def _finish(found: Any, args: argparse.Namespace) -> int:
     """The final table and best score of a search; 1 when no trial completed."""
     from tuner import console
+    from tuner.store.folder import ResultsFolder
 
     campaign = found.campaign
     completed = found.table[found.table["status"] == "completed"]
@@ -172,7 +173,9 @@ def _finish(found: Any, args: argparse.Namespace) -> int:
             if len(completed)
             else "no trial completed"
         )
-        print(f"\n{len(found.table)} trials; {best}; table in {campaign.folder / 'trials.csv'}")
+        print(
+            f"\n{len(found.table)} trials; {best}; table in {ResultsFolder(campaign.folder).trials}"
+        )
     if completed.empty:
         errors = found.table["error"].dropna()
         last = f"; last error: {errors.iloc[-1]}" if len(errors) else ""
@@ -295,27 +298,29 @@ def _rebuild(name: str, results_dir: str) -> None:
     from tuner import loop
     from tuner.campaign import from_saved
     from tuner.space import compose_space, without_auto_learning_rate
-    from tuner.store import disk
-    from tuner.strategies import _keras_tuner, create_oracle
+    from tuner.store import DiskStore, ResultsFolder, engine_kt
+    from tuner.store.repair import Repaired
+    from tuner.strategies import create_oracle
 
-    folder = disk.resolve_folder(name, results_dir)
-    text = disk.saved_campaign_text(folder)
+    files = ResultsFolder.find(name, results_dir)
+    folder = files.path
+    text = files.campaign_text()
     if text is None:
-        raise ConfigError(f"{folder} holds no campaign.toml; is it a results folder?")
-    campaign = from_saved(text, str(folder / disk.CAMPAIGN_FILE))
-    for path, reason in disk.set_aside_damaged_records(folder):
+        raise ConfigError(f"{folder} holds no {files.campaign.name}; is it a results folder?")
+    campaign = from_saved(text, str(files.campaign))
+    for path, reason in files.set_aside_damaged_records():
         print(f"{path} {reason}: moved aside to {path.name}.damaged")
     objective = kt.Objective(campaign.objective, campaign.direction)
     entries = without_auto_learning_rate(campaign.space)
-    engine = folder / disk.ENGINE_FOLDER
+    engine = files.engine
     if len(entries) < len(campaign.space):
         # learning_rate = "auto": the oracle's space is known once the search resolves it.
-        for problem in _keras_tuner.engine_damage(engine) if _keras_tuner.has_state(engine) else []:
+        for problem in engine_kt.engine_damage(engine) if engine_kt.has_state(engine) else []:
             print(problem)
-        _keras_tuner.clear_state(engine)
+        engine_kt.clear_state(engine)
         print("engine state cleared: the next `tuner search` rebuilds it from the records")
     else:
-        saved_space = disk.saved_search_space(folder)
+        saved_space = files.saved_search_space()
         oracle = create_oracle(
             campaign.strategy,
             objective=objective,
@@ -333,37 +338,37 @@ def _rebuild(name: str, results_dir: str) -> None:
             max_consecutive_failures=campaign.max_consecutive_failures,
         )
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", disk.Repaired)
+            warnings.simplefilter("always", Repaired)
             loop.attach_oracle(oracle, folder, rebuild=True)
         for warning in caught:
             print(warning.message)
-    store = disk.DiskStore(
+    store = DiskStore(
         folder,
         objective,
         keep_top=campaign.keep_top,
-        hyperparameter_names=disk.tuned_names(folder, campaign.space),
+        hyperparameter_names=files.tuned_names(campaign.space),
         settings=campaign.to_dict(),
     )
     store.flush()
     print(
-        f"{len(store.records())} finished trial(s) in {folder / '.engine' / 'records'}; "
-        f"trials.csv, history.csv and summary.md rewritten from them"
+        f"{len(store.records())} finished trial(s) in {files.records}; "
+        f"{files.trials.name}, {files.history.name} and {files.summary.name} rewritten from them"
     )
 
 
 def _warn_if_short(name: str, results_dir: str, table: object) -> None:
-    from tuner.store import disk
+    from tuner.store import ResultsFolder
 
-    folder = disk.resolve_folder(name, results_dir)
+    files = ResultsFolder.find(name, results_dir)
     try:
-        recorded = {r.trial_id for r in disk.read_records(folder)}
+        recorded = {r.trial_id for r in files.read_records()}
     except ConfigError as error:
         print(f"tuner: warning: {error}", file=sys.stderr)
         return
     listed = set(table["trial_id"])  # type: ignore[index]
     if recorded and listed != recorded:
         print(
-            f"tuner: warning: {folder / 'trials.csv'} lists {len(listed)} trial(s) but "
+            f"tuner: warning: {files.trials} lists {len(listed)} trial(s) but "
             f"{len(recorded)} are recorded; `tuner results {name} --rebuild` rewrites it "
             "from the records",
             file=sys.stderr,
@@ -590,8 +595,8 @@ def _repairs_as_lines(show: Callable[..., None]) -> Callable[..., None]:
     def show_warning(message: Warning | str, category: type[Warning], *args: Any) -> None:
         # Not imported here: a warning raised while Keras itself imports (PyTorch's about CUDA)
         # would import the store, and Keras through it, half-initialised. No store, no repair.
-        disk = sys.modules.get("tuner.store.disk")
-        if disk is not None and issubclass(category, disk.Repaired):
+        repair = sys.modules.get("tuner.store.repair")
+        if repair is not None and issubclass(category, repair.Repaired):
             print(f"tuner: repaired: {message}", file=sys.stderr)
         else:
             show(message, category, *args)

@@ -69,7 +69,7 @@ def run_worker(
     import grpc
 
     from tuner import api
-    from tuner.strategies._keras_tuner import connect
+    from tuner.distributed.servicer_kt import connect
 
     try:
         client = connect(chief, tuner_id, wait_s=wait_s, timeout_s=CALL_TIMEOUT_S)
