@@ -40,7 +40,8 @@ from tuner.space import (
     space_label,
     without_auto_learning_rate,
 )
-from tuner.store import ResultsFolder, Store
+from tuner.store import ResultsFolder, Store, repair
+from tuner.store.claim import claim as claim_folder
 from tuner.strategies import create_oracle, end_trial, is_client
 from tuner.strategies.registry import Strategy, get_strategy
 from tuner.trial import canonical_id
@@ -251,16 +252,20 @@ def claim(
     dataset: Dataset | None = None,
 ) -> None:
     """Make the campaign's folder its own: start over, resume or reconfigure
-    (`ResultsFolder.claim`). Called after `make_plan`, so bad input never deletes anything."""
-    ResultsFolder(campaign.folder).claim(
-        campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=dataset
+    (`tuner.store.claim`). Called after `make_plan`, so bad input never deletes anything."""
+    claim_folder(
+        ResultsFolder(campaign.folder),
+        campaign,
+        overwrite=overwrite,
+        overwrite_hint=overwrite_hint,
+        dataset=dataset,
     )
 
 
 def attach_oracle(oracle: kt.Oracle, folder: Path, *, rebuild: bool = False) -> kt.Oracle:
     """Point a local oracle at the folder's engine state, repairing it from the records
-    (`ResultsFolder.attach_oracle`)."""
-    return ResultsFolder(folder).attach_oracle(oracle, rebuild=rebuild)
+    (`tuner.store.repair`)."""
+    return repair.attach_oracle(ResultsFolder(folder), oracle, rebuild=rebuild)
 
 
 # --------------------------------------------------------------------------- the loop

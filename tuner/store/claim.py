@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 from tuner.campaign import Campaign, changed_fields, from_saved
 from tuner.errors import ConfigError
 from tuner.fingerprint import Fingerprint, data_changes, data_fingerprint
+from tuner.store.folder import ResultsFolder
 from tuner.store.records import DamagedFile
 
 if TYPE_CHECKING:
     from tuner.datasets import Dataset
-    from tuner.store.folder import ResultsFolder
 
 
 def claim(

@@ -17,6 +17,7 @@ from typing import Any
 import keras_tuner as kt
 
 from tuner.files import atomic_write_text
+from tuner.store.folder import ORACLE_FILE, TRIAL_FILE, TRIAL_FOLDER_PREFIX
 from tuner.strategies.oracles_kt import is_client
 from tuner.trial import TrialRecord, canonical_id
 
@@ -44,8 +45,6 @@ def reload(oracle: Any) -> None:
     oracle._retry_queue = [t for t in oracle._retry_queue if t not in ended]
 
 
-ORACLE_FILE = "oracle.json"
-TRIAL_FILE = "trial.json"
 _ORACLE_KEYS = {"ongoing_trials", "hyperparameters", "start_order", "end_order", "run_times"}
 LOST = "lost: its record and the engine's state were both damaged"
 PARENT = "tuner/trial_id"  # KerasTuner's Hyperband: the id of the trial a promoted one continues
@@ -96,7 +95,7 @@ def engine_damage(project_dir: Path) -> list[str]:
     if reason is not None:
         problems.append(f"{project_dir / ORACLE_FILE} {reason}")
     readable = set()
-    for folder in sorted(project_dir.glob("trial_*")):
+    for folder in sorted(project_dir.glob(f"{TRIAL_FOLDER_PREFIX}*")):
         trial, reason = _read_json(folder / TRIAL_FILE, _TRIAL_KEYS)
         if reason is not None:
             problems.append(f"{folder / TRIAL_FILE} {reason}")
@@ -105,7 +104,7 @@ def engine_damage(project_dir: Path) -> list[str]:
     if state is not None:
         named = set(state["start_order"]) | set(state["ongoing_trials"].values())
         for trial_id in sorted(named - readable):
-            path = project_dir / f"trial_{trial_id}" / TRIAL_FILE
+            path = project_dir / f"{TRIAL_FOLDER_PREFIX}{trial_id}" / TRIAL_FILE
             if f"{path} " not in " ".join(p + " " for p in problems):
                 problems.append(f"{path} is missing")
     return problems
@@ -113,14 +112,14 @@ def engine_damage(project_dir: Path) -> list[str]:
 
 def has_state(project_dir: Path) -> bool:
     """Whether KerasTuner left any state in `project_dir`."""
-    return (project_dir / ORACLE_FILE).exists() or any(project_dir.glob("trial_*"))
+    return (project_dir / ORACLE_FILE).exists() or any(project_dir.glob(f"{TRIAL_FOLDER_PREFIX}*"))
 
 
 def clear_state(project_dir: Path) -> None:
     """Delete KerasTuner's state in `project_dir` (``oracle.json``, ``trial_*/``), before it is
     rebuilt; anything else there (our records, parents' weights) stays."""
     (project_dir / ORACLE_FILE).unlink(missing_ok=True)
-    for folder in project_dir.glob("trial_*"):
+    for folder in project_dir.glob(f"{TRIAL_FOLDER_PREFIX}*"):
         shutil.rmtree(folder, ignore_errors=True)
 
 

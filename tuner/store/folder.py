@@ -6,12 +6,15 @@ first), ``history.csv``, ``summary.md``, ``models/<trial_id>.keras`` (the top `k
 ``report.html`` and its plots; the engine's state under ``.engine/`` (KerasTuner's oracle, one
 ``records/<trial_id>.json`` per finished trial, Hyperband parents' ``weights/``, ``data.json``:
 the fingerprint of the data the trials trained on, ``chief.json``: the distributed session,
-``workers/``: local workers' logs and shared data).
+``workers/``: local workers' logs and shared data; KerasTuner's ``oracle.json`` and
+``trial_<id>/trial.json``).
 
-`ResultsFolder` is its one owner: where each file is, claiming the folder for a campaign
-(`tuner.store.claim`), reading and writing records (`tuner.store.records`), repairing it
-(`tuner.store.repair`), and reading its tables back (`tuner.store.table_files`). The stores
-write through it. Light to import: no Keras.
+`ResultsFolder` is its one owner: where each file is, what claiming it takes (checking it is a
+campaign's, starting over, forgetting the engine, cleaning killed writes' leftovers; the
+decision is `tuner.store.claim`'s), reading and writing records (`tuner.store.records`),
+repairing them (restored from the tables; rebuilding the engine is `tuner.store.repair`'s),
+and reading its tables back (`tuner.store.table_files`). The stores write through it. Light
+to import: no Keras.
 """
 
 from __future__ import annotations
@@ -25,16 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ConfigError
 from tuner.files import write_if_changed
-from tuner.store import table_files
 from tuner.store.records import DamagedFile, read_record, trial_file, trial_files, write_record
+from tuner.store.table_files import (
+    listed_trial_ids,
+    read_table,
+    read_trials_table,
+    record_from_tables,
+)
 from tuner.trial import TrialRecord
 
 if TYPE_CHECKING:
-    import keras_tuner as kt
     import pandas as pd
-
-    from tuner.campaign import Campaign
-    from tuner.datasets import Dataset
 
 TRIALS_FILE = "trials.csv"
 HISTORY_FILE = "history.csv"
@@ -63,6 +67,10 @@ DATA_FILE = "data.json"  # under ENGINE_FOLDER: the data's fingerprint (tuner.fi
 SESSION_FILE = "chief.json"  # under ENGINE_FOLDER: the distributed chief's session
 WORKERS_FOLDER = "workers"  # under ENGINE_FOLDER: local workers' logs and the data they share
 SHARED_DATA_FILE = "data.npz"  # under WORKERS_FOLDER
+# KerasTuner's own state under ENGINE_FOLDER (its names, read by `tuner.store.engine_kt`).
+ORACLE_FILE = "oracle.json"
+TRIAL_FOLDER_PREFIX = "trial_"  # trial_<id>/
+TRIAL_FILE = "trial.json"  # under each trial_<id>/
 RECORD_SUFFIX = ".json"
 MODEL_SUFFIX = ".keras"
 WEIGHTS_SUFFIX = ".weights.h5"
@@ -160,6 +168,11 @@ class ResultsFolder:
         return self.path / ENGINE_FOLDER
 
     @property
+    def oracle_state(self) -> Path:
+        """KerasTuner's ``oracle.json``."""
+        return self.engine / ORACLE_FILE
+
+    @property
     def records(self) -> Path:
         return self.engine / RECORDS_FOLDER
 
@@ -244,20 +257,6 @@ class ResultsFolder:
         return records
 
     # -- claiming it ------------------------------------------------------------------------
-    def claim(
-        self,
-        campaign: Campaign,
-        *,
-        overwrite: bool = False,
-        overwrite_hint: str = "overwrite=True",
-        dataset: Dataset | None = None,
-    ) -> None:
-        """Make the folder `campaign`'s: start over, resume or reconfigure
-        (`tuner.store.claim.claim`)."""
-        from tuner.store.claim import claim
-
-        claim(self, campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=dataset)
-
     def is_campaign_folder(self) -> bool:
         """A folder this toolkit made (it holds campaign.toml), or an empty one."""
         return self.campaign.is_file() or not self.path.exists() or not any(self.path.iterdir())
@@ -325,13 +324,6 @@ class ResultsFolder:
         write_if_changed(self.data_fingerprint, json.dumps(fingerprint, indent=1) + "\n")
 
     # -- repairing it -----------------------------------------------------------------------
-    def attach_oracle(self, oracle: kt.Oracle, *, rebuild: bool = False) -> kt.Oracle:
-        """Point a local oracle at the folder's engine state, repairing it from the records
-        (`tuner.store.repair.attach_oracle`)."""
-        from tuner.store.repair import attach_oracle
-
-        return attach_oracle(self, oracle, rebuild=rebuild)
-
     def set_aside_damaged_records(self) -> list[tuple[Path, str]]:
         """Rename every record that cannot be read back to ``N.json.damaged`` (kept for the
         user; the trial is then restored from the tables, or runs again); return (path, why)
@@ -351,16 +343,16 @@ class ResultsFolder:
         """A finished trial's record rebuilt from ``trials.csv`` and ``history.csv`` (None when
         the tables do not have it). `hyperparameters` are its values where known (the tables
         only hold the ``[space]`` ones)."""
-        return table_files.record_from_tables(self.trials, self.history, trial_id, hyperparameters)
+        return record_from_tables(self.trials, self.history, trial_id, hyperparameters)
 
     # -- reading it back --------------------------------------------------------------------
     def table(self) -> pd.DataFrame:
         """The ranked trials table (``trials.csv``)."""
-        return table_files.read_trials_table(self.trials, self.path)
+        return read_trials_table(self.trials, self.path)
 
     def history_table(self) -> pd.DataFrame:
         """The per-epoch history (``history.csv``)."""
-        return table_files.read_table(self.history, self.path)
+        return read_table(self.history, self.path)
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         """The ranked table and the history (None when history.csv is missing)."""
@@ -372,7 +364,7 @@ class ResultsFolder:
 
     def table_trial_ids(self) -> set[str]:
         """The trial ids ``trials.csv`` lists (none when it cannot be read)."""
-        return table_files.listed_trial_ids(self.trials)
+        return listed_trial_ids(self.trials)
 
     def campaign_settings(self) -> dict[str, Any]:
         """The resolved ``campaign.toml``, or ``{}`` when there is none."""

@@ -9,12 +9,11 @@ import warnings
 from typing import TYPE_CHECKING
 
 from tuner.errors import ConfigError
+from tuner.store.folder import ResultsFolder
 from tuner.trial import canonical_id
 
 if TYPE_CHECKING:
     import keras_tuner as kt
-
-    from tuner.store.folder import ResultsFolder
 
 
 class Repaired(UserWarning):
@@ -59,7 +58,7 @@ def attach_oracle(folder: ResultsFolder, oracle: kt.Oracle, *, rebuild: bool = F
         seam.reload(oracle)
     except Exception as error:
         raise ConfigError(
-            f"{engine / seam.ORACLE_FILE} cannot be reloaded ({type(error).__name__}: "
+            f"{folder.oracle_state} cannot be reloaded ({type(error).__name__}: "
             f"{error}); `tuner results {folder.path} --rebuild` rebuilds it from the records."
         ) from None
     notes = []
