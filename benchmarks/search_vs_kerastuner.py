@@ -209,8 +209,9 @@ def proposal_times(finished: int, strategy: str) -> dict:
     from keras_tuner.engine import trial as trial_module
 
     from tuner.space import build_space
+    from tuner.store.engine_kt import set_project_dir
     from tuner.strategies import create_oracle, end_trial
-    from tuner.strategies._keras_tuner import set_project_dir, silence
+    from tuner.strategies.oracles_kt import silence
 
     rng = np.random.default_rng(0)
     space = build_space({"learning_rate": LR_RANGE, "l2": L2_RANGE})

@@ -123,7 +123,7 @@ class PacksExecutor:
 
 
 def oracle(max_trials: int, tmp_path, seed: int = 0, **options: Any) -> kt.Oracle:
-    from tuner.strategies._keras_tuner import set_project_dir
+    from tuner.store.engine_kt import set_project_dir
 
     hp = kt.HyperParameters()
     hp.Int("units", 1, 1000)

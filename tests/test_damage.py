@@ -13,7 +13,7 @@ import pytest
 from campaigns import write_campaign
 
 from tuner import cli
-from tuner.store import disk
+from tuner.store import ResultsFolder
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,9 @@ def copy(finished, tmp_path):
 
 def trials(folder):
     """trial id -> (hyperparameters, history) of every record."""
-    return {r.trial_id: (r.hyperparameters, r.history) for r in disk.read_records(folder)}
+    return {
+        r.trial_id: (r.hyperparameters, r.history) for r in ResultsFolder(folder).read_records()
+    }
 
 
 def engine(folder):
@@ -152,21 +154,21 @@ def test_deleted_record_is_restored_from_the_tables(copy, capsys):
     assert after["1"][1].keys() == before["1"][1].keys()
     for metric, values in before["1"][1].items():
         assert after["1"][1][metric] == pytest.approx(values)
-    assert len(disk.load(folder)) == 3
+    assert len(ResultsFolder(folder).table()) == 3
 
 
 def test_deleted_record_missing_from_the_tables_runs_again(copy, capsys):
     campaign, folder = copy
     before = trials(folder)
     (engine(folder) / "records" / "1.json").unlink()
-    table = disk.load(folder)
+    table = ResultsFolder(folder).table()
     (folder / "trials.csv").write_text(table[table["trial_id"] != "1"].to_csv(index=False))
     assert rerun(campaign) == 0
     assert "trial 1 was missing and the tables lack it; it runs again" in capsys.readouterr().err
     after = trials(folder)
     assert sorted(after) == ["0", "1", "2"]
     assert after["1"][0] == before["1"][0]  # the same trial, run again
-    assert len(disk.load(folder)) == 3
+    assert len(ResultsFolder(folder).table()) == 3
 
 
 def test_a_finished_campaign_reruns_without_writing(copy, monkeypatch, capsys):
@@ -178,7 +180,7 @@ def test_a_finished_campaign_reruns_without_writing(copy, monkeypatch, capsys):
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr("tuner.files.atomic_write_text", refuse)
-    monkeypatch.setattr("tuner.store.disk.atomic_write_text", refuse)
+    monkeypatch.setattr("tuner.store.records.atomic_write_text", refuse)
     assert rerun(campaign) == 0
 
 
@@ -279,4 +281,4 @@ def test_killed_while_state_is_written_resumes_with_every_trial_once(
     assert {k: after[k] for k in kept} == kept
     assert len(json.loads((engine(folder) / "oracle.json").read_text())["end_order"]) == 3
     assert not list(folder.rglob("*.tmp*"))  # the killed write's temporary file is gone
-    assert disk.table_trial_ids(folder) == {"0", "1", "2"}
+    assert ResultsFolder(folder).table_trial_ids() == {"0", "1", "2"}

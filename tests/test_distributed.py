@@ -27,16 +27,12 @@ from tuner import api, cli
 from tuner.campaign import load_campaign
 from tuner.distributed import LOOPBACK, Address, parse_address, worker_environment
 from tuner.distributed.env import SHARED_GPU, visible_gpus
-from tuner.distributed.session import CAMPAIGN_FILE, ENGINE_FOLDER
+from tuner.distributed.servicer_kt import chief_servicer, hand_back, running
+from tuner.distributed.session import session_path
 from tuner.errors import ConfigError, Fatal
-from tuner.store import disk
+from tuner.store import ResultsFolder
+from tuner.store.engine_kt import set_project_dir
 from tuner.strategies import create_oracle
-from tuner.strategies._keras_tuner import (
-    chief_servicer,
-    hand_back,
-    running,
-    set_project_dir,
-)
 
 RUNNING = kt.engine.trial.TrialStatus.RUNNING
 IDLE = kt.engine.trial.TrialStatus.IDLE
@@ -228,7 +224,7 @@ def test_addresses():
     assert str(Address("::1", 80)) == "[::1]:80" and Address("::1", 80).is_loopback
     assert parse_address("127.0.0.1:0", option="--bind", allow_any_port=True).port == 0
     assert Address("localhost", 1).is_loopback and not Address("0.0.0.0", 1).is_loopback
-    assert (ENGINE_FOLDER, CAMPAIGN_FILE) == (disk.ENGINE_FOLDER, disk.CAMPAIGN_FILE)
+    assert session_path(Path("c")).parent == ResultsFolder("c").engine
 
 
 def test_a_port_in_use_is_bad_input_and_writes_nothing(tmp_path, capsys):

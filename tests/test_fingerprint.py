@@ -16,7 +16,7 @@ from tuner.datasets import dataset_from_arrays
 from tuner.errors import ConfigError
 from tuner.fingerprint import array_fingerprint, data_changes, data_fingerprint
 from tuner.loop import claim
-from tuner.store import disk
+from tuner.store import ResultsFolder
 from tuner.trial import TrialRecord
 
 
@@ -73,7 +73,9 @@ def test_fingerprinting_5000_mnist_images_is_cheap():
 def _claimed_with_a_trial(tmp_path, dataset):
     campaign = Campaign(name="study", dataset="arrays", results_dir=str(tmp_path))
     claim(campaign, dataset=dataset)
-    disk.save_record(campaign.folder, TrialRecord("0", "completed", {}, score=0.5, best_epoch=1))
+    ResultsFolder(campaign.folder).save_record(
+        TrialRecord("0", "completed", {}, score=0.5, best_epoch=1)
+    )
     return campaign
 
 
@@ -92,18 +94,18 @@ def test_claim_refuses_other_data_before_writing_or_deleting_anything(tmp_path):
     assert "\n" not in message
     assert _folder_state(campaign.folder) == before
     claim(campaign, dataset=dataset_from_arrays(x, y))  # the same data resumes
-    assert disk.read_records(campaign.folder)
+    assert ResultsFolder(campaign.folder).read_records()
     claim(campaign, dataset=dataset_from_arrays(x[:30], y[:30]), overwrite=True)
-    assert not disk.read_records(campaign.folder)
+    assert not ResultsFolder(campaign.folder).read_records()
 
 
 def test_a_folder_without_a_fingerprint_resumes_and_keeps_one_from_then_on(tmp_path):
     x, y = _arrays()
     campaign = _claimed_with_a_trial(tmp_path, dataset_from_arrays(x, y))
-    disk.data_fingerprint_path(campaign.folder).unlink()  # as folders from before it was kept
+    ResultsFolder(campaign.folder).data_fingerprint.unlink()  # as folders from before it was kept
     claim(campaign, dataset=dataset_from_arrays(x[:30], y[:30]))
-    assert disk.read_records(campaign.folder)  # resumed: nothing to compare with
-    assert disk.read_data_fingerprint(campaign.folder) == data_fingerprint(
+    assert ResultsFolder(campaign.folder).read_records()  # resumed: nothing to compare with
+    assert ResultsFolder(campaign.folder).read_data_fingerprint() == data_fingerprint(
         dataset_from_arrays(x[:30], y[:30])
     )
     with pytest.raises(ConfigError, match="different data"):
@@ -115,7 +117,7 @@ def test_other_data_before_any_trial_finished_starts_afresh(tmp_path):
     campaign = Campaign(name="study", dataset="arrays", results_dir=str(tmp_path))
     claim(campaign, dataset=dataset_from_arrays(x, y))
     claim(campaign, dataset=dataset_from_arrays(x[:30], y[:30]))
-    assert disk.read_data_fingerprint(campaign.folder) == data_fingerprint(
+    assert ResultsFolder(campaign.folder).read_data_fingerprint() == data_fingerprint(
         dataset_from_arrays(x[:30], y[:30])
     )
 
@@ -123,7 +125,7 @@ def test_other_data_before_any_trial_finished_starts_afresh(tmp_path):
 def test_a_damaged_fingerprint_is_one_line_with_the_ways_out(tmp_path):
     x, y = _arrays()
     campaign = _claimed_with_a_trial(tmp_path, dataset_from_arrays(x, y))
-    disk.data_fingerprint_path(campaign.folder).write_text("{not json")
+    ResultsFolder(campaign.folder).data_fingerprint.write_text("{not json")
     with pytest.raises(ConfigError, match=r"data.json is damaged; delete it to resume on the data"):
         claim(campaign, dataset=dataset_from_arrays(x, y), overwrite_hint="--overwrite")
 

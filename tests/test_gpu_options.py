@@ -19,7 +19,8 @@ from tuner.errors import ConfigError, FailedTrial
 from tuner.loop import claim
 from tuner.plan import packing_requested
 from tuner.results.render import device_line, summary_markdown
-from tuner.store import disk
+from tuner.store import ResultsFolder
+from tuner.store.records import read_record
 from tuner.trial import TrialRecord
 
 BASE = {"name": "c", "dataset": "iris", "objective": "val_accuracy"}
@@ -109,8 +110,8 @@ def test_a_campaign_saved_before_the_fields_resumes_and_its_old_records_load(tmp
     }
     folder = campaign.folder
     folder.mkdir()
-    disk.write_campaign(folder, tomli_w.dumps(old))
-    record = disk.record_path(folder, "0")
+    ResultsFolder(folder).write_campaign(tomli_w.dumps(old))
+    record = ResultsFolder(folder).record_path("0")
     record.parent.mkdir(parents=True)
     record.write_text(
         json.dumps({"trial_id": "0", "status": "completed", "hyperparameters": {"units": 8},
@@ -118,8 +119,8 @@ def test_a_campaign_saved_before_the_fields_resumes_and_its_old_records_load(tmp
                     "epochs_run": 1, "duration_s": 0.1, "n_params": 10, "error": None,
                     "initial_epoch": 0})
     )  # fmt: skip
-    assert "mixed_precision" not in disk.saved_campaign_text(folder)
-    (loaded,) = disk.read_records(folder)
+    assert "mixed_precision" not in ResultsFolder(folder).campaign_text()
+    (loaded,) = ResultsFolder(folder).read_records()
     assert loaded.device is None
     claim(campaign.replace(jit_compile=True))  # resumes
     with pytest.raises(ConfigError, match="started with different mixed_precision"):
@@ -267,7 +268,7 @@ def test_every_trial_records_its_device(tmp_path, capsys):
     assert "packing: up to 2 trials" in capsys.readouterr().out
     folder = tmp_path / "results" / "tiny"
     assert list(pd.read_csv(folder / "trials.csv")["device"]) == ["CPU", "CPU"]
-    assert [r.device for r in disk.read_records(folder)] == ["CPU", "CPU"]
+    assert [r.device for r in ResultsFolder(folder).read_records()] == ["CPU", "CPU"]
     summary = (folder / "summary.md").read_text()
     assert "\n- device: CPU\n" in summary
     assert "| device |" not in summary  # said once, not in every row
@@ -309,4 +310,4 @@ def test_the_summary_says_one_device_or_counts_each():
 def test_a_record_saved_without_a_device_still_loads(tmp_path):
     path = tmp_path / "0.json"
     path.write_text(json.dumps({"trial_id": "0", "status": "failed", "hyperparameters": {}}))
-    assert disk.read_record(path) == TrialRecord("0", "failed", {})
+    assert read_record(path) == TrialRecord("0", "failed", {})

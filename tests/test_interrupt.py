@@ -10,7 +10,7 @@ from campaigns import write_campaign
 from processes import user_environment
 
 from tuner import cli
-from tuner.store import disk
+from tuner.store import ResultsFolder
 
 pytestmark = pytest.mark.slow
 
@@ -63,11 +63,11 @@ def test_ctrl_c_in_a_pack_says_what_is_lost_and_keeps_the_finished_pack(tmp_path
         "epoch 2 of 3 and will train again from the start; 2 finished trial(s) are kept; run "
         "the same command to resume"
     )
-    assert sorted(r.trial_id for r in disk.read_records(folder)) == first
-    assert disk.table_trial_ids(folder) == set(first)
+    assert sorted(r.trial_id for r in ResultsFolder(folder).read_records()) == first
+    assert ResultsFolder(folder).table_trial_ids() == set(first)
     # The next run trains the lost pack and keeps the first one as it was.
-    kept = {r.trial_id: r.history for r in disk.read_records(folder)}
+    kept = {r.trial_id: r.history for r in ResultsFolder(folder).read_records()}
     assert cli.main(["search", str(campaign), "--quiet"]) == 0
-    after = {r.trial_id: r.history for r in disk.read_records(folder)}
+    after = {r.trial_id: r.history for r in ResultsFolder(folder).read_records()}
     assert sorted(after) == ["0", "1", "2", "3"]
     assert {t: after[t] for t in first} == kept

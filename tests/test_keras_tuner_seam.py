@@ -1,23 +1,26 @@
-"""Pins every private KerasTuner behaviour that tuner/strategies/_keras_tuner.py relies on.
+"""Pins every private KerasTuner behaviour that the ``*_kt`` modules rely on
+(tuner/strategies/oracles_kt.py, tuner/store/engine_kt.py, tuner/distributed/servicer_kt.py,
+tuner/space_kt.py), and the rule that only those modules touch KerasTuner's privates.
 
 Written for KerasTuner 1.4.8. A failure here after an upgrade says which behaviour changed and
 what to do about the seam; fix the seam, not these messages.
 """
 
+import ast
 import json
+import re
+from pathlib import Path
 
 import keras_tuner as kt
 import pytest
 from keras_tuner.engine import trial as trial_module
 
-from tuner.strategies._keras_tuner import (
+from tuner.space_kt import conditions_hold
+from tuner.store.engine_kt import engine_damage, make_durable, replay, set_project_dir
+from tuner.strategies.oracles_kt import (
     end_trial,
-    engine_damage,
     fix_seed,
     is_client,
-    make_durable,
-    replay,
-    set_project_dir,
     silence,
     untried_random_values,
     was_tried,
@@ -129,7 +132,7 @@ def test_keras_tuner_end_trial_saves_before_removing_the_ongoing_trial(tmp_path)
     assert oracle.ongoing_trials == {}
     assert saved_state(tmp_path)["ongoing_trials"] == {"chief": trial.trial_id}, (
         UPGRADE + "end_trial now saves after removing the ongoing trial: the second save in "
-        "_keras_tuner.end_trial can go."
+        "oracles_kt.end_trial can go."
     )
     resumed = silence(random_oracle())
     set_project_dir(resumed, tmp_path, "engine")
@@ -269,4 +272,143 @@ def test_engine_damage_names_empty_and_missing_files(tmp_path):
     oracle.save()
     assert engine_damage(tmp_path / "engine") == [
         f"{tmp_path / 'engine' / 'trial_0' / 'trial.json'} is missing"
+    ]
+
+
+def test_conditions_hold_is_keras_tuners_check_of_a_parents_value():
+    hp = kt.HyperParameters()
+    hp.Boolean("dropout")
+    with hp.conditional_scope("dropout", [True]):
+        hp.Float("rate", 0.1, 0.5)
+    (condition,) = [h for h in hp.space if h.name == "rate"][0].conditions
+    hp.values["dropout"] = True
+    assert conditions_hold(hp, [condition]), (
+        UPGRADE + "HyperParameters._conditions_are_active is gone or changed: conditions_hold "
+        "needs the new way."
+    )
+    hp.values["dropout"] = False
+    assert not conditions_hold(hp, [condition])
+
+
+# --------------------------------------------------------------------------- the rule
+
+TUNER = Path(__file__).resolve().parent.parent / "tuner"
+CHECKS = ("getattr", "setattr", "hasattr", "delattr")
+
+
+def keras_tuner_private_names() -> set[str]:
+    """The private names KerasTuner's own code defines: ``self._x`` attributes and ``def _x``
+    methods and functions (dunders left out)."""
+    names = set()
+    for path in Path(kt.__file__).parent.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        names |= set(re.findall(r"\bself\.(_[A-Za-z]\w*)", text))
+        names |= set(re.findall(r"^\s*def (_[A-Za-z]\w*)", text, re.MULTILINE))
+    return {n for n in names if not n.endswith("__")}
+
+
+PRIVATE = keras_tuner_private_names()
+
+
+class _Touches(ast.NodeVisitor):
+    """Where a module's source reaches into KerasTuner: its private modules
+    (``keras_tuner.src``), or a private name of KerasTuner's on anything but an instance of a
+    class of our own (``self._x`` in a class that does not derive from KerasTuner's)."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+        self.from_keras_tuner: set[str] = set()
+        self.own_class: list[bool] = []
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.name.startswith("keras_tuner.src"):
+                self.found.append(f"line {node.lineno}: import {alias.name}")
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if module.startswith("keras_tuner"):
+            self.from_keras_tuner |= {a.asname or a.name for a in node.names}
+            if module.startswith("keras_tuner.src") or any(a.name == "src" for a in node.names):
+                self.found.append(f"line {node.lineno}: from {module} import ...")
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and "keras_tuner.src" in node.value:
+            self.found.append(f"line {node.lineno}: {node.value!r}")
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        bases = [ast.unparse(b) for b in node.bases]
+        derived = any(
+            b.startswith(("kt.", "keras_tuner.")) or b.split(".")[0] in self.from_keras_tuner
+            for b in bases
+        )
+        self.own_class.append(not derived)
+        self.generic_visit(node)
+        self.own_class.pop()
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        receiver = ast.unparse(node.value)
+        ours = receiver in ("self", "cls") and bool(self.own_class) and self.own_class[-1]
+        if node.attr in PRIVATE and not ours:
+            self.found.append(f"line {node.lineno}: {receiver}.{node.attr}")
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = ast.unparse(node.func)
+        if name in CHECKS and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+            if node.args[1].value in PRIVATE:
+                self.found.append(f"line {node.lineno}: {name}(..., {node.args[1].value!r})")
+        self.generic_visit(node)
+
+
+def keras_tuner_privates_touched(source: str) -> list[str]:
+    touches = _Touches()
+    touches.visit(ast.parse(source))
+    return touches.found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "oracle._retry_queue.append('0')",
+        "from keras_tuner.src import protos",
+        "import keras_tuner.src.distribute.oracle_client",
+        "from keras_tuner import src",
+        "monkeypatch.setattr('keras_tuner.src.utils.save_json', f)",
+        "n = len(getattr(oracle, '_retry_queue', ()))",
+        "class Grid(kt.oracles.GridSearchOracle):\n    def f(self):\n        self._seed_state = 1",
+        "from keras_tuner import Oracle\nclass O(Oracle):\n    def f(self):\n        self._display",
+    ],
+)
+def test_the_rule_sees_every_kind_of_touch(source):
+    assert keras_tuner_privates_touched(source)
+
+
+def test_the_rule_leaves_our_own_privates_alone():
+    source = "class Store:\n    def f(self):\n        self._save_model(1)\n        other.trials"
+    assert "_save_model" in PRIVATE  # the same name as KerasTuner's, on a class of ours
+    assert keras_tuner_privates_touched(source) == []
+
+
+def test_only_modules_named_kt_touch_keras_tuner_privates():
+    """The rule: a module whose name ends in ``_kt`` is the only kind that may touch KerasTuner's
+    private attributes and modules, and each one does (or it needs no suffix). Every behaviour
+    they rely on is pinned in this file."""
+    touched, seams = {}, []
+    for path in sorted(TUNER.rglob("*.py")):
+        found = keras_tuner_privates_touched(path.read_text(encoding="utf-8"))
+        name = str(path.relative_to(TUNER.parent))
+        if path.stem.endswith("_kt"):
+            seams.append(name)
+            assert found, f"{name} touches no KerasTuner private: drop its _kt suffix"
+        elif found:
+            touched[name] = found
+    assert not touched, (
+        f"only *_kt modules may touch KerasTuner's privates; move these into one: {touched}"
+    )
+    assert seams == [
+        "tuner/distributed/servicer_kt.py",
+        "tuner/space_kt.py",
+        "tuner/store/engine_kt.py",
+        "tuner/strategies/oracles_kt.py",
     ]

@@ -166,7 +166,7 @@ def test_a_batch_stops_asking_at_idle_or_stopped_and_runs_what_it_has():
 
 
 def test_the_bayesian_oracle_is_told_each_batch_size_before_it_is_asked(tmp_path):
-    from tuner.strategies._keras_tuner import set_project_dir
+    from tuner.store.engine_kt import set_project_dir
 
     hp = kt.HyperParameters()
     hp.Float("x", 0.0, 1.0)
@@ -190,7 +190,7 @@ def test_the_bayesian_oracle_is_told_each_batch_size_before_it_is_asked(tmp_path
 
 
 def test_an_interrupted_batch_runs_again_on_resume_and_no_trial_counts_twice(tmp_path):
-    from tuner.strategies._keras_tuner import make_durable
+    from tuner.store.engine_kt import make_durable
 
     first = make_durable(oracle(8, tmp_path))
     store = KeptNames(OBJECTIVE)
@@ -211,7 +211,7 @@ def test_an_interrupted_batch_runs_again_on_resume_and_no_trial_counts_twice(tmp
 
 
 def test_a_kill_between_the_outcomes_of_a_batch_ends_the_saved_ones_without_training(tmp_path):
-    from tuner.strategies._keras_tuner import make_durable
+    from tuner.store.engine_kt import make_durable
 
     first = make_durable(oracle(4, tmp_path))
     store = KeptNames(OBJECTIVE)

@@ -11,6 +11,7 @@ from keras_tuner.engine import trial as trial_module
 
 from tuner.errors import ConfigError
 from tuner.space import build_space, distinct_configurations
+from tuner.store.engine_kt import set_project_dir
 from tuner.strategies import (
     STRATEGIES,
     SkoptOracle,
@@ -19,7 +20,6 @@ from tuner.strategies import (
     end_trial,
     get_strategy,
     registry,
-    set_project_dir,
     strategy_names,
 )
 

@@ -19,7 +19,9 @@ from tests.fakes import OBJECTIVE, NamedModelStore, ScriptedExecutor, oracle
 from tuner import api
 from tuner.execution import trial_seed
 from tuner.loop import attach_oracle, run_trials
-from tuner.store import disk
+from tuner.store import DiskStore, ResultsFolder
+from tuner.store import folder as names
+from tuner.store.records import trial_file
 from tuner.trial import TrialRecord, canonical_id
 
 
@@ -94,11 +96,11 @@ def test_tables_records_and_progress_spell_padded_engine_ids_as_numbers(tmp_path
     assert executor.seen[:2] == ["00", "01"]  # the engine keeps its own spelling
     numbers = [str(n) for n in range(12)]
     assert [r.trial_id for r in store.records()] == numbers
-    assert sorted(p.stem for p in disk.records_folder(tmp_path).glob("*.json")) == sorted(numbers)
-    table = disk.load(tmp_path)
+    assert sorted(p.stem for p in ResultsFolder(tmp_path).records.glob("*.json")) == sorted(numbers)
+    table = ResultsFolder(tmp_path).table()
     assert list(table["trial_id"][:2]) == ["10", "0"] and set(table["trial_id"]) == set(numbers)
-    assert set(disk.load_history(tmp_path)["trial_id"]) == set(numbers)
-    summary = (tmp_path / disk.SUMMARY_FILE).read_text()
+    assert set(ResultsFolder(tmp_path).history_table()["trial_id"]) == set(numbers)
+    summary = (tmp_path / names.SUMMARY_FILE).read_text()
     assert "trial 10," in summary and "| 00 " not in summary
     # What the progress lines print.
     assert [o.record.trial_id for o in ended[:2]] == ["0", "1"]
@@ -107,14 +109,14 @@ def test_tables_records_and_progress_spell_padded_engine_ids_as_numbers(tmp_path
 def _as_older_version_wrote_it(folder):
     """Respell a results folder's ids as this toolkit did before ids were canonical
     (KerasTuner's padded ones) in its records, record and model file names and tables."""
-    for path in disk.records_folder(folder).glob("*.json"):
+    for path in ResultsFolder(folder).records.glob("*.json"):
         state = json.loads(path.read_text())
         state["trial_id"] = f"{int(state['trial_id']):02d}"
         path.unlink()
         (path.parent / f"{state['trial_id']}.json").write_text(json.dumps(state))
-    for path in (folder / disk.MODELS_FOLDER).glob("*.keras"):
+    for path in (folder / names.MODELS_FOLDER).glob("*.keras"):
         path.rename(path.with_name(f"{int(path.stem):02d}.keras"))
-    for name in (disk.TRIALS_FILE, disk.HISTORY_FILE):
+    for name in (names.TRIALS_FILE, names.HISTORY_FILE):
         table = pd.read_csv(folder / name, dtype={"trial_id": str})
         table["trial_id"] = [f"{int(t):02d}" for t in table["trial_id"]]
         table.to_csv(folder / name, index=False)
@@ -135,18 +137,18 @@ def test_an_older_folder_with_padded_ids_resumes_without_running_a_trial_twice(t
     with pytest.raises(KeyboardInterrupt):
         run_trials(first, ScriptedExecutor({"02": 0.9}), store, on_trial_end=_interrupt_at("3"))
     _as_older_version_wrote_it(tmp_path)
-    models = tmp_path / disk.MODELS_FOLDER
-    assert disk.trial_file(models, "2", disk.MODEL_SUFFIX).name == "02.keras"
+    models = tmp_path / names.MODELS_FOLDER
+    assert trial_file(models, "2", names.MODEL_SUFFIX).name == "02.keras"
 
     again = attach_oracle(oracle(12, tmp_path), tmp_path)
     resumed = NamedModelStore(tmp_path, OBJECTIVE, settings={"name": "old"})
     assert [r.trial_id for r in resumed.records()] == ["0", "1", "2", "3"]
-    assert list(disk.load(tmp_path)["trial_id"]) == ["2", "0", "1", "3"]
+    assert list(ResultsFolder(tmp_path).table()["trial_id"]) == ["2", "0", "1", "3"]
     executor = ScriptedExecutor({"04": 0.95})
     run_trials(again, executor, resumed)
     assert executor.seen == [f"{n:02d}" for n in range(4, 12)]  # 03 ended with its record
     assert [r.trial_id for r in resumed.records()] == [str(n) for n in range(12)]
-    assert list(disk.load(tmp_path)["trial_id"][:2]) == ["4", "2"]
+    assert list(ResultsFolder(tmp_path).table()["trial_id"][:2]) == ["4", "2"]
     # The new best's model replaced the old best's, which had its padded name.
     assert sorted(p.name for p in models.iterdir()) == ["4.keras"]
 
@@ -157,7 +159,7 @@ def test_a_promoted_trial_finds_its_parent_under_the_engines_padded_id(tmp_path,
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
     store = (
-        disk.DiskStore(tmp_path, OBJECTIVE, keeps_parents=True)
+        DiskStore(tmp_path, OBJECTIVE, keeps_parents=True)
         if kind == "disk"
         else MemoryStore(OBJECTIVE, keeps_parents=True)
     )

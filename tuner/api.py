@@ -16,7 +16,7 @@ from tuner.errors import ConfigError
 from tuner.plan import Plan, make_plan
 from tuner.run import Results, run_plan, say_if_nothing_new
 from tuner.space import CAMPAIGN_LABEL, PYTHON_LABEL, space_labelled
-from tuner.store import DiskStore, disk
+from tuner.store import DiskStore, ResultsFolder
 
 
 def search(
@@ -190,12 +190,12 @@ def _search_with_workers(
 
     campaign = plan.campaign
     folder = campaign.folder.resolve()
-    data = folder / disk.ENGINE_FOLDER / "workers" / "data.npz"
+    data = ResultsFolder(folder).shared_data
 
     def worker_args() -> list[str]:
         save_dataset(plan.dataset, data)
         return [
-            str(folder / disk.CAMPAIGN_FILE),
+            str(ResultsFolder(folder).campaign),
             "--results-dir",
             str(folder.parent),
             "--data",
@@ -277,20 +277,21 @@ def _in_memory_campaign(
 
 def load_results(name_or_folder: str | Path, results_dir: str | Path = "results") -> Results:
     """Reopen a finished (or interrupted) campaign's results without searching."""
-    folder = disk.resolve_folder(name_or_folder, results_dir)
-    text = disk.saved_campaign_text(folder)
+    files = ResultsFolder.find(name_or_folder, results_dir)
+    folder = files.path
+    text = files.campaign_text()
     if text is None:
-        raise ConfigError(f"{folder} holds no campaign.toml; is it a results folder?")
-    campaign = from_saved(text, str(folder / disk.CAMPAIGN_FILE))
+        raise ConfigError(f"{folder} holds no {files.campaign.name}; is it a results folder?")
+    campaign = from_saved(text, str(files.campaign))
     campaign = campaign.replace(results_dir=str(folder.parent))
     objective = kt.Objective(campaign.objective, campaign.direction)
     store = DiskStore(
         folder,
         objective,
         keep_top=campaign.keep_top,
-        hyperparameter_names=disk.tuned_names(folder, campaign.space),
+        hyperparameter_names=files.tuned_names(campaign.space),
     )
-    preprocessing = _read_preprocessing(folder)
+    preprocessing = _read_preprocessing(files)
     return Results(
         campaign=campaign,
         records=store.records(),
@@ -300,12 +301,10 @@ def load_results(name_or_folder: str | Path, results_dir: str | Path = "results"
     )
 
 
-def _read_preprocessing(folder: Path) -> Any:
-    import json
-
-    path = folder / disk.PREPROCESSING_FILE
-    if not path.is_file():
+def _read_preprocessing(folder: ResultsFolder) -> Any:
+    data = folder.read_preprocessing()
+    if data is None:
         return None
     from tuner.preprocessing import Preprocessing
 
-    return Preprocessing.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    return Preprocessing.from_dict(data)

@@ -22,6 +22,7 @@ from typing import Any
 import keras_tuner as kt
 
 from tuner.space import declared_hyperparameters, parent_condition, with_conditions
+from tuner.space_kt import conditions_hold
 
 hps_module = kt.engine.hyperparameters
 # Builds one exploration may make; each costs about one build at the defaults (a small model:
@@ -171,8 +172,7 @@ def active_values(space: kt.HyperParameters, values: Mapping[str, Any]) -> dict[
     return {
         name: value
         for name, value in values.items()
-        if name not in by_name
-        or any(hp._conditions_are_active(h.conditions) for h in by_name[name])
+        if name not in by_name or any(conditions_hold(hp, h.conditions) for h in by_name[name])
     }
 
 

@@ -162,6 +162,7 @@ def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
 def _finish(found: Any, args: argparse.Namespace) -> int:
     """The final table and best score of a search; 1 when no trial completed."""
     from tuner import console
+    from tuner.store.folder import ResultsFolder
     from tuner.trial import COMPLETED
 
     campaign = found.campaign
@@ -174,7 +175,9 @@ def _finish(found: Any, args: argparse.Namespace) -> int:
             if len(completed)
             else "no trial completed"
         )
-        print(f"\n{len(found.table)} trials; {best}; table in {campaign.folder / 'trials.csv'}")
+        print(
+            f"\n{len(found.table)} trials; {best}; table in {ResultsFolder(campaign.folder).trials}"
+        )
     if completed.empty:
         errors = found.table["error"].dropna()
         last = f"; last error: {errors.iloc[-1]}" if len(errors) else ""
@@ -293,24 +296,24 @@ def _rebuild(name: str, results_dir: str) -> None:
     import_keras_quietly()
 
     from tuner.run import rebuild
-    from tuner.store import disk
+    from tuner.store.folder import ResultsFolder
 
-    rebuild(disk.resolve_folder(name, results_dir))
+    rebuild(ResultsFolder.find(name, results_dir))
 
 
 def _warn_if_short(name: str, results_dir: str, table: object) -> None:
-    from tuner.store import disk
+    from tuner.store import ResultsFolder
 
-    folder = disk.resolve_folder(name, results_dir)
+    files = ResultsFolder.find(name, results_dir)
     try:
-        recorded = {r.trial_id for r in disk.read_records(folder)}
+        recorded = {r.trial_id for r in files.read_records()}
     except ConfigError as error:
         print(f"tuner: warning: {error}", file=sys.stderr)
         return
     listed = set(table["trial_id"])  # type: ignore[index]
     if recorded and listed != recorded:
         print(
-            f"tuner: warning: {folder / 'trials.csv'} lists {len(listed)} trial(s) but "
+            f"tuner: warning: {files.trials} lists {len(listed)} trial(s) but "
             f"{len(recorded)} are recorded; `tuner results {name} --rebuild` rewrites it "
             "from the records",
             file=sys.stderr,
@@ -537,8 +540,8 @@ def _repairs_as_lines(show: Callable[..., None]) -> Callable[..., None]:
     def show_warning(message: Warning | str, category: type[Warning], *args: Any) -> None:
         # Not imported here: a warning raised while Keras itself imports (PyTorch's about CUDA)
         # would import the store, and Keras through it, half-initialised. No store, no repair.
-        disk = sys.modules.get("tuner.store.disk")
-        if disk is not None and issubclass(category, disk.Repaired):
+        repair = sys.modules.get("tuner.store.repair")
+        if repair is not None and issubclass(category, repair.Repaired):
             print(f"tuner: repaired: {message}", file=sys.stderr)
         else:
             show(message, category, *args)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import time
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,12 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tuner import backends
-from tuner.campaign import Campaign, changed_fields, from_saved
+from tuner.campaign import Campaign
 from tuner.datasets import Dataset
-from tuner.errors import ConfigError, Fatal, Interrupted
+from tuner.errors import Fatal, Interrupted
 from tuner.execution import Executor, PackEpoch, TrialContext, TrialOutcome, trials_per_run
-from tuner.fingerprint import Fingerprint, data_changes, data_fingerprint
-from tuner.store import Store, disk
+from tuner.store import ResultsFolder, Store, repair
+from tuner.store.claim import claim as claim_folder
 from tuner.strategies import end_trial, is_client
 from tuner.trial import canonical_id
 
@@ -46,141 +45,21 @@ def claim(
     overwrite_hint: str = "overwrite=True",
     dataset: Dataset | None = None,
 ) -> None:
-    """Make the campaign's folder its own: start over (`overwrite`), resume (the same
-    campaign, on the same data), or reconfigure (a campaign with no finished trial). Called
-    after `make_plan`, so bad input never deletes anything. `overwrite_hint` is how the caller
-    spells the way out (``--overwrite`` on the command line). `dataset`, the data the trials
-    will train on, is compared with the fingerprint the folder keeps of its trials' data (a
-    folder from before fingerprints were resumes and keeps this one's)."""
-    folder = campaign.folder
-    fingerprint = data_fingerprint(dataset) if dataset is not None else None
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(
-            f"results folder {str(folder)!r} is a file; choose another name or results_dir."
-        )
-    if not disk.is_campaign_folder(folder):
-        raise ConfigError(
-            f"{folder} already holds files and no campaign.toml; refusing to "
-            "write into it. Choose another name or results_dir."
-        )
-    if overwrite:
-        disk.reset(folder)
-    elif folder.is_dir():
-        disk.clean_leftovers(folder)
-    text = disk.saved_campaign_text(folder)
-    if text is not None and not overwrite:
-        previous = _saved_campaign(folder, text, overwrite_hint)
-        changed = changed_fields(campaign, previous)
-        data_changed = _data_changes(folder, fingerprint, overwrite_hint)
-        way_out = (
-            f"to start over run again with {overwrite_hint}, or give the campaign a new name "
-            "to keep both."
-        )
-        if changed and disk.read_records(folder):
-            raise ConfigError(
-                f"campaign {campaign.name!r} in {folder} was started with different "
-                f"{', '.join(changed)}; {way_out}"
-            )
-        if data_changed and disk.read_records(folder):
-            raise ConfigError(
-                f"campaign {campaign.name!r} in {folder} was started on different data "
-                f"({'; '.join(data_changed)}); {way_out}"
-            )
-        if changed or data_changed:  # nothing finished yet: the campaign may change freely
-            disk.reset_engine(folder)
-    try:
-        disk.write_campaign(folder, campaign.to_toml())
-        if fingerprint is not None:
-            disk.write_data_fingerprint(folder, fingerprint)
-    except OSError as error:
-        raise ConfigError(
-            f"cannot write to results folder {str(folder)!r}: {error.strerror}."
-        ) from None
-
-
-def _data_changes(folder: Path, fingerprint: Fingerprint | None, overwrite_hint: str) -> list[str]:
-    """How the data given now differs from the data the folder's trials trained on (nothing
-    when either is unknown)."""
-    try:
-        before = disk.read_data_fingerprint(folder)
-    except disk.DamagedFile as error:
-        raise ConfigError(
-            f"{error}; delete it to resume on the data given now, or start over with "
-            f"{overwrite_hint}."
-        ) from None
-    if fingerprint is None or before is None:
-        return []
-    return data_changes(fingerprint, before)
-
-
-def _saved_campaign(folder: Path, text: str, overwrite_hint: str) -> Campaign:
-    way_out = f"; restore it, or start over with {overwrite_hint}"
-    return from_saved(text, str(folder / disk.CAMPAIGN_FILE), way_out)
+    """Make the campaign's folder its own: start over, resume or reconfigure
+    (`tuner.store.claim`). Called after `make_plan`, so bad input never deletes anything."""
+    claim_folder(
+        ResultsFolder(campaign.folder),
+        campaign,
+        overwrite=overwrite,
+        overwrite_hint=overwrite_hint,
+        dataset=dataset,
+    )
 
 
 def attach_oracle(oracle: kt.Oracle, folder: Path, *, rebuild: bool = False) -> kt.Oracle:
-    """Point a local oracle at the folder's engine state, reloading it when there is some, and
-    make its every state write atomic.
-
-    The records are the source of truth: when KerasTuner's state is damaged or missing (or
-    `rebuild`), it is rebuilt from them; a record missing for a trial the state counts as
-    ended is restored from the tables, or that trial runs again. Each repair is reported as a
-    `disk.Repaired` warning."""
-    from tuner.strategies import _keras_tuner as seam
-
-    seam.set_project_dir(oracle, str(folder), disk.ENGINE_FOLDER)
-    if seam.is_client(oracle):
-        return oracle
-    seam.make_durable(oracle)
-    engine = folder / disk.ENGINE_FOLDER
-    records = {r.trial_id: r for r in disk.read_records(folder)}
-    damage = seam.engine_damage(engine) if (records or seam.has_state(engine)) else []
-    if damage or rebuild:
-        notes = [f"{problem}; rebuilding the engine's state from the records" for problem in damage]
-        for trial_id in disk.table_trial_ids(folder) - records.keys():
-            restored = disk.restore_record(folder, trial_id)
-            if restored is not None:
-                disk.save_record(folder, restored)
-                records[trial_id] = restored
-                notes.append(f"record of trial {trial_id} restored from the tables")
-        seam.clear_state(engine)
-        for placeholder in seam.replay(oracle, list(records.values())):
-            disk.save_record(folder, placeholder)
-            notes.append(f"trial {placeholder.trial_id} is lost: kept as a failed trial")
-        notes.append(f"engine state rebuilt from {len(records)} record(s)")
-        _report(notes)
-        return oracle
-    if not seam.has_state(engine):
-        return oracle
-    try:
-        seam.reload(oracle)
-    except Exception as error:
-        raise ConfigError(
-            f"{engine / seam.ORACLE_FILE} cannot be reloaded ({type(error).__name__}: "
-            f"{error}); `tuner results {folder} --rebuild` rebuilds it from the records."
-        ) from None
-    notes = []
-    again = []
-    for trial_id, values in seam.finished_trials(oracle).items():
-        if canonical_id(trial_id) in records:  # the engine's id may be padded ("07")
-            continue
-        restored = disk.restore_record(folder, trial_id, values)
-        if restored is not None:
-            disk.save_record(folder, restored)
-            notes.append(f"record of trial {trial_id} was missing; restored from the tables")
-        else:
-            again.append(trial_id)
-            notes.append(
-                f"record of trial {trial_id} was missing and the tables lack it; it runs again"
-            )
-    seam.run_again(oracle, again)
-    _report(notes)
-    return oracle
-
-
-def _report(notes: list[str]) -> None:
-    for note in notes:
-        warnings.warn(note, disk.Repaired, stacklevel=3)
+    """Point a local oracle at the folder's engine state, repairing it from the records
+    (`tuner.store.repair`)."""
+    return repair.attach_oracle(ResultsFolder(folder), oracle, rebuild=rebuild)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -225,7 +104,7 @@ def batch_limit(oracle: Any, wanted: int) -> int:
     (a packed executor compiles once per pack size). Never below 1 (one ask finds out that the
     campaign is done). A distributed worker's oracle client cannot tell what is left: it asks
     for `wanted`, and `ask_batch` stops at the chief's first answer that is not a trial."""
-    from tuner.strategies._keras_tuner import queued_to_run_again
+    from tuner.strategies.oracles_kt import queued_to_run_again
 
     if is_client(oracle):
         return max(1, wanted)

@@ -26,10 +26,8 @@ from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
 from tuner.lr_finder import LRFindResult, find_learning_rate
 from tuner.space import AUTO_LEARNING_RATE, check_names, declared_hyperparameters
+from tuner.store.folder import ResultsFolder
 
-CSV_FILE = "lr_find.csv"
-PNG_FILE = "lr_find.png"
-JSON_FILE = "lr_find.json"
 SUGGESTION_NAMES = ("valley", "steep", "minimum_tenth")
 DEFAULT_BATCH_SIZE = 32
 
@@ -141,12 +139,12 @@ def write_lr_find(result: LRFindResult, folder: str | Path) -> tuple[Path, Path]
     """Write ``lr_find.csv`` (atomically) and ``lr_find.png`` into `folder`; return both paths."""
     from tuner.plots.lr import plot_lr_find  # plots sit above the loop; import when drawing
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    csv_path, png_path = folder / CSV_FILE, folder / PNG_FILE
+    files = ResultsFolder(folder)
+    files.path.mkdir(parents=True, exist_ok=True)
+    csv_path, png_path = files.lr_find_csv, files.lr_find_png
     atomic_write_text(csv_path, result.to_frame().to_csv(index=False))
     ax = plot_lr_find(result)
-    temporary = folder / f".{PNG_FILE}.tmp.png"
+    temporary = png_path.with_name(f".{png_path.name}.tmp.png")
     figure = ax.get_figure(root=True)
     assert figure is not None  # plot_lr_find draws on a Figure of its own
     figure.savefig(temporary, dpi=110)
@@ -183,7 +181,7 @@ def _suggestions_info(result: LRFindResult, folder: Path) -> dict[str, Any]:
     if valley.lr is None:
         raise ConfigError(
             f'learning_rate = "auto": the range finder found no valley '
-            f"({valley.reason}); see {folder / PNG_FILE} and give learning_rate "
+            f"({valley.reason}); see {ResultsFolder(folder).lr_find_png} and give learning_rate "
             'a range instead, e.g. { min = 1e-4, max = 1e-1, sampling = "log" }.'
         )
     return {
@@ -194,7 +192,7 @@ def _suggestions_info(result: LRFindResult, folder: Path) -> dict[str, Any]:
 
 
 def _stored_info(folder: Path) -> dict[str, Any] | None:
-    path = folder / JSON_FILE
+    path = ResultsFolder(folder).lr_find_json
     if not path.is_file():
         return None
     info = json.loads(path.read_text(encoding="utf-8"))
@@ -235,7 +233,7 @@ def resolve_auto_learning_rate(
         write_lr_find(result, folder)
         info = _suggestions_info(result, folder)
         info["learning_rate"] = _lr_entry(mode, float(info["lr_find_valley"]), campaign.strategy)
-        atomic_write_text(folder / JSON_FILE, json.dumps(info, indent=2) + "\n")
+        atomic_write_text(ResultsFolder(folder).lr_find_json, json.dumps(info, indent=2) + "\n")
     # Rebuilt from the stored valley, not read back: the mode is the campaign's own.
     entry = _lr_entry(mode, float(info["lr_find_valley"]), campaign.strategy)
     return dict(campaign.space, learning_rate=entry), dict(info, learning_rate=entry)

@@ -17,33 +17,35 @@ from tuner.files import atomic_write_text
 from tuner.importance import hyperparameter_importance
 from tuner.plots.campaign import completed, save_all, varying_hyperparameters
 from tuner.plots.view import CampaignView
-from tuner.results import (
+from tuner.results import INTERNAL_PREFIX, format_cell, settings_table, split_columns
+from tuner.store.folder import (
+    BUDGET_PLOT,
     CAMPAIGN_FILE,
-    INTERNAL_PREFIX,
-    format_cell,
-    load_campaign_settings,
-    load_with_history,
-    resolve_folder,
-    settings_table,
-    split_columns,
+    HISTORY_FILE,
+    HYPERPARAMETERS_PLOT,
+    LEARNING_CURVES_PLOT,
+    LR_FIND_PNG,
+    OPTIMIZATION_HISTORY_PLOT,
+    PARALLEL_COORDINATES_PLOT,
+    REPORT_FILE,
+    TRIALS_FILE,
+    ResultsFolder,
 )
 from tuner.trial import COMPLETED
 
-REPORT_FILE = "report.html"
-
 PLOT_CAPTIONS = {
-    "optimization_history.png": (
+    OPTIMIZATION_HISTORY_PLOT: (
         "Score of every trial by trial id, and the best so far; crosses along the bottom "
         "are failed or diverged trials."
     ),
-    "hyperparameters.png": (
+    HYPERPARAMETERS_PLOT: (
         "Score against each hyperparameter that varied, over the range searched; the red star is "
         "the best trial, crosses along the bottom are failed or diverged trials at the value tried."
     ),
-    "parallel_coordinates.png": "The top trials across every hyperparameter; colour is the score.",
-    "learning_curves.png": "Training (solid) and validation (dashed) curves of the top trials; dots mark the best epoch.",
-    "budget.png": "Epochs each trial was given (Hyperband brackets and rounds when present).",
-    "lr_find.png": "Learning-rate range test: loss against learning rate, suggestions marked.",
+    PARALLEL_COORDINATES_PLOT: "The top trials across every hyperparameter; colour is the score.",
+    LEARNING_CURVES_PLOT: "Training (solid) and validation (dashed) curves of the top trials; dots mark the best epoch.",
+    BUDGET_PLOT: "Epochs each trial was given (Hyperband brackets and rounds when present).",
+    LR_FIND_PNG: "Learning-rate range test: loss against learning rate, suggestions marked.",
 }
 
 STYLE = """
@@ -102,7 +104,10 @@ def _html_table(
 
 def _settings_html(settings: dict[str, Any]) -> str:
     if not settings:
-        return '<p class="note">No campaign.toml in this folder, so the settings are not recorded here.</p>'
+        return (
+            f'<p class="note">No {CAMPAIGN_FILE} in this folder, so the settings are not '
+            "recorded here.</p>"
+        )
     return _html_table(settings_table(settings), max_width=None)
 
 
@@ -213,7 +218,7 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
 <h2>Top {len(shown)} trials</h2>
 {_html_table(shown, row_classes=classes)}
 {_fixed_html(fixed)}
-<p class="note">The full table is <code>trials.csv</code> in this folder; per-epoch values are in <code>history.csv</code>.</p>
+<p class="note">The full table is <code>{TRIALS_FILE}</code> in this folder; per-epoch values are in <code>{HISTORY_FILE}</code>.</p>
 <h2>Hyperparameter importance</h2>
 {_importance_html(importance)}
 <h2>Plots</h2>
@@ -227,8 +232,9 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
 
 def load_view(folder: Path) -> CampaignView:
     """A results folder's table, history and campaign settings: the one place the report reads files."""
-    table, history = load_with_history(folder)
-    settings = load_campaign_settings(folder)
+    files = ResultsFolder.find(folder)
+    table, history = files.tables()
+    settings = files.campaign_settings()
     objective = str(settings.get("objective", "score"))
     return CampaignView(
         name=str(settings.get("name", folder.name)),
@@ -261,12 +267,12 @@ def write_report(
     `results_folder` is a folder path or a campaign name under `results_dir`. The page embeds
     the plots, so it can be copied or mailed on its own.
     """
-    folder = resolve_folder(results_folder, results_dir)
-    view = load_view(folder)
-    plot_paths = save_all(view, folder)
-    if (folder / "lr_find.png").is_file():  # written by `tuner lr-find` or learning_rate="auto"
-        plot_paths.append(folder / "lr_find.png")
-    path = folder / REPORT_FILE
+    files = ResultsFolder.find(results_folder, results_dir)
+    view = load_view(files.path)
+    plot_paths = save_all(view, files.path)
+    if files.lr_find_png.is_file():  # written by `tuner lr-find` or learning_rate="auto"
+        plot_paths.append(files.lr_find_png)
+    path = files.report
     atomic_write_text(path, render_report(view, plot_paths, top=top))
     return path
 

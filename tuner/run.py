@@ -23,7 +23,7 @@ from tuner.execution.pipeline import InputPipeline
 from tuner.loop import attach_oracle, claim, run_trials
 from tuner.plan import Plan, packing_asked, packing_requested
 from tuner.space import without_auto_learning_rate
-from tuner.store import DiskStore, SharedDiskStore, Store
+from tuner.store import DiskStore, ResultsFolder, SharedDiskStore, Store
 from tuner.strategies import is_client
 from tuner.trial import COMPLETED, TrialRecord
 
@@ -121,7 +121,9 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
 
     def factory(trial_id: str, values: dict[str, Any]) -> list[keras.callbacks.Callback]:
         shown = {k: v for k, v in values.items() if k in tuned}
-        return hparams_callbacks(campaign.folder / "tensorboard", trial_id, shown, metrics)
+        return hparams_callbacks(
+            ResultsFolder(campaign.folder).tensorboard, trial_id, shown, metrics
+        )
 
     return factory
 
@@ -398,36 +400,38 @@ def _auto_lr(info: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if not info else {"learning_rate": info["learning_rate"]}
 
 
-def rebuild(folder: Path, say: Callable[[str], None] = print) -> None:
+def rebuild(files: ResultsFolder, say: Callable[[str], None] = print) -> None:
     """Rebuild a results folder's engine state and tables from its records (``tuner results
-    NAME --rebuild``), telling `say` what was damaged and what was done, a line each. Its oracle is
-    built over the space the campaign saved (``search_space.json``), without its builder or
+    NAME --rebuild``), telling `say` what was damaged and what was done, a line each. Its oracle
+    is built over the space the campaign saved (``search_space.json``), without its builder or
     data; a campaign whose learning_rate is "auto" has its engine state cleared instead (its
     space is known once the next search resolves it)."""
     import warnings
 
     from tuner.campaign import from_saved
     from tuner.space import compose_space
-    from tuner.store import disk
-    from tuner.strategies import _keras_tuner, create_oracle
+    from tuner.store import engine_kt
+    from tuner.store.repair import Repaired
+    from tuner.strategies import create_oracle
 
-    text = disk.saved_campaign_text(folder)
+    folder = files.path
+    text = files.campaign_text()
     if text is None:
-        raise ConfigError(f"{folder} holds no campaign.toml; is it a results folder?")
-    campaign = from_saved(text, str(folder / disk.CAMPAIGN_FILE))
-    for path, reason in disk.set_aside_damaged_records(folder):
+        raise ConfigError(f"{folder} holds no {files.campaign.name}; is it a results folder?")
+    campaign = from_saved(text, str(files.campaign))
+    for path, reason in files.set_aside_damaged_records():
         say(f"{path} {reason}: moved aside to {path.name}.damaged")
     objective = kt.Objective(campaign.objective, campaign.direction)
     entries = without_auto_learning_rate(campaign.space)
-    engine = folder / disk.ENGINE_FOLDER
+    engine = files.engine
     if len(entries) < len(campaign.space):
         # learning_rate = "auto": the oracle's space is known once the search resolves it.
-        for problem in _keras_tuner.engine_damage(engine) if _keras_tuner.has_state(engine) else []:
+        for problem in engine_kt.engine_damage(engine) if engine_kt.has_state(engine) else []:
             say(problem)
-        _keras_tuner.clear_state(engine)
+        engine_kt.clear_state(engine)
         say("engine state cleared: the next `tuner search` rebuilds it from the records")
     else:
-        saved_space = disk.saved_search_space(folder)
+        saved_space = files.saved_search_space()
         oracle = create_oracle(
             campaign.strategy,
             objective=objective,
@@ -445,19 +449,19 @@ def rebuild(folder: Path, say: Callable[[str], None] = print) -> None:
             max_consecutive_failures=campaign.max_consecutive_failures,
         )
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", disk.Repaired)
+            warnings.simplefilter("always", Repaired)
             attach_oracle(oracle, folder, rebuild=True)
         for warning in caught:
             say(str(warning.message))
-    store = disk.DiskStore(
+    store = DiskStore(
         folder,
         objective,
         keep_top=campaign.keep_top,
-        hyperparameter_names=disk.tuned_names(folder, campaign.space),
+        hyperparameter_names=files.tuned_names(campaign.space),
         settings=campaign.to_dict(),
     )
     store.flush()
     say(
-        f"{len(store.records())} finished trial(s) in {folder / '.engine' / 'records'}; "
-        f"trials.csv, history.csv and summary.md rewritten from them"
+        f"{len(store.records())} finished trial(s) in {files.records}; "
+        f"{files.trials.name}, {files.history.name} and {files.summary.name} rewritten from them"
     )

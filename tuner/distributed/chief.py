@@ -17,7 +17,7 @@ from tuner.errors import ConfigError, Fatal
 from tuner.execution import TrialOutcome
 from tuner.plan import Plan
 from tuner.run import CHIEF, Results, Run, open_run, progress_printer
-from tuner.store import disk
+from tuner.store import DiskStore, ResultsFolder
 from tuner.trial import FAILED, TrialRecord, canonical_id
 
 POLL_S = 0.2
@@ -53,14 +53,14 @@ class Chief:
         self.server: Any = None
         self.servicer: Any = None
         self.oracle: Any = None
-        self.store: disk.DiskStore | None = None
+        self.store: DiskStore | None = None
         self.assembled: Run | None = None
         self.handed: collections.Counter[str] = collections.Counter()
 
     # ------------------------------------------------------------------------------ start
     def bind(self) -> Address:
         """Bind the chief's port (a free one for port 0); nothing is served or written yet."""
-        from tuner.strategies._keras_tuner import chief_servicer, serve
+        from tuner.distributed.servicer_kt import chief_servicer, serve
 
         self.servicer = chief_servicer(self.clock)
         try:
@@ -190,7 +190,7 @@ class Chief:
         """Take the trials of workers that ended (`gone`: how, by worker) or went silent, and
         queue them for another worker; a trial handed back `handoffs` times already is recorded
         as failed."""
-        from tuner.strategies._keras_tuner import hand_back, running, worker_of
+        from tuner.distributed.servicer_kt import hand_back, running, worker_of
 
         now = self.clock()
         for tuner_id, trial_id in running(self.oracle).items():
@@ -202,7 +202,7 @@ class Chief:
             self.handed[trial_id] += 1
             # A trial whose record is saved goes back too: the next worker ends it with that
             # record (a slow worker's result is never overwritten by a failure).
-            saved = disk.record_path(self.plan.campaign.folder, trial_id).exists()
+            saved = ResultsFolder(self.plan.campaign.folder).record_path(trial_id).exists()
             again = self.handed[trial_id] <= self.handoffs or saved
             reason = (
                 f"its worker stopped {self.handed[trial_id]} times while running it "
@@ -210,8 +210,8 @@ class Chief:
             )
             if not again:
                 values = dict(self.oracle.trials[trial_id].hyperparameters.values)
-                disk.save_record(
-                    self.plan.campaign.folder, TrialRecord(trial_id, FAILED, values, error=reason)
+                ResultsFolder(self.plan.campaign.folder).save_record(
+                    TrialRecord(trial_id, FAILED, values, error=reason)
                 )
             _, error = hand_back(self.oracle, tuner_id, run_again=again, reason=reason)
             if error is not None:
@@ -224,7 +224,7 @@ class Chief:
                 self.servicer.ended.put(trial_id)
 
     def _done(self) -> bool:
-        from tuner.strategies._keras_tuner import campaign_over
+        from tuner.distributed.servicer_kt import campaign_over
 
         if self.servicer.fatal is not None or self.servicer.done:
             return True

@@ -41,7 +41,7 @@ def search_with_workers(
     it. Each worker packs at most its share of the trials: one must not take them all."""
     from tuner.distributed.chief import Chief
     from tuner.distributed.pool import LocalPool
-    from tuner.store import disk
+    from tuner.store.folder import ResultsFolder
 
     chief = Chief(plan, Address(LOOPBACK, 0), quiet=quiet, print_line=print_line)
     address = chief.bind()
@@ -53,7 +53,7 @@ def search_with_workers(
         workers,
         address,
         [*worker_args(), "--max-pack", str(share)],
-        plan.campaign.folder / disk.ENGINE_FOLDER / "workers",
+        ResultsFolder(plan.campaign.folder).workers,
         environ=environ,
     )
     try:

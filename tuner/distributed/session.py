@@ -14,16 +14,12 @@ import tomli_w
 from tuner.campaign import Campaign, from_saved
 from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
+from tuner.store.folder import ResultsFolder
+from tuner.store.records import DamagedFile
 
 if TYPE_CHECKING:
     from tuner.datasets import Dataset
 
-# `tuner.store.disk`'s ENGINE_FOLDER and CAMPAIGN_FILE, spelled out (tests pin them equal):
-# the store imports Keras, and a worker with the wrong campaign file is refused before Keras
-# loads (seconds sooner).
-ENGINE_FOLDER = ".engine"
-CAMPAIGN_FILE = "campaign.toml"
-SESSION_FILE = "chief.json"
 # Settings each machine may choose for itself: where it sees the shared folder, its threads,
 # how many trials it trains as one model, whether its steps compile with XLA (a GPU machine's
 # choice need not be a CPU's). Anything else must be the chief's: mixed precision too, whose
@@ -42,7 +38,7 @@ def fingerprint(campaign: Campaign) -> str:
 
 
 def session_path(folder: Path) -> Path:
-    return folder / ENGINE_FOLDER / SESSION_FILE
+    return ResultsFolder(folder).session
 
 
 def write_session(campaign: Campaign, address: str) -> None:
@@ -71,7 +67,7 @@ def check_worker_campaign(campaign: Campaign, campaign_file: str) -> None:
     if fingerprint(campaign) == theirs:
         return
     fields = "its settings"
-    saved = folder / CAMPAIGN_FILE
+    saved = ResultsFolder(folder).campaign
     try:
         chief = from_saved(saved.read_text(encoding="utf-8"), str(saved))
         mine, other = _shared(campaign), _shared(chief)
@@ -92,11 +88,10 @@ def check_worker_data(campaign: Campaign, dataset: Dataset, campaign_file: str) 
     ``csv:`` or ``npz:`` file that is another on this machine). Called once its data is
     loaded, before Keras starts."""
     from tuner.fingerprint import data_changes, data_fingerprint
-    from tuner.store import disk
 
     try:
-        theirs = disk.read_data_fingerprint(campaign.folder)
-    except disk.DamagedFile as error:
+        theirs = ResultsFolder(campaign.folder).read_data_fingerprint()
+    except DamagedFile as error:
         raise ConfigError(f"{error}; restart the chief to write it again.") from None
     changes = [] if theirs is None else data_changes(data_fingerprint(dataset), theirs)
     if changes:

@@ -68,8 +68,8 @@ def run_worker(
     (`session.check_worker_campaign`). `max_pack` caps the trials trained as one model."""
     import grpc
 
+    from tuner.distributed.servicer_kt import connect
     from tuner.run import WORKER, open_run
-    from tuner.strategies._keras_tuner import connect
 
     try:
         client = connect(chief, tuner_id, wait_s=wait_s, timeout_s=CALL_TIMEOUT_S)

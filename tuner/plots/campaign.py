@@ -33,6 +33,13 @@ from tuner.direction import check_direction, gain
 from tuner.errors import ConfigError
 from tuner.plots.view import CampaignView, score_label
 from tuner.results import INTERNAL_PREFIX, infer_log, is_categorical, split_columns
+from tuner.store.folder import (
+    BUDGET_PLOT,
+    HYPERPARAMETERS_PLOT,
+    LEARNING_CURVES_PLOT,
+    OPTIMIZATION_HISTORY_PLOT,
+    PARALLEL_COORDINATES_PLOT,
+)
 from tuner.trial import COMPLETED
 
 DPI = 110
@@ -698,7 +705,7 @@ def save_all(view: CampaignView, folder: str | Path, *, top: int = 10) -> list[P
 
     figure = Figure(figsize=(8.0, 4.5), layout="constrained")
     optimization_history(table, figure.add_subplot(), **scored)
-    paths.append(_save(figure, folder / "optimization_history.png"))
+    paths.append(_save(figure, folder / OPTIMIZATION_HISTORY_PLOT))
 
     names = varying_hyperparameters(table, history)
     if names:
@@ -727,14 +734,14 @@ def save_all(view: CampaignView, folder: str | Path, *, top: int = 10) -> list[P
                 fontsize=9,
                 frameon=False,
             )
-        paths.append(_save(figure, folder / "hyperparameters.png"))
+        paths.append(_save(figure, folder / HYPERPARAMETERS_PLOT))
 
     if len(names) >= 2 and len(done) >= 2:
         figure = Figure(figsize=(max(7.5, 1.6 * (len(names) + 1) + 1.5), 4.8), layout="constrained")
         parallel_coordinates(
             table, names, figure.add_subplot(), top=top, space=view.space, **scored
         )
-        paths.append(_save(figure, folder / "parallel_coordinates.png"))
+        paths.append(_save(figure, folder / PARALLEL_COORDINATES_PLOT))
 
     if history is not None and len(done):
         metrics = [c for c in history.columns if c not in ("trial_id", "epoch")]
@@ -765,13 +772,13 @@ def save_all(view: CampaignView, folder: str | Path, *, top: int = 10) -> list[P
                 fontsize=9,
                 frameon=False,
             )
-            paths.append(_save(figure, folder / "learning_curves.png"))
+            paths.append(_save(figure, folder / LEARNING_CURVES_PLOT))
 
     # Only worth a figure when budgets differ by design or by early stopping, not by failures.
     if BRACKET_KEY in table.columns or done["epochs_run"].nunique() > 1:
         figure = Figure(figsize=(9.0, 4.2), layout="constrained")
         hyperband_budget(table, figure.add_subplot())
-        paths.append(_save(figure, folder / "budget.png"))
+        paths.append(_save(figure, folder / BUDGET_PLOT))
     return paths
 
 

@@ -1,6 +1,6 @@
 """Results as tables and text: the ranked table and history from records (`tables`), their
 rendering (`render`), and comparisons of campaigns (`comparison`). Reading a results folder is the
-store's job (`tuner.store.disk`); its functions are re-exported here, imported on first use."""
+store's job (`tuner.store.folder`); its functions are re-exported here, imported on first use."""
 
 from __future__ import annotations
 
@@ -29,16 +29,16 @@ from tuner.results.tables import (
 
 _LAZY = {
     "compare": "tuner.results.comparison",
-    "load": "tuner.store.disk",
-    "load_history": "tuner.store.disk",
-    "load_with_history": "tuner.store.disk",
-    "load_campaign_settings": "tuner.store.disk",
-    "resolve_folder": "tuner.store.disk",
+    "load": "tuner.store.folder",
+    "load_history": "tuner.store.folder",
+    "load_with_history": "tuner.store.folder",
+    "load_campaign_settings": "tuner.store.folder",
+    "resolve_folder": "tuner.store.folder",
     "write_results": "tuner.store.disk",
-    "TRIALS_FILE": "tuner.store.disk",
-    "HISTORY_FILE": "tuner.store.disk",
-    "SUMMARY_FILE": "tuner.store.disk",
-    "CAMPAIGN_FILE": "tuner.store.disk",
+    "TRIALS_FILE": "tuner.store.folder",
+    "HISTORY_FILE": "tuner.store.folder",
+    "SUMMARY_FILE": "tuner.store.folder",
+    "CAMPAIGN_FILE": "tuner.store.folder",
 }
 
 

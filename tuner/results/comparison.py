@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from tuner.results.tables import INTERNAL_PREFIX, split_columns
-from tuner.store.disk import load_campaign_settings, load_with_history, resolve_folder
+from tuner.store.folder import ResultsFolder
 from tuner.trial import COMPLETED
 
 
@@ -24,14 +24,14 @@ def compare(
     rows: list[dict[str, Any]] = []
     hp_order: list[str] = []
     for item in names_or_paths:
-        folder = resolve_folder(item, results_dir)
-        table, history = load_with_history(folder)
-        settings = load_campaign_settings(folder)
+        folder = ResultsFolder.find(item, results_dir)
+        table, history = folder.tables()
+        settings = folder.campaign_settings()
         hps, _ = split_columns(table, history)
         hps = [h for h in hps if not h.startswith(INTERNAL_PREFIX)]
         completed = table[table["status"] == COMPLETED]
         row: dict[str, Any] = {
-            "campaign": str(settings.get("name", folder.name)),
+            "campaign": str(settings.get("name", folder.path.name)),
             "n_trials": len(table),
             "n_completed": len(completed),
             "objective": settings.get("objective"),

@@ -20,9 +20,8 @@ from tuner.strategies.registry import (
 )
 
 _LAZY = {
-    "end_trial": "tuner.strategies._keras_tuner",
-    "set_project_dir": "tuner.strategies._keras_tuner",
-    "is_client": "tuner.strategies._keras_tuner",
+    "end_trial": "tuner.strategies.oracles_kt",
+    "is_client": "tuner.strategies.oracles_kt",
     "SkoptOracle": "tuner.strategies.bayesian",
 }
 
@@ -36,7 +35,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "create_oracle",
     "end_trial",
-    "set_project_dir",
     "is_client",
     "get_strategy",
     "strategy_names",

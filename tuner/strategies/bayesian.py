@@ -30,7 +30,7 @@ from skopt.utils import cook_estimator
 from tuner.builder_space import active_values
 from tuner.direction import loss
 from tuner.errors import ConfigError
-from tuner.strategies._keras_tuner import fix_seed, untried_random_values, was_tried
+from tuner.strategies.oracles_kt import fix_seed, untried_random_values, was_tried
 from tuner.strategies.registry import OracleSettings, check_bayesian
 
 # Penalty added to the worst finished score when telling skopt about a failed trial, in units

@@ -10,7 +10,7 @@ from keras_tuner.engine import trial as trial_module
 
 from tuner.errors import ConfigError
 from tuner.space import distinct_configurations
-from tuner.strategies._keras_tuner import (
+from tuner.strategies.oracles_kt import (
     hyperband_first_round_trial,
     next_grid_values,
     was_tried,

@@ -243,7 +243,7 @@ def create_oracle(
     entry = get_strategy(strategy)
     options = dict(options or {})
     entry.check_options(options)
-    from tuner.strategies import _keras_tuner  # imports keras_tuner: only when building
+    from tuner.strategies import oracles_kt  # imports keras_tuner: only when building
 
     settings = OracleSettings(
         objective=_objective(objective, direction),
@@ -256,8 +256,8 @@ def create_oracle(
         tune_new_entries=tune_new_entries,
     )
     oracle = entry.load_factory()(settings)
-    _keras_tuner.fix_seed(oracle, seed)
-    _keras_tuner.silence(oracle)
+    oracles_kt.fix_seed(oracle, seed)
+    oracles_kt.silence(oracle)
     return oracle
 
 

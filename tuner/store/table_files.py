@@ -1,0 +1,117 @@
+"""The trials and history tables as files, read back: for `tuner results` and the report (with
+the messages a user needs when one is missing or damaged), and for repairs (a record rebuilt
+from its rows). Which files they are is `ResultsFolder`'s; writing them is the store's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tuner.errors import ConfigError
+from tuner.results.tables import split_columns
+from tuner.trial import COMPLETED, TrialRecord, canonical_id
+
+# The columns every trials.csv we write has (`device` came later: older tables lack it).
+REQUIRED_COLUMNS = ("rank", "trial_id", "status", "score")
+
+
+def read_table(path: Path, folder: Path) -> pd.DataFrame:
+    """One table of the results folder `folder`, trial ids canonical; a `ConfigError` saying
+    what the folder holds when it is missing, or how to rewrite it when it is damaged."""
+    if not path.is_file():
+        present = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+        raise ConfigError(f"results folder {str(folder)!r} has no {path.name}; it holds {present}.")
+    # Only blank cells are missing: a category named "None" or "NA" stays a string.
+    try:
+        return canonical_ids(
+            pd.read_csv(path, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
+        )
+    except (ValueError, UnicodeDecodeError) as error:  # pandas' EmptyDataError and ParserError
+        reason = "is empty" if path.stat().st_size == 0 else f"is damaged ({error})"
+        raise ConfigError(
+            f"{path} {reason}; `tuner results {folder} --rebuild` rewrites it from the records."
+        ) from None
+
+
+def read_trials_table(path: Path, folder: Path) -> pd.DataFrame:
+    """The ranked trials table at `path` (`read_table`), checked to be one of ours, with its
+    integer columns as integers."""
+    table = read_table(path, folder)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table]
+    if missing:
+        raise ConfigError(
+            f"{path} is not a table of tuner trials (it has no "
+            f"{', '.join(missing)} column{'s' if len(missing) > 1 else ''}); give `tuner "
+            "results` a campaign's results folder, or the name of one under --results-dir."
+        )
+    for column in ("rank", "best_epoch"):
+        if column in table:
+            table[column] = table[column].astype("Int64")
+    if "device" in table:  # text, even when no record says (an empty column reads as floats)
+        table["device"] = table["device"].astype(object)
+    return table
+
+
+def listed_trial_ids(path: Path) -> set[str]:
+    """The trial ids the trials table at `path` lists (none when it cannot be read)."""
+    try:
+        table = pd.read_csv(path, dtype={"trial_id": str}, usecols=["trial_id"])
+    except (OSError, ValueError):
+        return set()
+    return {canonical_id(t) for t in table["trial_id"].dropna()}
+
+
+def record_from_tables(
+    trials: Path, history: Path, trial_id: str, hyperparameters: dict[str, Any] | None = None
+) -> TrialRecord | None:
+    """A finished trial's record rebuilt from the trials table and history at those paths
+    (None when the tables do not have it). `hyperparameters` are its values where known (the
+    tables only hold the ``[space]`` ones)."""
+    try:
+        table = pd.read_csv(trials, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
+        epochs_table = pd.read_csv(history, dtype={"trial_id": str})
+    except (OSError, ValueError):
+        return None
+    trial_id = canonical_id(trial_id)
+    table, epochs_table = canonical_ids(table), canonical_ids(epochs_table)
+    rows = table[table["trial_id"] == trial_id] if "trial_id" in table else table.iloc[:0]
+    if rows.empty:
+        return None
+    row = rows.iloc[0]
+    hp_names, _ = split_columns(table, epochs_table)
+    if hyperparameters is None:
+        hyperparameters = {n: _plain(row[n]) for n in hp_names if not pd.isna(row[n])}
+    epochs = epochs_table[epochs_table["trial_id"] == trial_id].sort_values("epoch")
+    metrics = [c for c in epochs_table.columns if c not in ("trial_id", "epoch")]
+    try:
+        completed = row["status"] == COMPLETED
+        return TrialRecord(
+            trial_id=trial_id,
+            status=str(row["status"]),
+            hyperparameters=hyperparameters,
+            history={m: [float(v) for v in epochs[m]] for m in metrics if epochs[m].notna().all()},
+            score=float(row["score"]) if completed else None,
+            best_epoch=int(row["best_epoch"]) if completed else None,
+            epochs_run=int(row["epochs_run"]),
+            duration_s=float(row["duration_s"]),
+            n_params=int(row["n_params"]),
+            error=None if pd.isna(row.get("error", None)) else str(row["error"]),
+            initial_epoch=int(epochs["epoch"].min()) - 1 if len(epochs) else 0,
+            device=None if pd.isna(row.get("device", None)) else str(row["device"]),
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def canonical_ids(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with its ``trial_id`` column spelled as records spell it (older folders' tables
+    have KerasTuner's padded ids)."""
+    if "trial_id" in table:
+        table["trial_id"] = [t if pd.isna(t) else canonical_id(t) for t in table["trial_id"]]
+    return table
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
