@@ -44,3 +44,18 @@ def tiny_build(hp):
         metrics=["accuracy"],
     )
     return model
+
+
+def two_class_build(hp):
+    """A user's builder for two classes: one hidden layer of 4 or 8 units, Adam."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model

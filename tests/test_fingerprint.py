@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import time
 
-import keras
 import numpy as np
 import pytest
 
-from tests.campaigns import write_campaign
+from tests.campaigns import two_class_build, write_campaign
 from tuner import api, cli
 from tuner.campaign import Campaign
 from tuner.datasets import dataset_from_arrays
@@ -130,26 +129,14 @@ def test_a_damaged_fingerprint_is_one_line_with_the_ways_out(tmp_path):
         claim(campaign, dataset=dataset_from_arrays(x, y), overwrite_hint="--overwrite")
 
 
-def _build(hp):
-    model = keras.Sequential(
-        [
-            keras.Input((4,)),
-            keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
-            keras.layers.Dense(2, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
 @pytest.mark.slow
 def test_search_on_a_subset_of_the_data_is_refused_and_the_same_data_resumes(tmp_path):
     x, y = _arrays()
     common = dict(name="study", results_dir=str(tmp_path), space={"units": 4}, epochs=1)
-    first = api.search(_build, x, y, max_trials=1, **common)
+    first = api.search(two_class_build, x, y, max_trials=1, **common)
     with pytest.raises(ConfigError, match=r"different data \(x_train has shape \(24, 4\)"):
-        api.search(_build, x[:30], y[:30], max_trials=2, **common)
-    again = api.search(_build, x, y, max_trials=1, **common)
+        api.search(two_class_build, x[:30], y[:30], max_trials=2, **common)
+    again = api.search(two_class_build, x, y, max_trials=1, **common)
     assert [r.history for r in again.records] == [r.history for r in first.records]
 
 

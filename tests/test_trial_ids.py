@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.campaigns import two_class_build
 from tests.fakes import OBJECTIVE, NamedModelStore, ScriptedExecutor, oracle
 from tuner import api
 from tuner.execution import trial_seed
@@ -39,18 +40,6 @@ def test_records_spell_ids_one_way():
     assert TrialRecord("03", "completed", {}).trial_id == "3"
 
 
-def _build(hp):
-    model = keras.Sequential(
-        [
-            keras.Input((4,)),
-            keras.layers.Dense(hp.Int("units", 4, 8, step=4), activation="relu"),
-            keras.layers.Dense(2, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
-
-
 @pytest.mark.slow
 def test_trial_zero_trains_the_same_with_8_or_40_trials(tmp_path):
     rng = np.random.default_rng(0)
@@ -61,7 +50,7 @@ def test_trial_zero_trains_the_same_with_8_or_40_trials(tmp_path):
         lines: list[str] = []
         # A space of one configuration: the campaign ends after its trial 0.
         found = api.search(
-            _build,
+            two_class_build,
             x,
             y,
             space={"units": 4},
