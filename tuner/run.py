@@ -157,7 +157,7 @@ def build_store(plan: Plan, lr_info: dict[str, Any] | None, *, shared: bool = Fa
         keep_top=campaign.keep_top,
         keeps_parents=plan.strategy.trains_from_parent,
         hyperparameter_names=plan.tuned,
-        settings=dict(campaign.to_dict(), **(lr_info or {})),
+        settings=dict(campaign.to_dict(), searched=_searched(plan), **(lr_info or {})),
         prepare_for_saving=getattr(preprocessing, "with_raw_inputs", None),
         notes=backends.campaign_notes(
             pack_requested=packing_asked(campaign, plan.hypermodel),
@@ -167,6 +167,14 @@ def build_store(plan: Plan, lr_info: dict[str, Any] | None, *, shared: bool = Fa
             jit_compile=campaign.jit_compile,
         ),
     )
+
+
+def _searched(plan: Plan) -> str:
+    """What the search varies, for the summary's settings: the names, and where they come
+    from (an empty ``space`` would otherwise read as "nothing searched")."""
+    names = ", ".join(plan.tuned) or "nothing (one configuration)"
+    source = "the builder's declared space" if plan.tune_declared else "the space's entries"
+    return f"{names} ({source}; search_space.json)"
 
 
 def build_executor(
