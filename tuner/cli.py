@@ -64,10 +64,20 @@ def _flag_value(text: str) -> bool | str:
     return {"true": True, "false": False}.get(text.strip().lower(), text)
 
 
+def _duration_value(text: str) -> float | str:
+    """A number of seconds (``"90"``), else the text (``"1h30m"``): the campaign's rule table
+    judges it."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 # The settings a command line may override, as (option, campaign field).
 OVERRIDES = (
     ("--strategy", "strategy"),
     ("--max-trials", "max_trials"),
+    ("--max-time", "max_time"),
     ("--epochs", "epochs"),
     ("--seed", "seed"),
     ("--results-dir", "results_dir"),
@@ -384,6 +394,12 @@ def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("campaign", help="campaign file (TOML)")
     parser.add_argument("--strategy", choices=strategy_names())
     parser.add_argument("--max-trials", type=_integer)
+    parser.add_argument(
+        "--max-time",
+        type=_duration_value,
+        metavar="DURATION",
+        help='stop starting trials after this much training, e.g. "30m", "1h30m" or seconds',
+    )
     parser.add_argument("--epochs", type=_integer)
     parser.add_argument("--seed", type=_integer)
     parser.add_argument("--results-dir")
