@@ -103,3 +103,78 @@ def test_a_campaign_may_resume_with_another_budget():
 
     before = Campaign(name="x", dataset="iris", max_time="30m")
     assert changed_fields(before.replace(max_time="1h", max_epochs_total=50), before) == []
+
+
+def test_the_stop_line_names_the_budget_unless_max_trials_was_reached():
+    from tuner.plan import Plan
+
+    plan = Plan(Campaign(name="x", dataset="iris", max_trials=10), *[None] * 5)  # type: ignore[arg-type]
+    spent = "max_time = 30m spent (30m4s trained)"
+    assert plan.stop_reason(4, spent) == f"stopped after 4 trials: {spent}"
+    assert plan.stop_reason(10, spent) == "stopped after 10 trials: max_trials = 10 reached"
+    assert "budget" not in plan.stop_reason(4) and "max_time" not in plan.stop_reason(4)
+
+
+def test_a_stopped_trial_is_ranked_and_shown_as_stopped_in_the_table_and_summary():
+    from tests.fakes import scored_record
+    from tuner.results import ranked_table, summary_markdown
+
+    cut = scored_record("1", 0.9, epochs=2)
+    cut.status = STOPPED
+    records = [scored_record("0", 0.8), cut]
+    table = ranked_table(records, objective="val_accuracy", direction="max")
+    assert list(table["trial_id"]) == ["1", "0"] and list(table["status"]) == [STOPPED, COMPLETED]
+    assert list(table["epochs_run"]) == [2, 15] and table["score"].iloc[0] == 0.9
+    text = summary_markdown(table, objective="val_accuracy", direction="max", settings={})
+    assert "- trials: 2 (1 completed, 1 stopped by the budget, 0 failed)" in text
+
+
+def _real_campaign(tmp_path, **fields) -> Campaign:
+    values = dict(
+        name="budget",
+        dataset="iris",
+        results_dir=str(tmp_path / "results"),
+        objective="val_accuracy",
+        max_trials=4,
+        seed=0,
+        space={"learning_rate": {"min": 1e-3, "max": 1e-1, "sampling": "log"}},
+    )
+    values.update(fields)
+    return Campaign(**values)
+
+
+@pytest.mark.slow
+def test_max_time_cuts_a_training_trial_at_an_epoch_and_keeps_its_history(tmp_path):
+    from tuner import api
+
+    lines: list[str] = []
+    found = api.search(
+        _real_campaign(tmp_path, epochs=100_000, max_time="2s", pack=1),
+        quiet=False,
+        print_line=lines.append,
+    )
+    (record,) = found.records  # no trial starts once the budget is spent
+    assert record.status == STOPPED and 1 <= record.epochs_run < 100_000
+    assert all(len(v) == record.epochs_run for v in record.history.values())
+    assert record.score == max(record.history["val_accuracy"]) and found.best_trial_id == "0"
+    assert found.stop_reason is not None
+    assert found.stop_reason.startswith("stopped after 1 trials: max_time = 2s spent")
+    assert lines[-1] == found.stop_reason
+    assert list(found.table["status"]) == [STOPPED]
+    # Read back from the folder, it is the same.
+    again = api.load_results(found.folder)
+    assert [(r.status, r.epochs_run) for r in again.records] == [(STOPPED, record.epochs_run)]
+
+
+@pytest.mark.slow
+def test_max_epochs_total_cuts_every_tower_of_a_pack_at_the_same_epoch(tmp_path):
+    from tuner import api
+
+    campaign = _real_campaign(tmp_path, epochs=5, max_epochs_total=6, pack=4, max_trials=8)
+    found = api.search(campaign)
+    # Four towers train 4 epochs per epoch of the pack: the budget is spent after the second,
+    # and the second pack never starts.
+    assert [(r.status, r.epochs_run) for r in found.records] == [(STOPPED, 2)] * 4
+    assert found.stop_reason == (
+        "stopped after 4 trials: max_epochs_total = 6 reached (8 epochs trained)"
+    )

@@ -173,10 +173,10 @@ def _finish(found: Any, args: argparse.Namespace) -> int:
     """The final table and best score of a search; 1 when no trial completed."""
     from tuner import console
     from tuner.store.folder import ResultsFolder
-    from tuner.trial import COMPLETED
+    from tuner.trial import SCORED
 
     campaign = found.campaign
-    completed = found.table[found.table["status"] == COMPLETED]
+    completed = found.table[found.table["status"].isin(SCORED)]
     if not args.quiet and len(found.table):
         print()
         print(console.final_table(found.table, objective=campaign.objective, top=args.top))
