@@ -178,3 +178,30 @@ def test_max_epochs_total_cuts_every_tower_of_a_pack_at_the_same_epoch(tmp_path)
     assert found.stop_reason == (
         "stopped after 4 trials: max_epochs_total = 6 reached (8 epochs trained)"
     )
+
+
+@pytest.mark.parametrize(
+    "flag, value",
+    [(["--max-time", "30 minutes"], "'30 minutes'"), (["--max-time", "-1"], "-1.0")],
+)
+def test_a_bad_max_time_on_the_command_line_is_one_line_and_exit_2(flag, value, tmp_path, capsys):
+    from tests.campaigns import write_campaign
+    from tuner import cli
+
+    path = write_campaign(tmp_path)
+    assert cli.main(["search", str(path), "--quiet", *flag]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and "max_time must be a duration above zero" in lines[0]
+    assert f"but got {value}" in lines[0] and not (tmp_path / "results").exists()
+
+
+def test_max_time_on_the_command_line_overrides_the_campaign_file(tmp_path):
+    from tests.campaigns import write_campaign
+    from tuner import cli
+
+    path = write_campaign(tmp_path, max_time="2h")
+    args = cli.build_parser().parse_args(["search", str(path), "--max-time", "1h30m"])
+    assert cli._campaign(args).max_time_s == 5400
+    args = cli.build_parser().parse_args(["search", str(path), "--max-time", "90"])
+    assert cli._campaign(args).max_time_s == 90
+    assert cli._override_flags(args) == ["--max-time", "90.0"]
