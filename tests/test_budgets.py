@@ -8,7 +8,7 @@ import pytest
 
 from tests.fakes import OBJECTIVE, Clock, EpochsExecutor, KeptNames, oracle
 from tuner.campaign import Campaign, parse_duration
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, NothingNewRan
 from tuner.execution.budget import Budget, spell_duration
 from tuner.loop import run_trials
 from tuner.trial import COMPLETED, STOPPED
@@ -29,7 +29,7 @@ def test_max_time_stops_starting_trials_and_cuts_the_running_one_at_an_epoch(tmp
     cut = records[2]
     assert cut.epochs_run == 2 and len(cut.history["val_accuracy"]) == 2
     assert cut.score == pytest.approx(0.51) and cut.best_epoch == 2
-    assert budget.spent() == "max_time = 2m spent (2m trained)"
+    assert budget.spent() == "max_time = 2m spent (2m elapsed)"
     # The strategy is told the stopped trial's score as a completed one's.
     assert [r.trial_id for r in store.ranked()] == ["0", "1", "2"]
 
@@ -109,7 +109,7 @@ def test_the_stop_line_names_the_budget_unless_max_trials_was_reached():
     from tuner.plan import Plan
 
     plan = Plan(Campaign(name="x", dataset="iris", max_trials=10), *[None] * 5)  # type: ignore[arg-type]
-    spent = "max_time = 30m spent (30m4s trained)"
+    spent = "max_time = 30m spent (30m4s elapsed)"
     assert plan.stop_reason(4, spent) == f"stopped after 4 trials: {spent}"
     assert plan.stop_reason(10, spent) == "stopped after 10 trials: max_trials = 10 reached"
     assert "budget" not in plan.stop_reason(4) and "max_time" not in plan.stop_reason(4)
@@ -178,6 +178,14 @@ def test_max_epochs_total_cuts_every_tower_of_a_pack_at_the_same_epoch(tmp_path)
     assert found.stop_reason == (
         "stopped after 4 trials: max_epochs_total = 6 reached (8 epochs trained)"
     )
+    # Resumed with the same budget nothing trains; with a larger one the next pack trains until
+    # the epochs already spent and its own reach it.
+    with pytest.warns(NothingNewRan, match=r"raise max_epochs_total to run more"):
+        again = api.search(campaign)
+    assert again.ran == 0 and again.stop_reason == found.stop_reason
+    more = api.search(campaign.replace(max_epochs_total=10))
+    assert [(r.status, r.epochs_run) for r in more.records[4:]] == [(STOPPED, 1)] * 4
+    assert more.stop_reason == ("stopped after 8 trials: max_trials = 8 reached")
 
 
 @pytest.mark.parametrize(
@@ -205,3 +213,14 @@ def test_max_time_on_the_command_line_overrides_the_campaign_file(tmp_path):
     args = cli.build_parser().parse_args(["search", str(path), "--max-time", "90"])
     assert cli._campaign(args).max_time_s == 90
     assert cli._override_flags(args) == ["--max-time", "90.0"]
+
+
+def test_the_progress_line_says_a_trial_was_stopped_by_the_budget():
+    from tuner.console import ProgressEvent, progress_line
+    from tuner.trial import TrialRecord
+
+    record = TrialRecord("3", STOPPED, {"learning_rate": 0.01}, score=0.9, epochs_run=1)
+    event = ProgressEvent(record, 4, 20, None, "val_accuracy", 1.0, 3.0, ["learning_rate"], 1)
+    line = progress_line(event, width=120)
+    assert "val_accuracy=0.9000 (stopped by the budget after 1 epoch)" in line
+    assert "FAILED" not in line

@@ -150,6 +150,7 @@ def _search(args: argparse.Namespace) -> int:
 
 def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
     """A chief in this process and `args.workers` worker processes on this machine."""
+    from tuner import run
     from tuner.distributed.local import search_with_workers
 
     found = search_with_workers(
@@ -163,8 +164,8 @@ def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
     if found.ran == 0 and found.records and not args.quiet:
         _say(
             f"campaign {plan.campaign.name!r} already has {len(found.records)} finished "
-            f"trial(s) in {plan.campaign.folder}; nothing new ran (raise max_trials to run "
-            "more, or start over with --overwrite)"
+            f"trial(s) in {plan.campaign.folder}; nothing new ran (raise "
+            f"{run.limit_reached(found)} to run more, or start over with --overwrite)"
         )
     return found
 

@@ -205,7 +205,8 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
         else f"{clip(event.objective, 24)}={_score(record.score)}"
     )
     if record.status == STOPPED and not failed:
-        result += f" (stopped by the budget after {record.epochs_run} epochs)"
+        epochs = f"{record.epochs_run} epoch{'s' * (record.epochs_run != 1)}"
+        result += f" (stopped by the budget after {epochs})"
     tuned_all = _tuned_text(record.hyperparameters, event.tuned, 10**6, event.formats)
     # What the result and the tuned values ask for before the extras give way; a failure's
     # reason and the tuned values are cut to fit past that.

@@ -354,6 +354,16 @@ def run_plan(
     return found
 
 
+def limit_reached(found: Results) -> str:
+    """The setting that ended the search: a budget (``max_time``, ``max_epochs_total``) when
+    the stop line names it, else ``max_trials``."""
+    reason = found.stop_reason or ""
+    for key in ("max_time", "max_epochs_total"):
+        if f": {key} = " in reason:
+            return key
+    return "max_trials"
+
+
 def say_if_nothing_new(
     found: Results, overwrite_hint: str, quiet: bool, print_line: Callable[[str], None]
 ) -> None:
@@ -363,7 +373,7 @@ def say_if_nothing_new(
     campaign = found.campaign
     message = (
         f"campaign {campaign.name!r} already has {len(found.records)} finished "
-        f"trial(s) in {campaign.folder}; nothing new ran (raise max_trials to run "
+        f"trial(s) in {campaign.folder}; nothing new ran (raise {limit_reached(found)} to run "
         f"more, or start over with {overwrite_hint})"
     )
     if quiet:

@@ -153,7 +153,10 @@ class Chief:
             last = f"; last: {failed[-1].error}" if failed else ""
             raise Fatal(f"stopped: {self.servicer.fatal}{last}")
         assert self.assembled is not None
-        return self.assembled.finish(ran)
+        found = self.assembled.finish(ran)
+        if not self.quiet and found.stop_reason:  # as a search in one process says it
+            self.print_line(found.stop_reason)
+        return found
 
     def _no_workers(self, why: str) -> str:
         assert self.store is not None

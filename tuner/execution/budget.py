@@ -81,7 +81,7 @@ class Budget:
             if used >= self.max_time_s:
                 return (
                     f"max_time = {spell_duration(self.max_time_s)} spent "
-                    f"({spell_duration(used)} trained)"
+                    f"({spell_duration(used)} elapsed)"
                 )
         if self.max_epochs is not None:
             used_epochs = self.epochs_spent()
