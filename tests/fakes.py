@@ -229,3 +229,50 @@ def fake_result(valley_lr=None, reason=FLAT):
         "minimum_tenth": Suggestion(None, None, FLAT),
     }
     return LRFindResult(lrs, losses, losses, None, suggestions)
+
+
+class EpochsExecutor:
+    """Trains each trial `epochs` epochs of `epoch_s` seconds on a fake `clock`, through the
+    real per-trial callbacks (`TrialCallbacks`: history, best epoch, the budget's stop), so a
+    trial the budget cuts is recorded as the executors record it."""
+
+    def __init__(self, clock: Clock, epochs: int = 5, epoch_s: float = 10.0):
+        self.clock, self.epochs, self.epoch_s = clock, epochs, epoch_s
+        self.seen: list[str] = []
+
+    def run(self, trials, context):
+        from tuner.execution.records import TrialCallbacks, new_record
+
+        outcomes = []
+        for trial in trials:
+            self.seen.append(canonical_id(trial.trial_id))
+            started = self.clock()
+            watch = TrialCallbacks(OBJECTIVE, context)
+            view = _StopFlag()
+            for callback in watch.callbacks:
+                callback.set_model(view)
+                callback.set_params({"epochs": self.epochs})
+            for epoch in range(self.epochs):
+                self.clock.now += self.epoch_s
+                logs = {"loss": 1.0 / (epoch + 1), "val_accuracy": 0.5 + epoch / 100}
+                for callback in watch.callbacks:
+                    callback.on_epoch_end(epoch, logs)
+                if view.stop_training:
+                    break
+            record = new_record(trial.trial_id, dict(trial.hyperparameters.values))
+            record.duration_s = self.clock() - started
+            watch.finish(record)
+            outcomes.append(TrialOutcome(record))
+        return outcomes
+
+
+class _StopFlag:
+    """A model as the trial callbacks see it: a stop flag, no weights."""
+
+    stop_training = False
+
+    def get_weights(self):
+        return []
+
+    def get_optimizer_values(self):
+        return None

@@ -8,7 +8,14 @@ import keras
 import keras_tuner as kt
 
 from tuner.execution import TrialContext
-from tuner.execution.callbacks import BestEpoch, History, RequireObjective, StopOnDivergence
+from tuner.execution.budget import Budget
+from tuner.execution.callbacks import (
+    BestEpoch,
+    History,
+    RequireObjective,
+    StopOnBudget,
+    StopOnDivergence,
+)
 from tuner.execution.records import TrialCallbacks, new_record
 from tuner.trial import COMPLETED, FAILED
 
@@ -46,6 +53,9 @@ def test_the_callbacks_run_in_one_order_early_stopping_last() -> None:
     watch = TrialCallbacks(OBJECTIVE, TrialContext(), {"patience": 1})
     assert isinstance(watch.callbacks[-1], keras.callbacks.EarlyStopping)
     assert watch.callbacks[-1].patience == 1 and len(watch.callbacks) == 5
+    # A campaign with a budget stops its trials last, once the budget is spent.
+    budgeted = TrialContext(budget=Budget(max_epochs=3))
+    assert isinstance(TrialCallbacks(OBJECTIVE, budgeted).callbacks[-1], StopOnBudget)
 
 
 def test_a_trial_with_a_score_completes_its_best_epoch_counted_from_the_start() -> None:

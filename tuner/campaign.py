@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -39,12 +40,17 @@ RESUMABLE_CHANGES = frozenset(
         # XLA, likewise, changes how a trial's steps run, not what they compute (up to the
         # order of floating-point operations). Mixed precision changes the arithmetic: not it.
         "jit_compile",
+        # A budget bounds how much more is spent, not what a trial computes.
+        "max_time",
+        "max_epochs_total",
     }
 )
 SEED_LIMIT = 2**32
 # More threads than this only oversubscribe the cores; a billion crashes TensorFlow's pools.
 CPU_COUNT = os.cpu_count() or 1
 MAX_THREADS = 4 * CPU_COUNT
+DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?")
+DURATION_FORMS = 'a number of seconds or text such as "90s", "30m", "2h", "1h30m"'
 
 
 def _rule(
@@ -79,6 +85,10 @@ class Campaign:
     strategy: str = "random"
     max_trials: int = field(default=10, metadata=_rule(1))
     epochs: int = field(default=20, metadata=_rule(1))
+    # Budgets over every run of the campaign (None: none): once spent, no trial starts and
+    # the running ones stop at their next epoch boundary (status "stopped").
+    max_time: float | str | None = None  # seconds, or "90s", "30m", "2h", "1h30m"
+    max_epochs_total: int | None = field(default=None, metadata=_rule(1))
     seed: int = field(default=0, metadata=_rule(0, SEED_LIMIT - 1))
     strategy_options: dict[str, Any] = field(default_factory=dict)
     space: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +139,11 @@ class Campaign:
     def folder(self) -> Path:
         """The campaign's results folder."""
         return Path(self.results_dir) / self.name
+
+    @property
+    def max_time_s(self) -> float | None:
+        """``max_time`` in seconds (None: no time budget)."""
+        return None if self.max_time is None else parse_duration("max_time", self.max_time)
 
     @property
     def source_dir(self) -> Path | None:
@@ -242,6 +257,25 @@ def _check_bounds(key: str, value: Any) -> None:
         raise ConfigError(f"{key} must be in [{low}, {high}]{note}, but got {value}.")
 
 
+def parse_duration(key: str, value: Any) -> float:
+    """A duration in seconds from a number of seconds or text such as ``"1h30m"``; one
+    `ConfigError` line naming `key`, the value and what is accepted when it is not one, or
+    not above zero."""
+    seconds: float | None = None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value) if math.isfinite(value) else None
+    elif isinstance(value, str):
+        match = DURATION.fullmatch(value.strip())
+        if match is not None and any(match.groups()):
+            hours, minutes, secs = (float(g) if g else 0.0 for g in match.groups())
+            seconds = hours * 3600 + minutes * 60 + secs
+    if seconds is None or seconds <= 0:
+        raise ConfigError(
+            f"{key} must be a duration above zero, {DURATION_FORMS}, but got {value!r}."
+        )
+    return seconds
+
+
 def _check_number_or_word(key: str, value: Any) -> None:
     """A field that takes an integer within bounds or one of a few words (``pack``)."""
     bounds = BOUNDS[key]
@@ -314,7 +348,9 @@ def _validate(campaign: Campaign) -> None:
             or type(None) not in typing.get_args(typing.get_type_hints(Campaign)[key])
         ):
             raise ConfigError(f"{key} must be a {_type_name(expected)}, but got None.")
-        if value is not None and BOUNDS.get(key, {}).get("words"):
+        if value is not None and key == "max_time":
+            parse_duration(key, value)
+        elif value is not None and BOUNDS.get(key, {}).get("words"):
             if bool in expected:
                 _check_flag_or_word(key, value)
             else:

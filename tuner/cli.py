@@ -64,10 +64,20 @@ def _flag_value(text: str) -> bool | str:
     return {"true": True, "false": False}.get(text.strip().lower(), text)
 
 
+def _duration_value(text: str) -> float | str:
+    """A number of seconds (``"90"``), else the text (``"1h30m"``): the campaign's rule table
+    judges it."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 # The settings a command line may override, as (option, campaign field).
 OVERRIDES = (
     ("--strategy", "strategy"),
     ("--max-trials", "max_trials"),
+    ("--max-time", "max_time"),
     ("--epochs", "epochs"),
     ("--seed", "seed"),
     ("--results-dir", "results_dir"),
@@ -140,6 +150,7 @@ def _search(args: argparse.Namespace) -> int:
 
 def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
     """A chief in this process and `args.workers` worker processes on this machine."""
+    from tuner import run
     from tuner.distributed.local import search_with_workers
 
     found = search_with_workers(
@@ -153,8 +164,8 @@ def _search_with_workers(plan: Any, args: argparse.Namespace) -> Any:
     if found.ran == 0 and found.records and not args.quiet:
         _say(
             f"campaign {plan.campaign.name!r} already has {len(found.records)} finished "
-            f"trial(s) in {plan.campaign.folder}; nothing new ran (raise max_trials to run "
-            "more, or start over with --overwrite)"
+            f"trial(s) in {plan.campaign.folder}; nothing new ran (raise "
+            f"{run.limit_reached(found)} to run more, or start over with --overwrite)"
         )
     return found
 
@@ -163,10 +174,10 @@ def _finish(found: Any, args: argparse.Namespace) -> int:
     """The final table and best score of a search; 1 when no trial completed."""
     from tuner import console
     from tuner.store.folder import ResultsFolder
-    from tuner.trial import COMPLETED
+    from tuner.trial import SCORED
 
     campaign = found.campaign
-    completed = found.table[found.table["status"] == COMPLETED]
+    completed = found.table[found.table["status"].isin(SCORED)]
     if not args.quiet and len(found.table):
         print()
         print(console.final_table(found.table, objective=campaign.objective, top=args.top))
@@ -384,6 +395,12 @@ def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("campaign", help="campaign file (TOML)")
     parser.add_argument("--strategy", choices=strategy_names())
     parser.add_argument("--max-trials", type=_integer)
+    parser.add_argument(
+        "--max-time",
+        type=_duration_value,
+        metavar="DURATION",
+        help='stop starting trials after this much training, e.g. "30m", "1h30m" or seconds',
+    )
     parser.add_argument("--epochs", type=_integer)
     parser.add_argument("--seed", type=_integer)
     parser.add_argument("--results-dir")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from tuner.results.render import aligned_lines, is_numeric, number_format
 from tuner.results.tables import INTERNAL_PREFIX
-from tuner.trial import COMPLETED, TrialRecord
+from tuner.trial import COMPLETED, SCORED, STOPPED, TrialRecord
 
 if TYPE_CHECKING:
     from tuner.execution.base import PackEpoch
@@ -198,12 +198,15 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
             else f"elapsed {clock(event.elapsed_s)}"
         ),
     }
-    failed = record.status != COMPLETED or record.score is None
+    failed = record.status not in SCORED or record.score is None
     result = (
         "FAILED: " + _reason(record.error, event.objective)
         if failed
         else f"{clip(event.objective, 24)}={_score(record.score)}"
     )
+    if record.status == STOPPED and not failed:
+        epochs = f"{record.epochs_run} epoch{'s' * (record.epochs_run != 1)}"
+        result += f" (stopped by the budget after {epochs})"
     tuned_all = _tuned_text(record.hyperparameters, event.tuned, 10**6, event.formats)
     # What the result and the tuned values ask for before the extras give way; a failure's
     # reason and the tuned values are cut to fit past that.

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tuner.results import INTERNAL_PREFIX, infer_log, is_categorical, split_columns
-from tuner.trial import COMPLETED
+from tuner.trial import SCORED
 
 MIN_TRIALS = 8
 COLUMNS = ["name", "importance", "std", "n_trials"]
@@ -77,7 +77,7 @@ def hyperparameter_importance(
         hyperparameter_names, _ = split_columns(table, history)
     names = [n for n in hyperparameter_names if not n.startswith(INTERNAL_PREFIX)]
     done = (
-        table[(table["status"] == COMPLETED) & table[objective_column].notna()]
+        table[(table["status"].isin(SCORED)) & table[objective_column].notna()]
         if "status" in table
         else table
     )

@@ -24,6 +24,7 @@ from tuner.campaign import Campaign
 from tuner.datasets import Dataset
 from tuner.errors import Fatal, Interrupted
 from tuner.execution import Executor, PackEpoch, TrialContext, TrialOutcome, trials_per_run
+from tuner.execution.budget import Budget
 from tuner.store import ResultsFolder, Store, repair
 from tuner.store.claim import claim as claim_folder
 from tuner.strategies import end_trial, is_client
@@ -148,8 +149,11 @@ def run_trials(
     on_trial_end: Callable[[TrialOutcome], None] | None = None,
     on_epoch: Callable[[PackEpoch], None] | None = None,
     backoff: Backoff | None = None,
+    budget: Budget | None = None,
 ) -> int:
-    """Run trials until the oracle says STOPPED; return how many ran in this call.
+    """Run trials until the oracle says STOPPED or the `budget` is spent (no trial starts
+    after; the executor stops running ones at an epoch's end); return how many ran in this
+    call.
 
     Each round asks the oracle for as many trials as the executor takes in one run
     (`trials_per_run`, capped by `batch_limit`), hands them to the executor together, then
@@ -165,9 +169,14 @@ def run_trials(
     each epoch's report of trials training together. Ctrl-C raises `Interrupted`, saying which
     trials' training was lost and how many finished trials are kept."""
     backoff = backoff or Backoff()
+    budget = budget or Budget()
     wanted = trials_per_run(executor)
     ran = 0
     while True:
+        if budget.limited:
+            budget.settle(store.records())
+            if budget.spent() is not None:
+                break
         trials, answer = ask_batch(oracle, tuner_id, batch_limit(oracle, wanted))
         if not trials:
             if answer.status == STOPPED:
@@ -190,7 +199,9 @@ def run_trials(
             canonical_id(t.trial_id): t for t in trials if canonical_id(t.trial_id) not in saved
         }
         ended: set[str] = set()
-        save_and_end = functools.partial(_save_and_end, oracle, store, to_run, ended, on_trial_end)
+        save_and_end = functools.partial(
+            _save_and_end, oracle, store, to_run, ended, on_trial_end, budget
+        )
         context = TrialContext(
             keep_weights_beyond=store.entry_score(),
             keep_all_weights=store.keeps_parents,
@@ -198,6 +209,7 @@ def run_trials(
             any_completed=store.best() is not None,
             on_epoch=on_epoch or (lambda report: None),
             save_outcomes=save_and_end,
+            budget=budget,
         )
         training: list[str] = []
         try:
@@ -226,15 +238,19 @@ def _save_and_end(
     trials: Mapping[str, kt.engine.trial.Trial],
     ended: set[str],
     on_trial_end: Callable[[TrialOutcome], None] | None,
+    budget: Budget,
     outcomes: Sequence[TrialOutcome],
 ) -> None:
-    """Save the outcomes not `ended` yet, flush the tables, then end each of their `trials`."""
+    """Save the outcomes not `ended` yet, flush the tables, count their epochs in the
+    `budget`, then end each of their `trials`."""
     fresh = [o for o in outcomes if o.record.trial_id not in ended]
     for outcome in fresh:
         if outcome.record.device is None:  # this process's (a worker's own) device
             outcome.record.device = backends.device()
         store.save_outcome(outcome)
     store.flush()
+    if budget.limited:
+        budget.settle(store.records())
     for outcome in fresh:
         ended.add(outcome.record.trial_id)
         _end(oracle, store, trials[outcome.record.trial_id], outcome, on_trial_end)
@@ -258,9 +274,10 @@ def _end(
     outcome: TrialOutcome,
     on_trial_end: Callable[[TrialOutcome], None] | None,
 ) -> None:
-    """Tell the oracle one trial's result and end it (its outcome already saved)."""
+    """Tell the oracle one trial's result and end it (its outcome already saved). A trial
+    the budget stopped is told its score as a completed one is: strategies learn from it."""
     record = outcome.record
-    if record.completed:
+    if record.scored:
         oracle.update_trial(trial.trial_id, {store.objective.name: record.score})
         trial.status = trial_module.TrialStatus.COMPLETED
     else:
@@ -285,7 +302,7 @@ def _consecutive_failures(store: Store, last: str) -> int:
     last = canonical_id(last)
     count = 0
     for record in reversed(records[: ids.index(last) + 1] if last in ids else records):
-        if record.completed:
+        if record.scored:
             break
         count += 1
     return count

@@ -88,11 +88,14 @@ class Plan:
             return min(self.configurations, self.campaign.max_trials)
         return self.campaign.max_trials
 
-    def stop_reason(self, finished: int) -> str:
-        """Why a campaign with `finished` trials in all stopped, in words."""
+    def stop_reason(self, finished: int, budget_spent: str | None = None) -> str:
+        """Why a campaign with `finished` trials in all stopped, in words; `budget_spent`
+        says how its budget is spent (`Budget.spent`), when it is."""
         asked = self.campaign.max_trials
         if finished >= asked:
             return f"stopped after {finished} trials: max_trials = {asked} reached"
+        if budget_spent is not None:
+            return f"stopped after {finished} trials: {budget_spent}"
         if self.campaign.strategy == "hyperband":
             return (
                 f"stopped after {finished} trials: Hyperband's brackets are complete "

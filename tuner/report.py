@@ -31,7 +31,7 @@ from tuner.store.folder import (
     TRIALS_FILE,
     ResultsFolder,
 )
-from tuner.trial import COMPLETED
+from tuner.trial import COMPLETED, SCORED
 
 PLOT_CAPTIONS = {
     OPTIMIZATION_HISTORY_PLOT: (
@@ -201,7 +201,7 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
     statuses = list(table.head(top)["status"])
     shown, fixed = _report_columns(table.head(top), table, history)
     classes = [
-        "best" if i == 0 and status == COMPLETED else ("failed" if status != COMPLETED else "")
+        "best" if i == 0 and status in SCORED else ("failed" if status not in SCORED else "")
         for i, status in enumerate(statuses)
     ]
     plots = (

@@ -18,6 +18,7 @@ from tuner import backends, errors
 from tuner.campaign import Campaign
 from tuner.errors import ConfigError
 from tuner.execution import PackedExecutor, SequentialExecutor
+from tuner.execution.budget import Budget
 from tuner.execution.pack_size import auto_pack_size
 from tuner.execution.pipeline import InputPipeline
 from tuner.loop import attach_oracle, claim, run_trials
@@ -25,7 +26,7 @@ from tuner.plan import Plan, packing_asked, packing_requested
 from tuner.space import without_auto_learning_rate
 from tuner.store import DiskStore, ResultsFolder, SharedDiskStore, Store
 from tuner.strategies import is_client
-from tuner.trial import COMPLETED, TrialRecord
+from tuner.trial import SCORED, TrialRecord
 
 if TYPE_CHECKING:
     from tuner.progress import Progress
@@ -50,7 +51,7 @@ class Results:
 
     @property
     def best_trial_id(self) -> str | None:
-        completed = self.table[self.table["status"] == COMPLETED]
+        completed = self.table[self.table["status"].isin(SCORED)]
         return None if completed.empty else str(completed.iloc[0]["trial_id"])
 
     @property
@@ -83,7 +84,7 @@ class Results:
     def best_models(self, n: int = 1) -> list[keras.Model]:
         """The `n` best kept models at their best epoch, best first (``keep_top`` decides how
         many were kept)."""
-        ranked = [str(t) for t in self.table[self.table["status"] == COMPLETED]["trial_id"]]
+        ranked = [str(t) for t in self.table[self.table["status"].isin(SCORED)]["trial_id"]]
         kept = min(len(ranked), self.campaign.keep_top)
         if not 1 <= n <= kept:
             raise ConfigError(
@@ -217,7 +218,8 @@ LOCAL, CHIEF, WORKER = "local", "chief", "worker"
 class Run:
     """A campaign's run, assembled for one role by `open_run`: the oracle (local and chief; a
     worker is handed its chief's client), the store, the executor (local and worker), what
-    the range finder found, and the header's notes."""
+    the range finder found, the header's notes, and the campaign's budget (counting what its
+    saved records spent)."""
 
     plan: Plan
     role: str
@@ -226,6 +228,7 @@ class Run:
     executor: SequentialExecutor | PackedExecutor | None = None
     lr_info: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    budget: Budget = field(default_factory=Budget)
 
     def header(self, notes: Sequence[str] = ()) -> list[str]:
         """The lines printed before the first trial: the campaign, how many trials, the notes
@@ -258,7 +261,9 @@ class Run:
         the summary too), write the tables, and return what the campaign found."""
         if self.oracle is not None and not is_client(self.oracle):
             self.store.write_search_space(self.oracle.hyperparameters.get_config())
-        stop_reason = self.plan.stop_reason(len(self.store.records()))
+        records = self.store.records()
+        self.budget.settle(records)
+        stop_reason = self.plan.stop_reason(len(records), self.budget.spent())
         self.store.notes.append(f"search {stop_reason}")
         self.store.flush()
         return Results(
@@ -294,7 +299,7 @@ def open_run(
         entries = without_auto_learning_rate(plan.entries)
         store = build_store(plan, None, shared=True)
         trains, _ = build_executor(plan, entries, callbacks, max_pack=max_pack)
-        return Run(plan, role, store, executor=trains)
+        return Run(plan, role, store, executor=trains, budget=_budget(campaign, store))
     claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=plan.dataset)
     entries, lr_info = plan.resolved_entries()
     oracle = attach_oracle(plan.create_oracle(plan.space(entries)), campaign.folder)
@@ -308,7 +313,12 @@ def open_run(
     if role != CHIEF:
         executor, pack_note = build_executor(plan, entries, callbacks)
     notes = ([pack_note] if pack_note else []) + store.notes
-    return Run(plan, role, store, oracle, executor, lr_info, notes)
+    return Run(plan, role, store, oracle, executor, lr_info, notes, _budget(campaign, store))
+
+
+def _budget(campaign: Campaign, store: Store) -> Budget:
+    """The campaign's budget, counting what its saved records spent."""
+    return Budget.from_records(store.records(), campaign.max_time_s, campaign.max_epochs_total)
 
 
 def run_plan(
@@ -340,6 +350,7 @@ def run_plan(
             run.store,
             on_trial_end=progress,
             on_epoch=None if progress is None else progress.epoch,
+            budget=run.budget,
         )
     finally:
         if progress is not None:
@@ -351,6 +362,16 @@ def run_plan(
     return found
 
 
+def limit_reached(found: Results) -> str:
+    """The setting that ended the search: a budget (``max_time``, ``max_epochs_total``) when
+    the stop line names it, else ``max_trials``."""
+    reason = found.stop_reason or ""
+    for key in ("max_time", "max_epochs_total"):
+        if f": {key} = " in reason:
+            return key
+    return "max_trials"
+
+
 def say_if_nothing_new(
     found: Results, overwrite_hint: str, quiet: bool, print_line: Callable[[str], None]
 ) -> None:
@@ -360,7 +381,7 @@ def say_if_nothing_new(
     campaign = found.campaign
     message = (
         f"campaign {campaign.name!r} already has {len(found.records)} finished "
-        f"trial(s) in {campaign.folder}; nothing new ran (raise max_trials to run "
+        f"trial(s) in {campaign.folder}; nothing new ran (raise {limit_reached(found)} to run "
         f"more, or start over with {overwrite_hint})"
     )
     if quiet:

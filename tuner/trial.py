@@ -13,6 +13,9 @@ class TrialStatus(enum.StrEnum):
 
     COMPLETED = "completed"
     FAILED = "failed"
+    # Cut short by the campaign's budget (max_time, max_epochs_total) at an epoch boundary:
+    # scored and ranked like a completed trial, on the epochs it trained.
+    STOPPED = "stopped"
 
     def __str__(self) -> str:
         return self.value
@@ -20,6 +23,8 @@ class TrialStatus(enum.StrEnum):
 
 COMPLETED = TrialStatus.COMPLETED
 FAILED = TrialStatus.FAILED
+STOPPED = TrialStatus.STOPPED
+SCORED = (COMPLETED, STOPPED)  # the statuses whose score ranks a trial
 
 
 def canonical_id(trial_id: str) -> str:
@@ -65,6 +70,11 @@ class TrialRecord:
     @property
     def completed(self) -> bool:
         return self.status == TrialStatus.COMPLETED
+
+    @property
+    def scored(self) -> bool:
+        """Whether its score ranks it: completed, or stopped by the budget."""
+        return self.status in SCORED
 
     def metrics_at_best_epoch(self) -> dict[str, float]:
         """The value of every metric at the best epoch (empty when there is none)."""

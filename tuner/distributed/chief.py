@@ -153,7 +153,10 @@ class Chief:
             last = f"; last: {failed[-1].error}" if failed else ""
             raise Fatal(f"stopped: {self.servicer.fatal}{last}")
         assert self.assembled is not None
-        return self.assembled.finish(ran)
+        found = self.assembled.finish(ran)
+        if not self.quiet and found.stop_reason:  # as a search in one process says it
+            self.print_line(found.stop_reason)
+        return found
 
     def _no_workers(self, why: str) -> str:
         assert self.store is not None
@@ -224,11 +227,20 @@ class Chief:
                 self.servicer.ended.put(trial_id)
 
     def _done(self) -> bool:
-        from tuner.distributed.servicer_kt import campaign_over
+        from tuner.distributed.servicer_kt import busy, campaign_over
 
         if self.servicer.fatal is not None or self.servicer.done:
             return True
+        if self._budget_spent() and not busy(self.oracle):
+            return True  # the workers start no trial once the budget is spent
         return bool(campaign_over(self.oracle))
+
+    def _budget_spent(self) -> bool:
+        if self.assembled is None or not self.assembled.budget.limited:
+            return False
+        assert self.store is not None
+        self.assembled.budget.settle(self.store.records())
+        return self.assembled.budget.spent() is not None
 
     def finished_before(self) -> bool:
         """Whether the campaign had nothing left to run when it started (no worker needed)."""

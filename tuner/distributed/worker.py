@@ -81,7 +81,7 @@ def run_worker(
     run = open_run(plan, role=WORKER, max_pack=max_pack)
     beating = HeartbeatExecutor(run.executor, client, heartbeat_s)
     try:
-        return run_trials(client, beating, run.store, tuner_id=tuner_id)
+        return run_trials(client, beating, run.store, tuner_id=tuner_id, budget=run.budget)
     except grpc.RpcError as error:
         code = error.code() if hasattr(error, "code") else None
         raise Fatal(

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from tuner.execution.budget import Budget
 from tuner.trial import TrialRecord
 
 if TYPE_CHECKING:
@@ -70,7 +71,9 @@ class TrialContext:
     together (a `PackEpoch`), for live progress. `save_outcomes(outcomes)`: called by an
     executor that trains its trials in several steps (one pack after another) with the
     outcomes of each step as it ends, so they are saved and reported before the next starts;
-    `run` still returns every outcome."""
+    `run` still returns every outcome. `budget`: the campaign's (`Budget`): executors count
+    each epoch trained in it and, once it is spent, stop their trials at the epoch's end
+    (status ``stopped``)."""
 
     keep_weights_beyond: float | None = None
     keep_all_weights: bool = False
@@ -78,6 +81,7 @@ class TrialContext:
     any_completed: bool = False
     on_epoch: Callable[[PackEpoch], None] = field(default=lambda report: None)
     save_outcomes: Callable[[Sequence[TrialOutcome]], None] = field(default=lambda outcomes: None)
+    budget: Budget = field(default_factory=Budget)
 
 
 class Executor(Protocol):

@@ -55,6 +55,25 @@ class StopOnDivergence(keras.callbacks.Callback):
                 self.model.stop_training = True
 
 
+class StopOnBudget(keras.callbacks.Callback):
+    """Stops training at the end of an epoch once the campaign's budget is spent (`Budget`),
+    unless that epoch was the trial's last; counts each epoch in the budget when `counts`
+    (a packed executor counts its towers' epochs itself). `cut`: whether it stopped one."""
+
+    def __init__(self, budget: Any, counts: bool = True) -> None:
+        super().__init__()
+        self.budget, self.counts = budget, counts
+        self.cut = False
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.counts:
+            self.budget.add_epochs(1)
+        last = (self.params or {}).get("epochs")
+        if self.budget.spent() is not None and (last is None or epoch + 1 < last):
+            self.model.stop_training = True
+            self.cut = True
+
+
 class RequireObjective(keras.callbacks.Callback):
     """Stops the campaign when the objective is not among the metrics: every trial would miss it."""
 

@@ -31,6 +31,7 @@ from tuner import backends
 from tuner.builders import has_own_fit
 from tuner.errors import ConfigError, Fatal, Interrupted
 from tuner.execution.base import PackEpoch, TrialContext, TrialOutcome
+from tuner.execution.budget import Budget
 from tuner.execution.pipeline import InputPipeline
 from tuner.execution.records import TrialCallbacks, new_record
 from tuner.execution.sequential import (
@@ -97,11 +98,13 @@ class _Tower(TrialCallbacks):
         settings: dict[str, Any] | None,
         context: TrialContext,
         view: _TowerView,
+        epochs: int,
     ):
-        super().__init__(objective, context, settings)
+        super().__init__(objective, context, settings, counts_epochs=False)
         self._view = view
         for callback in self.callbacks:
             callback.set_model(view)
+            callback.set_params({"epochs": epochs})
             callback.on_train_begin()
 
     @property
@@ -195,7 +198,7 @@ class PackedExecutor:
                     results = self.run_pack(chosen, context)
                 for i, outcome in zip(pack, results):
                     outcomes[i] = outcome
-                    context.any_completed |= outcome.record.completed
+                    context.any_completed |= outcome.record.scored
                 context.save_outcomes(results)
             except KeyboardInterrupt:  # the loop leaves out those whose records were saved
                 raise Interrupted([t.trial_id for t in chosen], epoch=self._reached) from None
@@ -258,7 +261,9 @@ class PackedExecutor:
         epochs = trial_epochs(hps[0], scheduled)
         weights = _EpochWeights(stack)
         views = [_TowerView(weights, k) for k in range(len(trials))]
-        towers = [_Tower(self.objective, self.early_stopping, context, view) for view in views]
+        towers = [
+            _Tower(self.objective, self.early_stopping, context, view, epochs) for view in views
+        ]
         ids = tuple(t.trial_id for t in trials)
 
         def report(done: int) -> None:
@@ -275,7 +280,7 @@ class PackedExecutor:
             )
 
         try:
-            self._train(stack, towers, weights, epochs, report)
+            self._train(stack, towers, weights, epochs, report, context.budget)
         except (ConfigError, Fatal):
             raise
         except Exception:  # the sequential executor tells each trial's failure apart
@@ -302,11 +307,17 @@ class PackedExecutor:
         weights: _EpochWeights,
         epochs: int,
         report: Callable[[int], None] = lambda done: None,
+        budget: Budget | None = None,
     ) -> None:
+        """Train the towers epoch by epoch; a tower that stops (early stopping, divergence,
+        the budget spent: its callbacks decide at the epoch's end) is frozen, and the pack
+        ends when every tower has stopped."""
         for epoch in range(epochs):
             logs = stack.train_epoch(self._epoch_order(epoch, epochs))
             logs.update(stack.evaluate())
             weights.new_epoch()
+            if budget is not None:  # every tower still training spent this epoch
+                budget.add_epochs(sum(1 for t in towers if not t.stopped))
             for k, tower in enumerate(towers):
                 if tower.stopped:
                     continue

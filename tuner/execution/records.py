@@ -13,10 +13,11 @@ from tuner.execution.callbacks import (
     BestEpoch,
     History,
     RequireObjective,
+    StopOnBudget,
     StopOnDivergence,
     early_stopping,
 )
-from tuner.trial import COMPLETED, FAILED, TrialRecord
+from tuner.trial import COMPLETED, FAILED, STOPPED, TrialRecord
 
 
 def new_record(
@@ -35,13 +36,16 @@ class TrialCallbacks:
     """The callbacks one trial's record is made of: every epoch's metrics (`history`), a stop
     on divergence (`stop`), the objective required among the metrics, the best epoch (`best`,
     keeping its weights when `context` says they may be saved), and Keras' early stopping when
-    the campaign sets `early_stopping`. `callbacks` lists them in the order they run."""
+    the campaign sets `early_stopping`, and last, when the campaign has a budget, the stop once
+    it is spent (`budget`; it counts each epoch unless `counts_epochs` is false). `callbacks`
+    lists them in the order they run."""
 
     def __init__(
         self,
         objective: kt.Objective,
         context: TrialContext,
         early_stopping_settings: dict[str, Any] | None = None,
+        counts_epochs: bool = True,
     ) -> None:
         self.history, self.stop = History(), StopOnDivergence()
         self.best = BestEpoch(
@@ -57,12 +61,17 @@ class TrialCallbacks:
         ]
         if early_stopping_settings:
             self.callbacks.append(early_stopping(objective, early_stopping_settings))
+        self.budget: StopOnBudget | None = None
+        if context.budget.limited:
+            self.budget = StopOnBudget(context.budget, counts=counts_epochs)
+            self.callbacks.append(self.budget)
 
     def finish(self, record: TrialRecord, initial_epoch: int = 0) -> bool:
         """Write what the callbacks saw into `record`: its history and epochs run, its score
         and best epoch (counted from the start of training, `initial_epoch` epochs before this
         fit), and its status. A trial that diverged failed, with the reason as its error; one
-        with no error and a score completed. True when it completed."""
+        with no error and a score completed, or stopped when the budget cut it short. True when
+        its score ranks it (completed or stopped)."""
         record.history = self.history.values
         record.epochs_run = self.history.epochs
         if self.best.epoch is not None:
@@ -70,5 +79,5 @@ class TrialCallbacks:
         if self.stop.reason:
             record.error = f"diverged: {self.stop.reason}"
         elif record.error is None and record.score is not None:
-            record.status = COMPLETED
-        return record.status == COMPLETED
+            record.status = STOPPED if self.budget and self.budget.cut else COMPLETED
+        return record.scored

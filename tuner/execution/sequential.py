@@ -123,7 +123,7 @@ class SequentialExecutor:
         outcomes = []
         for trial in trials:
             outcome = self.run_one(trial, context)
-            context.any_completed |= outcome.record.completed
+            context.any_completed |= outcome.record.scored
             outcomes.append(outcome)
         return outcomes
 

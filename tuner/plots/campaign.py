@@ -40,7 +40,7 @@ from tuner.store.folder import (
     OPTIMIZATION_HISTORY_PLOT,
     PARALLEL_COORDINATES_PLOT,
 )
-from tuner.trial import COMPLETED
+from tuner.trial import SCORED
 
 DPI = 110
 BRACKET_KEY = "tuner/bracket"
@@ -57,15 +57,16 @@ LOG_SAMPLINGS = ("log", "reverse_log")
 
 
 def completed(table: pd.DataFrame) -> pd.DataFrame:
-    """Completed trials that have a score, best first (the table's own order)."""
-    mask = (table["status"] == COMPLETED) & table["score"].notna()
+    """Scored trials (completed, or stopped by the budget), best first (the table's own
+    order)."""
+    mask = (table["status"].isin(SCORED)) & table["score"].notna()
     return table[mask]
 
 
 def failure_kinds(table: pd.DataFrame) -> pd.Series:
     """Per row: ``""`` for a completed trial with a score, else ``"diverged"`` (its error
     starts with ``diverged:``) or ``"failed"``."""
-    ok = (table["status"] == COMPLETED) & table["score"].notna()
+    ok = (table["status"].isin(SCORED)) & table["score"].notna()
     errors = table["error"] if "error" in table else pd.Series(pd.NA, index=table.index)
     diverged = errors.astype("string").str.startswith("diverged:").fillna(False).astype(bool)
     return pd.Series(np.where(ok, "", np.where(diverged, "diverged", "failed")), index=table.index)
@@ -641,7 +642,7 @@ def hyperband_budget(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     color_of = {b: colors(i % 10) for i, b in enumerate(known)}
     bar_colors = [color_of.get(int(b), "0.6") if pd.notna(b) else "0.6" for b in brackets]
     hatches = ["///" if pd.notna(r) and int(r) > 0 else "" for r in rounds]
-    failed = (ordered["status"] != COMPLETED).to_numpy()
+    failed = (~ordered["status"].isin(SCORED)).to_numpy()
     bars = ax.bar(x, epochs, width=0.85, color=bar_colors, edgecolor="white", linewidth=0.3)
     for bar, hatch, bad in zip(bars, hatches, failed):
         bar.set_hatch(hatch)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from tuner.results.tables import INTERNAL_PREFIX, split_columns
 from tuner.store.folder import ResultsFolder
-from tuner.trial import COMPLETED
+from tuner.trial import SCORED
 
 
 def compare(
@@ -29,7 +29,7 @@ def compare(
         settings = folder.campaign_settings()
         hps, _ = split_columns(table, history)
         hps = [h for h in hps if not h.startswith(INTERNAL_PREFIX)]
-        completed = table[table["status"] == COMPLETED]
+        completed = table[table["status"].isin(SCORED)]
         row: dict[str, Any] = {
             "campaign": str(settings.get("name", folder.path.name)),
             "n_trials": len(table),

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from tuner.errors import ConfigError
-from tuner.trial import COMPLETED
+from tuner.trial import SCORED, STOPPED
 
 FORMATS = ("table", "csv", "markdown", "json")
 
@@ -173,11 +173,13 @@ def summary_markdown(
     (`device_line`), `notes` (one line each, such as a feature that fell back on this Keras
     backend), settings, the top trials."""
     name = settings.get("name", "campaign")
-    completed = int((table["status"] == COMPLETED).sum())
+    completed = int((table["status"].isin(SCORED)).sum())
+    stopped = int((table["status"] == STOPPED).sum())
     failed = len(table) - completed
+    cut = f", {stopped} stopped by the budget" if stopped else ""
     lines = [f"# Results: {name}", ""]
     lines.append(f"- objective: `{objective}` ({direction})")
-    lines.append(f"- trials: {len(table)} ({completed} completed, {failed} failed)")
+    lines.append(f"- trials: {len(table)} ({completed - stopped} completed{cut}, {failed} failed)")
     if completed:
         best = table.iloc[0]
         lines.append(

@@ -12,7 +12,7 @@ import pandas as pd
 
 from tuner.direction import check_direction, loss
 from tuner.errors import ConfigError
-from tuner.trial import COMPLETED, FAILED, TrialRecord
+from tuner.trial import FAILED, TrialRecord
 
 FIXED_COLUMNS = [
     "rank",
@@ -90,8 +90,8 @@ def ranked_table(
         )
     metric_columns = metric_column_names(metric_names, hp_names)
 
-    scored = [r for r in records if r.status == COMPLETED and _has_score(r)]
-    unscored = [r for r in records if not (r.status == COMPLETED and _has_score(r))]
+    scored = [r for r in records if r.scored and _has_score(r)]
+    unscored = [r for r in records if not (r.scored and _has_score(r))]
     # sorted() is stable, so equal scores keep their order of appearance.
     scored = sorted(scored, key=lambda r: loss(float(r.score), direction))  # type: ignore[arg-type]
 
@@ -101,7 +101,7 @@ def ranked_table(
         row: dict[str, Any] = {
             "rank": position if ok else pd.NA,
             "trial_id": str(record.trial_id),
-            "status": COMPLETED if ok else FAILED,
+            "status": record.status if ok else FAILED,  # completed, or stopped by the budget
             "score": float(record.score) if ok else float("nan"),  # type: ignore[arg-type]
             "best_epoch": record.best_epoch if ok and record.best_epoch is not None else pd.NA,
             "epochs_run": int(record.epochs_run),
@@ -115,7 +115,7 @@ def ranked_table(
         for name, column in zip(metric_names, metric_columns):
             row[column] = best.get(name, float("nan"))
         error = record.error
-        if not ok and not error and record.status == COMPLETED:
+        if not ok and not error and record.scored:
             error = f"no score for objective {objective!r}"
         row["error"] = error
         rows.append(row)

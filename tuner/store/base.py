@@ -52,8 +52,9 @@ class Store(abc.ABC):
         return [self._records[k] for k in sorted(self._records, key=trial_order)]
 
     def ranked(self) -> list[TrialRecord]:
-        """Completed trials, best first (ties keep trial order)."""
-        done = [r for r in self.records() if r.completed and r.score is not None]
+        """Scored trials (completed, or stopped by the budget), best first (ties keep trial
+        order)."""
+        done = [r for r in self.records() if r.scored and r.score is not None]
         return sorted(done, key=lambda r: loss(float(r.score), self.direction))  # type: ignore[arg-type]
 
     def best(self) -> TrialRecord | None:

@@ -169,7 +169,7 @@ def replay(oracle: kt.Oracle, records: Sequence[TrialRecord]) -> list[TrialRecor
         oracle._record_values(trial)
         if record.hyperparameters:  # move the random draws past this trial's (RandomSearch)
             oracle._seed_state += len(oracle.hyperparameters.space)
-        if record.completed and record.score is not None:
+        if record.scored and record.score is not None:
             oracle.update_trial(trial_id, {oracle.objective.name: record.score})
             trial.status = status.COMPLETED
             oracle.score_trial(trial)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from tuner.errors import ConfigError
 from tuner.results.tables import split_columns
-from tuner.trial import COMPLETED, TrialRecord, canonical_id
+from tuner.trial import SCORED, TrialRecord, canonical_id
 
 # The columns every trials.csv we write has (`device` came later: older tables lack it).
 REQUIRED_COLUMNS = ("rank", "trial_id", "status", "score")
@@ -86,7 +86,7 @@ def record_from_tables(
     epochs = epochs_table[epochs_table["trial_id"] == trial_id].sort_values("epoch")
     metrics = [c for c in epochs_table.columns if c not in ("trial_id", "epoch")]
     try:
-        completed = row["status"] == COMPLETED
+        completed = row["status"] in SCORED
         return TrialRecord(
             trial_id=trial_id,
             status=str(row["status"]),
