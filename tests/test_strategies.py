@@ -272,7 +272,9 @@ def test_a_new_strategy_is_one_registry_entry(monkeypatch, tmp_path):
 
 
 def test_options_and_traits_per_strategy():
-    assert strategy_names() == ("random", "grid", "bayesian", "hyperband") == tuple(STRATEGIES)
+    assert (
+        strategy_names() == ("random", "grid", "bayesian", "hyperband", "tpe") == tuple(STRATEGIES)
+    )
     assert {name: dict(s.options) for name, s in STRATEGIES.items()} == {
         "random": {},
         "grid": {},
@@ -285,6 +287,7 @@ def test_options_and_traits_per_strategy():
             "candidates": int,
         },
         "hyperband": {"max_epochs": int, "factor": int, "iterations": int, "min_epochs": int},
+        "tpe": {"initial_points": int, "multivariate": bool, "candidates": int},
     }
     assert [n for n, s in STRATEGIES.items() if s.trains_from_parent] == ["hyperband"]
     assert [n for n, s in STRATEGIES.items() if s.needs_stepped_ranges] == ["grid"]
@@ -294,14 +297,14 @@ def test_options_and_traits_per_strategy():
 def test_an_unknown_strategy_names_the_accepted_ones():
     message = (
         r"unknown strategy 'bayesain' \(did you mean 'bayesian'\?\); "
-        r"accepted: random, grid, bayesian, hyperband\."
+        r"accepted: random, grid, bayesian, hyperband, tpe\."
     )
     with pytest.raises(ConfigError, match=message):
         get_strategy("bayesain")
     with pytest.raises(ConfigError, match=message):
         create_oracle("bayesain", objective=SCORE, hyperparameters=build_space(SPACE), max_trials=3)
-    with pytest.raises(ConfigError, match=r"unknown strategy 'tpe'; accepted: random"):
-        get_strategy("tpe")
+    with pytest.raises(ConfigError, match=r"unknown strategy 'smac'; accepted: random"):
+        get_strategy("smac")
 
 
 @pytest.mark.parametrize(
@@ -325,6 +328,9 @@ def test_an_unknown_strategy_names_the_accepted_ones():
         ("hyperband", {"min_epochs": 5, "max_epochs": 3}, "min_epochs must be at most max_epochs"),
         ("hyperband", {"facter": 3}, r"unknown key 'facter' \(did you mean 'factor'\?\)"),
         ("random", {"seed": 1}, "unknown key 'seed' for strategy 'random'; accepted: none"),
+        ("tpe", {"initial_points": 0}, "initial_points must be at least 1, but got 0"),
+        ("tpe", {"candidates": 0}, "candidates must be at least 1, but got 0"),
+        ("tpe", {"multivariate": "yes"}, "multivariate must be a bool, but got str 'yes'"),
     ],
 )
 def test_options_are_checked_before_anything_is_built(strategy, options, message, monkeypatch):
@@ -392,7 +398,7 @@ def test_importing_the_registry_leaves_keras_out():
     code = (
         "import sys, tuner.strategies.registry, tuner.strategies\n"
         "from tuner.strategies import STRATEGIES, create_oracle, get_strategy\n"
-        "print(sorted(m for m in ('keras_tuner', 'keras', 'skopt', 'tensorflow') "
+        "print(sorted(m for m in ('keras_tuner', 'keras', 'skopt', 'optuna', 'tensorflow') "
         "if m in sys.modules))"
     )
     root = str(__import__("pathlib").Path(__file__).resolve().parents[1])

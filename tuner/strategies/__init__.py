@@ -23,6 +23,7 @@ _LAZY = {
     "end_trial": "tuner.strategies.oracles_kt",
     "is_client": "tuner.strategies.oracles_kt",
     "SkoptOracle": "tuner.strategies.bayesian",
+    "TPEOracle": "tuner.strategies.tpe",
 }
 
 
@@ -42,4 +43,5 @@ __all__ = [
     "OracleSettings",
     "STRATEGIES",
     "SkoptOracle",
+    "TPEOracle",
 ]

@@ -1,7 +1,9 @@
 """Bayesian optimisation: scikit-optimize's ask/tell `Optimizer` as a KerasTuner `Oracle`.
 
-The only module that imports skopt. The optimiser is not part of the saved state: after a
-resume it is rebuilt and told every finished trial again, so it survives a restart.
+The only module that imports skopt. The optimiser is not part of the saved state: each
+proposal rebuilds it, seeded from the campaign's seed and the number of trials so far, and
+tells it every trial that has ended (one refit, as an incremental tell costs), so a resumed
+campaign proposes exactly what an uninterrupted one does.
 
 Batches: when the loop asks for K trials before any of them finishes, it says so first
 (`SkoptOracle.plan_batch`), and the K proposals come from one ``Optimizer.ask(n_points=K,
@@ -127,14 +129,14 @@ class SkoptOracle(kt.Oracle):
         self.initial_points, self.xi, self.kappa = initial_points, xi, kappa
         self.candidates = candidates
         self._optimizer: Optimizer | None = None
-        self._optimizer_names: list[str] = []
-        self._told: set[str] = set()
         self._batch = 1
         self._pending: list[list[Any]] = []
 
     # -- the search space -------------------------------------------------------------------
     def _tuned(self) -> list[hp_module.HyperParameter]:
-        return [h for h in self.hyperparameters.space if dimension(h) is not None]
+        # Not `dimension(h) is not None`: building skopt dimensions is slow, and every
+        # proposal encodes every ended trial.
+        return [h for h in self.hyperparameters.space if not isinstance(h, hp_module.Fixed)]
 
     def _encode(self, values: dict[str, Any]) -> list[Any]:
         point = []
@@ -176,7 +178,7 @@ class SkoptOracle(kt.Oracle):
             acq_func=self.acquisition,
             acq_optimizer="sampling",
             n_initial_points=self.initial_points,
-            random_state=self.seed,
+            random_state=self._proposal_seed(),
             acq_func_kwargs={"xi": self.xi, "kappa": self.kappa},
             acq_optimizer_kwargs={"n_points": self.candidates},
         )
@@ -185,16 +187,17 @@ class SkoptOracle(kt.Oracle):
     def _loss(self, score: float) -> float:
         return loss(score, self.objective.direction)
 
+    def _proposal_seed(self) -> int:
+        """The optimiser's random state for the next proposal: from the campaign's seed and
+        the trials so far, so that a resumed campaign draws what an uninterrupted one does."""
+        return int(np.random.SeedSequence([self.seed, len(self.trials)]).generate_state(1)[0])
+
     def _tell_finished(self) -> None:
-        """Tell skopt every trial that ended since the last proposal, in one refit. A space
-        that grew (a trial declared a new hyperparameter) gets a new optimizer, told every
-        trial again."""
-        names = [h.name for h in self._tuned()]
-        if self._optimizer is None or names != self._optimizer_names:
-            self._optimizer = self._new_optimizer()
-            self._optimizer_names = names
-            self._told = set()
-        ended = [self.trials[t] for t in self.end_order if t not in self._told]
+        """A new optimizer, told every trial that has ended, in one refit: what it proposes
+        depends on the saved state alone (a resume changes nothing), and a space that grew (a
+        trial declared a new hyperparameter) is searched whole."""
+        self._optimizer = self._new_optimizer()
+        ended = [self.trials[t] for t in self.end_order if t in self.trials]
         if not ended:
             return
         finished = [
@@ -211,7 +214,6 @@ class SkoptOracle(kt.Oracle):
             ok = trial in finished
             if not ok and penalty is None:
                 continue  # nothing to compare a failure with yet: tell it later
-            self._told.add(trial.trial_id)
             xs.append(self._encode(trial.hyperparameters.values))
             ys.append(self._loss(trial.score) if ok else penalty)
         if xs:
@@ -265,7 +267,6 @@ class SkoptOracle(kt.Oracle):
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self._optimizer = None  # rebuilt and told every finished trial on the next proposal
-        self._told = set()
         self._pending = []
 
 

@@ -156,6 +156,12 @@ def check_hyperband(options: Mapping[str, Any]) -> None:
         check_epoch_range(options["min_epochs"], options["max_epochs"])
 
 
+def check_tpe(options: Mapping[str, Any]) -> None:
+    """At least one initial point and one candidate a proposal."""
+    _at_least(options, "initial_points", 1)
+    _at_least(options, "candidates", 1)
+
+
 def check_epoch_range(min_epochs: int, max_epochs: int) -> None:
     """Hyperband's smallest budget must fit in its largest."""
     if min_epochs > max_epochs:
@@ -200,6 +206,13 @@ STRATEGIES: dict[str, Strategy] = {
         factory="tuner.strategies.keras_oracles:hyperband_oracle",
         trains_from_parent=True,
         check=check_hyperband,
+    ),
+    "tpe": Strategy(
+        "tpe",
+        "Optuna's Tree-structured Parzen Estimator (multivariate, conditionals apart)",
+        options={"initial_points": int, "multivariate": bool, "candidates": int},
+        factory="tuner.strategies.tpe:tpe_oracle",
+        check=check_tpe,
     ),
 }
 
