@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tuner.execution import pack_size
-from tuner.execution.pack_size import BAYESIAN_PACK, MAX_PACK, auto_pack_size
+from tuner.execution.pack_size import MAX_PACK, MODEL_BASED_PACK, auto_pack_size
 
 GIB = 2**30
 
@@ -18,7 +18,7 @@ def test_auto_pack_size_caps(monkeypatch):
     # Arithmetic: a pack of about 2**24 parameters.
     assert auto_pack_size(2**20, memory=64 * GIB) == 16
     assert auto_pack_size(10**9, memory=64 * GIB) == 1
-    assert auto_pack_size(5_000, strategy="bayesian", memory=64 * GIB) == BAYESIAN_PACK
+    assert auto_pack_size(5_000, learns_from_results=True, memory=64 * GIB) == MODEL_BASED_PACK
     assert auto_pack_size(0, memory=0) == 1
     # Without `memory`, the machine's own: asked of the system at the call.
     monkeypatch.setattr(pack_size, "available_memory", lambda: 800 * 10**6)

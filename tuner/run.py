@@ -406,7 +406,9 @@ def _pack_size(
     if isinstance(campaign.pack, int):
         pack = campaign.pack
     else:
-        pack = auto_pack_size(_n_params(plan, entries), strategy=campaign.strategy)
+        pack = auto_pack_size(
+            _n_params(plan, entries), learns_from_results=plan.strategy.learns_from_results
+        )
     pack = min(pack, plan.planned_trials())
     if pack <= 1:
         return 1, None

@@ -65,6 +65,8 @@ class Strategy:
     `OracleSettings`; `check` (optional) refuses option values of the right type that the
     strategy cannot use. `trains_from_parent`: a trial may continue a parent trial's weights
     (``tuner/trial_id``). `needs_stepped_ranges`: every float range needs a step.
+    `learns_from_results`: each proposal is made from a model of the results so far (a
+    batch's proposals then learn less from each other: packs are capped).
     """
 
     name: str
@@ -73,6 +75,7 @@ class Strategy:
     factory: str
     trains_from_parent: bool = False
     needs_stepped_ranges: bool = False
+    learns_from_results: bool = False
     check: OptionCheck | None = None
 
     def __post_init__(self) -> None:
@@ -197,6 +200,7 @@ STRATEGIES: dict[str, Strategy] = {
             "candidates": int,
         },
         factory="tuner.strategies.bayesian:bayesian_oracle",
+        learns_from_results=True,
         check=check_bayesian,
     ),
     "hyperband": Strategy(
@@ -212,6 +216,7 @@ STRATEGIES: dict[str, Strategy] = {
         "Optuna's Tree-structured Parzen Estimator (multivariate, conditionals apart)",
         options={"initial_points": int, "multivariate": bool, "candidates": int},
         factory="tuner.strategies.tpe:tpe_oracle",
+        learns_from_results=True,
         check=check_tpe,
     ),
 }
