@@ -16,12 +16,13 @@ with a model that does not train (`fit_probe`).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import keras_tuner as kt
 
-from tuner.space import declared_hyperparameters, parent_condition, with_conditions
+from tuner.space import declared_hyperparameters, memo_key, parent_condition, with_conditions
 from tuner.space_kt import conditions_hold
 
 hps_module = kt.engine.hyperparameters
@@ -129,6 +130,11 @@ class _Explorer:
         return conditions_of
 
 
+# Builders explored in this process, by `memo_key` (the builder's class and attributes): a
+# campaign planned again (a rerun, a notebook's second search) is not explored again.
+_EXPLORED: dict[Any, dict[str, Any]] = {}
+
+
 def explore(
     hypermodel: kt.HyperModel,
     *,
@@ -141,12 +147,19 @@ def explore(
 
     The first build is at the defaults; a builder that fails there, or returns no compiled
     model, would fail the same way in every trial: `Fatal`."""
+    key = memo_key(hypermodel, {"fit probed": probe_fit is not None, "builds": max_builds})
+    if key is not None and key in _EXPLORED:
+        # A deep copy: KerasTuner's from_config turns the conditions' configs into objects in
+        # place, and the memo must stay plain.
+        return kt.HyperParameters.from_config(copy.deepcopy(_EXPLORED[key]))
     declared_hyperparameters(hypermodel)  # the defaults' checks, with their messages
     explorer = _Explorer(hypermodel, probe_fit, max_builds)
     explorer.visit({}, lambda name: [])
     space = kt.HyperParameters()
     for h in explorer.found.values():
         space.merge([h])
+    if key is not None:
+        _EXPLORED[key] = space.get_config()
     return space
 
 

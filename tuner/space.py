@@ -322,7 +322,7 @@ def _one_line(error: BaseException) -> str:
 _BUILT_EVERY_EXTREME: set[tuple[Any, str]] = set()
 
 
-def _memo_key(hypermodel: kt.HyperModel, entries: Mapping[str, Any]) -> tuple[Any, str] | None:
+def memo_key(hypermodel: kt.HyperModel, entries: Mapping[str, Any]) -> tuple[Any, str] | None:
     """What the builds depend on: the builder's class and its own attributes (a registry
     builder's data spec, a user's function), and the entries. None (no memo) when an attribute
     cannot be compared by value or the entries are not plain TOML values."""
@@ -355,14 +355,14 @@ def check_space_against_builder(
 
     Called by the plan after `check_names`; each build costs about as much as the one at the
     defaults, and the Keras session is cleared after each. A builder and space that passed are
-    remembered for the rest of the process (see `_memo_key`). An entry the builder declares
+    remembered for the rest of the process (see `memo_key`). An entry the builder declares
     only under a condition (`declared` says which) is built with its parents set to enable it.
     """
     import keras
 
     label = model or getattr(hypermodel, "name", None) or type(hypermodel).__name__
     entries = without_auto_learning_rate(space_entries)
-    key = _memo_key(hypermodel, entries)
+    key = memo_key(hypermodel, entries)
     if key is not None and key in _BUILT_EVERY_EXTREME:
         return
     space = build_space(entries)
