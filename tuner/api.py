@@ -54,47 +54,45 @@ def search(
     ``tuner search --workers N`` does (in-memory data is saved once into the results folder
     for them; the builder must be importable by name, not defined in ``__main__``).
     """
-    in_memory = not (
-        model is None
-        or isinstance(model, (Campaign, Path))
-        or (isinstance(model, str) and model.endswith(".toml"))
-    )
-    label = PYTHON_LABEL if space is not None or in_memory else CAMPAIGN_LABEL
-    with space_labelled(label):  # errors name the space as the caller wrote it
-        return _search(
-            model,
-            x,
-            y,
-            validation_data=validation_data,
-            validation_split=validation_split,
-            space=space,
-            callbacks=callbacks,
+    if workers is not None:
+        _check_workers(workers, model, callbacks)
+    in_memory = model is not None and not _is_campaign(model)
+    with space_labelled(PYTHON_LABEL if space is not None or in_memory else CAMPAIGN_LABEL):
+        plan = _plan(model, x, y, validation_data, validation_split, space, fields)
+        if workers is not None:
+            return _search_with_workers(
+                plan, workers, overwrite=overwrite, quiet=quiet, print_line=print_line
+            )
+        terminal = sys.stdout if print_line is print and sys.stdout.isatty() else None
+        return run_plan(
+            plan,
             overwrite=overwrite,
             quiet=quiet,
             print_line=print_line,
-            workers=workers,
-            fields=fields,
+            callbacks=callbacks,
+            terminal=terminal,
         )
 
 
-def _search(
+def _is_campaign(model: Any) -> bool:
+    """Whether `search`'s first argument names a campaign (a file or a `Campaign`)."""
+    return isinstance(model, (Campaign, Path)) or (
+        isinstance(model, str) and model.endswith(".toml")
+    )
+
+
+def _plan(
     model: Any,
     x: Any,
     y: Any,
-    *,
     validation_data: Any,
     validation_split: float | None,
     space: dict[str, Any] | None,
-    callbacks: Sequence[keras.callbacks.Callback],
-    overwrite: bool,
-    quiet: bool,
-    print_line: Callable[[str], None],
-    workers: int | None,
     fields: dict[str, Any],
-) -> Results:
-    if workers is not None:
-        _check_workers(workers, model, callbacks)
-    if isinstance(model, (Campaign, Path)) or (isinstance(model, str) and model.endswith(".toml")):
+) -> Plan:
+    """The checked plan of `search`'s arguments: a campaign with fields overridden, or a
+    builder on in-memory data."""
+    if _is_campaign(model):
         if x is not None or y is not None or validation_data is not None:
             raise ConfigError(
                 "x, y and validation_data go with a model, not a campaign file; "
@@ -108,30 +106,16 @@ def _search(
         )
         if extra:
             campaign = campaign.replace(**extra)
-        plan = make_plan(campaign)
-    elif model is None:
+        return make_plan(campaign)
+    if model is None:
         raise ConfigError(
             "search needs a campaign file, a Campaign, or a model builder with "
             "data (search(build, x, y, ...))."
         )
-    else:
-        campaign, dataset = _in_memory_campaign(
-            model, x, y, validation_data, validation_split, space, fields
-        )
-        plan = make_plan(campaign, model=model, dataset=dataset)
-    if workers is not None:
-        return _search_with_workers(
-            plan, workers, overwrite=overwrite, quiet=quiet, print_line=print_line
-        )
-    terminal = sys.stdout if print_line is print and sys.stdout.isatty() else None
-    return run_plan(
-        plan,
-        overwrite=overwrite,
-        quiet=quiet,
-        print_line=print_line,
-        callbacks=callbacks,
-        terminal=terminal,
+    campaign, dataset = _in_memory_campaign(
+        model, x, y, validation_data, validation_split, space, fields
     )
+    return make_plan(campaign, model=model, dataset=dataset)
 
 
 def _check_workers(workers: int, model: Any, callbacks: Sequence[Any]) -> None:

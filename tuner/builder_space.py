@@ -22,7 +22,7 @@ from typing import Any
 
 import keras_tuner as kt
 
-from tuner.space import declared_hyperparameters, memo_key, parent_condition, with_conditions
+from tuner.space import memo_key, parent_condition, with_conditions
 from tuner.space_kt import conditions_hold
 
 hps_module = kt.engine.hyperparameters
@@ -87,9 +87,10 @@ class _Explorer:
                 except Exception:  # the probe only looks for declarations; trials train for real
                     pass
         except Exception:
+            if not preset:
+                raise  # the defaults: the caller's check (`declared_hyperparameters`) says why
             # A value this builder refuses in some combination: the trial that draws it fails
             # on its own. What was declared before the failure still counts.
-            pass
         finally:
             keras.backend.clear_session(free_memory=False)
         seen: dict[str, Any] = {}
@@ -145,14 +146,14 @@ def explore(
     active, parents before their children. `probe_fit(hp, model)` (for a ``HyperModel`` with
     its own ``fit``) runs that ``fit`` without training, so that what it declares counts too.
 
-    The first build is at the defaults; a builder that fails there, or returns no compiled
-    model, would fail the same way in every trial: `Fatal`."""
+    The first build is at the defaults, which the caller has checked already
+    (`tuner.space.declared_hyperparameters`, as `make_plan` does: a builder that fails there
+    would fail the same way in every trial); it is not repeated."""
     key = memo_key(hypermodel, {"fit probed": probe_fit is not None, "builds": max_builds})
     if key is not None and key in _EXPLORED:
         # A deep copy: KerasTuner's from_config turns the conditions' configs into objects in
         # place, and the memo must stay plain.
         return kt.HyperParameters.from_config(copy.deepcopy(_EXPLORED[key]))
-    declared_hyperparameters(hypermodel)  # the defaults' checks, with their messages
     explorer = _Explorer(hypermodel, probe_fit, max_builds)
     explorer.visit({}, lambda name: [])
     space = kt.HyperParameters()

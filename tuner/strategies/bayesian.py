@@ -32,7 +32,8 @@ from skopt.utils import cook_estimator
 from tuner.builder_space import active_values
 from tuner.direction import loss
 from tuner.errors import ConfigError
-from tuner.strategies.oracles_kt import fix_seed, untried_random_values, was_tried
+from tuner.strategies.oracles_kt import fix_seed
+from tuner.strategies.proposals import answer, grid_index, grid_value, is_stepped, proposal_seed
 from tuner.strategies.registry import OracleSettings, check_bayesian
 
 # Penalty added to the worst finished score when telling skopt about a failed trial, in units
@@ -49,19 +50,12 @@ def dimension(h: hp_module.HyperParameter) -> Any:
     if isinstance(h, hp_module.Choice):
         return Categorical(list(h.values), name=h.name)
     prior = "log-uniform" if h.sampling == "log" else "uniform"
-    if _stepped(h):
+    if is_stepped(h):
         # Search the index of the grid of values, which keeps their order.
         return Integer(0, len(list(h.values)) - 1, name=h.name)
     if isinstance(h, hp_module.Int):
         return Integer(h.min_value, h.max_value, prior=prior, name=h.name)
     return Real(h.min_value, h.max_value, prior=prior, name=h.name)
-
-
-def _stepped(h: hp_module.HyperParameter) -> bool:
-    """A range searched through the index of its grid of values."""
-    return (isinstance(h, hp_module.Float) and h.step is not None) or (
-        isinstance(h, hp_module.Int) and h.step not in (None, 1)
-    )
 
 
 def _native(value: Any) -> Any:
@@ -142,10 +136,7 @@ class SkoptOracle(kt.Oracle):
         point = []
         for h in self._tuned():
             value = values.get(h.name, h.default)
-            if _stepped(h):
-                grid = list(h.values)
-                value = min(range(len(grid)), key=lambda i: abs(grid[i] - value))
-            point.append(value)
+            point.append(grid_index(h, value) if is_stepped(h) else value)
         return point
 
     def _decode(self, point: list[Any]) -> dict[str, Any]:
@@ -154,7 +145,7 @@ class SkoptOracle(kt.Oracle):
         }
         for h, raw in zip(self._tuned(), point):
             raw = _native(raw)
-            values[h.name] = list(h.values)[int(raw)] if _stepped(h) else raw
+            values[h.name] = grid_value(h, raw) if is_stepped(h) else raw
         return values
 
     def _new_optimizer(self) -> Optimizer:
@@ -190,7 +181,7 @@ class SkoptOracle(kt.Oracle):
     def _proposal_seed(self) -> int:
         """The optimiser's random state for the next proposal: from the campaign's seed and
         the trials so far, so that a resumed campaign draws what an uninterrupted one does."""
-        return int(np.random.SeedSequence([self.seed, len(self.trials)]).generate_state(1)[0])
+        return proposal_seed(self.seed, len(self.trials))
 
     def _tell_finished(self) -> None:
         """A new optimizer, told every trial that has ended, in one refit: what it proposes
@@ -248,12 +239,7 @@ class SkoptOracle(kt.Oracle):
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
         point = self._next_point()
-        values: dict[str, Any] | None = active_values(self.hyperparameters, self._decode(point))
-        if values is not None and was_tried(self, values):
-            values = untried_random_values(self)
-            if values is None:  # the space is exhausted
-                return {"status": trial_module.TrialStatus.STOPPED, "values": None}
-        return {"status": trial_module.TrialStatus.RUNNING, "values": values}
+        return answer(self, active_values(self.hyperparameters, self._decode(point)))
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()

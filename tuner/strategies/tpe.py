@@ -20,7 +20,6 @@ import warnings
 from typing import Any
 
 import keras_tuner as kt
-import numpy as np
 import optuna
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine import trial as trial_module
@@ -33,7 +32,8 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from tuner.space_kt import conditions_hold
-from tuner.strategies.oracles_kt import fix_seed, untried_random_values, was_tried
+from tuner.strategies.oracles_kt import fix_seed
+from tuner.strategies.proposals import answer, grid_index, grid_value, is_stepped, proposal_seed
 from tuner.strategies.registry import OracleSettings, check_tpe
 
 STORAGE_LOGGER = "optuna.storages._in_memory"
@@ -58,18 +58,12 @@ def distribution(h: hp_module.HyperParameter) -> BaseDistribution | None:
         return CategoricalDistribution([False, True])
     if isinstance(h, hp_module.Choice):
         return CategoricalDistribution(list(h.values))
-    if _stepped(h):
+    if is_stepped(h):
         return IntDistribution(0, len(list(h.values)) - 1)
     log = h.sampling == "log"
     if isinstance(h, hp_module.Int):
         return IntDistribution(h.min_value, h.max_value, log=log)
     return FloatDistribution(h.min_value, h.max_value, log=log)
-
-
-def _stepped(h: hp_module.HyperParameter) -> bool:
-    return (isinstance(h, hp_module.Float) and h.step is not None) or (
-        isinstance(h, hp_module.Int) and h.step not in (None, 1)
-    )
 
 
 def _inside(dist: BaseDistribution, value: Any) -> bool:
@@ -158,10 +152,7 @@ class TPEOracle(kt.Oracle):
                 continue
             if h.name in taken or h.name not in values or not self._active(h, values):
                 continue
-            value = values[h.name]
-            if _stepped(h):
-                grid = list(h.values)
-                value = min(range(len(grid)), key=lambda i: abs(grid[i] - value))
+            value = grid_index(h, values[h.name]) if is_stepped(h) else values[h.name]
             if not _inside(dist, value):
                 continue
             params[key], dists[key] = value, dist
@@ -172,7 +163,7 @@ class TPEOracle(kt.Oracle):
     def _sampler(self) -> optuna.samplers.TPESampler:
         # One seed per proposal, from the campaign's seed and the trials so far: the same
         # proposal after a resume as without one.
-        seed = int(np.random.SeedSequence([self.seed, len(self.trials)]).generate_state(1)[0])
+        seed = proposal_seed(self.seed, len(self.trials))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.samplers.TPESampler(
@@ -242,16 +233,11 @@ class TPEOracle(kt.Oracle):
                     continue
                 assert asked is not None
                 raw = _suggest(asked, key, dist)
-                values[h.name] = list(h.values)[int(raw)] if _stepped(h) else raw
+                values[h.name] = grid_value(h, raw) if is_stepped(h) else raw
         return values
 
     def populate_space(self, trial_id: str) -> dict[str, Any]:
-        values: dict[str, Any] | None = self._propose()
-        if values is not None and was_tried(self, values):
-            values = untried_random_values(self)
-            if values is None:  # the space is exhausted
-                return {"status": trial_module.TrialStatus.STOPPED, "values": None}
-        return {"status": trial_module.TrialStatus.RUNNING, "values": values}
+        return answer(self, self._propose())
 
     def get_state(self) -> dict[str, Any]:
         state = super().get_state()

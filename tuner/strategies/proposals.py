@@ -1,0 +1,48 @@
+"""What the model-based strategies (bayesian, tpe) share: a stepped range searched through the
+index of its values, one seed per proposal, and the answer to KerasTuner's ``populate_space``
+(a repeated proposal replaced by untried values, or the end of the search)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras_tuner as kt
+import numpy as np
+from keras_tuner.engine import hyperparameters as hp_module
+from keras_tuner.engine import trial as trial_module
+
+from tuner.strategies.oracles_kt import untried_random_values, was_tried
+
+
+def is_stepped(h: hp_module.HyperParameter) -> bool:
+    """A range searched through the index of its grid of values."""
+    return (isinstance(h, hp_module.Float) and h.step is not None) or (
+        isinstance(h, hp_module.Int) and h.step not in (None, 1)
+    )
+
+
+def grid_index(h: hp_module.HyperParameter, value: Any) -> int:
+    """The index of the value of stepped range `h` nearest to `value`."""
+    grid = list(h.values)
+    return min(range(len(grid)), key=lambda i: abs(grid[i] - value))
+
+
+def grid_value(h: hp_module.HyperParameter, index: Any) -> Any:
+    """The value of stepped range `h` at `index`."""
+    return list(h.values)[int(index)]
+
+
+def proposal_seed(seed: int, trials: int) -> int:
+    """The random state of the proposal made after `trials` trials: from the campaign's seed
+    and that count alone, so that a resumed campaign draws what an uninterrupted one does."""
+    return int(np.random.SeedSequence([seed, trials]).generate_state(1)[0])
+
+
+def answer(oracle: kt.Oracle, values: dict[str, Any] | None) -> dict[str, Any]:
+    """``populate_space``'s answer for a proposal: run it, or untried random values in place
+    of one already tried, or STOPPED when the space looks exhausted."""
+    if values is not None and was_tried(oracle, values):
+        values = untried_random_values(oracle)
+        if values is None:
+            return {"status": trial_module.TrialStatus.STOPPED, "values": None}
+    return {"status": trial_module.TrialStatus.RUNNING, "values": values}
