@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import keras_tuner as kt
-from keras_tuner.engine import trial as trial_module
 
 from tuner import backends
 from tuner.campaign import Campaign
@@ -28,11 +27,9 @@ from tuner.execution.budget import Budget
 from tuner.store import ResultsFolder, Store, repair
 from tuner.store.claim import claim as claim_folder
 from tuner.strategies import end_trial, is_client
+from tuner.strategies.asking import STOPPED, ask_batch, settle, slot_id
 from tuner.trial import canonical_id
 
-RUNNING = trial_module.TrialStatus.RUNNING
-STOPPED = trial_module.TrialStatus.STOPPED
-IDLE = trial_module.TrialStatus.IDLE
 CHIEF = "chief"
 
 
@@ -88,16 +85,6 @@ def _has_ongoing_trials(oracle: Any) -> bool:
     return ongoing is None or bool(ongoing)  # an oracle client cannot tell: assume yes
 
 
-def slot_id(tuner_id: str, slot: int) -> str:
-    """The tuner id under which the loop asks for the `slot`-th trial of a batch.
-
-    KerasTuner's oracle keeps one ongoing trial per tuner id (asking again with the same id
-    returns that trial), so the trials of one batch are asked for under distinct ids: the
-    first under `tuner_id` itself, the others under ``tuner_id/1``, ``tuner_id/2``, ...
-    After a restart every ongoing trial, whichever id it had, is queued to run again."""
-    return tuner_id if slot == 0 else f"{tuner_id}/{slot}"
-
-
 def batch_limit(oracle: Any, wanted: int) -> int:
     """How many trials to ask for at once: `wanted` (what the executor takes in one run),
     capped by the trials the oracle can still hand out: new ones up to ``max_trials``, and
@@ -117,26 +104,6 @@ def batch_limit(oracle: Any, wanted: int) -> int:
             wanted = -(-left // batches)
         wanted = min(wanted, left)
     return max(1, wanted)
-
-
-def ask_batch(
-    oracle: Any, tuner_id: str, limit: int
-) -> tuple[list[kt.engine.trial.Trial], kt.engine.trial.Trial]:
-    """Ask the oracle for up to `limit` trials, none of which finishes before the last is
-    asked; stop asking at the first answer that is not RUNNING (IDLE or STOPPED). Returns the
-    RUNNING trials and the last answer. An oracle with a ``plan_batch(n)`` method (the
-    Bayesian one) is told first how many proposals are coming, so that it can make them
-    distinct."""
-    plan = getattr(oracle, "plan_batch", None)
-    if plan is not None:
-        plan(limit)
-    trials: list[kt.engine.trial.Trial] = []
-    for slot in range(limit):
-        answer = oracle.create_trial(slot_id(tuner_id, slot))
-        if answer.status != RUNNING:
-            return trials, answer
-        trials.append(answer)
-    return trials, answer
 
 
 def run_trials(
@@ -277,12 +244,8 @@ def _end(
     """Tell the oracle one trial's result and end it (its outcome already saved). A trial
     the budget stopped is told its score as a completed one is: strategies learn from it."""
     record = outcome.record
-    if record.scored:
-        oracle.update_trial(trial.trial_id, {store.objective.name: record.score})
-        trial.status = trial_module.TrialStatus.COMPLETED
-    else:
-        trial.status = trial_module.TrialStatus.FAILED
-        trial.message = record.error
+    metrics = {store.objective.name: record.score} if record.scored else None
+    settle(oracle, trial, metrics, record.error)
     if on_trial_end is not None:
         on_trial_end(outcome)
     try:
