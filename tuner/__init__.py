@@ -35,6 +35,8 @@ _EXPORTS = {
     "get_builder": "tuner.builders",
     "resolve_builder": "tuner.builders",
     "create_oracle": "tuner.strategies",
+    "Study": "tuner.study",
+    "StudyTrial": "tuner.study",
     "lr_find": "tuner.lr_finder",
     "find_learning_rate": "tuner.lr_finder",
     "LRRangeTest": "tuner.lr_finder",

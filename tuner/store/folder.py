@@ -48,6 +48,7 @@ PREPROCESSING_FILE = "preprocessing.json"
 # The space the oracle searches (the builder's declared space with [space] applied), as
 # KerasTuner's HyperParameters config: what `tuner results --rebuild` rebuilds the engine over.
 SPACE_FILE = "search_space.json"
+STUDY_FILE = "study.json"  # an ask-and-tell study's settings (`tuner.study`)
 MODELS_FOLDER = "models"
 TENSORBOARD_FOLDER = "tensorboard"
 LR_FIND_CSV = "lr_find.csv"
