@@ -26,8 +26,8 @@ from tuner.execution import Executor, PackEpoch, TrialContext, TrialOutcome, tri
 from tuner.execution.budget import Budget
 from tuner.store import ResultsFolder, Store, repair
 from tuner.store.claim import claim as claim_folder
-from tuner.strategies import end_trial, is_client
-from tuner.strategies.asking import STOPPED, ask_batch, settle, slot_id
+from tuner.strategies import end_trial
+from tuner.strategies.asking import STOPPED, ask_batch, settle, slot_id, trials_left
 from tuner.trial import canonical_id
 
 CHIEF = "chief"
@@ -92,13 +92,8 @@ def batch_limit(oracle: Any, wanted: int) -> int:
     (a packed executor compiles once per pack size). Never below 1 (one ask finds out that the
     campaign is done). A distributed worker's oracle client cannot tell what is left: it asks
     for `wanted`, and `ask_batch` stops at the chief's first answer that is not a trial."""
-    from tuner.strategies.oracles_kt import queued_to_run_again
-
-    if is_client(oracle):
-        return max(1, wanted)
-    remaining = oracle.remaining_trials() if hasattr(oracle, "remaining_trials") else None
-    if remaining is not None:
-        left = max(remaining, 0) + queued_to_run_again(oracle)
+    left = trials_left(oracle)
+    if left is not None:
         if left > wanted:  # batches of even size: 100 trials at 64 go as 50 + 50, not 64 + 36
             batches = -(-left // wanted)
             wanted = -(-left // batches)

@@ -155,12 +155,15 @@ class Study:
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ConfigError(f"ask_batch(n) needs n >= 1, but got {n!r}.")
         oracle = self._oracle
-        trials, answer = asking.ask_batch(oracle, TUNER_ID, n, busy=set(oracle.ongoing_trials))
+        left = asking.trials_left(oracle)
+        # Never more than are left: a batch-planning strategy (bayesian) makes every one.
+        limit = max(1, min(n, left)) if left is not None else n
+        trials, answer = asking.ask_batch(oracle, TUNER_ID, limit, busy=set(oracle.ongoing_trials))
         if not trials and answer.status == asking.IDLE:
             pending = ", ".join(canonical_id(t.trial_id) for t in oracle.ongoing_trials.values())
             raise ConfigError(
-                f"strategy {self.strategy!r} waits for the results of trial(s) {pending} "
-                "before it proposes more; tell them first."
+                f"strategy {self.strategy!r} waits for the results of trial(s) {pending}: it "
+                "proposes nothing while they are untold; tell them first."
             )
         return [self._study_trial(t) for t in trials]
 

@@ -15,7 +15,7 @@ from typing import Any
 import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
-from tuner.strategies.oracles_kt import end_trial
+from tuner.strategies.oracles_kt import end_trial, is_client, queued_to_run_again
 
 RUNNING = trial_module.TrialStatus.RUNNING
 STOPPED = trial_module.TrialStatus.STOPPED
@@ -30,6 +30,18 @@ def slot_id(tuner_id: str, slot: int) -> str:
     first under `tuner_id` itself, the others under ``tuner_id/1``, ``tuner_id/2``, ...
     After a restart every ongoing trial, whichever id it had, is queued to run again."""
     return tuner_id if slot == 0 else f"{tuner_id}/{slot}"
+
+
+def trials_left(oracle: Any) -> int | None:
+    """How many trials a local oracle can still hand out: new ones up to ``max_trials``, and
+    those queued to run again after a restart (they do not count against it). None when it
+    cannot tell: a distributed worker's oracle client, an oracle without ``max_trials``."""
+    if is_client(oracle) or not hasattr(oracle, "remaining_trials"):
+        return None
+    remaining = oracle.remaining_trials()
+    if remaining is None:
+        return None
+    return max(remaining, 0) + queued_to_run_again(oracle)
 
 
 def ask_batch(
@@ -82,4 +94,4 @@ def tell(
     end_trial(oracle, trial)
 
 
-__all__ = ["IDLE", "RUNNING", "STOPPED", "ask_batch", "settle", "slot_id", "tell"]
+__all__ = ["IDLE", "RUNNING", "STOPPED", "ask_batch", "settle", "slot_id", "tell", "trials_left"]
