@@ -5,6 +5,7 @@ import json
 import math
 
 import keras_tuner as kt
+import numpy as np
 import pytest
 
 import tuner
@@ -179,6 +180,15 @@ def test_failed_tells_are_kept_and_never_best():
     assert errors[0] == "the simulator diverged" and errors.isna().tolist() == [False, True]
 
 
+def test_failures_in_a_row_are_data_not_a_broken_campaign():
+    """KerasTuner stops after 10 failed trials in a row; a study told infeasible points goes on."""
+    study = new_study("random", max_trials=13)
+    for _ in range(12):
+        study.tell(study.ask(), failed="infeasible")
+    last = study.ask()
+    assert study.tell(last, 1.0).status == "completed" and study.best.trial_id == "12"
+
+
 def test_optimize_tells_an_exception_as_a_failure_and_raises_it_unless_caught():
     def objective(trial):
         if trial.trial_id == "1":
@@ -275,7 +285,7 @@ def test_bad_tells_are_refused_by_name_and_change_nothing():
     with pytest.raises(ConfigError, match="'42' is not a trial of this study"):
         study.tell("42", 1.0)
     assert study.trials[0].status == "running"
-    study.tell(trial.trial_id, 2.0)
+    study.tell(trial.trial_id, np.float32(2.0))  # any real number, by its id
     with pytest.raises(ConfigError, match=r"trial 0 was already told \(completed, value 2.0\)"):
         study.tell(trial, 1.0)
     assert study.trials[0].value == 2.0
@@ -305,3 +315,5 @@ def test_a_folder_that_holds_something_else_is_refused(tmp_path):
     (tmp_path / "trials.csv").write_text("rank\n")
     with pytest.raises(ConfigError, match="is not empty and holds no study"):
         Study({"x": [1, 2]}, folder=tmp_path)
+    with pytest.raises(ConfigError, match="is a file; give a folder's path"):
+        Study({"x": [1, 2]}, folder=tmp_path / "trials.csv")

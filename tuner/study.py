@@ -36,7 +36,7 @@ import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
 from tuner.direction import check_direction, loss
-from tuner.errors import ConfigError, Fatal, did_you_mean
+from tuner.errors import ConfigError, did_you_mean
 from tuner.files import atomic_write_text
 from tuner.space import PYTHON_LABEL, build_space, space_labelled, values_as_written
 from tuner.store import engine_kt
@@ -184,10 +184,7 @@ class Study:
                 f"got value={value!r}, failed={failed!r}."
             )
         metrics = self._metrics(trial_id, value) if failed is None else None
-        try:
-            asking.tell(self._oracle, running, metrics, None if failed is None else str(failed))
-        except RuntimeError as error:  # not expected: the failure limit is out of reach
-            raise Fatal(f"the strategy refused trial {trial_id}'s result: {error}") from error
+        asking.tell(self._oracle, running, metrics, None if failed is None else str(failed))
         return self._study_trial(self._oracle.trials[running.trial_id])
 
     def optimize(
@@ -330,6 +327,8 @@ class Study:
         """Point the oracle at the folder: a new study writes its settings there, a saved one
         is checked against this one's and reloaded."""
         settings = self.folder / STUDY_FILE
+        if self.folder.exists() and not self.folder.is_dir():
+            raise ConfigError(f"folder {str(self.folder)!r} is a file; give a folder's path.")
         if settings.exists():
             saved = json.loads(settings.read_text(encoding="utf-8"))
             self._check_same(saved)
