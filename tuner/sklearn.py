@@ -282,8 +282,11 @@ def _init_with(hyperparameters: Mapping[str, Any]) -> Callable[..., None]:
 
 def _mlp_defaults(task: str) -> dict[str, Any]:
     """The MLP builder's hyperparameters and defaults, as it declares them for `task`."""
-    declared = declared_hyperparameters(MLPHyperModel(task, (4,), 3 if task == MULTICLASS else 1))
-    return {h.name: h.default for h in declared.space if h.name not in MLP_LEFT_OUT}
+    hp = kt.HyperParameters()
+    # Built directly, not through `declared_hyperparameters`: that clears the Keras session,
+    # which an import must not do to a user's (the seed they set included).
+    MLPHyperModel(task, (4,), 3 if task == MULTICLASS else 1).build(hp)
+    return {h.name: h.default for h in hp.space if h.name not in MLP_LEFT_OUT}
 
 
 _CLASSIFIER_DEFAULTS = _mlp_defaults(MULTICLASS)
