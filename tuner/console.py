@@ -38,8 +38,17 @@ SHORT_NAMES = {
 }
 # The table's own columns, in the order the final table shows them around the
 # hyperparameters and metrics (which keep their order, in the middle).
-_LEADING = ["rank", "trial_id", "score"]
-_TRAILING = ["best_epoch", "epochs_run", "duration_s", "n_params", "device", "status", "error"]
+_LEADING = ["rank", "trial_id", "score", "pareto"]
+_TRAILING = [
+    "best_epoch",
+    "epochs_run",
+    "duration_s",
+    "n_params",
+    "latency_ms",
+    "device",
+    "status",
+    "error",
+]
 _ALWAYS_SHOWN = {"rank", "trial_id", "score"}
 _SEP = "  "
 

@@ -278,7 +278,7 @@ def _end(
     the budget stopped is told its score as a completed one is: strategies learn from it."""
     record = outcome.record
     if record.scored:
-        oracle.update_trial(trial.trial_id, {store.objective.name: record.score})
+        oracle.update_trial(trial.trial_id, store.oracle_metrics(record))
         trial.status = trial_module.TrialStatus.COMPLETED
     else:
         trial.status = trial_module.TrialStatus.FAILED

@@ -154,7 +154,7 @@ class Progress:
                     done=len(self.shown),
                     total=self.total,
                     best=best,
-                    objective=self.plan.campaign.objective,
+                    objective=self.plan.campaign.objectives[0][0],
                     elapsed_s=self.pace.elapsed(),
                     eta_s=self.pace.eta(self.store.records()),
                     tuned=self.plan.tuned,
