@@ -430,7 +430,7 @@ def final_table(
     kept: list[str] = []
     for column in columns:
         values = shown[column]
-        if column in ("error", "device") and all(_is_empty(v) for v in values):
+        if column in ("error", "device", "latency_ms") and all(_is_empty(v) for v in values):
             continue
         if column not in _ALWAYS_SHOWN and len(shown) > 1 and values.nunique(dropna=False) <= 1:
             value = values.iloc[0]

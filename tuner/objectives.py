@@ -32,7 +32,7 @@ def resolve(objective: Any, direction: Any, infer: Any) -> Spec:
             raise ConfigError(
                 f"direction must be 'min' or 'max' for one objective, but got {direction!r}."
             )
-        return ((objective, _direction(objective, direction, infer)),)
+        return ((objective, _direction(objective, direction, infer, several=False)),)
     names = list(objective)
     if len(names) < 2:
         raise ConfigError(
@@ -59,21 +59,25 @@ def resolve(objective: Any, direction: Any, infer: Any) -> Spec:
             f"direction must be a list of {len(names)} ('min' or 'max', one per objective) "
             f"or left out to infer them, but got {direction!r}."
         )
-    return tuple((n, _direction(n, d, infer)) for n, d in zip(names, directions))
+    return tuple((n, _direction(n, d, infer, several=True)) for n, d in zip(names, directions))
 
 
-def _direction(name: str, direction: Any, infer: Any) -> str:
+def _direction(name: str, direction: Any, infer: Any, *, several: bool) -> str:
     if direction is not None:
         return check_direction(direction)
     if name in COST_METRICS:
         return "min"
     inferred = infer(name)
     if inferred is None:
-        close = did_you_mean(name, COST_METRICS)
+        way_out = (
+            'add direction = [...], "max" or "min" for each objective'
+            if several
+            else 'add direction = "max" or "min"'
+        )
         raise ConfigError(
             f"cannot tell whether objective {name!r} should be maximised or minimised"
-            f"{close}; name a logged metric or a cost metric ({', '.join(COST_METRICS)}), "
-            'or give its direction ("max" or "min").'
+            f"{did_you_mean(name, COST_METRICS)}; {way_out} (cost metrics, always "
+            f"minimised: {', '.join(COST_METRICS)})."
         )
     return str(inferred)
 
