@@ -287,3 +287,38 @@ def test_a_two_objective_campaign_marks_the_brute_force_front(tmp_path):
     write_report(found.folder)
     assert (found.folder / "pareto_front.png").is_file()
     assert "Pareto front" in (found.folder / "report.html").read_text()
+
+
+def test_a_replayed_engine_tells_tpe_every_objective_from_the_records(tmp_path):
+    """The engine rebuilt from records (a damaged state) gives TPE the same tuples."""
+    from tuner.store.engine_kt import replay
+
+    oracle = create_oracle(
+        "tpe",
+        objective=CampaignObjective(SPEC),
+        hyperparameters=space("tpe"),
+        max_trials=5,
+        objectives=SPEC,
+    )
+    set_project_dir(oracle, tmp_path, "engine")
+    records = [record("0", 0.9, 500), record("1", 0.8, 100, status="failed")]
+    for r in records:
+        r.hyperparameters = {"learning_rate": 0.01, "units": 32, "optimizer": "adam"}
+    replay(oracle, records)
+    study = oracle._study()
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert study.trials[0].values == [0.9, 500.0]
+
+
+def test_latency_is_a_median_per_sample_and_none_when_the_model_cannot_predict():
+    import keras
+    import numpy as np
+
+    from tuner.execution.latency import latency_ms
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    batch = np.zeros((8, 4), "float32")
+    measured = latency_ms(model, batch, repeats=3)
+    assert measured is not None and 0 < measured < 1000
+    assert latency_ms(model, np.zeros((8, 5), "float32")) is None  # wrong input: no latency
+    assert latency_ms(model, None) is None and latency_ms(model, batch[:0]) is None
