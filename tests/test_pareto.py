@@ -12,8 +12,8 @@ from tests.campaigns import write_campaign
 from tests.test_strategy_contract import branin, space
 from tuner import cli
 from tuner.campaign import Campaign, infer_direction
+from tuner.campaign_objective import CampaignObjective
 from tuner.errors import ConfigError
-from tuner.objective_kt import CampaignObjective
 from tuner.objectives import resolve, told, values
 from tuner.results import PARETO, pareto_front, pareto_mask, ranked_table
 from tuner.store import MemoryStore

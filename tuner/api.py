@@ -12,8 +12,8 @@ import keras
 import keras_tuner as kt
 
 from tuner.campaign import Campaign, from_saved, load_campaign
+from tuner.campaign_objective import campaign_objective
 from tuner.errors import ConfigError
-from tuner.objective_kt import campaign_objective
 from tuner.plan import Plan, make_plan
 from tuner.run import Results, run_plan, say_if_nothing_new
 from tuner.space import CAMPAIGN_LABEL, PYTHON_LABEL, space_labelled

@@ -123,7 +123,7 @@ def logged(spec: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def spec_of(objective: Any) -> Spec:
-    """Every objective of a ``kt.Objective``: a `tuner.objective_kt.CampaignObjective`'s
+    """Every objective of a ``kt.Objective``: a `tuner.campaign_objective.CampaignObjective`'s
     list, or the one objective it is."""
     spec = getattr(objective, "spec", None)
     return tuple(spec) if spec else ((objective.name, objective.direction),)

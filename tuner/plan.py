@@ -13,10 +13,10 @@ from tuner import backends
 from tuner.builder_space import FitProbe, explore, fit_probe
 from tuner.builders import has_own_fit, resolve_builder
 from tuner.campaign import Campaign
+from tuner.campaign_objective import campaign_objective
 from tuner.datasets import Dataset, load_campaign_data
 from tuner.errors import ConfigError
 from tuner.lr_range import resolve_auto_learning_rate
-from tuner.objective_kt import campaign_objective
 from tuner.space import (
     AUTO_LEARNING_RATE,
     TRAINING_SETTINGS,

@@ -448,7 +448,7 @@ def rebuild(files: ResultsFolder, say: Callable[[str], None] = print) -> None:
     import warnings
 
     from tuner.campaign import from_saved
-    from tuner.objective_kt import campaign_objective
+    from tuner.campaign_objective import campaign_objective
     from tuner.space import compose_space
     from tuner.store import engine_kt
     from tuner.store.repair import Repaired

@@ -214,7 +214,7 @@ class TPEOracle(kt.Oracle):
     def _directions(self) -> list[str]:
         return [d for _, d in self.objectives] or [self.objective.direction]
 
-    def _values(self, trial: trial_module.Trial) -> list[float] | None:
+    def _told_values(self, trial: trial_module.Trial) -> list[float] | None:
         """The trial's value of each objective (None when one is missing or not finite): its
         score alone, or every objective from its metrics."""
         if not self.objectives:
@@ -232,7 +232,7 @@ class TPEOracle(kt.Oracle):
         status = trial.status
         if status in (trial_module.TrialStatus.RUNNING, trial_module.TrialStatus.IDLE):
             return {"state": TrialState.RUNNING}
-        values = self._values(trial)
+        values = self._told_values(trial)
         if status == trial_module.TrialStatus.COMPLETED and values is not None:
             return {"state": TrialState.COMPLETE, "values": values}
         return {"state": TrialState.FAIL}
