@@ -130,6 +130,12 @@ def test_directions_are_inferred_or_given():
         ({"objective": ["val_loss", "n_params"], "direction": "min"}, "a list of 2"),
         ({"objective": ["val_loss", "n_params"], "direction": ["min", "up"]}, "but got 'up'"),
         ({"objective": "val_loss", "direction": ["min"]}, "for one objective"),
+        ({"objective": ["n_params", "val_loss"]}, "first objective must be a metric the model"),
+        ({"objective": "latency_ms"}, "but got cost metric 'latency_ms'"),
+        (
+            {"objective": ["val_loss", "val_mae"], "space": {"loss": ["mse", "mae"]}},
+            "compares different units",
+        ),
         (
             {"objective": ["val_loss", "n_params"], "strategy": "bayesian"},
             "strategy 'bayesian' optimises one objective.*use strategy = 'tpe' or 'random'",

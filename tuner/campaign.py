@@ -343,7 +343,7 @@ def _check_loss_objective(campaign: Campaign) -> None:
     """Losses of different kinds are different units: `val_loss` cannot rank them."""
     tuned_loss = campaign.space.get("loss")
     varies = isinstance(tuned_loss, (list, dict))
-    primary = campaign.objective if isinstance(campaign.objective, str) else None
+    primary = campaign.objective if isinstance(campaign.objective, str) else campaign.objective[0]
     if varies and primary in ("loss", "val_loss"):
         raise ConfigError(
             f"objective {primary!r} compares different units when "

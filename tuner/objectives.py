@@ -24,9 +24,17 @@ Spec = tuple[tuple[str, str], ...]  # (name, direction) of each objective, the f
 
 def resolve(objective: Any, direction: Any, infer: Any) -> Spec:
     """Each objective's name and direction, checked: `objective` a name or a list of two or
-    more distinct names; `direction` None (inferred by `infer`, a cost metric is "min"), one
+    more distinct names, the first not a cost metric; `direction` None (inferred by `infer`, a cost metric is "min"), one
     direction for one objective, or a list as long as the objectives. One `ConfigError` line
     naming the problem otherwise."""
+    first = objective if isinstance(objective, str) else next(iter(objective), None)
+    if isinstance(first, str) and first in COST_METRICS:
+        # The first objective picks each trial's best epoch among its logged metrics.
+        raise ConfigError(
+            f"the first objective must be a metric the model logs (it picks each trial's best "
+            f"epoch), but got cost metric {first!r}; list it after one, e.g. objective = "
+            f'["val_accuracy", "{first}"].'
+        )
     if isinstance(objective, str):
         if isinstance(direction, list):
             raise ConfigError(
