@@ -24,9 +24,9 @@ Spec = tuple[tuple[str, str], ...]  # (name, direction) of each objective, the f
 
 def resolve(objective: Any, direction: Any, infer: Any) -> Spec:
     """Each objective's name and direction, checked: `objective` a name or a list of two or
-    more distinct names, the first not a cost metric; `direction` None (inferred by `infer`, a cost metric is "min"), one
-    direction for one objective, or a list as long as the objectives. One `ConfigError` line
-    naming the problem otherwise."""
+    more distinct names, the first not a cost metric; `direction` None (inferred by `infer`;
+    a cost metric is "min"), one direction for one objective, or a list as long as the
+    objectives. One `ConfigError` line naming the problem otherwise."""
     first = objective if isinstance(objective, str) else next(iter(objective), None)
     if isinstance(first, str) and first in COST_METRICS:
         # The first objective picks each trial's best epoch among its logged metrics.
