@@ -239,6 +239,7 @@ def test_final_table_leaves_out_what_does_not_fit_and_says_so(monkeypatch):
             "status",
             "error",
             "device",  # empty, like the error column: these records predate it
+            "latency_ms",  # likewise
             "val_accuracy",
             "tuner/trial_id",
             "best_epoch",

@@ -12,6 +12,7 @@ import keras
 import keras_tuner as kt
 
 from tuner.campaign import Campaign, from_saved, load_campaign
+from tuner.campaign_objective import campaign_objective
 from tuner.errors import ConfigError
 from tuner.plan import Plan, make_plan
 from tuner.run import Results, run_plan, say_if_nothing_new
@@ -268,7 +269,7 @@ def load_results(name_or_folder: str | Path, results_dir: str | Path = "results"
         raise ConfigError(f"{folder} holds no {files.campaign.name}; is it a results folder?")
     campaign = from_saved(text, str(files.campaign))
     campaign = campaign.replace(results_dir=str(folder.parent))
-    objective = kt.Objective(campaign.objective, campaign.direction)
+    objective = campaign_objective(campaign)
     store = DiskStore(
         folder,
         objective,

@@ -16,7 +16,7 @@ from typing import Any
 
 import tomli_w
 
-from tuner.direction import check_direction
+from tuner import objectives
 from tuner.errors import ConfigError, did_you_mean
 
 EARLY_STOPPING_KEYS: dict[str, type | tuple[type, ...]] = {
@@ -80,8 +80,9 @@ class Campaign:
     test_split: float = 0.0
     max_samples: int | None = field(default=None, metadata=_rule(10))
     standardize: bool | None = None
-    objective: str = "val_loss"
-    direction: str | None = None  # None: inferred from the objective's name
+    # One metric, or a list of two or more (a Pareto front; `tuner.objectives`).
+    objective: str | list[str] = "val_loss"
+    direction: str | list[str] | None = None  # None: inferred from the objective's name
     strategy: str = "random"
     max_trials: int = field(default=10, metadata=_rule(1))
     epochs: int = field(default=20, metadata=_rule(1))
@@ -130,7 +131,11 @@ class Campaign:
         inferred = self.direction is None
         _validate(self)
         if inferred:
-            object.__setattr__(self, "direction", _inferred_direction(self.objective))
+            spec = objectives.resolve(self.objective, None, infer_direction)
+            resolved = [d for _, d in spec]
+            object.__setattr__(
+                self, "direction", resolved[0] if isinstance(self.objective, str) else resolved
+            )
         for key in ("validation_split", "test_split"):
             object.__setattr__(self, key, float(getattr(self, key)))
         object.__setattr__(self, "_direction_inferred", inferred)
@@ -139,6 +144,16 @@ class Campaign:
     def folder(self) -> Path:
         """The campaign's results folder."""
         return Path(self.results_dir) / self.name
+
+    @property
+    def objectives(self) -> objectives.Spec:
+        """Each objective's (name, direction), the first the primary (it is the score)."""
+        return objectives.resolve(self.objective, self.direction, infer_direction)
+
+    @property
+    def multi_objective(self) -> bool:
+        """Whether the campaign has several objectives (a Pareto front)."""
+        return not isinstance(self.objective, str)
 
     @property
     def max_time_s(self) -> float | None:
@@ -213,16 +228,6 @@ def infer_direction(objective: str) -> str | None:
     if any(token in lowered for token in MAXIMISED):
         return "max"
     return None
-
-
-def _inferred_direction(objective: str) -> str:
-    direction = infer_direction(objective)
-    if direction is None:
-        raise ConfigError(
-            f"cannot tell whether objective {objective!r} should be maximised or "
-            'minimised; add direction = "max" or "min".'
-        )
-    return direction
 
 
 def _type_name(expected: tuple[type, ...]) -> str:
@@ -327,13 +332,21 @@ def _strategy_options(strategy: str) -> dict[str, Any]:
     return dict(get_strategy(strategy).options)
 
 
+def _check_multi_objective(strategy: str) -> None:
+    """Several objectives need a strategy that models them all (never their sum)."""
+    from tuner.strategies.registry import check_multi_objective  # import-light
+
+    check_multi_objective(strategy)
+
+
 def _check_loss_objective(campaign: Campaign) -> None:
     """Losses of different kinds are different units: `val_loss` cannot rank them."""
     tuned_loss = campaign.space.get("loss")
     varies = isinstance(tuned_loss, (list, dict))
-    if varies and campaign.objective in ("loss", "val_loss"):
+    primary = campaign.objective if isinstance(campaign.objective, str) else campaign.objective[0]
+    if varies and primary in ("loss", "val_loss"):
         raise ConfigError(
-            f"objective {campaign.objective!r} compares different units when "
+            f"objective {primary!r} compares different units when "
             "[space] loss is tuned; use a metric every trial logs the same way, "
             'e.g. objective = "val_mse" or "val_mae" for regression.'
         )
@@ -370,8 +383,9 @@ def _validate(campaign: Campaign) -> None:
     )
     if campaign.early_stopping is not None:
         _check_table("early_stopping", campaign.early_stopping, EARLY_STOPPING_KEYS)
-    if campaign.direction is not None:
-        check_direction(campaign.direction)
+    spec = objectives.resolve(campaign.objective, campaign.direction, infer_direction)
+    if len(spec) > 1:
+        _check_multi_objective(campaign.strategy)
     _check_loss_objective(campaign)
 
 

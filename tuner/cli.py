@@ -180,12 +180,15 @@ def _finish(found: Any, args: argparse.Namespace) -> int:
     completed = found.table[found.table["status"].isin(SCORED)]
     if not args.quiet and len(found.table):
         print()
-        print(console.final_table(found.table, objective=campaign.objective, top=args.top))
+        primary = campaign.objectives[0][0]
+        print(console.final_table(found.table, objective=primary, top=args.top))
         best = (
-            f"best {campaign.objective} = {completed.iloc[0]['score']:.4f}"
+            f"best {primary} = {completed.iloc[0]['score']:.4f}"
             if len(completed)
             else "no trial completed"
         )
+        if campaign.multi_objective and len(completed):
+            best += f"; {len(found.pareto_front())} trial(s) on the Pareto front"
         print(
             f"\n{len(found.table)} trials; {best}; table in {ResultsFolder(campaign.folder).trials}"
         )

@@ -38,8 +38,17 @@ SHORT_NAMES = {
 }
 # The table's own columns, in the order the final table shows them around the
 # hyperparameters and metrics (which keep their order, in the middle).
-_LEADING = ["rank", "trial_id", "score"]
-_TRAILING = ["best_epoch", "epochs_run", "duration_s", "n_params", "device", "status", "error"]
+_LEADING = ["rank", "trial_id", "score", "pareto"]
+_TRAILING = [
+    "best_epoch",
+    "epochs_run",
+    "duration_s",
+    "n_params",
+    "latency_ms",
+    "device",
+    "status",
+    "error",
+]
 _ALWAYS_SHOWN = {"rank", "trial_id", "score"}
 _SEP = "  "
 
@@ -421,7 +430,7 @@ def final_table(
     kept: list[str] = []
     for column in columns:
         values = shown[column]
-        if column in ("error", "device") and all(_is_empty(v) for v in values):
+        if column in ("error", "device", "latency_ms") and all(_is_empty(v) for v in values):
             continue
         if column not in _ALWAYS_SHOWN and len(shown) > 1 and values.nunique(dropna=False) <= 1:
             value = values.iloc[0]

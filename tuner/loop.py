@@ -239,7 +239,7 @@ def _end(
     """Tell the oracle one trial's result and end it (its outcome already saved). A trial
     the budget stopped is told its score as a completed one is: strategies learn from it."""
     record = outcome.record
-    metrics = {store.objective.name: record.score} if record.scored else None
+    metrics = store.oracle_metrics(record) if record.scored else None
     settle(oracle, trial, metrics, record.error)
     if on_trial_end is not None:
         on_trial_end(outcome)

@@ -13,6 +13,7 @@ from tuner import backends
 from tuner.builder_space import FitProbe, explore, fit_probe
 from tuner.builders import has_own_fit, resolve_builder
 from tuner.campaign import Campaign
+from tuner.campaign_objective import campaign_objective
 from tuner.datasets import Dataset, load_campaign_data
 from tuner.errors import ConfigError
 from tuner.lr_range import resolve_auto_learning_rate
@@ -72,6 +73,7 @@ class Plan:
             options=campaign.strategy_options,
             max_consecutive_failures=campaign.max_consecutive_failures,
             tune_new_entries=self.tune_declared,
+            objectives=campaign.objectives,
         )
 
     def resolved_entries(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -139,7 +141,7 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     check_names(given, declared, campaign.model)
     check_space_against_builder(hypermodel, given, campaign.model, declared)
     strategy = get_strategy(campaign.strategy)
-    objective = kt.Objective(campaign.objective, campaign.direction)
+    objective = campaign_objective(campaign)
     if given.get("learning_rate") in AUTO_LEARNING_RATE and "learning_rate" not in declared:
         raise ConfigError(
             f"learning_rate = {given['learning_rate']!r}: model "

@@ -154,7 +154,7 @@ class Progress:
                     done=len(self.shown),
                     total=self.total,
                     best=best,
-                    objective=self.plan.campaign.objective,
+                    objective=self.store.objective.name,  # the first of several
                     elapsed_s=self.pace.elapsed(),
                     eta_s=self.pace.eta(self.store.records()),
                     tuned=self.plan.tuned,

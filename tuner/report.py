@@ -17,7 +17,14 @@ from tuner.files import atomic_write_text
 from tuner.importance import hyperparameter_importance
 from tuner.plots.campaign import completed, save_all, varying_hyperparameters
 from tuner.plots.view import CampaignView
-from tuner.results import INTERNAL_PREFIX, format_cell, settings_table, split_columns
+from tuner.results import (
+    INTERNAL_PREFIX,
+    PARETO,
+    format_cell,
+    pareto_front,
+    settings_table,
+    split_columns,
+)
 from tuner.store.folder import (
     BUDGET_PLOT,
     CAMPAIGN_FILE,
@@ -140,7 +147,7 @@ def _image_html(path: Path) -> str:
     )
 
 
-_LEADING = ["rank", "trial_id", "score"]
+_LEADING = ["rank", "trial_id", "score", "pareto"]
 
 
 def _report_columns(
@@ -166,6 +173,20 @@ def _report_columns(
     tuned = [c for c in hps if c in kept]
     rest = [c for c in kept if c not in first and c not in tuned]
     return shown[first + tuned + rest], fixed
+
+
+def _front_html(view: CampaignView) -> str:
+    """The Pareto front's trials (a campaign of several objectives; nothing otherwise)."""
+    if len(view.objectives) < 2 or PARETO not in view.table.columns:
+        return ""
+    front = pareto_front(view.table)
+    shown, _ = _report_columns(front, view.table, view.history) if len(front) else (front, {})
+    body = _html_table(shown) if len(front) else '<p class="note">No trial completed.</p>'
+    return (
+        f"<h2>Pareto front ({len(front)} trials)</h2>\n{body}\n"
+        '<p class="note">No other trial is at least as good in every objective and better '
+        "in one (the plot <code>pareto_front.png</code> draws the first two).</p>"
+    )
 
 
 def _fixed_html(fixed: dict[str, Any]) -> str:
@@ -198,6 +219,11 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
             f"best score <b>{format_cell(best['score'])}</b> (trial {html.escape(str(best['trial_id']))}, "
             f"epoch {format_cell(best['best_epoch'])})"
         )
+    if len(view.objectives) > 1:
+        spelled = ", ".join(
+            f"<b>{html.escape(n)}</b> ({html.escape(d)})" for n, d in view.objectives
+        )
+        facts[0] = f"objectives {spelled}"
     statuses = list(table.head(top)["status"])
     shown, fixed = _report_columns(table.head(top), table, history)
     classes = [
@@ -218,6 +244,7 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
 <h2>Top {len(shown)} trials</h2>
 {_html_table(shown, row_classes=classes)}
 {_fixed_html(fixed)}
+{_front_html(view)}
 <p class="note">The full table is <code>{TRIALS_FILE}</code> in this folder; per-epoch values are in <code>{HISTORY_FILE}</code>.</p>
 <h2>Hyperparameter importance</h2>
 {_importance_html(importance)}
@@ -235,15 +262,22 @@ def load_view(folder: Path) -> CampaignView:
     files = ResultsFolder.find(folder)
     table, history = files.tables()
     settings = files.campaign_settings()
-    objective = str(settings.get("objective", "score"))
+    several: tuple[tuple[str, str], ...] = ()
+    if isinstance(settings.get("objective"), list):  # several objectives, directions resolved
+        several = tuple(zip(settings["objective"], settings.get("direction") or []))
+        objective, direction = several[0]
+    else:
+        objective = str(settings.get("objective", "score"))
+        direction = campaign_direction(settings, objective, folder)
     return CampaignView(
         name=str(settings.get("name", folder.name)),
         table=table,
         history=history,
         objective=objective,
-        direction=campaign_direction(settings, objective, folder),
+        direction=direction,
         space=dict(settings.get("space", {})),
         settings=settings,
+        objectives=several,
     )
 
 

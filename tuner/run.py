@@ -22,7 +22,9 @@ from tuner.execution.budget import Budget
 from tuner.execution.pack_size import auto_pack_size
 from tuner.execution.pipeline import InputPipeline
 from tuner.loop import attach_oracle, claim, run_trials
+from tuner.objectives import logged
 from tuner.plan import Plan, packing_asked, packing_requested
+from tuner.results.pareto import pareto_front
 from tuner.space import without_auto_learning_rate
 from tuner.store import DiskStore, ResultsFolder, SharedDiskStore, Store
 from tuner.strategies import is_client
@@ -76,6 +78,12 @@ class Results:
             hp.Fixed(name, value)
         return hp
 
+    def pareto_front(self) -> pd.DataFrame:
+        """The Pareto-optimal trials, rows of `table` in its order: those no other trial beats
+        in every objective of ``objective = [...]`` (never a failed one); for one objective,
+        the best trial (with any that tie it)."""
+        return pareto_front(self.table)
+
     @property
     def class_names(self) -> list[Any] | None:
         """The original labels, in the order of the model's outputs (None: not classification)."""
@@ -118,7 +126,7 @@ def _tensorboard_callbacks(campaign: Campaign, tuned: Sequence[str]) -> Callable
     """Per-trial TensorBoard + HParams callbacks under ``<folder>/tensorboard``."""
     from tuner.tensorboard_hparams import hparams_callbacks
 
-    metrics = list(dict.fromkeys([campaign.objective, "loss", "val_loss"]))
+    metrics = list(dict.fromkeys([*logged(campaign.objectives), "loss", "val_loss"]))
 
     def factory(trial_id: str, values: dict[str, Any]) -> list[keras.callbacks.Callback]:
         shown = {k: v for k, v in values.items() if k in tuned}
@@ -243,8 +251,8 @@ class Run:
             configurations=plan.configurations,
             max_trials=campaign.max_trials,
             dataset=campaign.dataset,
-            objective=campaign.objective,
-            direction=str(campaign.direction),
+            objective=", ".join(name for name, _ in campaign.objectives),
+            direction=", ".join(direction for _, direction in campaign.objectives),
             folder=str(campaign.folder),
             auto_lr=_auto_lr(self.lr_info),
             notes=[*self.notes, *notes],
@@ -440,6 +448,7 @@ def rebuild(files: ResultsFolder, say: Callable[[str], None] = print) -> None:
     import warnings
 
     from tuner.campaign import from_saved
+    from tuner.campaign_objective import campaign_objective
     from tuner.space import compose_space
     from tuner.store import engine_kt
     from tuner.store.repair import Repaired
@@ -452,7 +461,7 @@ def rebuild(files: ResultsFolder, say: Callable[[str], None] = print) -> None:
     campaign = from_saved(text, str(files.campaign))
     for path, reason in files.set_aside_damaged_records():
         say(f"{path} {reason}: moved aside to {path.name}.damaged")
-    objective = kt.Objective(campaign.objective, campaign.direction)
+    objective = campaign_objective(campaign)
     entries = without_auto_learning_rate(campaign.space)
     engine = files.engine
     if len(entries) < len(campaign.space):
@@ -478,6 +487,7 @@ def rebuild(files: ResultsFolder, say: Callable[[str], None] = print) -> None:
             epochs=campaign.epochs,
             options=campaign.strategy_options,
             max_consecutive_failures=campaign.max_consecutive_failures,
+            objectives=campaign.objectives,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", Repaired)

@@ -47,6 +47,8 @@ class TrialRecord:
     `device` is where it trained (``"CPU"``, ``"GPU:0 (NVIDIA H100 80GB HBM3)"``, see
     `tuner.backends.device`); None in records saved before it was recorded. `trial_id` is
     kept as `canonical_id` spells it, whatever id KerasTuner's engine gave the trial.
+    `latency_ms` is the trained model's prediction time per sample (`tuner.execution.latency`;
+    None when it could not be measured, or in records saved before it was).
     """
 
     trial_id: str
@@ -61,6 +63,7 @@ class TrialRecord:
     error: str | None = None
     initial_epoch: int = 0
     device: str | None = None
+    latency_ms: float | None = None
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status).value

@@ -32,6 +32,7 @@ from tuner.builders import has_own_fit
 from tuner.errors import ConfigError, Fatal, Interrupted
 from tuner.execution.base import PackEpoch, TrialContext, TrialOutcome
 from tuner.execution.budget import Budget
+from tuner.execution.latency import batch_for_latency, latency_ms
 from tuner.execution.pipeline import InputPipeline
 from tuner.execution.records import TrialCallbacks, new_record
 from tuner.execution.sequential import (
@@ -287,10 +288,17 @@ class PackedExecutor:
             return self.sequential.run(trials, context)
         duration = (time.perf_counter() - started) / len(trials)
         n_params = int(template.model.count_params())
-        return [
+        # Each tower is one model of the template's architecture (the values that differ
+        # between towers, rates and factors, cost no time at prediction): timed once for all.
+        latency = latency_ms(template.model, batch_for_latency(self.pipeline.dataset))
+        outcomes = [
             self._outcome(trial, template, hp, tower, duration, n_params, len(trials))
             for trial, hp, tower in zip(trials, hps, towers)
         ]
+        for outcome in outcomes:
+            if outcome.record.error is None:
+                outcome.record.latency_ms = latency
+        return outcomes
 
     def _best_score(self, towers: list[_Tower]) -> float | None:
         scores = [t.best.score for t in towers if t.best.score is not None]

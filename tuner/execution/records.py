@@ -17,6 +17,7 @@ from tuner.execution.callbacks import (
     StopOnDivergence,
     early_stopping,
 )
+from tuner.objectives import logged, spec_of
 from tuner.trial import COMPLETED, FAILED, STOPPED, TrialRecord
 
 
@@ -56,7 +57,9 @@ class TrialCallbacks:
         self.callbacks: list[keras.callbacks.Callback] = [
             self.history,
             self.stop,
-            RequireObjective(objective.name),
+            # Every objective Keras logs (several: `tuner.objectives`), the first picking
+            # the best epoch.
+            *(RequireObjective(name) for name in logged(spec_of(objective))),
             self.best,
         ]
         if early_stopping_settings:

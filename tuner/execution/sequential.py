@@ -17,6 +17,7 @@ from tuner.builder_space import new_declarations
 from tuner.builders import DEFAULT_BATCH_SIZE, has_own_fit
 from tuner.errors import ConfigError, FailedTrial, Fatal
 from tuner.execution.base import TrialContext, TrialOutcome
+from tuner.execution.latency import batch_for_latency, latency_ms
 from tuner.execution.model_reuse import CompiledModels
 from tuner.execution.output_fit import output_mismatch
 from tuner.execution.pipeline import InputPipeline
@@ -230,6 +231,8 @@ class SequentialExecutor:
                         f"every trial would fail the same way. {record.error}"
                     ) from error
         record.duration_s = time.perf_counter() - started
+        if model is not None and record.error is None:  # timed apart from the training time
+            record.latency_ms = latency_ms(model, batch_for_latency(self.pipeline.dataset))
         if watch.finish(record, initial_epoch):
             return TrialOutcome(
                 record,

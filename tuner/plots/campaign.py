@@ -39,6 +39,7 @@ from tuner.store.folder import (
     LEARNING_CURVES_PLOT,
     OPTIMIZATION_HISTORY_PLOT,
     PARALLEL_COORDINATES_PLOT,
+    PARETO_PLOT,
 )
 from tuner.trial import SCORED
 
@@ -774,6 +775,13 @@ def save_all(view: CampaignView, folder: str | Path, *, top: int = 10) -> list[P
                 frameon=False,
             )
             paths.append(_save(figure, folder / LEARNING_CURVES_PLOT))
+
+    if len(view.objectives) > 1 and len(done):
+        from tuner.plots.pareto import pareto_front_plot, pareto_info
+
+        figure = Figure(figsize=(7.0, 4.8), layout="constrained")
+        pareto_front_plot(pareto_info(table, view.objectives), figure.add_subplot())
+        paths.append(_save(figure, folder / PARETO_PLOT))
 
     # Only worth a figure when budgets differ by design or by early stopping, not by failures.
     if BRACKET_KEY in table.columns or done["epochs_run"].nunique() > 1:

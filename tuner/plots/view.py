@@ -29,6 +29,8 @@ class CampaignView:
     direction: str
     space: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    # Every objective's (name, direction) when the campaign has several; `objective` is the first.
+    objectives: tuple[tuple[str, str], ...] = ()
 
     @property
     def score_label(self) -> str:

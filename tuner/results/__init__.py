@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from tuner.results.pareto import PARETO, pareto_front, pareto_mask
 from tuner.results.render import (
     FORMATS,
     format_cell,
@@ -49,6 +50,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "PARETO",
+    "pareto_front",
+    "pareto_mask",
     "FORMATS",
     "format_cell",
     "format_table",

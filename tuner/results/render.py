@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from tuner.errors import ConfigError
+from tuner.results.pareto import PARETO, pareto_front
 from tuner.trial import SCORED, STOPPED
 
 FORMATS = ("table", "csv", "markdown", "json")
@@ -178,7 +179,12 @@ def summary_markdown(
     failed = len(table) - completed
     cut = f", {stopped} stopped by the budget" if stopped else ""
     lines = [f"# Results: {name}", ""]
-    lines.append(f"- objective: `{objective}` ({direction})")
+    several = settings.get("objective")
+    if isinstance(several, list) and isinstance(settings.get("direction"), list):
+        spelled = ", ".join(f"`{n}` ({d})" for n, d in zip(several, settings["direction"]))
+        lines.append(f"- objectives: {spelled}; score is `{objective}`")
+    else:
+        lines.append(f"- objective: `{objective}` ({direction})")
     lines.append(f"- trials: {len(table)} ({completed - stopped} completed{cut}, {failed} failed)")
     if completed:
         best = table.iloc[0]
@@ -202,4 +208,21 @@ def summary_markdown(
     if "device" in shown and table["device"].nunique(dropna=False) <= 1:  # the line above says it
         shown = shown.drop(columns="device")
     lines.append(to_markdown(shown, max_width=60))
+    if PARETO in table.columns:
+        front = pareto_front(table)
+        lines += ["", f"## Pareto front ({len(front)} trials)", ""]
+        if len(front):
+            lines.append(to_markdown(_without_blank_columns(front), max_width=60))
+        else:
+            lines.append("no trial completed")
     return "\n".join(lines)
+
+
+def _without_blank_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` without its error column when no row has one, and without a device column that
+    says one thing."""
+    if "error" in table and not table["error"].notna().any():
+        table = table.drop(columns="error")
+    if "device" in table and table["device"].nunique(dropna=False) <= 1:
+        table = table.drop(columns="device")
+    return table

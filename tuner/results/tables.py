@@ -10,8 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from tuner import objectives as objective_values
 from tuner.direction import check_direction, loss
 from tuner.errors import ConfigError
+from tuner.results.pareto import PARETO, pareto_mask
 from tuner.trial import FAILED, TrialRecord
 
 FIXED_COLUMNS = [
@@ -23,8 +25,10 @@ FIXED_COLUMNS = [
     "epochs_run",
     "duration_s",
     "n_params",
+    "latency_ms",
     "device",
 ]
+
 INTERNAL_PREFIX = "tuner/"
 # A metric that shares its name with a hyperparameter (a tuned `loss`) gets this prefix.
 METRIC_PREFIX = "metric_"
@@ -68,19 +72,24 @@ def ranked_table(
     objective: str,
     direction: str,
     hyperparameter_names: Sequence[str] | None = None,
+    objectives: Sequence[tuple[str, str]] = (),
 ) -> pd.DataFrame:
     """One row per trial, best first.
 
     Columns: ``rank, trial_id, status, score, best_epoch, epochs_run, duration_s, n_params,
-    device`` (blank for records saved before devices were recorded), one per hyperparameter,
-    the metrics at the best epoch, then ``error``. Ties keep the order in which the trials
-    appear in `records`. Trials that failed or have no score come
+    latency_ms, device`` (blank for records saved before devices were recorded), one per
+    hyperparameter, the metrics at the best epoch, then ``error``. Ties keep the order in
+    which the trials appear in `records`. Trials that failed or have no score come
     last with an empty rank and status ``"failed"``. `objective` is only checked for clashes.
+
+    `objectives`, when it lists several (name, direction), adds a ``pareto`` column after
+    ``score`` (True for the trials no other trial beats in every objective; never a failed
+    one) and ranks those trials first, each group by the first objective (the score).
     """
     check_direction(direction)
     hp_names = _hyperparameter_order(records, hyperparameter_names)
     metric_names = _metric_order(records)
-    reserved = set(FIXED_COLUMNS) | {"error"}
+    reserved = set(FIXED_COLUMNS) | {"error", PARETO}
     clashes = sorted((set(hp_names) | set(metric_names)) & reserved)
     if clashes:
         raise ConfigError(
@@ -92,8 +101,17 @@ def ranked_table(
 
     scored = [r for r in records if r.scored and _has_score(r)]
     unscored = [r for r in records if not (r.scored and _has_score(r))]
+    several = len(objectives) > 1
+    front: dict[int, bool] = {}
+    if several:
+        points = [objective_values.values(r, tuple(objectives)) for r in scored]
+        mask = pareto_mask(points, [d for _, d in objectives])
+        front = {id(r): on for r, on in zip(scored, mask)}
     # sorted() is stable, so equal scores keep their order of appearance.
-    scored = sorted(scored, key=lambda r: loss(float(r.score), direction))  # type: ignore[arg-type]
+    scored = sorted(
+        scored,
+        key=lambda r: (not front.get(id(r), False), loss(float(r.score), direction)),  # type: ignore[arg-type]
+    )
 
     rows: list[dict[str, Any]] = []
     for position, record in enumerate(scored + unscored, start=1):
@@ -103,10 +121,12 @@ def ranked_table(
             "trial_id": str(record.trial_id),
             "status": record.status if ok else FAILED,  # completed, or stopped by the budget
             "score": float(record.score) if ok else float("nan"),  # type: ignore[arg-type]
+            PARETO: front.get(id(record), False),
             "best_epoch": record.best_epoch if ok and record.best_epoch is not None else pd.NA,
             "epochs_run": int(record.epochs_run),
             "duration_s": float(record.duration_s),
             "n_params": int(record.n_params),
+            "latency_ms": float("nan") if record.latency_ms is None else float(record.latency_ms),
             "device": record.device,
         }
         for name in hp_names:
@@ -120,8 +140,12 @@ def ranked_table(
         row["error"] = error
         rows.append(row)
 
-    columns = FIXED_COLUMNS + hp_names + metric_columns + ["error"]
+    fixed = FIXED_COLUMNS[:4] + [PARETO] * several + FIXED_COLUMNS[4:]
+    columns = fixed + hp_names + metric_columns + ["error"]
     table = pd.DataFrame(rows, columns=columns)
+    table["latency_ms"] = table["latency_ms"].astype(float)
+    if several:
+        table[PARETO] = table[PARETO].astype(bool)
     table["rank"] = table["rank"].astype("Int64")
     table["best_epoch"] = table["best_epoch"].astype("Int64")
     table["score"] = table["score"].astype(float)
@@ -201,7 +225,7 @@ def split_columns(
     Metrics are the history's columns when a history is given; otherwise ``loss``, ``val_*``
     and the training twin of every ``val_*`` column.
     """
-    middle = [c for c in table.columns if c not in FIXED_COLUMNS and c != "error"]
+    middle = [c for c in table.columns if c not in FIXED_COLUMNS and c not in ("error", PARETO)]
     if history is not None:
         logged = set(history.columns) - {"trial_id", "epoch"}
         metric_set = logged | {METRIC_PREFIX + name for name in logged}

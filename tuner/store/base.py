@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tuner import objectives
 from tuner.direction import loss
+from tuner.results.pareto import pareto_mask
 from tuner.results.tables import history_table, ranked_table
 from tuner.trial import TrialRecord
 
@@ -37,6 +39,8 @@ class Store(abc.ABC):
         hyperparameter_names: Sequence[str] = (),
     ) -> None:
         self.objective = objective
+        # Several objectives (a `CampaignObjective`'s): trials rank by the Pareto front.
+        self.objectives = objectives.spec_of(objective)
         self.keep_top = keep_top
         self.keeps_parents = keeps_parents
         self.hyperparameter_names = list(hyperparameter_names)
@@ -53,16 +57,33 @@ class Store(abc.ABC):
 
     def ranked(self) -> list[TrialRecord]:
         """Scored trials (completed, or stopped by the budget), best first (ties keep trial
-        order)."""
+        order). With several objectives, the Pareto-optimal trials come first, each group by
+        the first objective."""
         done = [r for r in self.records() if r.scored and r.score is not None]
-        return sorted(done, key=lambda r: loss(float(r.score), self.direction))  # type: ignore[arg-type]
+        if len(self.objectives) == 1:
+            return sorted(done, key=lambda r: loss(float(r.score), self.direction))  # type: ignore[arg-type]
+        directions = [d for _, d in self.objectives]
+        front = pareto_mask([objectives.values(r, self.objectives) for r in done], directions)
+        order = {r.trial_id: not on for r, on in zip(done, front)}
+        return sorted(
+            done,
+            key=lambda r: (order[r.trial_id], loss(float(r.score), self.direction)),  # type: ignore[arg-type]
+        )
+
+    def oracle_metrics(self, record: TrialRecord) -> dict[str, float]:
+        """What the oracle is told of a scored trial: its score as the objective, and the
+        other objectives' values (those it has) when there are several."""
+        return objectives.told(record, self.objectives)
 
     def best(self) -> TrialRecord | None:
         ranked = self.ranked()
         return ranked[0] if ranked else None
 
     def entry_score(self) -> float | None:
-        """The score a trial must beat to enter the top `keep_top` (None: any trial enters)."""
+        """The score a trial must beat to enter the top `keep_top` (None: any trial enters;
+        with several objectives any trial may, as a new point on the front)."""
+        if len(self.objectives) > 1:
+            return None
         ranked = self.ranked()
         return None if len(ranked) < self.keep_top else ranked[self.keep_top - 1].score
 
@@ -73,6 +94,7 @@ class Store(abc.ABC):
             objective=self.objective.name,
             direction=self.direction,
             hyperparameter_names=self.hyperparameter_names,
+            objectives=self.objectives,
         )
 
     def history(self) -> pd.DataFrame:

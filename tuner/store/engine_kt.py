@@ -17,6 +17,7 @@ from typing import Any
 import keras_tuner as kt
 
 from tuner.files import atomic_write_text
+from tuner.objectives import spec_of, told
 from tuner.store.folder import ORACLE_FILE, TRIAL_FILE, TRIAL_FOLDER_PREFIX
 from tuner.strategies.oracles_kt import is_client
 from tuner.trial import FAILED, TrialRecord, canonical_id
@@ -170,7 +171,7 @@ def replay(oracle: kt.Oracle, records: Sequence[TrialRecord]) -> list[TrialRecor
         if record.hyperparameters:  # move the random draws past this trial's (RandomSearch)
             oracle._seed_state += len(oracle.hyperparameters.space)
         if record.scored and record.score is not None:
-            oracle.update_trial(trial_id, {oracle.objective.name: record.score})
+            oracle.update_trial(trial_id, told(record, spec_of(oracle.objective)))
             trial.status = status.COMPLETED
             oracle.score_trial(trial)
         else:

@@ -61,6 +61,7 @@ HYPERPARAMETERS_PLOT = "hyperparameters.png"
 PARALLEL_COORDINATES_PLOT = "parallel_coordinates.png"
 LEARNING_CURVES_PLOT = "learning_curves.png"
 BUDGET_PLOT = "budget.png"
+PARETO_PLOT = "pareto_front.png"
 ENGINE_FOLDER = ".engine"
 RECORDS_FOLDER = "records"  # under ENGINE_FOLDER
 WEIGHTS_FOLDER = "weights"  # under ENGINE_FOLDER: Hyperband parents' weights

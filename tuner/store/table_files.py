@@ -100,6 +100,7 @@ def record_from_tables(
             error=None if pd.isna(row.get("error", None)) else str(row["error"]),
             initial_epoch=int(epochs["epoch"].min()) - 1 if len(epochs) else 0,
             device=None if pd.isna(row.get("device", None)) else str(row["device"]),
+            latency_ms=None if pd.isna(row.get("latency_ms", None)) else float(row["latency_ms"]),
         )
     except (KeyError, ValueError, TypeError):
         return None

@@ -37,6 +37,8 @@ class OracleSettings:
     options: Mapping[str, Any] = field(default_factory=dict)
     max_consecutive_failures: int = 10
     tune_new_entries: bool = False
+    # Every objective's (name, direction) when there are several (`objective` is the first).
+    objectives: tuple[tuple[str, str], ...] = ()
 
     def oracle_arguments(self) -> dict[str, Any]:
         """Keyword arguments every KerasTuner oracle takes. `tune_new_entries`: a hyperparameter
@@ -67,6 +69,8 @@ class Strategy:
     (``tuner/trial_id``). `needs_stepped_ranges`: every float range needs a step.
     `learns_from_results`: each proposal is made from a model of the results so far (a
     batch's proposals then learn less from each other: packs are capped).
+    `multi_objective`: it searches several objectives at once (a Pareto front), or ignores
+    scores altogether; the others are refused for a campaign with several.
     """
 
     name: str
@@ -76,6 +80,7 @@ class Strategy:
     trains_from_parent: bool = False
     needs_stepped_ranges: bool = False
     learns_from_results: bool = False
+    multi_objective: bool = False
     check: OptionCheck | None = None
 
     def __post_init__(self) -> None:
@@ -180,6 +185,7 @@ STRATEGIES: dict[str, Strategy] = {
         "uniform random samples of the space, without repeats",
         options={},
         factory="tuner.strategies.keras_oracles:random_oracle",
+        multi_objective=True,
     ),
     "grid": Strategy(
         "grid",
@@ -187,6 +193,7 @@ STRATEGIES: dict[str, Strategy] = {
         options={},
         factory="tuner.strategies.keras_oracles:grid_oracle",
         needs_stepped_ranges=True,
+        multi_objective=True,
     ),
     "bayesian": Strategy(
         "bayesian",
@@ -217,9 +224,25 @@ STRATEGIES: dict[str, Strategy] = {
         options={"initial_points": int, "multivariate": bool, "candidates": int},
         factory="tuner.strategies.tpe:tpe_oracle",
         learns_from_results=True,
+        multi_objective=True,
         check=check_tpe,
     ),
 }
+
+
+def check_multi_objective(name: str) -> None:
+    """Refuse several objectives for a strategy that optimises one (none sums them), naming
+    the strategies that take several, those that learn from results first."""
+    if get_strategy(name).multi_objective:
+        return
+    usable = sorted(
+        (s for s in STRATEGIES.values() if s.multi_objective),
+        key=lambda s: not s.learns_from_results,
+    )
+    raise ConfigError(
+        f"strategy {name!r} optimises one objective, but objective lists several; use "
+        f"strategy = {' or '.join(repr(s.name) for s in usable)}, or one objective."
+    )
 
 
 def strategy_names() -> tuple[str, ...]:
@@ -250,17 +273,22 @@ def create_oracle(
     max_consecutive_failures: int = 10,
     direction: str | None = None,
     tune_new_entries: bool = False,
+    objectives: tuple[tuple[str, str], ...] = (),
 ) -> kt.Oracle:
     """The oracle for a registered strategy, deterministic for a seed (``seed=0`` included) and
     silent (the caller reports trials). Called once per campaign run, before the project folder
     is set; every option is checked before anything is built.
 
     `objective` is a ``kt.Objective``; the older form, a metric name with `direction`
-    (``"min"``/``"max"``), still works.
+    (``"min"``/``"max"``), still works. `objectives`: every objective's (name, direction)
+    when there are several, the first `objective`'s (a strategy without `multi_objective`
+    refuses them: none sums them).
     """
     entry = get_strategy(strategy)
     options = dict(options or {})
     entry.check_options(options)
+    if len(objectives) > 1:
+        check_multi_objective(strategy)
     from tuner.strategies import oracles_kt  # imports keras_tuner: only when building
 
     settings = OracleSettings(
@@ -272,6 +300,7 @@ def create_oracle(
         options=options,
         max_consecutive_failures=max_consecutive_failures,
         tune_new_entries=tune_new_entries,
+        objectives=tuple(objectives) if len(objectives) > 1 else (),
     )
     oracle = entry.load_factory()(settings)
     oracles_kt.fix_seed(oracle, seed)

@@ -8,6 +8,10 @@ trials so far. A proposal is therefore a function of the oracle's saved state al
 campaign proposes exactly what an uninterrupted one would, and a trial whose proposal was
 replaced (a repeat) is told with the values it really ran.
 
+Several objectives (a campaign's ``objective = [...]``) make a multi-objective study: each
+finished trial is told the tuple of its values (the loop reports every objective among the
+trial's metrics), never their sum.
+
 Batches need no planning: the trials handed out earlier in a batch are running trials of the
 study, which the constant liar counts as bad results, so the next proposal goes elsewhere.
 """
@@ -103,6 +107,7 @@ class TPEOracle(kt.Oracle):
         initial_points: int | None = None,
         multivariate: bool = True,
         candidates: int = 24,
+        objectives: tuple[tuple[str, str], ...] = (),
         **kwargs: Any,
     ):
         # Sized to the budget the campaign started with: kept when a resume raises max_trials.
@@ -118,6 +123,8 @@ class TPEOracle(kt.Oracle):
             **kwargs,
         )
         fix_seed(self, seed)
+        # Several (name, direction): a multi-objective study; none: the one `objective`.
+        self.objectives = tuple(objectives)
         self.initial_points, self.multivariate, self.candidates = (
             initial_points,
             multivariate,
@@ -178,15 +185,16 @@ class TPEOracle(kt.Oracle):
     def _study(self) -> optuna.Study:
         """A fresh in-memory study told every trial so far, in the order they started."""
         storage = optuna.storages.InMemoryStorage()
-        direction = optuna.study.StudyDirection[
-            "MAXIMIZE" if self.objective.direction == "max" else "MINIMIZE"
+        directions = [
+            optuna.study.StudyDirection["MAXIMIZE" if d == "max" else "MINIMIZE"]
+            for d in self._directions()
         ]
         # Optuna logs every new study at INFO: one a proposal here, so not this one.
         logger = logging.getLogger(STORAGE_LOGGER)
         level = logger.level
         logger.setLevel(logging.WARNING)
         try:
-            name = storage.get_study_name_from_id(storage.create_new_study([direction]))
+            name = storage.get_study_name_from_id(storage.create_new_study(directions))
         finally:
             logger.setLevel(level)
         study = optuna.Study(name, storage, sampler=self._sampler())
@@ -203,17 +211,30 @@ class TPEOracle(kt.Oracle):
         study.add_trials(frozen)
         return study
 
+    def _directions(self) -> list[str]:
+        return [d for _, d in self.objectives] or [self.objective.direction]
+
+    def _told_values(self, trial: trial_module.Trial) -> list[float] | None:
+        """The trial's value of each objective (None when one is missing or not finite): its
+        score alone, or every objective from its metrics."""
+        if not self.objectives:
+            found: list[Any] = [trial.score]
+        else:
+            found = [
+                trial.metrics.get_last_value(name) if trial.metrics.exists(name) else None
+                for name, _ in self.objectives
+            ]
+        if any(v is None or not math.isfinite(v) for v in found):
+            return None
+        return [float(v) for v in found]
+
     def _outcome(self, trial: trial_module.Trial) -> dict[str, Any]:
         status = trial.status
         if status in (trial_module.TrialStatus.RUNNING, trial_module.TrialStatus.IDLE):
             return {"state": TrialState.RUNNING}
-        score = trial.score
-        if (
-            status == trial_module.TrialStatus.COMPLETED
-            and score is not None
-            and math.isfinite(score)
-        ):
-            return {"state": TrialState.COMPLETE, "value": float(score)}
+        values = self._told_values(trial)
+        if status == trial_module.TrialStatus.COMPLETED and values is not None:
+            return {"state": TrialState.COMPLETE, "values": values}
         return {"state": TrialState.FAIL}
 
     def _propose(self) -> dict[str, Any]:
@@ -257,5 +278,8 @@ class TPEOracle(kt.Oracle):
 def tpe_oracle(settings: OracleSettings) -> kt.Oracle:
     """The registry's factory for ``tpe``: called by `create_oracle`."""
     return TPEOracle(
-        max_trials=settings.max_trials, **settings.oracle_arguments(), **settings.options
+        max_trials=settings.max_trials,
+        objectives=settings.objectives,
+        **settings.oracle_arguments(),
+        **settings.options,
     )
