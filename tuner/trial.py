@@ -47,6 +47,12 @@ class TrialRecord:
     `device` is where it trained (``"CPU"``, ``"GPU:0 (NVIDIA H100 80GB HBM3)"``, see
     `tuner.backends.device`); None in records saved before it was recorded. `trial_id` is
     kept as `canonical_id` spells it, whatever id KerasTuner's engine gave the trial.
+
+    A Population Based Training member also keeps its `lineage` (``{"epoch", "from"}``: at the
+    end of that epoch it copied member ``from``'s weights and optimizer state) and its
+    `schedule`: the values its final weights were trained with, per epoch range, along that
+    lineage (``{"start_epoch", "end_epoch", "member", "values"}``; `tuner.replay_pbt` trains
+    it again). None for every other trial.
     """
 
     trial_id: str
@@ -61,6 +67,8 @@ class TrialRecord:
     error: str | None = None
     initial_epoch: int = 0
     device: str | None = None
+    lineage: list[dict[str, Any]] | None = None
+    schedule: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status).value
