@@ -12,10 +12,10 @@ import pytest
 import tuner
 from tuner.builders import resolve_builder
 from tuner.datasets import dataset_from_arrays
-from tuner.errors import ConfigError
+from tuner.errors import ConfigError, Fatal
 from tuner.execution.base import TrialContext
 from tuner.execution.optimizer_state import optimizer_values
-from tuner.execution.pbt import PBTExecutor, stitched_history
+from tuner.execution.pbt import PBTExecutor, load_state, snapshot, stitched_history
 from tuner.execution.pipeline import InputPipeline
 from tuner.strategies import get_strategy
 from tuner.strategies.pbt import PBTSettings, choose_exploits, perturb, resolve
@@ -205,16 +205,23 @@ def test_exploit_copies_weights_and_optimizer_state_exactly_and_keeps_its_own_va
     executor = PBTExecutor(
         resolve_builder(build, data.spec),
         InputPipeline(data),
-        PBTSettings(population=4, ready=2, epochs=4, explore=("learning_rate", "dropout", "l2")),
+        PBTSettings(
+            population=4,
+            ready=2,
+            epochs=4,
+            quantile=0.5,
+            explore=("learning_rate", "dropout", "l2"),
+        ),
         objective=kt.Objective("val_accuracy", "max"),
     )
     context = TrialContext()
     members = [executor._start(t, context) for t in trials]
     for member in members:
         executor._train(member, 0, (0, 2), context)
-    members[1].state = None  # as if it had none: never a donor
+    ranked = sorted(members, key=lambda m: -m.last_score("val_accuracy"))
+    ranked[0].state = None  # the best, as if it had no saved state: never a donor
     pairs = executor.exploit(members, 1, 2)
-    assert pairs and "1" not in pairs.values()
+    assert pairs == {ranked[2].trial_id: ranked[1].trial_id, ranked[3].trial_id: ranked[1].trial_id}
     by_id = {m.trial_id: m for m in members}
     for recipient_id, donor_id in pairs.items():
         recipient, donor = by_id[recipient_id], by_id[donor_id]
@@ -238,6 +245,16 @@ def test_exploit_copies_weights_and_optimizer_state_exactly_and_keeps_its_own_va
         assert recipient.model.layers[1].rate == pytest.approx(recipient.values["dropout"])
         assert recipient.lineage == [{"epoch": 2, "from": donor_id}]
         assert recipient.schedule == donor.schedule
+
+
+def test_an_explored_value_that_changes_the_weights_shapes_stops_the_search():
+    def model(units: int) -> keras.Model:
+        made = keras.Sequential([keras.Input((3,)), keras.layers.Dense(units)])
+        made.compile(optimizer="sgd", loss="mse")
+        return made
+
+    with pytest.raises(Fatal, match="must keep the model's architecture"):
+        load_state(model(8), snapshot(model(4)))
 
 
 CAMPAIGN = """
@@ -295,3 +312,11 @@ def test_a_campaign_records_lineage_and_schedule_and_a_replay_reproduces_the_his
     assert replayed.history == expected  # bit for bit on CPU
     # The last epochs are the member's own.
     assert replayed.history["val_loss"][2:] == member.history["val_loss"][2:]
+
+
+def test_early_stopping_is_refused_before_anything_is_written(tmp_path: Path):
+    path = tmp_path / "pbt.toml"
+    path.write_text(CAMPAIGN)
+    with pytest.raises(ConfigError, match="early_stopping does not apply to strategy 'pbt'"):
+        tuner.search(str(path), results_dir=str(tmp_path), early_stopping={"patience": 2})
+    assert not (tmp_path / "pbt").exists()

@@ -161,6 +161,11 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     check_space_against_builder(hypermodel, given, campaign.model, declared)
     strategy = get_strategy(campaign.strategy)
     objective = kt.Objective(campaign.objective, campaign.direction)
+    if strategy.name == "pbt" and campaign.early_stopping:
+        raise ConfigError(
+            "early_stopping does not apply to strategy 'pbt' (its members are exploited, not "
+            "stopped); remove early_stopping."
+        )
     if given.get("learning_rate") in AUTO_LEARNING_RATE and "learning_rate" not in declared:
         raise ConfigError(
             f"learning_rate = {given['learning_rate']!r}: model "

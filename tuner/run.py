@@ -193,6 +193,7 @@ def build_executor(
         from tuner.execution.pbt import PBTExecutor
 
         settings = plan.pbt_settings(entries)
+        ignored = bool(callbacks) or campaign.tensorboard
         return PBTExecutor(
             plan.hypermodel,
             pipeline,
@@ -201,7 +202,10 @@ def build_executor(
             seed=campaign.seed,
             precision=backends.precision_policy(campaign.mixed_precision),
             jit_compile=backends.jit_compile_setting(campaign.jit_compile),
-        ), f"pbt: population {settings.population}, exploit every {settings.ready} epochs"
+        ), (
+            f"pbt: population {settings.population}, exploit every {settings.ready} epochs"
+            + ("; Keras callbacks and TensorBoard are not used" if ignored else "")
+        )
     pack, pack_note = _pack_size(plan, entries, callbacks)
     if max_pack is not None:
         pack = max(1, min(pack, max_pack))
