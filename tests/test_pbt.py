@@ -320,3 +320,11 @@ def test_early_stopping_is_refused_before_anything_is_written(tmp_path: Path):
     with pytest.raises(ConfigError, match="early_stopping does not apply to strategy 'pbt'"):
         tuner.search(str(path), results_dir=str(tmp_path), early_stopping={"patience": 2})
     assert not (tmp_path / "pbt").exists()
+
+
+def test_workers_are_refused_before_anything_is_written(tmp_path: Path):
+    path = tmp_path / "pbt.toml"
+    path.write_text(CAMPAIGN)
+    with pytest.raises(ConfigError, match="whole population in one process"):
+        tuner.search(str(path), results_dir=str(tmp_path), workers=2)
+    assert not (tmp_path / "pbt").exists()
