@@ -98,7 +98,7 @@ class Member:
     state: State | None = None
     lineage: list[dict[str, Any]] = field(default_factory=list)
     schedule: list[dict[str, Any]] = field(default_factory=list)
-    started: float = field(default_factory=time.perf_counter)
+    seconds: float = 0.0  # its own building and training (the population trains in turn)
 
     @property
     def training(self) -> bool:
@@ -234,6 +234,7 @@ class PBTExecutor:
         return [self._outcome(member) for member in members]
 
     def _start(self, trial: kt.engine.trial.Trial, context: TrialContext) -> Member:
+        started = time.perf_counter()
         values = values_as_written(trial.hyperparameters)
         member = Member(
             trial_id=canonical_id(trial.trial_id),
@@ -254,11 +255,13 @@ class PBTExecutor:
                 f"the same way. {error_text(error)}"
             ) from error
         member.record.n_params = parameter_count(member.model)
+        member.seconds += time.perf_counter() - started
         return member
 
     def _train(
         self, member: Member, index: int, epochs: tuple[int, int], context: TrialContext
     ) -> None:
+        started = time.perf_counter()
         try:
             self.trainer.fit(
                 member.space,
@@ -278,6 +281,8 @@ class PBTExecutor:
                     f"member would fail the same way. {member.record.error}"
                 ) from error
             return
+        finally:
+            member.seconds += time.perf_counter() - started
         trained = member.watch.history.epochs
         if trained > epochs[0]:
             member.trained(epochs[0], trained)
@@ -300,6 +305,7 @@ class PBTExecutor:
         )
         for recipient_id, donor_id in pairs.items():
             recipient, donor = by_id[recipient_id], by_id[donor_id]
+            started = time.perf_counter()
             assert donor.state is not None  # choose_exploits picks donors with state only
             values = perturb(donor.values, donor.space, self.settings, rng)
             model = self.trainer.build(
@@ -311,6 +317,7 @@ class PBTExecutor:
             recipient.state = None  # its own, saved at the end of its next round
             recipient.lineage.append({"epoch": epoch, "from": donor_id})
             recipient.schedule = copy.deepcopy(donor.schedule)
+            recipient.seconds += time.perf_counter() - started
         return pairs
 
     def _report(self, members: Sequence[Member], epoch: int, context: TrialContext) -> None:
@@ -337,7 +344,7 @@ class PBTExecutor:
         record = member.record
         record.hyperparameters = dict(member.values)
         record.lineage, record.schedule = member.lineage, member.schedule
-        record.duration_s = time.perf_counter() - member.started
+        record.duration_s = member.seconds
         if member.watch.finish(record):
             return TrialOutcome(
                 record,
