@@ -31,6 +31,7 @@ from tuner.builders import has_own_fit
 from tuner.builders.regularizers import variable_l2s
 from tuner.errors import ConfigError, Fatal
 from tuner.execution.base import PackEpoch, TrialContext, TrialOutcome
+from tuner.execution.model_reuse import copy_state, graph_key
 from tuner.execution.optimizer_state import build_optimizer, optimizer_values
 from tuner.execution.pipeline import InputPipeline
 from tuner.execution.records import TrialCallbacks, new_record
@@ -143,6 +144,14 @@ class Trainer:
     ):
         self.hypermodel, self.pipeline, self.seed = hypermodel, pipeline, seed
         self.precision, self.jit_compile = precision, jit_compile
+        # One compiled model per graph (`model_reuse`), for builders that opt in: members'
+        # own models only hold their state, copied in and out, so a member's model and a
+        # rebuilt one are never traced (tracing was most of a textbook PBT run's time).
+        # TensorFlow only: a jitted JAX step would bake each runner's first L2 factor in.
+        self.reuse = bool(getattr(hypermodel, "reuse_compiled_models", False)) and (
+            keras.backend.backend() == "tensorflow"
+        )
+        self.runners: dict[str, keras.Model] = {}
 
     def hp(self, space: kt.HyperParameters, values: dict[str, Any]) -> kt.HyperParameters:
         hp = space.copy()
@@ -171,10 +180,38 @@ class Trainer:
         seed: int,
         callbacks: list[keras.callbacks.Callback],
     ) -> None:
-        """Train `model` from epoch ``epochs[0]`` to ``epochs[1]`` (a round)."""
+        """Train `model` from epoch ``epochs[0]`` to ``epochs[1]`` (a round): itself, or the
+        compiled model of its graph holding its state, which is copied back after."""
+        runner = self._runner(space, values, model, seed)
+        try:
+            self._fit(self.hp(space, values), runner, epochs, seed, callbacks)
+        finally:
+            if runner is not model:
+                copy_state(runner, model)
+
+    def _runner(
+        self, space: kt.HyperParameters, values: dict[str, Any], model: keras.Model, seed: int
+    ) -> keras.Model:
+        key = graph_key(model) if self.reuse and not has_own_fit(self.hypermodel) else None
+        if key is None:
+            return model
+        runner = self.runners.get(key)
+        if runner is None:
+            runner = self.runners[key] = self.build(space, values, seed)
+        if not copy_state(model, runner):
+            return model
+        return runner
+
+    def _fit(
+        self,
+        hp: kt.HyperParameters,
+        model: keras.Model,
+        epochs: tuple[int, int],
+        seed: int,
+        callbacks: list[keras.callbacks.Callback],
+    ) -> None:
         keras.utils.set_random_seed(seed)
         common = dict(initial_epoch=epochs[0], epochs=epochs[1], verbose=0)
-        hp = self.hp(space, values)
         if has_own_fit(self.hypermodel):
             self.hypermodel.fit(
                 hp,
