@@ -2,6 +2,7 @@
 the executor on real models (weights and optimizer state copied exactly), a whole campaign's
 records, and a replayed schedule that reproduces its member's history."""
 
+import json
 import time
 from pathlib import Path
 
@@ -16,8 +17,16 @@ from tuner.datasets import dataset_from_arrays
 from tuner.errors import ConfigError, Fatal
 from tuner.execution.base import TrialContext
 from tuner.execution.optimizer_state import optimizer_values
-from tuner.execution.pbt import PBTExecutor, load_state, snapshot, stitched_history
+from tuner.execution.pbt import (
+    PBTExecutor,
+    Trainer,
+    load_state,
+    replay,
+    snapshot,
+    stitched_history,
+)
 from tuner.execution.pipeline import InputPipeline
+from tuner.plan import make_plan
 from tuner.strategies import get_strategy
 from tuner.strategies.pbt import PBTSettings, choose_exploits, perturb, resolve
 
@@ -318,6 +327,18 @@ def test_a_campaign_records_lineage_and_schedule_and_a_replay_reproduces_the_his
     assert replayed.history == expected  # bit for bit on CPU
     # The last epochs are the member's own.
     assert replayed.history["val_loss"][2:] == member.history["val_loss"][2:]
+    # The MLP's members share one compiled model, their state copied in and out: training each
+    # on its own model computes the same.
+    plan = make_plan(found.campaign)
+    alone = Trainer(plan.hypermodel, InputPipeline(plan.dataset), seed=found.campaign.seed)
+    alone.reuse = False
+    space = kt.HyperParameters.from_config(
+        json.loads((found.folder / "search_space.json").read_text())
+    )
+    settings = plan.pbt_settings(plan.entries)
+    again = replay(alone, space, member, settings, kt.Objective("val_accuracy", "max"))
+    for name, values in expected.items():
+        np.testing.assert_allclose(again.history[name], values, rtol=1e-5, err_msg=name)
 
 
 def test_early_stopping_is_refused_before_anything_is_written(tmp_path: Path):
