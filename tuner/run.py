@@ -17,7 +17,7 @@ import pandas as pd
 from tuner import backends, errors
 from tuner.campaign import Campaign
 from tuner.errors import ConfigError
-from tuner.execution import PackedExecutor, SequentialExecutor
+from tuner.execution import Executor, PackedExecutor, SequentialExecutor
 from tuner.execution.budget import Budget
 from tuner.execution.pack_size import auto_pack_size
 from tuner.execution.pipeline import InputPipeline
@@ -192,11 +192,28 @@ def build_executor(
     callbacks: Sequence[keras.callbacks.Callback] = (),
     *,
     max_pack: int | None = None,
-) -> tuple[SequentialExecutor | PackedExecutor, str | None]:
+) -> tuple[Executor, str | None]:
     """The executor that trains the campaign's trials, and the header's line about packing
     (None: nothing to say). `max_pack` caps the pack size (a worker's share of the trials)."""
     campaign = plan.campaign
     pipeline = InputPipeline(plan.dataset)
+    if plan.strategy.name == "pbt":  # the whole population at once, round by round
+        from tuner.execution.pbt import PBTExecutor
+
+        settings = plan.pbt_settings(entries)
+        ignored = bool(callbacks) or campaign.tensorboard
+        return PBTExecutor(
+            plan.hypermodel,
+            pipeline,
+            settings,
+            objective=plan.objective,
+            seed=campaign.seed,
+            precision=backends.precision_policy(campaign.mixed_precision),
+            jit_compile=backends.jit_compile_setting(campaign.jit_compile),
+        ), (
+            f"pbt: population {settings.population}, exploit every {settings.ready} epochs"
+            + ("; Keras callbacks and TensorBoard are not used" if ignored else "")
+        )
     pack, pack_note = _pack_size(plan, entries, callbacks)
     if max_pack is not None:
         pack = max(1, min(pack, max_pack))
@@ -233,7 +250,7 @@ class Run:
     role: str
     store: DiskStore
     oracle: Any = None
-    executor: SequentialExecutor | PackedExecutor | None = None
+    executor: Executor | None = None
     lr_info: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     budget: Budget = field(default_factory=Budget)
@@ -316,7 +333,7 @@ def open_run(
     preprocessing = getattr(plan.dataset, "preprocessing", None)
     if preprocessing is not None and hasattr(preprocessing, "to_dict"):
         store.write_preprocessing(preprocessing.to_dict())
-    executor: SequentialExecutor | PackedExecutor | None = None
+    executor: Executor | None = None
     pack_note = None
     if role != CHIEF:
         executor, pack_note = build_executor(plan, entries, callbacks)

@@ -49,6 +49,12 @@ class TrialRecord:
     kept as `canonical_id` spells it, whatever id KerasTuner's engine gave the trial.
     `latency_ms` is the trained model's prediction time per sample (`tuner.execution.latency`;
     None when it could not be measured, or in records saved before it was).
+
+    A Population Based Training member also keeps its `lineage` (``{"epoch", "from"}``: at the
+    end of that epoch it copied member ``from``'s weights and optimizer state) and its
+    `schedule`: the values its final weights were trained with, per epoch range, along that
+    lineage (``{"start_epoch", "end_epoch", "member", "values"}``; `tuner.replay_pbt` trains
+    it again). None for every other trial.
     """
 
     trial_id: str
@@ -64,6 +70,8 @@ class TrialRecord:
     initial_epoch: int = 0
     device: str | None = None
     latency_ms: float | None = None
+    lineage: list[dict[str, Any]] | None = None
+    schedule: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status).value
