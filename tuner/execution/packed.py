@@ -44,6 +44,7 @@ from tuner.execution.sequential import (
 from tuner.execution.stacked import NotStackable, StackedTowers
 from tuner.execution.stacking import stacked_towers
 from tuner.execution.tower import NotPackable, TowerTemplate, tower_settings
+from tuner.pruning import PruningRule
 from tuner.space import values_as_written
 
 KEPT_STACKS = 2  # compiled stacks kept for reuse (architecture and pack size each)
@@ -99,8 +100,12 @@ class _Tower(TrialCallbacks):
         context: TrialContext,
         view: _TowerView,
         epochs: int,
+        pruning: PruningRule | None = None,
+        peers: Callable[[], Sequence[Sequence[float]]] = lambda: (),
     ):
-        super().__init__(objective, context, settings, counts_epochs=False)
+        super().__init__(
+            objective, context, settings, counts_epochs=False, pruning=pruning, peers=peers
+        )
         self._view = view
         for callback in self.callbacks:
             callback.set_model(view)
@@ -137,11 +142,13 @@ class PackedExecutor:
         max_pack: int = 16,
         precision: str | None = None,
         jit_compile: bool | None = None,
+        pruning: PruningRule | None = None,
     ):
         self.hypermodel, self.pipeline = hypermodel, pipeline
         self.objective, self.seed = objective, seed
         self.early_stopping = early_stopping
         self.max_pack = max_pack
+        self.pruning = pruning
         # The trials that train alone compute as the campaign says (packs only ever run in
         # float32: `loop.packing_requested`).
         self.sequential = SequentialExecutor(
@@ -152,6 +159,7 @@ class PackedExecutor:
             early_stopping=early_stopping,
             precision=precision,
             jit_compile=jit_compile,
+            pruning=pruning,
         )
         self._templates: dict[str, TowerTemplate] = {}
         self._stacks: OrderedDict[tuple[str, int], StackedTowers] = OrderedDict()
@@ -261,9 +269,21 @@ class PackedExecutor:
         epochs = trial_epochs(hps[0], scheduled)
         weights = _EpochWeights(stack)
         views = [_TowerView(weights, k) for k in range(len(trials))]
-        towers = [
-            _Tower(self.objective, self.early_stopping, context, view, epochs) for view in views
-        ]
+        towers: list[_Tower] = []
+        for view in views:
+            # A tower is judged as it would be after the earlier towers of its pack, one
+            # trial after another: against their objective so far.
+            towers.append(
+                _Tower(
+                    self.objective,
+                    self.early_stopping,
+                    context,
+                    view,
+                    epochs,
+                    self.pruning,
+                    functools.partial(self._objectives, towers[: len(towers)]),
+                )
+            )
         ids = tuple(t.trial_id for t in trials)
 
         def report(done: int) -> None:
@@ -291,6 +311,9 @@ class PackedExecutor:
             self._outcome(trial, template, hp, tower, duration, n_params, len(trials))
             for trial, hp, tower in zip(trials, hps, towers)
         ]
+
+    def _objectives(self, towers: Sequence[_Tower]) -> list[list[float]]:
+        return [t.history.values.get(self.objective.name, []) for t in towers]
 
     def _best_score(self, towers: list[_Tower]) -> float | None:
         scores = [t.best.score for t in towers if t.best.score is not None]

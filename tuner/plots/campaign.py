@@ -40,7 +40,7 @@ from tuner.store.folder import (
     OPTIMIZATION_HISTORY_PLOT,
     PARALLEL_COORDINATES_PLOT,
 )
-from tuner.trial import SCORED
+from tuner.trial import PRUNED, SCORED
 
 DPI = 110
 BRACKET_KEY = "tuner/bracket"
@@ -267,6 +267,7 @@ class HistoryInfo:
     best_so_far: np.ndarray
     failures: dict[str, np.ndarray]  # "failed" / "diverged" -> x of those trials
     direction: str
+    pruned: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per trial
 
 
 def optimization_history_info(table: pd.DataFrame, *, direction: str) -> HistoryInfo:
@@ -284,6 +285,7 @@ def optimization_history_info(table: pd.DataFrame, *, direction: str) -> History
         best_so_far(list(scores), direction),
         failures,
         direction,
+        (ordered["status"] == PRUNED).to_numpy(dtype=bool),
     )
 
 
@@ -383,15 +385,27 @@ def optimization_history(
     info = optimization_history_info(table, direction=direction)
     ax = _new_axes(ax)
     ok = ~np.isnan(info.scores)
+    pruned = ok & info.pruned if len(info.pruned) else np.zeros_like(ok)
     ax.scatter(
-        info.x[ok],
-        info.scores[ok],
+        info.x[ok & ~pruned],
+        info.scores[ok & ~pruned],
         s=22,
         color=SCORE_COLOR,
         alpha=0.7,
         label="trial score",
         zorder=2,
     )
+    if pruned.any():  # hollow: a score at the epoch the pruner stopped it
+        ax.scatter(
+            info.x[pruned],
+            info.scores[pruned],
+            s=22,
+            facecolors="none",
+            edgecolors=SCORE_COLOR,
+            alpha=0.7,
+            label="pruned trial score",
+            zorder=2,
+        )
     if ok.any():
         ax.step(
             info.x,
@@ -404,7 +418,9 @@ def optimization_history(
         )
     _draw_failures(ax, info.failures)
     ax.set_title(
-        f"Optimization history: {int(ok.sum())} completed trials{_failure_counts(info.failures)}"
+        f"Optimization history: {int((ok & ~pruned).sum())} completed trials"
+        + (f", {int(pruned.sum())} pruned" if pruned.any() else "")
+        + _failure_counts(info.failures)
     )
     ax.set_xlabel("trial id")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
