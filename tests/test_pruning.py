@@ -187,28 +187,46 @@ def _lr_trials(rates: list[float]) -> list[Any]:
     for i, rate in enumerate(rates):
         hp = kt.HyperParameters()
         for name, value in dict(
-            n_layers=1, units=16, optimizer="sgd", batch_size=32, epochs=4, learning_rate=rate
+            n_layers=1, units=16, optimizer="sgd", batch_size=32, epochs=3, learning_rate=rate
         ).items():
             hp.Fixed(name, value)
         trials.append(kt.engine.trial.Trial(hp, trial_id=str(i)))
     return trials
 
 
+def test_survivors_go_on_in_the_smallest_power_of_two_stack_once_half_have_stopped():
+    from tuner.execution.packed import shrunk_size
+
+    assert [shrunk_size(live, 64) for live in (64, 33, 32, 17, 5, 2, 1)] == [
+        64,
+        64,
+        32,
+        32,
+        8,
+        2,
+        1,
+    ]
+    assert shrunk_size(3, 6) == 4 and shrunk_size(4, 6) == 6
+
+
 @pytest.mark.slow
-def test_a_pruned_tower_leaves_the_other_towers_of_its_pack_bit_identical():
+def test_a_pruned_tower_leaves_the_other_towers_of_its_pack_bit_identical(monkeypatch):
     import keras_tuner as kt
+    import numpy as np
 
     from tuner.builders.mlp import MLPHyperModel
     from tuner.datasets import load_dataset
     from tuner.execution import PackedExecutor, TrialContext
+    from tuner.execution import packed as packed_module
     from tuner.execution.pipeline import InputPipeline
 
-    dataset = load_dataset("digits", max_samples=200)
+    dataset = load_dataset("digits", max_samples=100)
     hypermodel = MLPHyperModel.for_data(dataset.spec)
-    rates = [0.05, 1e-5, 0.2, 1e-4, 0.1, 3e-5]
-    rule = PruningRule("asha", min_epochs=1, factor=2)  # rungs at epochs 1 and 2 of 4
-    runs = []
-    for pruning in (None, rule):
+    rates = [0.05, 1e-5, 0.2, 1e-4]
+    rule = PruningRule("asha", min_epochs=1, factor=2)  # rungs at epochs 1 and 2 of 3
+    context = TrialContext(keep_all_weights=True)  # every tower's best weights come back
+
+    def run(pruning: PruningRule | None) -> list[Any]:
         executor = PackedExecutor(
             hypermodel,
             InputPipeline(dataset),
@@ -216,18 +234,33 @@ def test_a_pruned_tower_leaves_the_other_towers_of_its_pack_bit_identical():
             seed=0,
             pruning=pruning,
         )
-        runs.append([o.record for o in executor.run(_lr_trials(rates), TrialContext())])
-    full, pruned = runs
-    assert [r.status for r in full] == [COMPLETED] * 6
-    statuses = [r.status for r in pruned]
+        return executor.run(_lr_trials(rates), context)
+
+    full, shrunk = run(None), run(rule)
+    with monkeypatch.context() as patch:  # the stopped towers frozen in place, never moved
+        patch.setattr(packed_module, "shrunk_size", lambda live, size: size)
+        frozen = run(rule)
+    assert [o.record.status for o in full] == [COMPLETED] * 4
+    statuses = [o.record.status for o in frozen]
     assert PRUNED in statuses and COMPLETED in statuses
-    for before, after in zip(full, pruned):
-        if after.status == COMPLETED:  # trained on as if no tower had stopped
-            assert after.history == before.history and after.epochs_run == 4
+    assert [o.record.status for o in shrunk] == statuses
+    for before, after, moved in zip(full, frozen, shrunk):
+        b, a = before.record, after.record
+        if a.status == COMPLETED:  # trained on as if no tower had stopped
+            assert a.history == b.history and a.epochs_run == 3 and a.best_epoch == b.best_epoch
         else:  # its epochs up to the one it stopped at, as the run without pruning had them
-            assert after.status == PRUNED and 1 <= after.epochs_run < 4
-            assert after.history == {k: v[: after.epochs_run] for k, v in before.history.items()}
-            assert after.score == max(after.history["val_accuracy"])
+            assert a.status == PRUNED and 1 <= a.epochs_run < 3
+            assert a.history == {k: v[: a.epochs_run] for k, v in b.history.items()}
+            assert a.score == max(a.history["val_accuracy"])
+        # Moved into a smaller stack (the default), a survivor computes its first layer in a
+        # matrix product of another width: the same to float rounding, as a trial in a pack of
+        # another size does, not to the bit.
+        assert moved.record.best_epoch == a.best_epoch
+        assert moved.best_weights is not None and after.best_weights is not None
+        for got, expected in zip(moved.best_weights, after.best_weights, strict=True):
+            np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+        for name, values in a.history.items():
+            np.testing.assert_allclose(moved.record.history[name], values, rtol=1e-5)
 
 
 @pytest.mark.slow

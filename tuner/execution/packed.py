@@ -48,6 +48,16 @@ from tuner.pruning import PruningRule
 from tuner.space import values_as_written
 
 KEPT_STACKS = 2  # compiled stacks kept for reuse (architecture and pack size each)
+KEPT_SMALL_STACKS = 6  # and the smaller ones a pack's survivors go on in
+
+
+def shrunk_size(live: int, size: int) -> int:
+    """The stack `live` towers of a stack of `size` go on in: the smallest power of two that
+    holds them once at most half of `size` still train, else `size` (so each architecture
+    needs only a few stack sizes, each traced once)."""
+    if live > size // 2:
+        return size
+    return 1 << max(live - 1, 0).bit_length()
 
 
 class _EpochWeights:
@@ -79,14 +89,14 @@ class _TowerView:
     state, a stop flag."""
 
     def __init__(self, weights: _EpochWeights, k: int) -> None:
-        self._weights, self._k = weights, k
+        self._weights, self.place = weights, k  # its place in the stack that trains it
         self.stop_training = False
 
     def get_weights(self) -> list[Any]:
-        return self._weights.of(self._k)
+        return self._weights.of(self.place)
 
     def get_optimizer_values(self) -> list[Any] | None:
-        return self._weights.optimizer_of(self._k)
+        return self._weights.optimizer_of(self.place)
 
 
 class _Tower(TrialCallbacks):
@@ -106,7 +116,7 @@ class _Tower(TrialCallbacks):
         super().__init__(
             objective, context, settings, counts_epochs=False, pruning=pruning, peers=peers
         )
-        self._view = view
+        self.view = view
         for callback in self.callbacks:
             callback.set_model(view)
             callback.set_params({"epochs": epochs})
@@ -114,7 +124,7 @@ class _Tower(TrialCallbacks):
 
     @property
     def stopped(self) -> bool:
-        return self._view.stop_training
+        return self.view.stop_training
 
     def start(self, loss: float) -> None:
         """The tower's loss on its first batch, as Keras hands it to a trial's callbacks."""
@@ -163,6 +173,7 @@ class PackedExecutor:
         )
         self._templates: dict[str, TowerTemplate] = {}
         self._stacks: OrderedDict[tuple[str, int], StackedTowers] = OrderedDict()
+        self._small: OrderedDict[tuple[str, int], StackedTowers] = OrderedDict()
         self._orders: np.ndarray = np.zeros((0, 0), "int64")  # [epochs, samples], grown
         self._unpackable: set[str] = set()
         self._reached: tuple[int, int] | None = None  # the running pack's epochs done, of all
@@ -299,8 +310,11 @@ class PackedExecutor:
                 )
             )
 
+        def smaller(size: int) -> StackedTowers:
+            return self._smaller_stack(key, template, size, hps[0])
+
         try:
-            self._train(stack, towers, weights, epochs, report, context.budget)
+            self._train(stack, towers, weights, epochs, report, context.budget, smaller)
         except (ConfigError, Fatal):
             raise
         except Exception:  # the sequential executor tells each trial's failure apart
@@ -331,10 +345,14 @@ class PackedExecutor:
         epochs: int,
         report: Callable[[int], None] = lambda done: None,
         budget: Budget | None = None,
+        smaller: Callable[[int], StackedTowers] | None = None,
     ) -> None:
         """Train the towers epoch by epoch; a tower that stops (early stopping, divergence,
-        the budget spent: its callbacks decide at the epoch's end) is frozen, and the pack
-        ends when every tower has stopped."""
+        the budget spent, the pruner: its callbacks decide at the epoch's end) is frozen, and
+        the pack ends when every tower has stopped. Once at most half the stack's towers
+        still train, they go on in a `smaller(size)` stack (a frozen tower still costs its
+        arithmetic), when one is given."""
+        place = list(range(len(towers)))  # each tower's place in the stack training it
         for epoch in range(epochs):
             logs = stack.train_epoch(self._epoch_order(epoch, epochs))
             logs.update(stack.evaluate())
@@ -344,14 +362,63 @@ class PackedExecutor:
             for k, tower in enumerate(towers):
                 if tower.stopped:
                     continue
+                p = place[k]
                 if epoch == 0:
-                    tower.start(float(stack.first_batch_loss[k]))
-                tower.end_epoch(epoch, {name: float(value[k]) for name, value in logs.items()})
+                    tower.start(float(stack.first_batch_loss[p]))
+                tower.end_epoch(epoch, {name: float(value[p]) for name, value in logs.items()})
                 if tower.stopped:
-                    stack.freeze(k)
+                    stack.freeze(p)
             report(epoch + 1)
-            if all(t.stopped for t in towers):
+            live = [k for k, t in enumerate(towers) if not t.stopped]
+            if not live:
                 return
+            size = shrunk_size(len(live), stack.size)
+            if smaller is not None and epoch + 1 < epochs and size < stack.size:
+                stack = self._shrink(stack, smaller(size), towers, place, live, weights)
+
+    def _shrink(
+        self,
+        stack: StackedTowers,
+        small: StackedTowers,
+        towers: list[_Tower],
+        place: list[int],
+        live: list[int],
+        weights: _EpochWeights,
+    ) -> StackedTowers:
+        """Move the `live` towers from `stack` into `small` (the places left over hold a
+        frozen copy of the first), and point their views and `place` at it."""
+        chosen = [place[k] for k in live]
+        small.adopt(stack, chosen + [chosen[0]] * (small.size - len(chosen)))
+        weights.stack = small
+        weights.new_epoch()
+        for n, k in enumerate(live):
+            place[k] = n
+            towers[k].view.place = n
+        return small
+
+    def _smaller_stack(
+        self, key: str, template: TowerTemplate, size: int, hp: Any
+    ) -> StackedTowers:
+        """A stack of `size` towers for the survivors of a pack (kept for reuse: sizes are
+        powers of two, so every pack of the architecture shrinks into the same few)."""
+        if (key, size) in self._small:
+            self._small.move_to_end((key, size))
+            return self._small[(key, size)]
+        dataset = self.pipeline.dataset
+        stack = stacked_towers(
+            template.model,
+            size,
+            dataset.x_train,
+            dataset.y_train,
+            dataset.x_val,
+            dataset.y_val,
+            batch_size=trial_batch_size(hp),
+        )
+        self._small[(key, size)] = stack
+        while len(self._small) > KEPT_SMALL_STACKS:
+            _, evicted = self._small.popitem(last=False)
+            evicted.release()
+        return stack
 
     def _outcome(
         self,
