@@ -86,6 +86,14 @@ def test_pruning_takes_a_word_or_a_table(value, kind):
     assert table.pruning_rule == PruningRule("median", warmup=2)
 
 
+def test_the_default_prunes_by_median_where_trials_are_long_enough_and_never_hyperband():
+    assert Campaign(name="x", dataset="iris").pruning == "auto"
+    assert Campaign(name="x", dataset="iris", epochs=20).pruning_rule == PruningRule("median")
+    assert Campaign(name="x", dataset="iris", epochs=5).pruning_rule is None  # nothing to prune
+    hyperband = Campaign(name="x", dataset="iris", strategy="hyperband", epochs=20)
+    assert hyperband.pruning_rule is None
+
+
 @pytest.mark.parametrize(
     "value, message",
     [

@@ -346,6 +346,8 @@ def _pruning_rule(campaign: Campaign) -> PruningRule | None:
     rule = pruning_rule(campaign.pruning, campaign.strategy, prunes_by_design=by_design)
     if rule is not None:
         key = "warmup" if rule.kind == "median" else "min_epochs"
+        if getattr(rule, key) >= campaign.epochs and campaign.pruning == "auto":
+            return None  # the default, on trials too short to prune: nothing to do
         if getattr(rule, key) >= campaign.epochs:
             raise ConfigError(
                 f"pruning {key} must be below epochs = {campaign.epochs} (no trial could be "

@@ -30,7 +30,7 @@ KINDS = ("median", "asha")
 WORDS = KINDS + ("none", "auto")
 # What ``pruning = "auto"`` (the default) means for strategies that may prune; Hyperband
 # prunes by design and never takes a pruner.
-DEFAULT_KIND = "none"
+DEFAULT_KIND = "median"
 KEYS: dict[str, dict[str, type]] = {
     "median": {"kind": str, "warmup": int, "startup_trials": int},
     "asha": {"kind": str, "min_epochs": int, "factor": int},
