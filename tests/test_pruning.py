@@ -172,7 +172,11 @@ def test_the_progress_line_says_at_which_epoch_a_trial_was_pruned():
 
 
 def test_the_optimization_history_marks_pruned_trials():
-    from tuner.plots.campaign import optimization_history, optimization_history_info
+    from tuner.plots.campaign import (
+        hyperparameter_vs_score,
+        optimization_history,
+        optimization_history_info,
+    )
     from tuner.results import ranked_table
 
     done = _pruned("0", 0.8, 10)
@@ -183,6 +187,9 @@ def test_the_optimization_history_marks_pruned_trials():
     ax = optimization_history(table, direction="max")
     assert ax.get_title() == "Optimization history: 1 completed trials, 1 pruned"
     assert "pruned trial score" in ax.get_legend_handles_labels()[1]
+    ax = hyperparameter_vs_score(table, "epochs", direction="max")
+    assert ax.get_title() == "epochs: 1 completed, 1 pruned"
+    assert "pruned trial" in ax.get_legend_handles_labels()[1]
 
 
 # --------------------------------------------------------------------------- training

@@ -300,6 +300,7 @@ class HyperparameterInfo:
     scores: np.ndarray
     trial_ids: list[str]
     failures: dict[str, np.ndarray] = field(default_factory=dict)  # "failed" / "diverged" -> x
+    pruned: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per scored trial
 
     @property
     def best(self) -> int | None:
@@ -332,6 +333,7 @@ def hyperparameter_info(
         table["score"].to_numpy(dtype=float)[ok],
         list(table["trial_id"].astype(str)[ok]),
         {kind: xs for kind, xs in failures.items() if len(xs)},
+        (table["status"] == PRUNED).to_numpy(dtype=bool)[ok],
     )
 
 
@@ -468,7 +470,20 @@ def hyperparameter_vs_score(
         ax.set_xticks(list(axis.ticks), axis.tick_labels)
         ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlim(*axis.limits())
-    ax.scatter(info.x, info.scores, s=22, color=SCORE_COLOR, alpha=0.6, label="trial")
+    pruned = info.pruned if len(info.pruned) == len(info.x) else np.zeros(len(info.x), bool)
+    ax.scatter(
+        info.x[~pruned], info.scores[~pruned], s=22, color=SCORE_COLOR, alpha=0.6, label="trial"
+    )
+    if pruned.any():  # hollow, as in the optimization history
+        ax.scatter(
+            info.x[pruned],
+            info.scores[pruned],
+            s=22,
+            facecolors="none",
+            edgecolors=SCORE_COLOR,
+            alpha=0.6,
+            label="pruned trial",
+        )
     if info.best is not None:
         ax.scatter(
             [info.x[info.best]],
@@ -484,7 +499,11 @@ def hyperparameter_vs_score(
     _draw_failures(ax, info.failures)
     ax.set_xlabel(f"{name} (log scale)" if axis.log else name)
     ax.set_ylabel(score_label(objective, direction))
-    ax.set_title(f"{name}: {len(info.x)} completed{_failure_counts(info.failures)}", fontsize=10)
+    cut = f", {int(pruned.sum())} pruned" if pruned.any() else ""
+    ax.set_title(
+        f"{name}: {len(info.x) - int(pruned.sum())} completed{cut}{_failure_counts(info.failures)}",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     if legend:
         ax.legend(loc="best", fontsize=8)
