@@ -78,7 +78,9 @@ def one_epoch_then_best(folder: Path, keep: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--keep", type=int, default=5, help="the baseline's trials continued")
+    parser.add_argument(
+        "--keep", default="5,10", help="the baseline's trials continued (comma-separated)"
+    )
     parser.add_argument("--kinds", default="none,median,asha,asha/frozen")
     parser.add_argument("--campaign", type=Path, default=CAMPAIGN)
     parser.add_argument("extra", nargs="*", help="more `tuner search` options")
