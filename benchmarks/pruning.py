@@ -98,11 +98,9 @@ def main() -> None:
                 }
                 rows.append(row)
                 print(row, flush=True)
-                if kind == "none":
-                    base = one_epoch_then_best(folder, args.keep)
-                    rows.append(
-                        {"round": round_, "kind": f"1 epoch, best {args.keep} go on", **base}
-                    )
+                for keep in args.keep.split(",") if kind == "none" else []:
+                    base = one_epoch_then_best(folder, int(keep))
+                    rows.append({"round": round_, "kind": f"1 epoch, best {keep} go on", **base})
                     print(rows[-1], flush=True)
     print(pd.DataFrame(rows).to_string(index=False))
 
