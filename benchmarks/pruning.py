@@ -9,7 +9,7 @@ start included), and the machine's load average before it started. A kind ending
 ``/frozen`` runs that pruner with its stopped towers frozen in place, never moved into a
 smaller stack (`tuner.execution.packed.shrunk_size` patched): what shrinking the pack saves.
 
-    PYTHONPATH=. python benchmarks/pruning.py [--rounds 1] [--keep 5] \
+    PYTHONPATH=. python benchmarks/pruning.py [--rounds 1] [--keep 5,10] \
         [--kinds none,median,asha,asha/frozen] [--campaign experiments/quickstart.toml]
 """
 
