@@ -18,6 +18,7 @@ import tomli_w
 
 from tuner import objectives
 from tuner.errors import ConfigError, did_you_mean
+from tuner.pruning import PruningRule, pruning_rule
 
 EARLY_STOPPING_KEYS: dict[str, type | tuple[type, ...]] = {
     "patience": int,
@@ -97,6 +98,9 @@ class Campaign:
     # or only the [space] entries (false); None: the builder's choice (yours: true).
     tune_new_entries: bool | None = None
     early_stopping: dict[str, Any] | None = None
+    # Stop hopeless trials early: "median", "asha", a table ({ kind = "median", warmup = 5 }),
+    # "none"; "auto": the toolkit's default (`tuner.pruning`), none for Hyperband.
+    pruning: str | dict[str, Any] = "auto"
     keep_top: int = field(default=1, metadata=_rule(1))
     tensorboard: bool = False
     max_consecutive_failures: int = field(default=10, metadata=_rule(1))
@@ -159,6 +163,11 @@ class Campaign:
     def max_time_s(self) -> float | None:
         """``max_time`` in seconds (None: no time budget)."""
         return None if self.max_time is None else parse_duration("max_time", self.max_time)
+
+    @property
+    def pruning_rule(self) -> PruningRule | None:
+        """The pruner ``pruning`` asks for with this strategy (None: no pruning)."""
+        return _pruning_rule(self)
 
     @property
     def source_dir(self) -> Path | None:
@@ -339,6 +348,26 @@ def _check_multi_objective(strategy: str) -> None:
     check_multi_objective(strategy)
 
 
+def _pruning_rule(campaign: Campaign) -> PruningRule | None:
+    """The campaign's pruner; a `ConfigError` when ``pruning`` is not one, or asks a strategy
+    that prunes by design (Hyperband, PBT) to prune."""
+    from tuner.strategies.registry import STRATEGIES  # import-light: no KerasTuner
+
+    strategy = STRATEGIES.get(campaign.strategy)
+    by_design = strategy is not None and strategy.prunes_by_design
+    rule = pruning_rule(campaign.pruning, campaign.strategy, prunes_by_design=by_design)
+    if rule is not None:
+        key = "warmup" if rule.kind == "median" else "min_epochs"
+        if getattr(rule, key) >= campaign.epochs and campaign.pruning == "auto":
+            return None  # the default, on trials too short to prune: nothing to do
+        if getattr(rule, key) >= campaign.epochs:
+            raise ConfigError(
+                f"pruning {key} must be below epochs = {campaign.epochs} (no trial could be "
+                f"pruned), but got {getattr(rule, key)}."
+            )
+    return rule
+
+
 def _check_loss_objective(campaign: Campaign) -> None:
     """Losses of different kinds are different units: `val_loss` cannot rank them."""
     tuned_loss = campaign.space.get("loss")
@@ -363,6 +392,8 @@ def _validate(campaign: Campaign) -> None:
             raise ConfigError(f"{key} must be a {_type_name(expected)}, but got None.")
         if value is not None and key == "max_time":
             parse_duration(key, value)
+        elif key == "pruning":
+            continue  # `_pruning_rule` judges it, with the strategy
         elif value is not None and BOUNDS.get(key, {}).get("words"):
             if bool in expected:
                 _check_flag_or_word(key, value)
@@ -387,6 +418,7 @@ def _validate(campaign: Campaign) -> None:
     if len(spec) > 1:
         _check_multi_objective(campaign.strategy)
     _check_loss_objective(campaign)
+    _pruning_rule(campaign)
 
 
 def from_dict(data: dict[str, Any], source: str = "campaign") -> Campaign:

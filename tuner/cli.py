@@ -78,6 +78,7 @@ OVERRIDES = (
     ("--strategy", "strategy"),
     ("--max-trials", "max_trials"),
     ("--max-time", "max_time"),
+    ("--pruning", "pruning"),
     ("--epochs", "epochs"),
     ("--seed", "seed"),
     ("--results-dir", "results_dir"),
@@ -403,6 +404,11 @@ def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
         type=_duration_value,
         metavar="DURATION",
         help='stop starting trials after this much training, e.g. "30m", "1h30m" or seconds',
+    )
+    parser.add_argument(
+        "--pruning",
+        metavar="KIND",
+        help='stop hopeless trials early: "median", "asha" or "none" (the campaign decides)',
     )
     parser.add_argument("--epochs", type=_integer)
     parser.add_argument("--seed", type=_integer)

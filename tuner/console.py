@@ -18,7 +18,7 @@ import pandas as pd
 
 from tuner.results.render import aligned_lines, is_numeric, number_format
 from tuner.results.tables import INTERNAL_PREFIX
-from tuner.trial import COMPLETED, SCORED, STOPPED, TrialRecord
+from tuner.trial import COMPLETED, PRUNED, SCORED, STOPPED, TrialRecord
 
 if TYPE_CHECKING:
     from tuner.execution.base import PackEpoch
@@ -216,6 +216,8 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
     if record.status == STOPPED and not failed:
         epochs = f"{record.epochs_run} epoch{'s' * (record.epochs_run != 1)}"
         result += f" (stopped by the budget after {epochs})"
+    if record.status == PRUNED and not failed:
+        result += f" (pruned at epoch {record.epochs_run + record.initial_epoch})"
     tuned_all = _tuned_text(record.hyperparameters, event.tuned, 10**6, event.formats)
     # What the result and the tuned values ask for before the extras give way; a failure's
     # reason and the tuned values are cut to fit past that.

@@ -25,6 +25,7 @@ from tuner.results import (
     settings_table,
     split_columns,
 )
+from tuner.results.render import pruned_epochs_saved
 from tuner.store.folder import (
     BUDGET_PLOT,
     CAMPAIGN_FILE,
@@ -38,7 +39,7 @@ from tuner.store.folder import (
     TRIALS_FILE,
     ResultsFolder,
 )
-from tuner.trial import COMPLETED, SCORED
+from tuner.trial import COMPLETED, PRUNED, SCORED
 
 PLOT_CAPTIONS = {
     OPTIMIZATION_HISTORY_PLOT: (
@@ -69,6 +70,7 @@ th, td { padding: 3px 7px; border-bottom: 1px solid #e6e6e6; text-align: left; w
 td.num, th.num { text-align: right; }
 thead th { background: #f0f2f5; position: sticky; top: 0; }
 tr.failed td { color: #a33; }
+tr.pruned td { color: #777; font-style: italic; }
 tr.best td { background: #eef7ee; font-weight: 600; }
 td.error { white-space: normal; min-width: 240px; max-width: 420px; }
 figure { margin: 1em 0 1.6em; }
@@ -213,6 +215,10 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
         f"objective <b>{html.escape(str(objective))}</b> ({html.escape(str(direction))})",
         f"<b>{len(table)}</b> trials: {len(done)} completed, {len(table) - len(done)} failed",
     ]
+    saved = pruned_epochs_saved(table)
+    if saved is not None:
+        pruned = int((table["status"] == PRUNED).sum())
+        facts[-1] += f" ({pruned} of them pruned, <b>{saved}</b> epochs saved)"
     if len(done):
         best = done.iloc[0]
         facts.append(
@@ -227,7 +233,9 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
     statuses = list(table.head(top)["status"])
     shown, fixed = _report_columns(table.head(top), table, history)
     classes = [
-        "best" if i == 0 and status in SCORED else ("failed" if status not in SCORED else "")
+        "best"
+        if i == 0 and status in SCORED
+        else ("failed" if status not in SCORED else ("pruned" if status == PRUNED else ""))
         for i, status in enumerate(statuses)
     ]
     plots = (

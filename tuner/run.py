@@ -222,6 +222,7 @@ def build_executor(
         objective=plan.objective,
         seed=campaign.seed,
         early_stopping=campaign.early_stopping,
+        pruning=campaign.pruning_rule,
         precision=backends.precision_policy(campaign.mixed_precision),
         jit_compile=backends.jit_compile_setting(campaign.jit_compile),
     )

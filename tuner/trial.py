@@ -16,6 +16,9 @@ class TrialStatus(enum.StrEnum):
     # Cut short by the campaign's budget (max_time, max_epochs_total) at an epoch boundary:
     # scored and ranked like a completed trial, on the epochs it trained.
     STOPPED = "stopped"
+    # Stopped by the campaign's pruner (`tuner.pruning`) at an epoch's end, its objective
+    # worse than earlier trials' there: ranked on its score, and marked.
+    PRUNED = "pruned"
 
     def __str__(self) -> str:
         return self.value
@@ -24,7 +27,8 @@ class TrialStatus(enum.StrEnum):
 COMPLETED = TrialStatus.COMPLETED
 FAILED = TrialStatus.FAILED
 STOPPED = TrialStatus.STOPPED
-SCORED = (COMPLETED, STOPPED)  # the statuses whose score ranks a trial
+PRUNED = TrialStatus.PRUNED
+SCORED = (COMPLETED, STOPPED, PRUNED)  # the statuses whose score ranks a trial
 
 
 def canonical_id(trial_id: str) -> str:
@@ -84,7 +88,7 @@ class TrialRecord:
 
     @property
     def scored(self) -> bool:
-        """Whether its score ranks it: completed, or stopped by the budget."""
+        """Whether its score ranks it: completed, stopped by the budget, or pruned."""
         return self.status in SCORED
 
     def metrics_at_best_epoch(self) -> dict[str, float]:

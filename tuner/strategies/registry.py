@@ -69,6 +69,8 @@ class Strategy:
     (``tuner/trial_id``). `needs_stepped_ranges`: every float range needs a step.
     `learns_from_results`: each proposal is made from a model of the results so far (a
     batch's proposals then learn less from each other: packs are capped).
+    `prunes_by_design`: the strategy decides itself how long each trial trains (Hyperband's
+    brackets, PBT's exploit steps): a pruner would fight it, so ``pruning`` is refused.
     `multi_objective`: it searches several objectives at once (a Pareto front), or ignores
     scores altogether; the others are refused for a campaign with several.
     """
@@ -81,6 +83,7 @@ class Strategy:
     needs_stepped_ranges: bool = False
     learns_from_results: bool = False
     multi_objective: bool = False
+    prunes_by_design: bool = False
     check: OptionCheck | None = None
 
     def __post_init__(self) -> None:
@@ -252,6 +255,7 @@ STRATEGIES: dict[str, Strategy] = {
         options={"max_epochs": int, "factor": int, "iterations": int, "min_epochs": int},
         factory="tuner.strategies.keras_oracles:hyperband_oracle",
         trains_from_parent=True,
+        prunes_by_design=True,
         check=check_hyperband,
     ),
     "tpe": Strategy(
@@ -275,6 +279,7 @@ STRATEGIES: dict[str, Strategy] = {
             "explore": list,
         },
         factory="tuner.strategies.pbt:pbt_oracle",
+        prunes_by_design=True,
         check=check_pbt,
     ),
 }
