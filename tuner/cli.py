@@ -339,6 +339,27 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _activations(args: argparse.Namespace) -> int:
+    import_keras_quietly()
+    from tuner.activation_report import write_activations
+    from tuner.api import load_results
+
+    results = load_results(args.name, args.results_dir)
+    trial_ids = args.trial or None
+    if args.all:
+        # in the order run: "2" before "10"
+        trial_ids = sorted((str(t) for t in results.table["trial_id"]), key=lambda t: (len(t), t))
+    path = write_activations(
+        results,
+        trial_ids=trial_ids,
+        trained=not args.initial_only,
+        initial=args.initial or args.initial_only,
+        samples=args.samples,
+    )
+    print(path)
+    return 0
+
+
 def _lr_find(args: argparse.Namespace) -> int:
     from tuner.campaign import load_campaign
 
@@ -526,6 +547,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--results-dir", default="results")
     report.set_defaults(parser=report, handler=_report)
+
+    activations = commands.add_parser(
+        "activations",
+        help="draw a histogram of each hidden layer's activations for a trial's model",
+        description="Writes activations.png (the best trial), activations_trial_ID.png (one "
+        "--trial) or activations_trials.png (several) into the results folder: the kept "
+        "trained model, and with --initial the model rebuilt untrained from the trial's "
+        "hyperparameters, on the same validation inputs.",
+    )
+    activations.add_argument("name", metavar="NAME|DIR")
+    activations.add_argument(
+        "--trial",
+        action="append",
+        metavar="ID",
+        help="a trial to draw (repeatable; default: the best)",
+    )
+    activations.add_argument(
+        "--all", action="store_true", help="every trial, one row each (a small grid)"
+    )
+    activations.add_argument(
+        "--initial", action="store_true", help="also draw the model at initialisation"
+    )
+    activations.add_argument(
+        "--initial-only",
+        action="store_true",
+        help="draw only the model at initialisation (any trial: no kept model needed)",
+    )
+    activations.add_argument(
+        "--samples", type=_integer, default=1000, help="inputs fed through (default 1000)"
+    )
+    activations.add_argument("--results-dir", default="results")
+    activations.set_defaults(parser=activations, handler=_activations)
 
     lr = commands.add_parser(
         "lr-find",
