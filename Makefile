@@ -12,8 +12,8 @@ TUNER := $(VENV)/bin/tuner
 SEARCH := $(TUNER) search --overwrite --quiet
 # Side-by-side comparisons, rerun with seeds 1 and 2 into results/seed<N>/ (the toolkit has no
 # repeats of a configuration yet); the strategies with seeds 0-4 into results/strategies/.
-SEEDED := geron_one_hidden_layer saito_initialisation saito_batchnorm saito_overfitting \
-	optimizers geron_regression_losses geron_regression_losses_clean
+SEEDED := saito_initialisation saito_batchnorm saito_overfitting optimizers \
+	geron_regression_losses geron_regression_losses_clean
 STRATEGIES := random grid bayesian tpe hyperband
 
 .PHONY: demo reference experiments test lint clean
@@ -44,12 +44,14 @@ experiments: $(STAMP)
 		$(SEARCH) experiments/strategies_compare_$$n.toml --seed $$s \
 			--results-dir results/strategies/seed$$s || exit 1; \
 	done; done
+	$(TUNER) results compare results/strategies/seed*/strategies_compare_* --format markdown \
+		--plot results/strategies/best_so_far.png > results/strategies/compare.md
 	$(TUNER) activations saito_initialisation --all --initial-only
 	$(TUNER) activations saito_initialisation
 	$(TUNER) lr-find experiments/lr_range.toml --start-lr 1e-5 --end-lr 10 --num-iter 300 \
 		--results-dir results/lr_range_geron
 	$(VENV)/bin/python experiments/perceptron.py --results-dir results
-	# every report in one process (Keras starts once); results/quickstart is `make reference`'s
+# every report in one process (Keras starts once); results/quickstart is `make reference`'s
 	$(VENV)/bin/python -c 'import sys, tuner; [print(tuner.write_report(p)) for p in sys.argv[1:]]' \
 		$$(dirname $$(ls results/*/campaign.toml results/*/*/campaign.toml \
 			results/*/*/*/campaign.toml 2>/dev/null) | grep -v '^results/quickstart$$')

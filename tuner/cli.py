@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ConfigError, Fatal, Interrupted
@@ -274,6 +275,23 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot_best_so_far(names: Sequence[str], results_dir: str, path: Path) -> None:
+    """The best-so-far comparison of `names` grouped by campaign (seeds): a PNG at `path` and
+    its summary table beside it (``.csv``); their paths go to stderr, so that stdout stays the
+    table in the chosen format."""
+    from tuner.plots.best_so_far import best_so_far_comparison, draw_best_so_far, summary_table
+    from tuner.results import campaign_runs
+
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"--plot must name a .png file, but got {str(path)!r}.")
+    groups, objective, direction = campaign_runs(names, results_dir)
+    info = best_so_far_comparison(groups, direction=direction, objective=objective)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draw_best_so_far(info).savefig(path, dpi=110, bbox_inches="tight")
+    summary_table(info).to_csv(path.with_suffix(".csv"), index=False)
+    print(f"wrote {path} and {path.with_suffix('.csv')}", file=sys.stderr)
+
+
 def _results(args: argparse.Namespace) -> int:
     from tuner import results  # pandas only: Keras starts only for --rebuild
 
@@ -284,7 +302,13 @@ def _results(args: argparse.Namespace) -> int:
                 "`tuner results compare` needs at least one campaign name or folder, but got none."
             )
         table = results.compare(names[1:], args.results_dir)
+        if args.plot is not None:
+            _plot_best_so_far(names[1:], args.results_dir, Path(args.plot))
     else:
+        if args.plot is not None:
+            raise ConfigError(
+                "--plot draws a comparison: use `tuner results compare A B ... --plot`."
+            )
         if len(names) > 1:
             raise ConfigError(
                 f"`tuner results` shows one campaign, but got {names}; "
@@ -530,6 +554,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     shown.add_argument("--format", choices=["table", "csv", "markdown", "json"], default="table")
     shown.add_argument("--results-dir", default="results")
+    shown.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="with compare: draw the best score so far against trials and epochs, campaigns "
+        "of one name (seeds) as one mean line and band; a summary .csv goes beside it",
+    )
     shown.add_argument(
         "--rebuild",
         action="store_true",

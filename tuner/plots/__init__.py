@@ -10,6 +10,7 @@ from tuner.plots.activations import (
     activation_info,
     draw_activation_histograms,
 )
+from tuner.plots.best_so_far import best_so_far_comparison, draw_best_so_far
 from tuner.plots.campaign import (
     hyperband_budget,
     hyperparameter_info,
@@ -38,4 +39,6 @@ __all__ = [
     "draw_activation_histograms",
     "train_val_curves",
     "train_val_info",
+    "best_so_far_comparison",
+    "draw_best_so_far",
 ]
