@@ -24,6 +24,11 @@ EARLY_STOPPING_KEYS: dict[str, type | tuple[type, ...]] = {
     "patience": int,
     "min_delta": (int, float),
 }
+# target_outliers = { fraction = 0.05, scale = 10 }: both required (see `tuner.datasets`).
+TARGET_OUTLIERS_KEYS: dict[str, type | tuple[type, ...]] = {
+    "fraction": (int, float),
+    "scale": (int, float),
+}
 MAXIMISED = ("acc", "auc", "precision", "recall", "f1", "r2", "iou")
 MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "hinge", "crossentropy")
 # Settings that may change between runs of one campaign; any other change starts a new one.
@@ -101,6 +106,9 @@ class Campaign:
     # Stop hopeless trials early: "median", "asha", a table ({ kind = "median", warmup = 5 }),
     # "none"; "auto": the toolkit's default (`tuner.pruning`), none for Hyperband.
     pruning: str | dict[str, Any] = "auto"
+    # Regression only: shift a seeded fraction of the TRAINING targets up by `scale` standard
+    # deviations (validation and test untouched), to compare losses under outliers.
+    target_outliers: dict[str, Any] | None = None
     keep_top: int = field(default=1, metadata=_rule(1))
     tensorboard: bool = False
     max_consecutive_failures: int = field(default=10, metadata=_rule(1))
@@ -381,6 +389,27 @@ def _check_loss_objective(campaign: Campaign) -> None:
         )
 
 
+def _check_target_outliers(table: dict[str, Any]) -> None:
+    _check_table("target_outliers", table, TARGET_OUTLIERS_KEYS)
+    missing = [key for key in TARGET_OUTLIERS_KEYS if key not in table]
+    if missing:
+        raise ConfigError(
+            f"[target_outliers] missing key {missing[0]!r}; write e.g. "
+            "target_outliers = { fraction = 0.05, scale = 10 }."
+        )
+    fraction, scale = table["fraction"], table["scale"]
+    if not 0 < fraction < 1:
+        raise ConfigError(
+            f"[target_outliers] fraction must be in (0, 1) (the share of training targets "
+            f"made outliers), but got {fraction}."
+        )
+    if not scale > 0:
+        raise ConfigError(
+            f"[target_outliers] scale must be above 0 (how many standard deviations of the "
+            f"training targets an outlier is shifted by), but got {scale}."
+        )
+
+
 def _validate(campaign: Campaign) -> None:
     """Every rule that does not need the data or the builder."""
     for key, expected in FIELDS.items():
@@ -414,6 +443,8 @@ def _validate(campaign: Campaign) -> None:
     )
     if campaign.early_stopping is not None:
         _check_table("early_stopping", campaign.early_stopping, EARLY_STOPPING_KEYS)
+    if campaign.target_outliers is not None:
+        _check_target_outliers(campaign.target_outliers)
     spec = objectives.resolve(campaign.objective, campaign.direction, infer_direction)
     if len(spec) > 1:
         _check_multi_objective(campaign.strategy)

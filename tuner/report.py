@@ -16,6 +16,7 @@ from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
 from tuner.importance import hyperparameter_importance
 from tuner.plots.campaign import completed, save_all, varying_hyperparameters
+from tuner.plots.train_val import save_train_val
 from tuner.plots.view import CampaignView
 from tuner.results import (
     INTERNAL_PREFIX,
@@ -27,6 +28,7 @@ from tuner.results import (
 )
 from tuner.results.render import pruned_epochs_saved
 from tuner.store.folder import (
+    ACTIVATIONS_PLOT,
     BUDGET_PLOT,
     CAMPAIGN_FILE,
     HISTORY_FILE,
@@ -36,6 +38,7 @@ from tuner.store.folder import (
     OPTIMIZATION_HISTORY_PLOT,
     PARALLEL_COORDINATES_PLOT,
     REPORT_FILE,
+    TRAIN_VAL_PLOT,
     TRIALS_FILE,
     ResultsFolder,
 )
@@ -54,6 +57,14 @@ PLOT_CAPTIONS = {
     LEARNING_CURVES_PLOT: "Training (solid) and validation (dashed) curves of the top trials; dots mark the best epoch.",
     BUDGET_PLOT: "Epochs each trial was given (Hyperband brackets and rounds when present).",
     LR_FIND_PNG: "Learning-rate range test: loss against learning rate, suggestions marked.",
+    TRAIN_VAL_PLOT: (
+        "Training (solid) and validation (dashed) curves per trial, the gap between them "
+        "shaded: a growing gap is overfitting."
+    ),
+    ACTIVATIONS_PLOT: (
+        "Histogram of each hidden layer's activations for the best trial's model "
+        "(`tuner activations`)."
+    ),
 }
 
 STYLE = """
@@ -312,8 +323,11 @@ def write_report(
     files = ResultsFolder.find(results_folder, results_dir)
     view = load_view(files.path)
     plot_paths = save_all(view, files.path)
+    plot_paths += save_train_val(view, files.path)
     if files.lr_find_png.is_file():  # written by `tuner lr-find` or learning_rate="auto"
         plot_paths.append(files.lr_find_png)
+    if files.activations_plot().is_file():  # written by `tuner activations`
+        plot_paths.append(files.activations_plot())
     path = files.report
     atomic_write_text(path, render_report(view, plot_paths, top=top))
     return path
