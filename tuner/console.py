@@ -38,7 +38,8 @@ SHORT_NAMES = {
 }
 # The table's own columns, in the order the final table shows them around the
 # hyperparameters and metrics (which keep their order, in the middle).
-_LEADING = ["rank", "trial_id", "score", "pareto"]
+# A trial's status (pruned, stopped, failed) stands by its score, which it qualifies.
+_LEADING = ["rank", "trial_id", "score", "pareto", "status"]
 _TRAILING = [
     "best_epoch",
     "epochs_run",
@@ -46,7 +47,6 @@ _TRAILING = [
     "n_params",
     "latency_ms",
     "device",
-    "status",
     "error",
 ]
 _ALWAYS_SHOWN = {"rank", "trial_id", "score"}
