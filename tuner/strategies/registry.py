@@ -165,6 +165,29 @@ def check_tpe(options: Mapping[str, Any]) -> None:
     _at_least(options, "candidates", 1)
 
 
+def check_evolution(options: Mapping[str, Any]) -> None:
+    """A population that a sample fits in, at least one change a child, a scale and a
+    probability that mean something."""
+    _at_least(options, "population", 2)
+    _at_least(options, "sample", 2)
+    _at_least(options, "mutations", 1)
+    if "population" in options and options.get("sample", 0) > options["population"]:
+        raise ConfigError(
+            f"[strategy_options] sample must be at most population, but got "
+            f"sample={options['sample']!r}, population={options['population']!r}."
+        )
+    if "scale" in options and not 0 < options["scale"] <= 1:
+        raise ConfigError(
+            f"[strategy_options] scale must be in (0, 1] (a fraction of each range, on its "
+            f"scale), but got {options['scale']!r}."
+        )
+    if "resample" in options and not 0 <= options["resample"] <= 1:
+        raise ConfigError(
+            f"[strategy_options] resample must be a probability in [0, 1], but got "
+            f"{options['resample']!r}."
+        )
+
+
 def check_epoch_range(min_epochs: int, max_epochs: int) -> None:
     """Hyperband's smallest budget must fit in its largest."""
     if min_epochs > max_epochs:
@@ -218,6 +241,20 @@ STRATEGIES: dict[str, Strategy] = {
         factory="tuner.strategies.tpe:tpe_oracle",
         learns_from_results=True,
         check=check_tpe,
+    ),
+    "evolution": Strategy(
+        "evolution",
+        "regularised (aging) evolution: the best of a sample of the population, mutated",
+        options={
+            "population": int,
+            "sample": int,
+            "mutations": int,
+            "scale": (int, float),
+            "resample": (int, float),
+        },
+        factory="tuner.strategies.evolution:evolution_oracle",
+        learns_from_results=True,
+        check=check_evolution,
     ),
 }
 
