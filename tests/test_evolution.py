@@ -6,6 +6,7 @@ import statistics
 
 import keras_tuner as kt
 import numpy as np
+import pytest
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine import trial as trial_module
 
@@ -16,10 +17,10 @@ from tuner.strategies.evolution import default_population, default_sample
 from tuner.strategies.mutation import Mutation, design_point, mutate, mutate_value
 
 
-def new_oracle(folder, strategy="evolution", max_trials=60, seed=0, options=None):
+def new_oracle(folder, strategy="evolution", max_trials=60, seed=0, options=None, direction="min"):
     oracle = create_oracle(
         strategy,
-        objective=kt.Objective("score", "min"),
+        objective=kt.Objective("score", direction),
         hyperparameters=space(strategy),
         max_trials=max_trials,
         seed=seed,
@@ -209,13 +210,18 @@ def test_the_population_is_the_latest_finished_trials_and_failures_never_join(tm
     assert [loss for _, loss in oracle.members()] == [branin(v) for v in finished[-4:]]
 
 
-def test_with_the_whole_population_sampled_each_child_is_the_best_member_mutated(tmp_path):
-    oracle = new_oracle(tmp_path, max_trials=24, options={"population": 5, "sample": 5})
+@pytest.mark.parametrize("direction", ["min", "max"])
+def test_with_the_whole_population_sampled_each_child_is_the_best_member_mutated(
+    tmp_path, direction
+):
+    options = {"population": 5, "sample": 5}
+    oracle = new_oracle(tmp_path, max_trials=24, options=options, direction=direction)
+    pick = min if direction == "min" else max
     parents = []
     ran = run(
         oracle,
         before_each=lambda o: parents.append(
-            min(o.members(), key=lambda m: m[1])[0] if len(o.trials) >= 5 else None
+            pick((values for values, _ in o.members()), key=branin) if len(o.trials) >= 5 else None
         ),
     )
     assert len(ran) == 24

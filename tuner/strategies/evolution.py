@@ -101,6 +101,7 @@ class EvolutionOracle(kt.Oracle):
     def members(self) -> list[tuple[dict[str, Any], float]]:
         """The population now: the values and loss (lower is better) of the `population` most
         recently started trials that finished with a finite score, oldest first."""
+        direction = "max" if self.objective.direction == "max" else "min"
         alive = []
         for trial in self._in_start_order():
             score = trial.score
@@ -109,7 +110,6 @@ class EvolutionOracle(kt.Oracle):
                 and score is not None
                 and math.isfinite(score)
             ):
-                direction = "max" if self.objective.direction == "max" else "min"
                 alive.append((dict(trial.hyperparameters.values), loss(score, direction)))
         return alive[-self.population :]
 
