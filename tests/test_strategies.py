@@ -274,7 +274,7 @@ def test_a_new_strategy_is_one_registry_entry(monkeypatch, tmp_path):
 def test_options_and_traits_per_strategy():
     assert (
         strategy_names()
-        == ("random", "grid", "bayesian", "hyperband", "tpe", "pbt")
+        == ("random", "grid", "bayesian", "hyperband", "tpe", "pbt", "evolution")
         == tuple(STRATEGIES)
     )
     assert {name: dict(s.options) for name, s in STRATEGIES.items()} == {
@@ -298,6 +298,13 @@ def test_options_and_traits_per_strategy():
             "perturb": list,
             "explore": list,
         },
+        "evolution": {
+            "population": int,
+            "sample": int,
+            "mutations": int,
+            "scale": (int, float),
+            "resample": (int, float),
+        },
     }
     assert [n for n, s in STRATEGIES.items() if s.trains_from_parent] == ["hyperband"]
     assert [n for n, s in STRATEGIES.items() if s.needs_stepped_ranges] == ["grid"]
@@ -307,7 +314,7 @@ def test_options_and_traits_per_strategy():
 def test_an_unknown_strategy_names_the_accepted_ones():
     message = (
         r"unknown strategy 'bayesain' \(did you mean 'bayesian'\?\); "
-        r"accepted: random, grid, bayesian, hyperband, tpe, pbt\."
+        r"accepted: random, grid, bayesian, hyperband, tpe, pbt, evolution\."
     )
     with pytest.raises(ConfigError, match=message):
         get_strategy("bayesain")
@@ -341,6 +348,18 @@ def test_an_unknown_strategy_names_the_accepted_ones():
         ("tpe", {"initial_points": 0}, "initial_points must be at least 1, but got 0"),
         ("tpe", {"candidates": 0}, "candidates must be at least 1, but got 0"),
         ("tpe", {"multivariate": "yes"}, "multivariate must be a bool, but got str 'yes'"),
+        ("evolution", {"population": 1}, "population must be at least 2, but got 1"),
+        ("evolution", {"sample": 1}, "sample must be at least 2, but got 1"),
+        ("evolution", {"mutations": 0}, "mutations must be at least 1, but got 0"),
+        (
+            "evolution",
+            {"population": 4, "sample": 5},
+            "sample must be at most population, but got sample=5, population=4",
+        ),
+        ("evolution", {"scale": 0}, r"scale must be in \(0, 1\] .*but got 0"),
+        ("evolution", {"scale": 1.5}, r"scale must be in \(0, 1\]"),
+        ("evolution", {"resample": -0.1}, r"resample must be a probability in \[0, 1\]"),
+        ("evolution", {"populaton": 4}, r"unknown key 'populaton' \(did you mean 'population'\?\)"),
     ],
 )
 def test_options_are_checked_before_anything_is_built(strategy, options, message, monkeypatch):
