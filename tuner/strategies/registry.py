@@ -219,6 +219,13 @@ STRATEGIES: dict[str, Strategy] = {
         learns_from_results=True,
         check=check_tpe,
     ),
+    "auto": Strategy(
+        "auto",
+        "chosen by the space and the budget: tpe for choices or conditionals, else bayesian",
+        options={},
+        factory="tuner.strategies.auto:auto_oracle",
+        learns_from_results=True,
+    ),
 }
 
 
