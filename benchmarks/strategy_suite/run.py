@@ -63,6 +63,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--problems", type=_csv, default=list(PROBLEM_NAMES))
     parser.add_argument("--out", type=Path, default=HERE, help="folder for RESULTS.md and runs.csv")
     parser.add_argument("--jobs", type=int, default=1, help="processes")
+    parser.add_argument("--save-every", type=int, default=25, help="runs between two saves")
     args = parser.parse_args(argv)
     known = set(ours) | set(PEER_NAMES)
     for name in args.strategies:
@@ -138,12 +139,26 @@ def rows(result: dict[str, Any], budgets: list[int], separate: bool) -> list[dic
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
+def save(table: list[dict[str, Any]], args: argparse.Namespace, skipped: dict[str, str]) -> None:
+    """Write runs.csv and RESULTS.md from the rows so far."""
     import pandas as pd
 
-    from benchmarks.strategy_suite import peers
     from benchmarks.strategy_suite.summary import write_results
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(table)
+    frame.to_csv(args.out / "runs.csv", index=False)
+    write_results(
+        frame, args.out / "RESULTS.md", budgets=args.budget, skipped=skipped, command=args.command
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    args.command = "python benchmarks/strategy_suite/run.py " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    from benchmarks.strategy_suite import peers
 
     skipped = {s: why for s in args.strategies if (why := peers.unavailable(s))}
     tasks = []
@@ -155,11 +170,9 @@ def main(argv: list[str] | None = None) -> int:
                 cap = CAPPED.get(strategy, max(args.budget))
                 runs = args.budget if strategy in BUDGET_DEPENDENT else [min(cap, max(args.budget))]
                 tasks.extend((problem, strategy, seed, k) for k in runs)
-    # Longest first, so the pool ends together.
-    tasks.sort(
-        key=lambda t: (t[1] in ("kerastuner-bo", "bayesian", "skopt-gp_minimize"), t[3]),
-        reverse=True,
-    )
+    # Seed by seed, so that the tables written along the way (every `--save-every` runs) hold
+    # every strategy, at fewer seeds, if the run is cut short.
+    tasks.sort(key=lambda t: t[2])
     print(f"{len(tasks)} runs", file=sys.stderr, flush=True)
     table: list[dict[str, Any]] = []
     started = time.perf_counter()
@@ -175,15 +188,8 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-    args.out.mkdir(parents=True, exist_ok=True)
-    frame = pd.DataFrame(table)
-    frame.to_csv(args.out / "runs.csv", index=False)
-    command = "python benchmarks/strategy_suite/run.py " + " ".join(
-        argv if argv is not None else sys.argv[1:]
-    )
-    write_results(
-        frame, args.out / "RESULTS.md", budgets=args.budget, skipped=skipped, command=command
-    )
+            if i % args.save_every == 0 or i == len(tasks):
+                save(table, args, skipped)
     print(f"wrote {args.out / 'RESULTS.md'} and runs.csv", file=sys.stderr)
     return 0
 
