@@ -144,6 +144,7 @@ class SkoptOracle(kt.Oracle):
         self.initial_points, self.xi, self.kappa = initial_points, xi, kappa
         self.candidates = candidates
         self._optimizer: Optimizer | None = None
+        self._dims: tuple[tuple[str, ...], list[Any]] | None = None
         self._batch = 1
         self._pending: list[list[Any]] = []
 
@@ -169,8 +170,17 @@ class SkoptOracle(kt.Oracle):
             values[h.name] = grid_value(h, raw) if is_stepped(h) else raw
         return values
 
+    def _dimensions(self) -> list[Any]:
+        """The skopt dimensions of the tuned entries, built once for each set of entries
+        (building them is a tenth of a proposal: each makes a SciPy distribution)."""
+        tuned = self._tuned()
+        key = tuple(repr(h.get_config()) for h in tuned)
+        if self._dims is None or self._dims[0] != key:
+            self._dims = (key, [dimension(h) for h in tuned])
+        return self._dims[1]
+
     def _new_optimizer(self) -> Optimizer:
-        dims = [dimension(h) for h in self._tuned()]
+        dims = self._dimensions()
         if not dims:
             raise ConfigError("bayesian search needs at least one tuned hyperparameter in [space].")
         space = Space(dims)
