@@ -15,8 +15,8 @@ LEGEND = (
     "budget, tied meaning its interquartile range overlaps the best's (its first quartile is at "
     "most the best's third quartile). `ask s`: mean seconds a proposal of the last 10 of a "
     "100-trial run (90-99 finished trials). `dups`: proposals repeating an earlier one's "
-    "active values, mean a 100-trial run. `(k=50)`: a peer run to 50 trials only (its "
-    "proposals cost seconds here; see CAPPED in run.py): its k=100 cell is empty."
+    "active values, mean a 100-trial run. `(k=50)`, `(k=20)`: a peer run to that many trials "
+    "only (its proposals cost seconds here; see CAPPED in run.py): its later cells are empty."
 )
 
 
