@@ -66,6 +66,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=HERE, help="folder for RESULTS.md and runs.csv")
     parser.add_argument("--jobs", type=int, default=1, help="processes")
     parser.add_argument("--save-every", type=int, default=25, help="runs between two saves")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        help="an earlier runs.csv: its rows of other strategies (or problems) are kept, this "
+        "run's replace the rest, and RESULTS.md covers both",
+    )
     args = parser.parse_args(argv)
     known = set(ours) | set(PEER_NAMES)
     for name in args.strategies:
@@ -149,10 +155,14 @@ def save(table: list[dict[str, Any]], args: argparse.Namespace, skipped: dict[st
 
     args.out.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame(table)
+    frame["command"] = args.command
+    if args.merge is not None:
+        earlier = pd.read_csv(args.merge)
+        ran = set(zip(frame["problem"], frame["strategy"]))
+        kept = [(p, s) not in ran for p, s in zip(earlier["problem"], earlier["strategy"])]
+        frame = pd.concat([earlier[kept], frame], ignore_index=True)
     frame.to_csv(args.out / "runs.csv", index=False)
-    write_results(
-        frame, args.out / "RESULTS.md", budgets=args.budget, skipped=skipped, command=args.command
-    )
+    write_results(frame, args.out / "RESULTS.md", budgets=args.budget, skipped=skipped)
 
 
 def main(argv: list[str] | None = None) -> int:

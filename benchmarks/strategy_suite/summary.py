@@ -43,13 +43,17 @@ def _fmt(x: float) -> str:
 
 
 def write_results(
-    frame: pd.DataFrame, path: Path, *, budgets: list[int], skipped: dict[str, str], command: str
+    frame: pd.DataFrame, path: Path, *, budgets: list[int], skipped: dict[str, str]
 ) -> None:
     """Write the Markdown table of `frame` (runs.csv's rows) to `path`."""
     stats = _stats(frame)
     best = tied_best(stats)
     top = max(budgets)
-    lines = ["# Strategy suite results", "", f"`{command}`", "", LEGEND, ""]
+    lines = ["# Strategy suite results", "", "Made by (from the worktree root):", ""]
+    for command in dict.fromkeys(frame["command"]):
+        ran = ", ".join(dict.fromkeys(frame[frame["command"] == command]["strategy"]))
+        lines.append(f"- `{command}` ({ran})")
+    lines += ["", LEGEND, ""]
     order = list(dict.fromkeys(frame["strategy"]))
     for problem in dict.fromkeys(frame["problem"]):
         lines += [f"## {problem}", ""]
