@@ -1,11 +1,15 @@
-"""``strategy = "auto"``: a strategy chosen by the space and the budget, from the strategy
-suite's measurements (benchmarks/strategy_suite/RESULTS.md).
+"""``strategy = "auto"``: a strategy chosen by the space, from the strategy suite's
+measurements (benchmarks/strategy_suite/RESULTS.md).
 
-A space with a choice, a boolean or a conditional entry goes to ``tpe`` (Optuna's TPE models
-categories as categories and conditional subspaces apart); an all-numeric space with a budget
-of at most `GP_MAX_TRIALS` goes to ``bayesian`` (a GP), a larger one to ``tpe`` (a GP's fit
-grows with the cube of the trials). The oracle says what was chosen (``chosen_strategy``), and
-the campaign's summary notes it.
+The published rule of thumb (TPE for choices and conditionals, a GP for an all-numeric space
+under a few hundred trials) was measured there, and its GP half did not hold: on the
+all-numeric Hartmann-6, ``tpe`` had a lower median regret than ``bayesian`` at 20, 50 and 100
+trials (0.026 against 0.057 at 100) and tied at 10. Over the four problems ``tpe`` is best or
+tied-best in 14 of the 16 (problem, budget) cells, ``bayesian`` in 15, at a sixth of the
+proposal time (0.06-0.11 s against 0.32-0.53 s at 100 trials on the loaded 2-core machine). So
+every space with a tuned entry goes to ``tpe``; one with none to ``random`` (nothing to
+model). The oracle says what was chosen (``chosen_strategy``), and the campaign's summary
+notes it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ import keras_tuner as kt
 from keras_tuner.engine import hyperparameters as hp_module
 
 from tuner.strategies.registry import OracleSettings, get_strategy
-
-GP_MAX_TRIALS = 200
 
 
 def choose(hyperparameters: kt.HyperParameters, max_trials: int) -> tuple[str, str]:
@@ -27,9 +29,7 @@ def choose(hyperparameters: kt.HyperParameters, max_trials: int) -> tuple[str, s
         return "tpe", "the space has conditional entries"
     if any(isinstance(h, (hp_module.Choice, hp_module.Boolean)) for h in tuned):
         return "tpe", "the space has choices"
-    if max_trials > GP_MAX_TRIALS:
-        return "tpe", f"all numeric, but more than {GP_MAX_TRIALS} trials"
-    return "bayesian", f"all numeric, at most {GP_MAX_TRIALS} trials"
+    return "tpe", "all numeric: tpe measured ahead of the GP (benchmarks/strategy_suite)"
 
 
 def auto_oracle(settings: OracleSettings) -> kt.Oracle:

@@ -221,7 +221,7 @@ STRATEGIES: dict[str, Strategy] = {
     ),
     "auto": Strategy(
         "auto",
-        "chosen by the space and the budget: tpe for choices or conditionals, else bayesian",
+        "chosen by the space: tpe (measured best), random if nothing is tuned",
         options={},
         factory="tuner.strategies.auto:auto_oracle",
         learns_from_results=True,
