@@ -191,6 +191,39 @@ def test_bayesian_surrogates_and_acquisitions(options, tmp_path):
     assert len({tuned(v) for v in trials}) == 8
 
 
+def test_bayesian_caps_the_gp_kernel_fit(tmp_path, monkeypatch):
+    """The GP's kernel fit is most of a proposal's cost: it stops after GP_FIT_ITERATIONS
+    L-BFGS iterations (scikit-learn's default runs to convergence, 70+ evaluations of the
+    likelihood at 100 trials), and the dimensions are built once, not at every proposal."""
+    from tuner.strategies import bayesian
+
+    iterations = []
+    fit = bayesian.fit_kernel
+
+    def counted(objective, theta, bounds):
+        calls = []
+
+        def counting(t, eval_gradient=True):
+            calls.append(1)
+            return objective(t, eval_gradient)
+
+        result = fit(counting, theta, bounds)
+        iterations.append(len(calls))
+        return result
+
+    monkeypatch.setattr(bayesian, "GP_FIT_ITERATIONS", 3)
+    monkeypatch.setattr(bayesian, "fit_kernel", counted)
+    built = []
+    dimension = bayesian.dimension
+    monkeypatch.setattr(bayesian, "dimension", lambda h: built.append(h.name) or dimension(h))
+    oracle, trials = drive("bayesian", tmp_path, max_trials=10)
+    assert len(trials) == 10
+    # 5 initial points, then a fit at every proposal; a fit of 3 iterations evaluates the
+    # likelihood a few times each (the line search), never the dozens an uncapped fit does.
+    assert len(iterations) >= 5 and max(iterations) <= 3 * 4
+    assert sorted(built) == sorted(h.name for h in oracle._tuned())
+
+
 def test_bayesian_survives_a_resume(tmp_path):
     oracle, first = drive("bayesian", tmp_path, max_trials=8)
     resumed = create_oracle(
@@ -274,7 +307,7 @@ def test_a_new_strategy_is_one_registry_entry(monkeypatch, tmp_path):
 def test_options_and_traits_per_strategy():
     assert (
         strategy_names()
-        == ("random", "grid", "bayesian", "hyperband", "tpe", "pbt", "evolution")
+        == ("random", "grid", "bayesian", "hyperband", "tpe", "pbt", "evolution", "auto")
         == tuple(STRATEGIES)
     )
     assert {name: dict(s.options) for name, s in STRATEGIES.items()} == {
@@ -305,6 +338,7 @@ def test_options_and_traits_per_strategy():
             "scale": (int, float),
             "resample": (int, float),
         },
+        "auto": {},
     }
     assert [n for n, s in STRATEGIES.items() if s.trains_from_parent] == ["hyperband"]
     assert [n for n, s in STRATEGIES.items() if s.needs_stepped_ranges] == ["grid"]
@@ -314,7 +348,7 @@ def test_options_and_traits_per_strategy():
 def test_an_unknown_strategy_names_the_accepted_ones():
     message = (
         r"unknown strategy 'bayesain' \(did you mean 'bayesian'\?\); "
-        r"accepted: random, grid, bayesian, hyperband, tpe, pbt, evolution\."
+        r"accepted: random, grid, bayesian, hyperband, tpe, pbt, evolution, auto\."
     )
     with pytest.raises(ConfigError, match=message):
         get_strategy("bayesain")

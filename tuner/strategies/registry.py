@@ -323,6 +323,14 @@ STRATEGIES: dict[str, Strategy] = {
         learns_from_results=True,
         check=check_evolution,
     ),
+    "auto": Strategy(
+        "auto",
+        "chosen by the space: tpe (measured best), random if nothing is tuned",
+        options={},
+        factory="tuner.strategies.auto:auto_oracle",
+        learns_from_results=True,
+        multi_objective=True,
+    ),
 }
 
 
