@@ -12,7 +12,7 @@ BASE = {"name": "c", "dataset": "iris"}
 
 def test_defaults_are_resolved():
     campaign = from_dict(dict(BASE, objective="val_accuracy"))
-    assert campaign.direction == "max" and campaign.strategy == "random"
+    assert campaign.direction == "max" and campaign.strategy == "auto"
     assert str(campaign.folder) == "results/c"
     assert from_dict(BASE).direction == "min"  # val_loss
 
@@ -42,7 +42,10 @@ def test_direction_inferred_from_the_name(objective, direction):
         ({"max_trials": True}, "max_trials must be a number, but got True"),
         ({"validation_split": "x"}, "validation_split must be a number, but got str 'x'"),
         ({"max_trials": 0}, "max_trials must be at least 1, but got 0"),
-        ({"strategy": "evolution"}, "unknown strategy 'evolution'; accepted: random, grid"),
+        (
+            {"strategy": "evolutoin"},
+            r"unknown strategy 'evolutoin' \(did you mean 'evolution'\?\); accepted: random, grid",
+        ),
         (
             {"strategy": "bayesian", "strategy_options": {"surogate": "GP"}},
             r"\[strategy_options\] unknown key 'surogate' \(did you mean 'surrogate'\?\); accepted: .*surrogate",

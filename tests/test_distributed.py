@@ -452,7 +452,10 @@ def test_python_search_with_two_workers_trains_in_memory_data_in_both(tmp_path):
     x = rng.normal(size=(60, 4)).astype("float32")
     y = np.array(["setosa", "versicolor", "virginica"])[np.argmax(x[:, :3], axis=1)]
     space = {"units": [4, 8], "lr": {"min": 1e-3, "max": 1e-1, "sampling": "log"}}
-    settings = dict(name="mem", max_trials=4, epochs=2, seed=1, standardize=True, space=space)
+    # Random search: its trials do not depend on which worker's results came back first.
+    settings = dict(
+        name="mem", max_trials=4, epochs=2, seed=1, standardize=True, space=space, strategy="random"
+    )
     found = api.search(tiny_build, x, y, results_dir=str(tmp_path / "pair"), workers=2, **settings)
     assert found.ran == 4 and sorted(found.table["status"]) == ["completed"] * 4
     assert found.class_names == ["setosa", "versicolor", "virginica"]

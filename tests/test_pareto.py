@@ -138,7 +138,7 @@ def test_directions_are_inferred_or_given():
         ),
         (
             {"objective": ["val_loss", "n_params"], "strategy": "bayesian"},
-            "strategy 'bayesian' optimises one objective.*use strategy = 'tpe' or 'random'",
+            "strategy 'bayesian' optimises one objective.*use strategy = 'tpe' or 'auto' or 'random'",
         ),
         (
             {"objective": ["val_loss", "n_params"], "strategy": "hyperband"},

@@ -296,7 +296,7 @@ def test_bad_tells_are_refused_by_name_and_change_nothing():
 @pytest.mark.parametrize(
     "changed, named",
     [
-        ({"strategy": "tpe"}, "another strategy: it was saved with strategy='random'"),
+        ({"strategy": "tpe"}, "another strategy: it was saved with strategy='auto'"),
         ({"objective": "loss"}, "another objective"),
         ({"seed": 3}, "another seed"),
         ({"space": {"x": {"min": 0.0, "max": 2.0}, "y": [1, 2]}}, "x declared otherwise"),

@@ -89,7 +89,7 @@ class Campaign:
     # One metric, or a list of two or more (a Pareto front; `tuner.objectives`).
     objective: str | list[str] = "val_loss"
     direction: str | list[str] | None = None  # None: inferred from the objective's name
-    strategy: str = "random"
+    strategy: str = "auto"  # tpe when anything is tuned (tuner.strategies.auto)
     max_trials: int = field(default=10, metadata=_rule(1))
     epochs: int = field(default=20, metadata=_rule(1))
     # Budgets over every run of the campaign (None: none): once spent, no trial starts and

@@ -114,7 +114,7 @@ class Plan:
             return f"stopped after {finished} trials: max_trials = {asked} reached"
         if budget_spent is not None:
             return f"stopped after {finished} trials: {budget_spent}"
-        if self.strategy.name == "pbt":
+        if self.campaign.strategy == "pbt":
             return (
                 f"stopped after {finished} trials: the population trained for "
                 f"{self.campaign.epochs} epochs (max_trials = {asked})"

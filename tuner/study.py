@@ -94,7 +94,7 @@ class Study:
         *,
         objective: str = "score",
         direction: str = "min",
-        strategy: str = "random",
+        strategy: str = "auto",
         seed: int = 0,
         max_trials: int = 100,
         folder: str | Path | None = None,
