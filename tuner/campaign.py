@@ -90,6 +90,11 @@ class Campaign:
     # the running ones stop at their next epoch boundary (status "stopped").
     max_time: float | str | None = None  # seconds, or "90s", "30m", "2h", "1h30m"
     max_epochs_total: int | None = field(default=None, metadata=_rule(1))
+    # K: score each trial by K-fold cross-validation over the training and validation data
+    # (`tuner.execution.cross_validation`); None: on the one validation split.
+    cross_validation: int | None = field(
+        default=None, metadata=_rule(2, None, "K folds: at least 2; leave it out for none")
+    )
     seed: int = field(default=0, metadata=_rule(0, SEED_LIMIT - 1))
     strategy_options: dict[str, Any] = field(default_factory=dict)
     space: dict[str, Any] = field(default_factory=dict)
@@ -387,6 +392,21 @@ def _validate(campaign: Campaign) -> None:
     if len(spec) > 1:
         _check_multi_objective(campaign.strategy)
     _check_loss_objective(campaign)
+    if campaign.cross_validation is not None:
+        _check_cross_validation(campaign.strategy)
+
+
+def _check_cross_validation(strategy: str) -> None:
+    """A strategy whose trials continue their parents' weights cannot score them by folds:
+    a fold's model would continue a parent trained on other folds' validation data."""
+    from tuner.strategies.registry import get_strategy  # import-light
+
+    if get_strategy(strategy).trains_from_parent:
+        raise ConfigError(
+            f"cross_validation does not work with strategy {strategy!r}: its trials continue "
+            "their parents' weights, trained on other folds' validation data; use strategy = "
+            "'random', 'grid', 'bayesian' or 'tpe', or leave cross_validation out."
+        )
 
 
 def from_dict(data: dict[str, Any], source: str = "campaign") -> Campaign:
