@@ -193,3 +193,22 @@ def test_record_with_folds_round_trips_through_json(tmp_path):
     write_record(tmp_path / "4.json", record)
     assert read_record(tmp_path / "4.json") == record
     assert json.loads((tmp_path / "4.json").read_text())["cv_scores"] == [0.75, 0.75]
+
+
+def test_fold_columns_are_not_hyperparameters_and_read_back_from_the_tables(tmp_path):
+    from tuner.results.tables import history_table, ranked_table, split_columns
+    from tuner.store.table_files import record_from_tables
+
+    record = combine(
+        [_record({"val_accuracy": [0.5, 0.75]}), _record({"val_accuracy": [0.25, 0.5]})],
+        ACCURACY,
+    )
+    table = ranked_table([record], objective="val_accuracy", direction="max")
+    assert table[["cv_std", "cv_fold_1", "cv_fold_2"]].iloc[0].tolist() == [0.125, 0.75, 0.5]
+    hyperparameters, metrics = split_columns(table)
+    assert hyperparameters == ["units"] and metrics == ["val_accuracy"]
+    table.to_csv(tmp_path / "trials.csv", index=False)
+    history_table([record]).to_csv(tmp_path / "history.csv", index=False)
+    back = record_from_tables(tmp_path / "trials.csv", tmp_path / "history.csv", "4")
+    assert back is not None
+    assert (back.cv_scores, back.cv_std, back.score) == ([0.75, 0.5], 0.125, 0.625)

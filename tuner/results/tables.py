@@ -38,6 +38,12 @@ CV_STD = "cv_std"
 CV_FOLD = "cv_fold_"
 
 
+def is_cv_column(name: Any) -> bool:
+    """Whether a trials table's column is one of `cv_columns`."""
+    text = str(name)
+    return text == CV_STD or (text.startswith(CV_FOLD) and text[len(CV_FOLD) :].isdigit())
+
+
 def cv_columns(records: Sequence[TrialRecord]) -> list[str]:
     """The cross-validation columns the records need (none when no record has folds)."""
     k = max((len(r.cv_scores) for r in records if r.cv_scores), default=0)
@@ -245,7 +251,11 @@ def split_columns(
     Metrics are the history's columns when a history is given; otherwise ``loss``, ``val_*``
     and the training twin of every ``val_*`` column.
     """
-    middle = [c for c in table.columns if c not in FIXED_COLUMNS and c not in ("error", PARETO)]
+    middle = [
+        c
+        for c in table.columns
+        if c not in FIXED_COLUMNS and c not in ("error", PARETO) and not is_cv_column(c)
+    ]
     if history is not None:
         logged = set(history.columns) - {"trial_id", "epoch"}
         metric_set = logged | {METRIC_PREFIX + name for name in logged}
