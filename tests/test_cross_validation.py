@@ -212,3 +212,20 @@ def test_fold_columns_are_not_hyperparameters_and_read_back_from_the_tables(tmp_
     back = record_from_tables(tmp_path / "trials.csv", tmp_path / "history.csv", "4")
     assert back is not None
     assert (back.cv_scores, back.cv_std, back.score) == ([0.75, 0.5], 0.125, 0.625)
+
+
+def test_the_executor_every_role_builds_runs_one_packed_executor_per_fold(tmp_path):
+    # `build_executor` serves a local run and a distributed worker alike (`open_run`).
+    from tuner.campaign import load_campaign
+    from tuner.execution import PackedExecutor
+    from tuner.execution.cross_validation import CrossValidatedExecutor
+    from tuner.plan import make_plan
+    from tuner.run import build_executor
+
+    plan = make_plan(load_campaign(write_campaign(tmp_path, max_samples=45, cross_validation=3)))
+    executor, _ = build_executor(plan, plan.entries)
+    assert isinstance(executor, CrossValidatedExecutor) and executor.k == 3
+    assert executor.max_pack == 3  # max_trials = 3: one pack of them, fold by fold
+    assert all(isinstance(fold, PackedExecutor) for fold in executor.folds)
+    validated = [len(fold.pipeline.dataset.x_val) for fold in executor.folds]
+    assert validated == [15, 15, 15]  # 45 samples: 36 training + 9 validation, in 3 folds
