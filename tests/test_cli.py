@@ -191,6 +191,7 @@ def test_search_ends_with_a_table_that_fits_80_columns(tmp_path, capsys, monkeyp
         ),
         (["lr-find", "c.toml", "--start-lr", "x"], "--start-lr: expected a number, but got 'x'"),
         (["results", "name", "--top", "ten"], "--top: expected an integer, but got 'ten'"),
+        (["activations", "n", "--samples", "all"], "--samples: expected an integer, but got 'all'"),
     ],
 )
 def test_a_non_numeric_value_of_a_numeric_flag_is_one_line_and_exit_2(argv, expected, capsys):

@@ -4,7 +4,7 @@ import pytest
 
 from tuner.console import ProgressEvent, campaign_header, final_table, progress_line
 from tuner.results import ranked_table
-from tuner.trial import TrialRecord
+from tuner.trial import PRUNED, TrialRecord
 
 HP = {"learning_rate": 0.008287453109196414, "units": 96, "optimizer": "adam", "epochs": 15}
 TUNED = ["learning_rate", "units", "optimizer"]
@@ -249,6 +249,24 @@ def test_final_table_leaves_out_what_does_not_fit_and_says_so(monkeypatch):
         }
     ):
         assert column in notes
+
+
+def test_final_table_says_a_pruned_trials_status_beside_its_score_however_narrow(monkeypatch):
+    """A pruned trial ranks by a score from fewer epochs: its status must not be the column
+    left out to fit the terminal (it was, at the right end, in an 80-column demo)."""
+    wide = records(activation="relu")
+    for i, record in enumerate(wide):
+        record.hyperparameters.update(
+            activation=["relu", "gelu", "tanh", "selu"][i],
+            kernel_initializer=["glorot_uniform", "he_normal"][i % 2],
+            dropout=i / 10,
+            batch_size=[16, 32, 64, 128][i],
+        )
+    wide[1].status = PRUNED
+    table = ranked_table(wide, objective="val_accuracy", direction="max")
+    lines = lines_of(final_table(table, objective="val_accuracy", width=60))
+    assert lines[0].split()[:4] == ["rank", "trial_id", "val_accuracy", "status"]
+    assert [line.split()[3] for line in lines[1:5]].count("pruned") == 1
 
 
 def test_final_table_shows_a_failed_trials_error_clipped_to_the_width():

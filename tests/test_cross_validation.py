@@ -13,9 +13,10 @@ from tests.campaigns import write_campaign
 from tuner import cli
 from tuner.datasets import dataset_from_arrays, load_dataset
 from tuner.errors import ConfigError
-from tuner.execution.cross_validation import combine, mean_history
+from tuner.execution import TrialContext, TrialOutcome
+from tuner.execution.cross_validation import CrossValidatedExecutor, combine, mean_history
 from tuner.folds import check_folds, folds, pooled
-from tuner.trial import COMPLETED, FAILED, TrialRecord
+from tuner.trial import COMPLETED, FAILED, PRUNED, TrialRecord
 
 ACCURACY = kt.Objective("val_accuracy", "max")
 
@@ -110,6 +111,39 @@ def test_a_trial_that_fails_in_one_fold_fails_with_that_folds_error():
     assert record.error == "fold 2 of 3: diverged: loss nan"
 
 
+class _Fold:
+    """A fold's executor double: each trial ends with the status given for it (else
+    completed), and the trials it was handed are kept."""
+
+    def __init__(self, statuses=None):
+        self.statuses, self.handed = statuses or {}, []
+
+    def run(self, trials, context):
+        self.handed.append([t.trial_id for t in trials])
+        outcomes = []
+        for t in trials:
+            status = self.statuses.get(t.trial_id, COMPLETED)
+            history = {"val_accuracy": [0.5] if status == PRUNED else [0.5, 0.75]}
+            record = _record(history, status=status, error="boom" if status == FAILED else None)
+            record.trial_id = t.trial_id
+            outcomes.append(TrialOutcome(record))
+        return outcomes
+
+
+def test_a_trial_pruned_or_failed_in_a_fold_trains_no_later_fold():
+    folds_run = [_Fold(), _Fold({"1": PRUNED, "2": FAILED}), _Fold()]
+    executor = CrossValidatedExecutor(folds_run, ACCURACY, refit=lambda trial, epochs: None)
+    trials = [kt.engine.trial.Trial(kt.HyperParameters(), trial_id=i) for i in "012"]
+    outcomes = executor.run(trials, TrialContext())
+    assert [f.handed for f in folds_run] == [[["0", "1", "2"]], [["0", "1", "2"]], [["0"]]]
+    completed, pruned, failed = (o.record for o in outcomes)
+    assert (completed.status, completed.cv_scores) == (COMPLETED, [0.75, 0.75, 0.75])
+    # Pruned after one epoch of its second fold: scored on the epochs both folds trained.
+    assert (pruned.status, pruned.cv_scores, pruned.best_epoch) == (PRUNED, [0.5, 0.5], 1)
+    assert (failed.status, failed.error) == (FAILED, "fold 2 of 3: boom")
+    assert outcomes[0].make_model is not None and outcomes[2].make_model is None
+
+
 def test_mean_history_keeps_only_metrics_every_fold_logged():
     assert mean_history([{"a": [1.0], "b": [2.0]}, {"a": [3.0]}]) == {"a": [2.0]}
 
@@ -122,11 +156,12 @@ def _search(path, capsys, *flags):
     return rc, capsys.readouterr().err
 
 
-def test_hyperband_is_refused_before_anything_is_written(tmp_path, capsys):
-    path = write_campaign(tmp_path, strategy="hyperband", cross_validation=3)
+@pytest.mark.parametrize("strategy", ["hyperband", "pbt"])
+def test_hyperband_and_pbt_are_refused_before_anything_is_written(tmp_path, capsys, strategy):
+    path = write_campaign(tmp_path, strategy=strategy, cross_validation=3)
     rc, err = _search(path, capsys)
     assert rc == 2
-    assert "cross_validation does not work with strategy 'hyperband'" in err
+    assert f"cross_validation does not work with strategy {strategy!r}" in err
     assert not (tmp_path / "results").exists()
 
 

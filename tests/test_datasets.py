@@ -23,6 +23,7 @@ from tuner.errors import ConfigError
 EXPECTED = {
     # name: (task, input_shape, output_size, total samples)
     "iris": (MULTICLASS, (4,), 3, 150),
+    "iris_setosa": (BINARY, (2,), 1, 150),
     "wine": (MULTICLASS, (13,), 3, 178),
     "breast_cancer": (BINARY, (30,), 1, 569),
     "digits": (MULTICLASS, (64,), 10, 1797),

@@ -75,7 +75,10 @@ def test_write_report_embeds_plots_table_and_importance(tmp_path):
     text = path.read_text()
     assert path == folder / "report.html"
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', text)
-    assert len(images) == 4  # no budget plot: every completed trial ran the same epochs
+    # no budget plot (every completed trial ran the same epochs); train_val_gap.png: the history
+    # has accuracy and val_accuracy
+    assert len(images) == 5
+    assert (folder / "train_val_gap.png").is_file()
     assert all(base64.b64decode(i)[:4] == b"\x89PNG" for i in images)
     assert "Based on 38 completed trials" in text
     assert text.count("<tr") - text.count("<thead><tr") >= 20 + 4

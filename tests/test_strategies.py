@@ -273,7 +273,9 @@ def test_a_new_strategy_is_one_registry_entry(monkeypatch, tmp_path):
 
 def test_options_and_traits_per_strategy():
     assert (
-        strategy_names() == ("random", "grid", "bayesian", "hyperband", "tpe") == tuple(STRATEGIES)
+        strategy_names()
+        == ("random", "grid", "bayesian", "hyperband", "tpe", "pbt")
+        == tuple(STRATEGIES)
     )
     assert {name: dict(s.options) for name, s in STRATEGIES.items()} == {
         "random": {},
@@ -288,6 +290,14 @@ def test_options_and_traits_per_strategy():
         },
         "hyperband": {"max_epochs": int, "factor": int, "iterations": int, "min_epochs": int},
         "tpe": {"initial_points": int, "multivariate": bool, "candidates": int},
+        "pbt": {
+            "population": int,
+            "ready": int,
+            "quantile": (int, float),
+            "resample_probability": (int, float),
+            "perturb": list,
+            "explore": list,
+        },
     }
     assert [n for n, s in STRATEGIES.items() if s.trains_from_parent] == ["hyperband"]
     assert [n for n, s in STRATEGIES.items() if s.needs_stepped_ranges] == ["grid"]
@@ -297,7 +307,7 @@ def test_options_and_traits_per_strategy():
 def test_an_unknown_strategy_names_the_accepted_ones():
     message = (
         r"unknown strategy 'bayesain' \(did you mean 'bayesian'\?\); "
-        r"accepted: random, grid, bayesian, hyperband, tpe\."
+        r"accepted: random, grid, bayesian, hyperband, tpe, pbt\."
     )
     with pytest.raises(ConfigError, match=message):
         get_strategy("bayesain")

@@ -43,6 +43,7 @@ _EXPORTS = {
     "load": "tuner.results",
     "compare": "tuner.results",
     "write_report": "tuner.report",
+    "replay_pbt": "tuner.pbt_replay",
     "ConfigError": "tuner.errors",
     "TrialError": "tuner.errors",
     "Fatal": "tuner.errors",

@@ -226,7 +226,7 @@ def _in_memory_campaign(
     space: dict[str, Any] | None,
     fields: dict[str, Any],
 ) -> tuple[Campaign, Any]:
-    from tuner.datasets import dataset_from_arrays
+    from tuner.datasets import dataset_from_arrays, with_campaign_outliers
 
     if x is None:
         raise ConfigError("search(build, x, y, ...) needs x: the training inputs.")
@@ -257,7 +257,7 @@ def _in_memory_campaign(
         seed=campaign.seed,
         standardize=bool(campaign.standardize),
     )
-    return campaign, dataset
+    return campaign, with_campaign_outliers(dataset, campaign)
 
 
 def load_results(name_or_folder: str | Path, results_dir: str | Path = "results") -> Results:

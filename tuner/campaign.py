@@ -18,10 +18,16 @@ import tomli_w
 
 from tuner import objectives
 from tuner.errors import ConfigError, did_you_mean
+from tuner.pruning import PruningRule, pruning_rule
 
 EARLY_STOPPING_KEYS: dict[str, type | tuple[type, ...]] = {
     "patience": int,
     "min_delta": (int, float),
+}
+# target_outliers = { fraction = 0.05, scale = 10 }: both required (see `tuner.datasets`).
+TARGET_OUTLIERS_KEYS: dict[str, type | tuple[type, ...]] = {
+    "fraction": (int, float),
+    "scale": (int, float),
 }
 MAXIMISED = ("acc", "auc", "precision", "recall", "f1", "r2", "iou")
 MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "hinge", "crossentropy")
@@ -102,6 +108,12 @@ class Campaign:
     # or only the [space] entries (false); None: the builder's choice (yours: true).
     tune_new_entries: bool | None = None
     early_stopping: dict[str, Any] | None = None
+    # Stop hopeless trials early: "median", "asha", a table ({ kind = "median", warmup = 5 }),
+    # "none"; "auto": the toolkit's default (`tuner.pruning`), none for Hyperband.
+    pruning: str | dict[str, Any] = "auto"
+    # Regression only: shift a seeded fraction of the TRAINING targets up by `scale` standard
+    # deviations (validation and test untouched), to compare losses under outliers.
+    target_outliers: dict[str, Any] | None = None
     keep_top: int = field(default=1, metadata=_rule(1))
     tensorboard: bool = False
     max_consecutive_failures: int = field(default=10, metadata=_rule(1))
@@ -164,6 +176,11 @@ class Campaign:
     def max_time_s(self) -> float | None:
         """``max_time`` in seconds (None: no time budget)."""
         return None if self.max_time is None else parse_duration("max_time", self.max_time)
+
+    @property
+    def pruning_rule(self) -> PruningRule | None:
+        """The pruner ``pruning`` asks for with this strategy (None: no pruning)."""
+        return _pruning_rule(self)
 
     @property
     def source_dir(self) -> Path | None:
@@ -344,6 +361,26 @@ def _check_multi_objective(strategy: str) -> None:
     check_multi_objective(strategy)
 
 
+def _pruning_rule(campaign: Campaign) -> PruningRule | None:
+    """The campaign's pruner; a `ConfigError` when ``pruning`` is not one, or asks a strategy
+    that prunes by design (Hyperband, PBT) to prune."""
+    from tuner.strategies.registry import STRATEGIES  # import-light: no KerasTuner
+
+    strategy = STRATEGIES.get(campaign.strategy)
+    by_design = strategy is not None and strategy.prunes_by_design
+    rule = pruning_rule(campaign.pruning, campaign.strategy, prunes_by_design=by_design)
+    if rule is not None:
+        key = "warmup" if rule.kind == "median" else "min_epochs"
+        if getattr(rule, key) >= campaign.epochs and campaign.pruning == "auto":
+            return None  # the default, on trials too short to prune: nothing to do
+        if getattr(rule, key) >= campaign.epochs:
+            raise ConfigError(
+                f"pruning {key} must be below epochs = {campaign.epochs} (no trial could be "
+                f"pruned), but got {getattr(rule, key)}."
+            )
+    return rule
+
+
 def _check_loss_objective(campaign: Campaign) -> None:
     """Losses of different kinds are different units: `val_loss` cannot rank them."""
     tuned_loss = campaign.space.get("loss")
@@ -354,6 +391,27 @@ def _check_loss_objective(campaign: Campaign) -> None:
             f"objective {primary!r} compares different units when "
             "[space] loss is tuned; use a metric every trial logs the same way, "
             'e.g. objective = "val_mse" or "val_mae" for regression.'
+        )
+
+
+def _check_target_outliers(table: dict[str, Any]) -> None:
+    _check_table("target_outliers", table, TARGET_OUTLIERS_KEYS)
+    missing = [key for key in TARGET_OUTLIERS_KEYS if key not in table]
+    if missing:
+        raise ConfigError(
+            f"[target_outliers] missing key {missing[0]!r}; write e.g. "
+            "target_outliers = { fraction = 0.05, scale = 10 }."
+        )
+    fraction, scale = table["fraction"], table["scale"]
+    if not 0 < fraction < 1:
+        raise ConfigError(
+            f"[target_outliers] fraction must be in (0, 1) (the share of training targets "
+            f"made outliers), but got {fraction}."
+        )
+    if not scale > 0:
+        raise ConfigError(
+            f"[target_outliers] scale must be above 0 (how many standard deviations of the "
+            f"training targets an outlier is shifted by), but got {scale}."
         )
 
 
@@ -368,6 +426,8 @@ def _validate(campaign: Campaign) -> None:
             raise ConfigError(f"{key} must be a {_type_name(expected)}, but got None.")
         if value is not None and key == "max_time":
             parse_duration(key, value)
+        elif key == "pruning":
+            continue  # `_pruning_rule` judges it, with the strategy
         elif value is not None and BOUNDS.get(key, {}).get("words"):
             if bool in expected:
                 _check_flag_or_word(key, value)
@@ -388,23 +448,28 @@ def _validate(campaign: Campaign) -> None:
     )
     if campaign.early_stopping is not None:
         _check_table("early_stopping", campaign.early_stopping, EARLY_STOPPING_KEYS)
+    if campaign.target_outliers is not None:
+        _check_target_outliers(campaign.target_outliers)
     spec = objectives.resolve(campaign.objective, campaign.direction, infer_direction)
     if len(spec) > 1:
         _check_multi_objective(campaign.strategy)
     _check_loss_objective(campaign)
+    _pruning_rule(campaign)
     if campaign.cross_validation is not None:
         _check_cross_validation(campaign.strategy)
 
 
 def _check_cross_validation(strategy: str) -> None:
-    """A strategy whose trials continue their parents' weights cannot score them by folds:
-    a fold's model would continue a parent trained on other folds' validation data."""
+    """A strategy whose trials continue other trials' weights (Hyperband's parents, PBT's
+    exploited members) cannot score them by folds: a fold's model would continue weights
+    trained on its own validation data."""
     from tuner.strategies.registry import get_strategy  # import-light
 
-    if get_strategy(strategy).trains_from_parent:
+    chosen = get_strategy(strategy)
+    if chosen.trains_from_parent or chosen.prunes_by_design:
         raise ConfigError(
             f"cross_validation does not work with strategy {strategy!r}: its trials continue "
-            "their parents' weights, trained on other folds' validation data; use strategy = "
+            "other trials' weights, trained on other folds' validation data; use strategy = "
             "'random', 'grid', 'bayesian' or 'tpe', or leave cross_validation out."
         )
 

@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuner.errors import ConfigError, Fatal, Interrupted
@@ -78,6 +79,7 @@ OVERRIDES = (
     ("--strategy", "strategy"),
     ("--max-trials", "max_trials"),
     ("--max-time", "max_time"),
+    ("--pruning", "pruning"),
     ("--epochs", "epochs"),
     ("--seed", "seed"),
     ("--results-dir", "results_dir"),
@@ -278,6 +280,23 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot_best_so_far(names: Sequence[str], results_dir: str, path: Path) -> None:
+    """The best-so-far comparison of `names` grouped by campaign (seeds): a PNG at `path` and
+    its summary table beside it (``.csv``); their paths go to stderr, so that stdout stays the
+    table in the chosen format."""
+    from tuner.plots.best_so_far import best_so_far_comparison, draw_best_so_far, summary_table
+    from tuner.results import campaign_runs
+
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"--plot must name a .png file, but got {str(path)!r}.")
+    groups, objective, direction = campaign_runs(names, results_dir)
+    info = best_so_far_comparison(groups, direction=direction, objective=objective)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draw_best_so_far(info).savefig(path, dpi=110, bbox_inches="tight")
+    summary_table(info).to_csv(path.with_suffix(".csv"), index=False)
+    print(f"wrote {path} and {path.with_suffix('.csv')}", file=sys.stderr)
+
+
 def _results(args: argparse.Namespace) -> int:
     from tuner import results  # pandas only: Keras starts only for --rebuild
 
@@ -288,7 +307,13 @@ def _results(args: argparse.Namespace) -> int:
                 "`tuner results compare` needs at least one campaign name or folder, but got none."
             )
         table = results.compare(names[1:], args.results_dir)
+        if args.plot is not None:
+            _plot_best_so_far(names[1:], args.results_dir, Path(args.plot))
     else:
+        if args.plot is not None:
+            raise ConfigError(
+                "--plot draws a comparison: use `tuner results compare A B ... --plot`."
+            )
         if len(names) > 1:
             raise ConfigError(
                 f"`tuner results` shows one campaign, but got {names}; "
@@ -340,6 +365,27 @@ def _report(args: argparse.Namespace) -> int:
     from tuner.report import write_report
 
     print(write_report(args.name, args.results_dir, top=args.top))
+    return 0
+
+
+def _activations(args: argparse.Namespace) -> int:
+    import_keras_quietly()
+    from tuner.activation_report import write_activations
+    from tuner.api import load_results
+
+    results = load_results(args.name, args.results_dir)
+    trial_ids = args.trial or None
+    if args.all:
+        # in the order run: "2" before "10"
+        trial_ids = sorted((str(t) for t in results.table["trial_id"]), key=lambda t: (len(t), t))
+    path = write_activations(
+        results,
+        trial_ids=trial_ids,
+        trained=not args.initial_only,
+        initial=args.initial or args.initial_only,
+        samples=args.samples,
+    )
+    print(path)
     return 0
 
 
@@ -404,6 +450,11 @@ def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
         type=_duration_value,
         metavar="DURATION",
         help='stop starting trials after this much training, e.g. "30m", "1h30m" or seconds',
+    )
+    parser.add_argument(
+        "--pruning",
+        metavar="KIND",
+        help='stop hopeless trials early: "median", "asha" or "none" (the campaign decides)',
     )
     parser.add_argument("--epochs", type=_integer)
     parser.add_argument("--seed", type=_integer)
@@ -521,6 +572,12 @@ def build_parser() -> argparse.ArgumentParser:
     shown.add_argument("--format", choices=["table", "csv", "markdown", "json"], default="table")
     shown.add_argument("--results-dir", default="results")
     shown.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="with compare: draw the best score so far against trials and epochs, campaigns "
+        "of one name (seeds) as one mean line and band; a summary .csv goes beside it",
+    )
+    shown.add_argument(
         "--rebuild",
         action="store_true",
         help="rebuild the engine's state and the tables from the per-trial records, "
@@ -537,6 +594,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--results-dir", default="results")
     report.set_defaults(parser=report, handler=_report)
+
+    activations = commands.add_parser(
+        "activations",
+        help="draw a histogram of each hidden layer's activations for a trial's model",
+        description="Writes activations.png (the best trial), activations_trial_ID.png (one "
+        "--trial) or activations_trials.png (several) into the results folder: the kept "
+        "trained model, and with --initial the model rebuilt untrained from the trial's "
+        "hyperparameters, on the same validation inputs.",
+    )
+    activations.add_argument("name", metavar="NAME|DIR")
+    activations.add_argument(
+        "--trial",
+        action="append",
+        metavar="ID",
+        help="a trial to draw (repeatable; default: the best)",
+    )
+    activations.add_argument(
+        "--all", action="store_true", help="every trial, one row each (a small grid)"
+    )
+    activations.add_argument(
+        "--initial", action="store_true", help="also draw the model at initialisation"
+    )
+    activations.add_argument(
+        "--initial-only",
+        action="store_true",
+        help="draw only the model at initialisation (any trial: no kept model needed)",
+    )
+    activations.add_argument(
+        "--samples", type=_integer, default=1000, help="inputs fed through (default 1000)"
+    )
+    activations.add_argument("--results-dir", default="results")
+    activations.set_defaults(parser=activations, handler=_activations)
 
     lr = commands.add_parser(
         "lr-find",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from tuner.results.render import aligned_lines, is_numeric, number_format
 from tuner.results.tables import INTERNAL_PREFIX
-from tuner.trial import COMPLETED, SCORED, STOPPED, TrialRecord
+from tuner.trial import COMPLETED, PRUNED, SCORED, STOPPED, TrialRecord
 
 if TYPE_CHECKING:
     from tuner.execution.base import PackEpoch
@@ -38,7 +38,8 @@ SHORT_NAMES = {
 }
 # The table's own columns, in the order the final table shows them around the
 # hyperparameters and metrics (which keep their order, in the middle).
-_LEADING = ["rank", "trial_id", "score", "cv_std", "pareto"]
+# A trial's status (pruned, stopped, failed) stands by its score, which it qualifies.
+_LEADING = ["rank", "trial_id", "score", "cv_std", "pareto", "status"]
 _TRAILING = [
     "best_epoch",
     "epochs_run",
@@ -46,7 +47,6 @@ _TRAILING = [
     "n_params",
     "latency_ms",
     "device",
-    "status",
     "error",
 ]
 _ALWAYS_SHOWN = {"rank", "trial_id", "score"}
@@ -218,6 +218,8 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
     if record.status == STOPPED and not failed:
         epochs = f"{record.epochs_run} epoch{'s' * (record.epochs_run != 1)}"
         result += f" (stopped by the budget after {epochs})"
+    if record.status == PRUNED and not failed:
+        result += f" (pruned at epoch {record.epochs_run + record.initial_epoch})"
     tuned_all = _tuned_text(record.hyperparameters, event.tuned, 10**6, event.formats)
     # What the result and the tuned values ask for before the extras give way; a failure's
     # reason and the tuned values are cut to fit past that.

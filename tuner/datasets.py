@@ -8,6 +8,7 @@ task inferred from the targets, the input shape and the output size a model need
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from tuner.errors import ConfigError, did_you_mean
-from tuner.fingerprint import arrays_fingerprint
+from tuner.fingerprint import array_fingerprint, arrays_fingerprint
 from tuner.preprocessing import (
     BINARY,
     MULTICLASS,
@@ -49,6 +50,7 @@ __all__ = [
     "infer_task",
     "load_campaign_data",
     "load_dataset",
+    "with_target_outliers",
 ]
 
 
@@ -118,6 +120,12 @@ def _mnist() -> tuple[np.ndarray, np.ndarray]:
     return table[:, :-1] / 255.0, table[:, -1].astype("int64")
 
 
+def _iris_setosa() -> tuple[np.ndarray, np.ndarray]:
+    """Géron's perceptron example: petal length and width, 1 for Iris setosa, else 0."""
+    x, y = skdata.load_iris(return_X_y=True)
+    return x[:, 2:4], (y == 0).astype("int64")
+
+
 def _sklearn(loader: Callable) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
     def load() -> tuple[np.ndarray, np.ndarray]:
         x, y = loader(return_X_y=True)
@@ -129,6 +137,11 @@ def _sklearn(loader: Callable) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
 # name -> (loader, standardise by default, one-line description)
 REGISTRY: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray]], bool, str]] = {
     "iris": (_sklearn(skdata.load_iris), True, "150 flowers, 4 features, 3 classes"),
+    "iris_setosa": (
+        _iris_setosa,
+        True,
+        "150 flowers, petal length and width, binary (setosa or not)",
+    ),
     "wine": (_sklearn(skdata.load_wine), True, "178 wines, 13 features, 3 classes"),
     "breast_cancer": (
         _sklearn(skdata.load_breast_cancer),
@@ -490,8 +503,8 @@ def load_dataset(
 
 
 def load_campaign_data(campaign: Campaign) -> Dataset:
-    """The campaign's dataset, split as every trial sees it."""
-    return load_dataset(
+    """The campaign's dataset, split as every trial sees it (with its ``target_outliers``)."""
+    dataset = load_dataset(
         campaign.dataset,
         validation_split=campaign.validation_split,
         test_split=campaign.test_split,
@@ -500,6 +513,41 @@ def load_campaign_data(campaign: Campaign) -> Dataset:
         standardize=campaign.standardize,
         target=campaign.target,
     )
+    return with_campaign_outliers(dataset, campaign)
+
+
+def with_campaign_outliers(dataset: Dataset, campaign: Campaign) -> Dataset:
+    """`dataset` with the campaign's ``target_outliers`` applied (itself when there are none)."""
+    if campaign.target_outliers is None:
+        return dataset
+    options = campaign.target_outliers
+    return with_target_outliers(dataset, options["fraction"], options["scale"], seed=campaign.seed)
+
+
+def with_target_outliers(dataset: Dataset, fraction: float, scale: float, *, seed: int) -> Dataset:
+    """A copy of a regression `dataset` whose training targets have outliers: round(fraction x
+    n) training rows, drawn with `seed`, get `scale` standard deviations of the training
+    targets added (upwards, so positive targets stay positive). Validation and test targets
+    are untouched: they measure how well the model fits the clean relation."""
+    if dataset.task != REGRESSION:
+        raise ConfigError(
+            f"target_outliers applies to regression targets, but dataset {dataset.name!r} is "
+            f"{dataset.task}; remove target_outliers or use a regression dataset."
+        )
+    y = np.array(dataset.y_train, dtype="float64")
+    n = round(fraction * len(y))
+    if n == 0:
+        raise ConfigError(
+            f"target_outliers fraction {fraction} of {len(y)} training samples makes no "
+            f"outlier; use a fraction of at least {1 / len(y):.3g}."
+        )
+    rows = np.random.default_rng(seed).choice(len(y), size=n, replace=False)
+    y[rows] += scale * y.std(axis=0)
+    y_train = y.astype(dataset.y_train.dtype, copy=False)
+    fingerprint = dataset.fingerprint
+    if fingerprint is not None:  # targets are never standardised: the raw array is this one
+        fingerprint = {**fingerprint, "y_train": array_fingerprint(y_train)}
+    return dataclasses.replace(dataset, y_train=y_train, fingerprint=fingerprint)
 
 
 # ---------------------------------------------------------------------------------- in memory

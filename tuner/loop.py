@@ -172,6 +172,7 @@ def run_trials(
             on_epoch=on_epoch or (lambda report: None),
             save_outcomes=save_and_end,
             budget=budget,
+            saved=store.records,
         )
         training: list[str] = []
         try:

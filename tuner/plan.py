@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras_tuner as kt
 
@@ -31,6 +31,9 @@ from tuner.space import (
 )
 from tuner.strategies import create_oracle
 from tuner.strategies.registry import Strategy, get_strategy
+
+if TYPE_CHECKING:
+    from tuner.strategies.pbt import PBTSettings
 
 AUTO_THREADS = 0  # TensorFlow's default: every core
 
@@ -87,9 +90,22 @@ class Plan:
     def planned_trials(self) -> int:
         """How many trials the campaign will run: ``max_trials``, or fewer when the space holds
         fewer distinct configurations (Hyperband trains a configuration again for longer)."""
+        if self.strategy.name == "pbt":  # one trial a member
+            from tuner.strategies.pbt import population
+
+            return population(self.campaign.strategy_options, self.campaign.max_trials)
         if self.configurations is not None and self.campaign.strategy != "hyperband":
             return min(self.configurations, self.campaign.max_trials)
         return self.campaign.max_trials
+
+    def pbt_settings(self, entries: Mapping[str, Any]) -> PBTSettings:
+        """A PBT campaign's resolved options over the space of `entries`."""
+        from tuner.strategies.pbt import resolve
+
+        campaign = self.campaign
+        return resolve(
+            campaign.strategy_options, campaign.max_trials, campaign.epochs, self.space(entries)
+        )
 
     def stop_reason(self, finished: int, budget_spent: str | None = None) -> str:
         """Why a campaign with `finished` trials in all stopped, in words; `budget_spent`
@@ -99,6 +115,11 @@ class Plan:
             return f"stopped after {finished} trials: max_trials = {asked} reached"
         if budget_spent is not None:
             return f"stopped after {finished} trials: {budget_spent}"
+        if self.strategy.name == "pbt":
+            return (
+                f"stopped after {finished} trials: the population trained for "
+                f"{self.campaign.epochs} epochs (max_trials = {asked})"
+            )
         if self.campaign.strategy == "hyperband":
             return (
                 f"stopped after {finished} trials: Hyperband's brackets are complete "
@@ -145,6 +166,11 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     check_space_against_builder(hypermodel, given, campaign.model, declared)
     strategy = get_strategy(campaign.strategy)
     objective = campaign_objective(campaign)
+    if strategy.name == "pbt" and campaign.early_stopping:
+        raise ConfigError(
+            "early_stopping does not apply to strategy 'pbt' (its members are exploited, not "
+            "stopped); remove early_stopping."
+        )
     if given.get("learning_rate") in AUTO_LEARNING_RATE and "learning_rate" not in declared:
         raise ConfigError(
             f"learning_rate = {given['learning_rate']!r}: model "

@@ -16,6 +16,7 @@ from tuner.errors import ConfigError
 from tuner.files import atomic_write_text
 from tuner.importance import hyperparameter_importance
 from tuner.plots.campaign import completed, save_all, varying_hyperparameters
+from tuner.plots.train_val import save_train_val
 from tuner.plots.view import CampaignView
 from tuner.results import (
     INTERNAL_PREFIX,
@@ -25,7 +26,9 @@ from tuner.results import (
     settings_table,
     split_columns,
 )
+from tuner.results.render import pruned_epochs_saved
 from tuner.store.folder import (
+    ACTIVATIONS_PLOT,
     BUDGET_PLOT,
     CAMPAIGN_FILE,
     HISTORY_FILE,
@@ -35,10 +38,11 @@ from tuner.store.folder import (
     OPTIMIZATION_HISTORY_PLOT,
     PARALLEL_COORDINATES_PLOT,
     REPORT_FILE,
+    TRAIN_VAL_PLOT,
     TRIALS_FILE,
     ResultsFolder,
 )
-from tuner.trial import COMPLETED, SCORED
+from tuner.trial import COMPLETED, PRUNED, SCORED
 
 PLOT_CAPTIONS = {
     OPTIMIZATION_HISTORY_PLOT: (
@@ -53,6 +57,14 @@ PLOT_CAPTIONS = {
     LEARNING_CURVES_PLOT: "Training (solid) and validation (dashed) curves of the top trials; dots mark the best epoch.",
     BUDGET_PLOT: "Epochs each trial was given (Hyperband brackets and rounds when present).",
     LR_FIND_PNG: "Learning-rate range test: loss against learning rate, suggestions marked.",
+    TRAIN_VAL_PLOT: (
+        "Training (solid) and validation (dashed) curves per trial, the gap between them "
+        "shaded: a growing gap is overfitting."
+    ),
+    ACTIVATIONS_PLOT: (
+        "Histogram of each hidden layer's activations for the best trial's model "
+        "(`tuner activations`)."
+    ),
 }
 
 STYLE = """
@@ -69,6 +81,7 @@ th, td { padding: 3px 7px; border-bottom: 1px solid #e6e6e6; text-align: left; w
 td.num, th.num { text-align: right; }
 thead th { background: #f0f2f5; position: sticky; top: 0; }
 tr.failed td { color: #a33; }
+tr.pruned td { color: #777; font-style: italic; }
 tr.best td { background: #eef7ee; font-weight: 600; }
 td.error { white-space: normal; min-width: 240px; max-width: 420px; }
 figure { margin: 1em 0 1.6em; }
@@ -213,6 +226,10 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
         f"objective <b>{html.escape(str(objective))}</b> ({html.escape(str(direction))})",
         f"<b>{len(table)}</b> trials: {len(done)} completed, {len(table) - len(done)} failed",
     ]
+    saved = pruned_epochs_saved(table)
+    if saved is not None:
+        pruned = int((table["status"] == PRUNED).sum())
+        facts[-1] += f" ({pruned} of them pruned, <b>{saved}</b> epochs saved)"
     if len(done):
         best = done.iloc[0]
         facts.append(
@@ -227,7 +244,9 @@ def render_report(view: CampaignView, plot_paths: list[Path], *, top: int = 20) 
     statuses = list(table.head(top)["status"])
     shown, fixed = _report_columns(table.head(top), table, history)
     classes = [
-        "best" if i == 0 and status in SCORED else ("failed" if status not in SCORED else "")
+        "best"
+        if i == 0 and status in SCORED
+        else ("failed" if status not in SCORED else ("pruned" if status == PRUNED else ""))
         for i, status in enumerate(statuses)
     ]
     plots = (
@@ -304,8 +323,11 @@ def write_report(
     files = ResultsFolder.find(results_folder, results_dir)
     view = load_view(files.path)
     plot_paths = save_all(view, files.path)
+    plot_paths += save_train_val(view, files.path)
     if files.lr_find_png.is_file():  # written by `tuner lr-find` or learning_rate="auto"
         plot_paths.append(files.lr_find_png)
+    if files.activations_plot().is_file():  # written by `tuner activations`
+        plot_paths.append(files.activations_plot())
     path = files.report
     atomic_write_text(path, render_report(view, plot_paths, top=top))
     return path

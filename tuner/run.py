@@ -216,6 +216,23 @@ def build_executor(
     With ``cross_validation = K``: one such executor per fold, wrapped
     (`CrossValidatedExecutor`)."""
     campaign = plan.campaign
+    if plan.strategy.name == "pbt":  # the whole population at once, round by round
+        from tuner.execution.pbt import PBTExecutor
+
+        settings = plan.pbt_settings(entries)
+        ignored = bool(callbacks) or campaign.tensorboard
+        return PBTExecutor(
+            plan.hypermodel,
+            InputPipeline(plan.dataset),
+            settings,
+            objective=plan.objective,
+            seed=campaign.seed,
+            precision=backends.precision_policy(campaign.mixed_precision),
+            jit_compile=backends.jit_compile_setting(campaign.jit_compile),
+        ), (
+            f"pbt: population {settings.population}, exploit every {settings.ready} epochs"
+            + ("; Keras callbacks and TensorBoard are not used" if ignored else "")
+        )
     pack, pack_note = _pack_size(plan, entries, callbacks)
     if max_pack is not None:
         pack = max(1, min(pack, max_pack))
@@ -224,6 +241,7 @@ def build_executor(
         objective=plan.objective,
         seed=campaign.seed,
         early_stopping=campaign.early_stopping,
+        pruning=campaign.pruning_rule,
         precision=backends.precision_policy(campaign.mixed_precision),
         jit_compile=backends.jit_compile_setting(campaign.jit_compile),
     )

@@ -16,6 +16,9 @@ class TrialStatus(enum.StrEnum):
     # Cut short by the campaign's budget (max_time, max_epochs_total) at an epoch boundary:
     # scored and ranked like a completed trial, on the epochs it trained.
     STOPPED = "stopped"
+    # Stopped by the campaign's pruner (`tuner.pruning`) at an epoch's end, its objective
+    # worse than earlier trials' there: ranked on its score, and marked.
+    PRUNED = "pruned"
 
     def __str__(self) -> str:
         return self.value
@@ -24,7 +27,8 @@ class TrialStatus(enum.StrEnum):
 COMPLETED = TrialStatus.COMPLETED
 FAILED = TrialStatus.FAILED
 STOPPED = TrialStatus.STOPPED
-SCORED = (COMPLETED, STOPPED)  # the statuses whose score ranks a trial
+PRUNED = TrialStatus.PRUNED
+SCORED = (COMPLETED, STOPPED, PRUNED)  # the statuses whose score ranks a trial
 
 
 def canonical_id(trial_id: str) -> str:
@@ -53,6 +57,12 @@ class TrialRecord:
     over the folds, `score` the mean of `cv_scores` (each fold's objective at `best_epoch`),
     `cv_std` their standard deviation, and `fold_histories` each fold's own history; all three
     are None otherwise.
+
+    A Population Based Training member also keeps its `lineage` (``{"epoch", "from"}``: at the
+    end of that epoch it copied member ``from``'s weights and optimizer state) and its
+    `schedule`: the values its final weights were trained with, per epoch range, along that
+    lineage (``{"start_epoch", "end_epoch", "member", "values"}``; `tuner.replay_pbt` trains
+    it again). None for every other trial.
     """
 
     trial_id: str
@@ -71,6 +81,8 @@ class TrialRecord:
     cv_scores: list[float] | None = None
     cv_std: float | None = None
     fold_histories: list[dict[str, list[float]]] | None = None
+    lineage: list[dict[str, Any]] | None = None
+    schedule: list[dict[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status).value
@@ -83,7 +95,7 @@ class TrialRecord:
 
     @property
     def scored(self) -> bool:
-        """Whether its score ranks it: completed, or stopped by the budget."""
+        """Whether its score ranks it: completed, stopped by the budget, or pruned."""
         return self.status in SCORED
 
     def metrics_at_best_epoch(self) -> dict[str, float]:

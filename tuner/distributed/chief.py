@@ -45,6 +45,11 @@ class Chief:
         warn: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        if plan.strategy.name == "pbt":  # its exploit steps need the whole population at hand
+            raise ConfigError(
+                "strategy 'pbt' trains its whole population in one process; run it without "
+                "workers or a chief."
+            )
         self.plan, self.requested = plan, bind
         self.heartbeat_timeout_s, self.worker_timeout_s = heartbeat_timeout_s, worker_timeout_s
         self.handoffs = handoffs

@@ -73,7 +73,8 @@ class TrialContext:
     outcomes of each step as it ends, so they are saved and reported before the next starts;
     `run` still returns every outcome. `budget`: the campaign's (`Budget`): executors count
     each epoch trained in it and, once it is spent, stop their trials at the epoch's end
-    (status ``stopped``)."""
+    (status ``stopped``). `saved()`: the campaign's records saved so far, which a pruner
+    judges a trial against (called when the trial starts)."""
 
     keep_weights_beyond: float | None = None
     keep_all_weights: bool = False
@@ -82,6 +83,7 @@ class TrialContext:
     on_epoch: Callable[[PackEpoch], None] = field(default=lambda report: None)
     save_outcomes: Callable[[Sequence[TrialOutcome]], None] = field(default=lambda outcomes: None)
     budget: Budget = field(default_factory=Budget)
+    saved: Callable[[], Sequence[TrialRecord]] = field(default=lambda: ())
 
 
 class Executor(Protocol):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
@@ -11,6 +12,7 @@ import keras_tuner as kt
 from tuner.errors import Fatal
 from tuner.execution.divergence import Divergence
 from tuner.execution.optimizer_state import optimizer_values
+from tuner.pruning import PruningRule, should_prune
 
 NOT_A_METRIC = ("learning_rate",)
 
@@ -70,6 +72,38 @@ class StopOnBudget(keras.callbacks.Callback):
             self.budget.add_epochs(1)
         last = (self.params or {}).get("epochs")
         if self.budget.spent() is not None and (last is None or epoch + 1 < last):
+            self.model.stop_training = True
+            self.cut = True
+
+
+class StopOnPruning(keras.callbacks.Callback):
+    """Stops training at the end of an epoch when the campaign's pruner says the trial will not
+    win (`tuner.pruning.should_prune`), judged against `saved()` (the objective histories of
+    the trials saved before this one started, read when training begins) and `peers()` (those
+    of earlier towers of its pack, read each epoch). `cut`: whether it stopped the trial."""
+
+    def __init__(
+        self,
+        rule: PruningRule,
+        objective: kt.Objective,
+        saved: Callable[[], Sequence[Sequence[float]]],
+        peers: Callable[[], Sequence[Sequence[float]]] = lambda: (),
+    ) -> None:
+        super().__init__()
+        self.rule, self.objective = rule, objective
+        self.saved_histories, self.peers = saved, peers
+        self.values: list[float] = []
+        self.earlier: list[Sequence[float]] = []
+        self.cut = False
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.earlier = list(self.saved_histories())
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.values.append(float((logs or {}).get(self.objective.name, math.nan)))
+        epochs = int((self.params or {}).get("epochs") or 0)
+        earlier = self.earlier + list(self.peers())
+        if should_prune(self.rule, earlier, self.values, self.objective.direction, epochs):
             self.model.stop_training = True
             self.cut = True
 

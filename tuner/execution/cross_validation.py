@@ -9,7 +9,10 @@ mean curve, its score the mean curve's objective there, which is the mean of the
 at that epoch (`cv_scores`; `cv_std` their standard deviation, NumPy's, with ``ddof=0`` as
 scikit-learn's ``std_test_score``). Each fold's own history is kept (`fold_histories`).
 `epochs_run` and `duration_s` count every fold's epochs and time (a budget counts them all).
-A trial that fails in any fold fails, with that fold's error.
+A trial that fails in any fold fails, with that fold's error; one the campaign's pruner stops
+in a fold (judged, as any trial is, against the saved trials' mean curves) is pruned, scored on
+the folds it trained, and so is one the budget stopped (status ``stopped``). None of them trains
+its later folds.
 
 Every fold of a trial starts from the same initial weights (its executor seeds the build with
 the trial's seed). The model kept for a trial that enters the top ``keep_top`` is refit on all
@@ -35,7 +38,7 @@ from tuner.errors import Interrupted
 from tuner.execution.base import Executor, TrialContext, TrialOutcome
 from tuner.execution.sequential import trial_batch_size, trial_seed
 from tuner.folds import pooled
-from tuner.trial import COMPLETED, FAILED, STOPPED, TrialRecord
+from tuner.trial import COMPLETED, FAILED, PRUNED, STOPPED, TrialRecord
 
 
 def _never_beaten(objective: kt.Objective) -> float:
@@ -97,8 +100,17 @@ def combine(
     combined.cv_scores, combined.cv_std = scores, float(np.std(scores))
     latencies = [r.latency_ms for r in records if r.latency_ms is not None]
     combined.latency_ms = float(np.mean(latencies)) if latencies else None
-    combined.status = STOPPED if any(r.status == STOPPED for r in records) else COMPLETED
+    statuses = {r.status for r in records}
+    combined.status = (
+        PRUNED if PRUNED in statuses else STOPPED if STOPPED in statuses else COMPLETED
+    )
     return combined
+
+
+def _goes_on(record: TrialRecord) -> bool:
+    """Whether a trial trains its next fold: not after failing, being pruned or being stopped
+    by the budget in this one."""
+    return record.status == COMPLETED
 
 
 class Refit:
@@ -152,9 +164,14 @@ class CrossValidatedExecutor:
     def run(
         self, trials: Sequence[kt.engine.trial.Trial], context: TrialContext
     ) -> list[TrialOutcome]:
-        per_fold: list[list[TrialOutcome]] = []
+        folds_of: list[list[TrialOutcome]] = [[] for _ in trials]
         try:
             for executor in self.folds:
+                standing = [
+                    i for i, seen in enumerate(folds_of) if all(_goes_on(o.record) for o in seen)
+                ]
+                if not standing:
+                    break
                 fold_context = TrialContext(
                     keep_weights_beyond=_never_beaten(self.objective),
                     any_completed=context.any_completed,
@@ -162,15 +179,18 @@ class CrossValidatedExecutor:
                     # A trial is saved once all its folds have trained.
                     save_outcomes=lambda outcomes: None,
                     budget=context.budget,
+                    saved=context.saved,
                 )
-                per_fold.append(executor.run(trials, fold_context))
+                ran = executor.run([trials[i] for i in standing], fold_context)
+                for i, outcome in zip(standing, ran):
+                    folds_of[i].append(outcome)
                 context.any_completed |= fold_context.any_completed
         except KeyboardInterrupt:  # every trial of the batch still lacked some fold
             raise Interrupted([t.trial_id for t in trials]) from None
         outcomes = []
-        for i, trial in enumerate(trials):
-            record = combine([fold[i].record for fold in per_fold], self.objective, self.k)
-            outcome = TrialOutcome(record, pack_size=per_fold[0][i].pack_size)
+        for trial, seen in zip(trials, folds_of):
+            record = combine([o.record for o in seen], self.objective, self.k)
+            outcome = TrialOutcome(record, pack_size=seen[0].pack_size)
             if record.scored and record.best_epoch is not None:
                 outcome.make_model = functools.partial(self.refit, trial, record.best_epoch)
             outcomes.append(outcome)

@@ -45,9 +45,20 @@ from tuner.execution.sequential import (
 from tuner.execution.stacked import NotStackable, StackedTowers
 from tuner.execution.stacking import stacked_towers
 from tuner.execution.tower import NotPackable, TowerTemplate, tower_settings
+from tuner.pruning import PruningRule
 from tuner.space import values_as_written
 
 KEPT_STACKS = 2  # compiled stacks kept for reuse (architecture and pack size each)
+KEPT_SMALL_STACKS = 6  # and the smaller ones a pack's survivors go on in
+
+
+def shrunk_size(live: int, size: int) -> int:
+    """The stack `live` towers of a stack of `size` go on in: the smallest power of two that
+    holds them once at most half of `size` still train, else `size` (so each architecture
+    needs only a few stack sizes, each traced once)."""
+    if live > size // 2:
+        return size
+    return 1 << max(live - 1, 0).bit_length()
 
 
 class _EpochWeights:
@@ -79,14 +90,14 @@ class _TowerView:
     state, a stop flag."""
 
     def __init__(self, weights: _EpochWeights, k: int) -> None:
-        self._weights, self._k = weights, k
+        self._weights, self.place = weights, k  # its place in the stack that trains it
         self.stop_training = False
 
     def get_weights(self) -> list[Any]:
-        return self._weights.of(self._k)
+        return self._weights.of(self.place)
 
     def get_optimizer_values(self) -> list[Any] | None:
-        return self._weights.optimizer_of(self._k)
+        return self._weights.optimizer_of(self.place)
 
 
 class _Tower(TrialCallbacks):
@@ -100,9 +111,13 @@ class _Tower(TrialCallbacks):
         context: TrialContext,
         view: _TowerView,
         epochs: int,
+        pruning: PruningRule | None = None,
+        peers: Callable[[], Sequence[Sequence[float]]] = lambda: (),
     ):
-        super().__init__(objective, context, settings, counts_epochs=False)
-        self._view = view
+        super().__init__(
+            objective, context, settings, counts_epochs=False, pruning=pruning, peers=peers
+        )
+        self.view = view
         for callback in self.callbacks:
             callback.set_model(view)
             callback.set_params({"epochs": epochs})
@@ -110,7 +125,7 @@ class _Tower(TrialCallbacks):
 
     @property
     def stopped(self) -> bool:
-        return self._view.stop_training
+        return self.view.stop_training
 
     def start(self, loss: float) -> None:
         """The tower's loss on its first batch, as Keras hands it to a trial's callbacks."""
@@ -138,11 +153,13 @@ class PackedExecutor:
         max_pack: int = 16,
         precision: str | None = None,
         jit_compile: bool | None = None,
+        pruning: PruningRule | None = None,
     ):
         self.hypermodel, self.pipeline = hypermodel, pipeline
         self.objective, self.seed = objective, seed
         self.early_stopping = early_stopping
         self.max_pack = max_pack
+        self.pruning = pruning
         # The trials that train alone compute as the campaign says (packs only ever run in
         # float32: `loop.packing_requested`).
         self.sequential = SequentialExecutor(
@@ -153,9 +170,11 @@ class PackedExecutor:
             early_stopping=early_stopping,
             precision=precision,
             jit_compile=jit_compile,
+            pruning=pruning,
         )
         self._templates: dict[str, TowerTemplate] = {}
         self._stacks: OrderedDict[tuple[str, int], StackedTowers] = OrderedDict()
+        self._small: OrderedDict[tuple[str, int], StackedTowers] = OrderedDict()
         self._orders: np.ndarray = np.zeros((0, 0), "int64")  # [epochs, samples], grown
         self._unpackable: set[str] = set()
         self._reached: tuple[int, int] | None = None  # the running pack's epochs done, of all
@@ -262,9 +281,21 @@ class PackedExecutor:
         epochs = trial_epochs(hps[0], scheduled)
         weights = _EpochWeights(stack)
         views = [_TowerView(weights, k) for k in range(len(trials))]
-        towers = [
-            _Tower(self.objective, self.early_stopping, context, view, epochs) for view in views
-        ]
+        towers: list[_Tower] = []
+        for view in views:
+            # A tower is judged as it would be after the earlier towers of its pack, one
+            # trial after another: against their objective so far.
+            towers.append(
+                _Tower(
+                    self.objective,
+                    self.early_stopping,
+                    context,
+                    view,
+                    epochs,
+                    self.pruning,
+                    functools.partial(self._objectives, towers[: len(towers)]),
+                )
+            )
         ids = tuple(t.trial_id for t in trials)
 
         def report(done: int) -> None:
@@ -280,8 +311,11 @@ class PackedExecutor:
                 )
             )
 
+        def smaller(size: int) -> StackedTowers:
+            return self._smaller_stack(key, template, size, hps[0])
+
         try:
-            self._train(stack, towers, weights, epochs, report, context.budget)
+            self._train(stack, towers, weights, epochs, report, context.budget, smaller)
         except (ConfigError, Fatal):
             raise
         except Exception:  # the sequential executor tells each trial's failure apart
@@ -300,6 +334,9 @@ class PackedExecutor:
                 outcome.record.latency_ms = latency
         return outcomes
 
+    def _objectives(self, towers: Sequence[_Tower]) -> list[list[float]]:
+        return [t.history.values.get(self.objective.name, []) for t in towers]
+
     def _best_score(self, towers: list[_Tower]) -> float | None:
         scores = [t.best.score for t in towers if t.best.score is not None]
         best = None
@@ -316,10 +353,14 @@ class PackedExecutor:
         epochs: int,
         report: Callable[[int], None] = lambda done: None,
         budget: Budget | None = None,
+        smaller: Callable[[int], StackedTowers] | None = None,
     ) -> None:
         """Train the towers epoch by epoch; a tower that stops (early stopping, divergence,
-        the budget spent: its callbacks decide at the epoch's end) is frozen, and the pack
-        ends when every tower has stopped."""
+        the budget spent, the pruner: its callbacks decide at the epoch's end) is frozen, and
+        the pack ends when every tower has stopped. Once at most half the stack's towers
+        still train, they go on in a `smaller(size)` stack (a frozen tower still costs its
+        arithmetic), when one is given."""
+        place = list(range(len(towers)))  # each tower's place in the stack training it
         for epoch in range(epochs):
             logs = stack.train_epoch(self._epoch_order(epoch, epochs))
             logs.update(stack.evaluate())
@@ -329,14 +370,63 @@ class PackedExecutor:
             for k, tower in enumerate(towers):
                 if tower.stopped:
                     continue
+                p = place[k]
                 if epoch == 0:
-                    tower.start(float(stack.first_batch_loss[k]))
-                tower.end_epoch(epoch, {name: float(value[k]) for name, value in logs.items()})
+                    tower.start(float(stack.first_batch_loss[p]))
+                tower.end_epoch(epoch, {name: float(value[p]) for name, value in logs.items()})
                 if tower.stopped:
-                    stack.freeze(k)
+                    stack.freeze(p)
             report(epoch + 1)
-            if all(t.stopped for t in towers):
+            live = [k for k, t in enumerate(towers) if not t.stopped]
+            if not live:
                 return
+            size = shrunk_size(len(live), stack.size)
+            if smaller is not None and epoch + 1 < epochs and size < stack.size:
+                stack = self._shrink(stack, smaller(size), towers, place, live, weights)
+
+    def _shrink(
+        self,
+        stack: StackedTowers,
+        small: StackedTowers,
+        towers: list[_Tower],
+        place: list[int],
+        live: list[int],
+        weights: _EpochWeights,
+    ) -> StackedTowers:
+        """Move the `live` towers from `stack` into `small` (the places left over hold a
+        frozen copy of the first), and point their views and `place` at it."""
+        chosen = [place[k] for k in live]
+        small.adopt(stack, chosen + [chosen[0]] * (small.size - len(chosen)))
+        weights.stack = small
+        weights.new_epoch()
+        for n, k in enumerate(live):
+            place[k] = n
+            towers[k].view.place = n
+        return small
+
+    def _smaller_stack(
+        self, key: str, template: TowerTemplate, size: int, hp: Any
+    ) -> StackedTowers:
+        """A stack of `size` towers for the survivors of a pack (kept for reuse: sizes are
+        powers of two, so every pack of the architecture shrinks into the same few)."""
+        if (key, size) in self._small:
+            self._small.move_to_end((key, size))
+            return self._small[(key, size)]
+        dataset = self.pipeline.dataset
+        stack = stacked_towers(
+            template.model,
+            size,
+            dataset.x_train,
+            dataset.y_train,
+            dataset.x_val,
+            dataset.y_val,
+            batch_size=trial_batch_size(hp),
+        )
+        self._small[(key, size)] = stack
+        while len(self._small) > KEPT_SMALL_STACKS:
+            _, evicted = self._small.popitem(last=False)
+            evicted.release()
+        return stack
 
     def _outcome(
         self,

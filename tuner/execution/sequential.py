@@ -22,6 +22,7 @@ from tuner.execution.model_reuse import CompiledModels
 from tuner.execution.output_fit import output_mismatch
 from tuner.execution.pipeline import InputPipeline
 from tuner.execution.records import TrialCallbacks, new_record
+from tuner.pruning import PruningRule
 from tuner.space import values_as_written
 from tuner.trial import canonical_id
 
@@ -93,7 +94,8 @@ class SequentialExecutor:
 
     `precision`: the Keras dtype policy each model is built under (``"mixed_float16"``; None:
     the default, float32). `jit_compile`: set as each built model's ``jit_compile`` before it
-    trains (True: XLA; None: as the builder compiled it)."""
+    trains (True: XLA; None: as the builder compiled it). `pruning`: the campaign's pruner
+    (None: every trial trains to its last epoch)."""
 
     def __init__(
         self,
@@ -107,9 +109,11 @@ class SequentialExecutor:
         callback_factory: TrialCallbackFactory | None = None,
         precision: str | None = None,
         jit_compile: bool | None = None,
+        pruning: PruningRule | None = None,
     ):
         self.hypermodel, self.pipeline = hypermodel, pipeline
         self.precision, self.jit_compile = precision, jit_compile
+        self.pruning = pruning
         self.objective, self.seed = objective, seed
         self.early_stopping = early_stopping
         self.user_callbacks = list(callbacks)
@@ -175,7 +179,7 @@ class SequentialExecutor:
         keras.utils.set_random_seed(seed)
         initial_epoch = int(scheduled.get(INITIAL_EPOCH, 0))
         record = new_record(trial.trial_id, scheduled, initial_epoch)
-        watch = TrialCallbacks(self.objective, context, self.early_stopping)
+        watch = TrialCallbacks(self.objective, context, self.early_stopping, pruning=self.pruning)
         started = time.perf_counter()
         model = None
         try:

@@ -351,6 +351,42 @@ class StackedTowers:
             variable.assign(fresh)
         self.seed.assign(np.array([seed % 2**31, 0], "int32"))
 
+    def adopt(self, source: StackedTowers, towers: Sequence[int]) -> None:
+        """Go on with towers `towers` of `source` (a stack of the same architecture) as this
+        stack's towers, in that order: their weights, optimizer state, learning rates, L2
+        factors, dropout rates and whether they still train; the step count and the dropout
+        seed as `source` has them. A repeated tower fills places that stay frozen."""
+        if len(towers) != self.size:
+            raise ValueError(f"adopt takes {self.size} towers")
+        picked = list(towers)
+
+        def gather(values: np.ndarray, i: int) -> np.ndarray:
+            if i == self._wide:
+                units = self.shapes[i][1]
+                return np.concatenate(
+                    [values[:, k * units : (k + 1) * units] for k in picked], axis=1
+                )
+            return values[picked]
+
+        for i, (mine, theirs) in enumerate(zip(self.variables, source.variables, strict=True)):
+            mine.assign(gather(keras.ops.convert_to_numpy(theirs), i))
+        slots = {id(v): i for v, i in source._slots}
+        pairs = zip(self.optimizer.variables, source.optimizer.variables, strict=True)
+        for mine, theirs in pairs:
+            values = keras.ops.convert_to_numpy(theirs)
+            if theirs is source.optimizer.tower_rates:
+                mine.assign(values[picked])
+            elif id(theirs) in slots:
+                mine.assign(gather(values, slots[id(theirs)]))
+            else:  # shared by every tower: the step count
+                mine.assign(values)
+        self.l2.assign(keras.ops.convert_to_numpy(source.l2)[:, picked])
+        self.dropout.assign(keras.ops.convert_to_numpy(source.dropout)[picked])
+        active = keras.ops.convert_to_numpy(source.active)[picked].copy()
+        active[[n for n, k in enumerate(picked) if k in picked[:n]]] = 0.0  # the fillers
+        self.active.assign(active)
+        self.seed.assign(keras.ops.convert_to_numpy(source.seed))
+
     def freeze(self, k: int) -> None:
         """Stop tower k for good: it takes no more steps and its weights stop changing."""
         active = keras.ops.convert_to_numpy(self.active).copy()

@@ -5,6 +5,12 @@ its own module, ``from tuner.plots.lr import plot_lr_find``, and not re-exported
 this package never depends on it existing.
 """
 
+from tuner.plots.activations import (
+    activation_histograms,
+    activation_info,
+    draw_activation_histograms,
+)
+from tuner.plots.best_so_far import best_so_far_comparison, draw_best_so_far
 from tuner.plots.campaign import (
     hyperband_budget,
     hyperparameter_info,
@@ -15,6 +21,7 @@ from tuner.plots.campaign import (
     parallel_coordinates,
     save_all,
 )
+from tuner.plots.train_val import train_val_curves, train_val_info
 from tuner.plots.view import CampaignView
 
 __all__ = [
@@ -27,4 +34,11 @@ __all__ = [
     "learning_curves",
     "hyperband_budget",
     "save_all",
+    "activation_histograms",
+    "activation_info",
+    "draw_activation_histograms",
+    "train_val_curves",
+    "train_val_info",
+    "best_so_far_comparison",
+    "draw_best_so_far",
 ]

@@ -41,7 +41,7 @@ from tuner.store.folder import (
     PARALLEL_COORDINATES_PLOT,
     PARETO_PLOT,
 )
-from tuner.trial import SCORED
+from tuner.trial import PRUNED, SCORED
 
 DPI = 110
 BRACKET_KEY = "tuner/bracket"
@@ -268,6 +268,7 @@ class HistoryInfo:
     best_so_far: np.ndarray
     failures: dict[str, np.ndarray]  # "failed" / "diverged" -> x of those trials
     direction: str
+    pruned: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per trial
 
 
 def optimization_history_info(table: pd.DataFrame, *, direction: str) -> HistoryInfo:
@@ -285,6 +286,7 @@ def optimization_history_info(table: pd.DataFrame, *, direction: str) -> History
         best_so_far(list(scores), direction),
         failures,
         direction,
+        (ordered["status"] == PRUNED).to_numpy(dtype=bool),
     )
 
 
@@ -299,6 +301,7 @@ class HyperparameterInfo:
     scores: np.ndarray
     trial_ids: list[str]
     failures: dict[str, np.ndarray] = field(default_factory=dict)  # "failed" / "diverged" -> x
+    pruned: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per scored trial
 
     @property
     def best(self) -> int | None:
@@ -331,6 +334,7 @@ def hyperparameter_info(
         table["score"].to_numpy(dtype=float)[ok],
         list(table["trial_id"].astype(str)[ok]),
         {kind: xs for kind, xs in failures.items() if len(xs)},
+        (table["status"] == PRUNED).to_numpy(dtype=bool)[ok],
     )
 
 
@@ -384,15 +388,27 @@ def optimization_history(
     info = optimization_history_info(table, direction=direction)
     ax = _new_axes(ax)
     ok = ~np.isnan(info.scores)
+    pruned = ok & info.pruned if len(info.pruned) else np.zeros_like(ok)
     ax.scatter(
-        info.x[ok],
-        info.scores[ok],
+        info.x[ok & ~pruned],
+        info.scores[ok & ~pruned],
         s=22,
         color=SCORE_COLOR,
         alpha=0.7,
         label="trial score",
         zorder=2,
     )
+    if pruned.any():  # hollow: a score at the epoch the pruner stopped it
+        ax.scatter(
+            info.x[pruned],
+            info.scores[pruned],
+            s=22,
+            facecolors="none",
+            edgecolors=SCORE_COLOR,
+            alpha=0.7,
+            label="pruned trial score",
+            zorder=2,
+        )
     if ok.any():
         ax.step(
             info.x,
@@ -405,7 +421,9 @@ def optimization_history(
         )
     _draw_failures(ax, info.failures)
     ax.set_title(
-        f"Optimization history: {int(ok.sum())} completed trials{_failure_counts(info.failures)}"
+        f"Optimization history: {int((ok & ~pruned).sum())} completed trials"
+        + (f", {int(pruned.sum())} pruned" if pruned.any() else "")
+        + _failure_counts(info.failures)
     )
     ax.set_xlabel("trial id")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -453,7 +471,20 @@ def hyperparameter_vs_score(
         ax.set_xticks(list(axis.ticks), axis.tick_labels)
         ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xlim(*axis.limits())
-    ax.scatter(info.x, info.scores, s=22, color=SCORE_COLOR, alpha=0.6, label="trial")
+    pruned = info.pruned if len(info.pruned) == len(info.x) else np.zeros(len(info.x), bool)
+    ax.scatter(
+        info.x[~pruned], info.scores[~pruned], s=22, color=SCORE_COLOR, alpha=0.6, label="trial"
+    )
+    if pruned.any():  # hollow, as in the optimization history
+        ax.scatter(
+            info.x[pruned],
+            info.scores[pruned],
+            s=22,
+            facecolors="none",
+            edgecolors=SCORE_COLOR,
+            alpha=0.6,
+            label="pruned trial",
+        )
     if info.best is not None:
         ax.scatter(
             [info.x[info.best]],
@@ -469,7 +500,11 @@ def hyperparameter_vs_score(
     _draw_failures(ax, info.failures)
     ax.set_xlabel(f"{name} (log scale)" if axis.log else name)
     ax.set_ylabel(score_label(objective, direction))
-    ax.set_title(f"{name}: {len(info.x)} completed{_failure_counts(info.failures)}", fontsize=10)
+    cut = f", {int(pruned.sum())} pruned" if pruned.any() else ""
+    ax.set_title(
+        f"{name}: {len(info.x) - int(pruned.sum())} completed{cut}{_failure_counts(info.failures)}",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     if legend:
         ax.legend(loc="best", fontsize=8)

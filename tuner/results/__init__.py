@@ -30,6 +30,7 @@ from tuner.results.tables import (
 
 _LAZY = {
     "compare": "tuner.results.comparison",
+    "campaign_runs": "tuner.results.comparison",
     "load": "tuner.store.folder",
     "load_history": "tuner.store.folder",
     "load_with_history": "tuner.store.folder",

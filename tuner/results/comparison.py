@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from tuner.errors import ConfigError
 from tuner.results.tables import INTERNAL_PREFIX, split_columns
 from tuner.store.folder import ResultsFolder
 from tuner.trial import SCORED
@@ -55,3 +56,30 @@ def compare(
         *hp_order,
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+def campaign_runs(
+    names_or_paths: Iterable[str | Path], results_dir: str | Path = "results"
+) -> tuple[dict[str, list[pd.DataFrame]], str, str]:
+    """The ranked tables of several runs, grouped by campaign name (the runs of one campaign
+    file with different seeds, in different results folders), and their shared objective and
+    direction. Campaigns with different objectives or directions are refused: their scores
+    are not on one axis."""
+    groups: dict[str, list[pd.DataFrame]] = {}
+    kinds: dict[tuple[Any, Any], str] = {}
+    for item in names_or_paths:
+        folder = ResultsFolder.find(item, results_dir)
+        settings = folder.campaign_settings()
+        table, _ = folder.tables()
+        kinds.setdefault((settings.get("objective"), settings.get("direction")), str(item))
+        groups.setdefault(str(settings.get("name", folder.path.name)), []).append(table)
+    if len(kinds) > 1:
+        described = "; ".join(f"{o} ({d}) in {where}" for (o, d), where in kinds.items())
+        raise ConfigError(
+            f"campaigns compared on one plot must share their objective and direction, "
+            f"but got {described}."
+        )
+    (objective, direction), _ = next(iter(kinds.items()))
+    if direction is None:
+        raise ConfigError(f"{next(iter(kinds.values()))} records no direction in campaign.toml.")
+    return groups, str(objective), str(direction)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from tuner.errors import ConfigError
 from tuner.results.pareto import PARETO, pareto_front
-from tuner.trial import SCORED, STOPPED
+from tuner.trial import PRUNED, SCORED, STOPPED
 
 FORMATS = ("table", "csv", "markdown", "json")
 
@@ -161,6 +161,16 @@ def device_line(table: pd.DataFrame) -> str | None:
     )
 
 
+def pruned_epochs_saved(table: pd.DataFrame) -> int | None:
+    """The epochs pruning spared: each pruned trial's ``epochs`` less its ``epochs_run``
+    (None when no trial was pruned, or the table does not say how long trials train)."""
+    pruned = table[table["status"] == PRUNED]
+    if not len(pruned) or "epochs" not in pruned:
+        return None
+    planned = pd.to_numeric(pruned["epochs"], errors="coerce")
+    return int((planned - pruned["epochs_run"]).clip(lower=0).sum())
+
+
 def summary_markdown(
     table: pd.DataFrame,
     *,
@@ -176,8 +186,10 @@ def summary_markdown(
     name = settings.get("name", "campaign")
     completed = int((table["status"].isin(SCORED)).sum())
     stopped = int((table["status"] == STOPPED).sum())
+    pruned = int((table["status"] == PRUNED).sum())
     failed = len(table) - completed
     cut = f", {stopped} stopped by the budget" if stopped else ""
+    cut += f", {pruned} pruned" if pruned else ""
     lines = [f"# Results: {name}", ""]
     several = settings.get("objective")
     if isinstance(several, list) and isinstance(settings.get("direction"), list):
@@ -185,7 +197,15 @@ def summary_markdown(
         lines.append(f"- objectives: {spelled}; score is `{objective}`")
     else:
         lines.append(f"- objective: `{objective}` ({direction})")
-    lines.append(f"- trials: {len(table)} ({completed - stopped} completed{cut}, {failed} failed)")
+    lines.append(
+        f"- trials: {len(table)} ({completed - stopped - pruned} completed{cut}, {failed} failed)"
+    )
+    saved = pruned_epochs_saved(table)
+    if saved is not None:
+        lines.append(
+            f"- pruning: {pruned} trials stopped early, {saved} of "
+            f"{saved + int(table['epochs_run'].sum())} epochs saved"
+        )
     if completed:
         best = table.iloc[0]
         lines.append(

@@ -35,7 +35,7 @@ from tuner.store.table_files import (
     read_trials_table,
     record_from_tables,
 )
-from tuner.trial import TrialRecord
+from tuner.trial import TrialRecord, canonical_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,6 +62,8 @@ PARALLEL_COORDINATES_PLOT = "parallel_coordinates.png"
 LEARNING_CURVES_PLOT = "learning_curves.png"
 BUDGET_PLOT = "budget.png"
 PARETO_PLOT = "pareto_front.png"
+TRAIN_VAL_PLOT = "train_val_gap.png"  # `tuner.plots.train_val`
+ACTIVATIONS_PLOT = "activations.png"  # `tuner activations`: the best trial's
 ENGINE_FOLDER = ".engine"
 RECORDS_FOLDER = "records"  # under ENGINE_FOLDER
 WEIGHTS_FOLDER = "weights"  # under ENGINE_FOLDER: Hyperband parents' weights
@@ -230,6 +232,15 @@ class ResultsFolder:
     def plot(self, name: str) -> Path:
         """A plot of the report (one of the ``*_PLOT`` names)."""
         return self.path / name
+
+    def activations_plot(self, trial_id: str | None = None, *, several: bool = False) -> Path:
+        """Where `tuner activations` draws the best trial's (None), trial `trial_id`'s, or
+        several trials' (`several`)."""
+        if several:
+            return self.path / "activations_trials.png"
+        if trial_id is None:
+            return self.path / ACTIVATIONS_PLOT
+        return self.path / f"activations_trial_{canonical_id(trial_id)}.png"
 
     # -- records ----------------------------------------------------------------------------
     def record_path(self, trial_id: str) -> Path:

@@ -69,6 +69,8 @@ class Strategy:
     (``tuner/trial_id``). `needs_stepped_ranges`: every float range needs a step.
     `learns_from_results`: each proposal is made from a model of the results so far (a
     batch's proposals then learn less from each other: packs are capped).
+    `prunes_by_design`: the strategy decides itself how long each trial trains (Hyperband's
+    brackets, PBT's exploit steps): a pruner would fight it, so ``pruning`` is refused.
     `multi_objective`: it searches several objectives at once (a Pareto front), or ignores
     scores altogether; the others are refused for a campaign with several.
     """
@@ -81,6 +83,7 @@ class Strategy:
     needs_stepped_ranges: bool = False
     learns_from_results: bool = False
     multi_objective: bool = False
+    prunes_by_design: bool = False
     check: OptionCheck | None = None
 
     def __post_init__(self) -> None:
@@ -170,6 +173,42 @@ def check_tpe(options: Mapping[str, Any]) -> None:
     _at_least(options, "candidates", 1)
 
 
+def check_pbt(options: Mapping[str, Any]) -> None:
+    """Option values PBT can use (types are the registry's): checked before anything runs."""
+    for key, low in (("population", 2), ("ready", 1)):
+        if key in options and options[key] < low:
+            raise ConfigError(
+                f"[strategy_options] {key} must be at least {low}, but got {options[key]!r}."
+            )
+    quantile = options.get("quantile", 0.25)
+    if not 0 < quantile <= 0.5:
+        raise ConfigError(
+            f"[strategy_options] quantile must be in (0, 0.5] (the bottom and top fractions "
+            f"of the population), but got {quantile!r}."
+        )
+    resample = options.get("resample_probability", 0.25)
+    if not 0 <= resample <= 1:
+        raise ConfigError(
+            f"[strategy_options] resample_probability must be in [0, 1], but got {resample!r}."
+        )
+    perturb = options.get("perturb", [0.8, 1.2])
+    if (
+        len(perturb) != 2
+        or not all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in perturb)
+        or not all(f > 0 for f in perturb)
+    ):
+        raise ConfigError(
+            f"[strategy_options] perturb must be two positive factors such as [0.8, 1.2], "
+            f"but got {perturb!r}."
+        )
+    explore = options.get("explore", [])
+    if not all(isinstance(name, str) for name in explore):
+        raise ConfigError(
+            f"[strategy_options] explore must be a list of hyperparameter names, "
+            f"but got {explore!r}."
+        )
+
+
 def check_epoch_range(min_epochs: int, max_epochs: int) -> None:
     """Hyperband's smallest budget must fit in its largest."""
     if min_epochs > max_epochs:
@@ -216,6 +255,7 @@ STRATEGIES: dict[str, Strategy] = {
         options={"max_epochs": int, "factor": int, "iterations": int, "min_epochs": int},
         factory="tuner.strategies.keras_oracles:hyperband_oracle",
         trains_from_parent=True,
+        prunes_by_design=True,
         check=check_hyperband,
     ),
     "tpe": Strategy(
@@ -226,6 +266,21 @@ STRATEGIES: dict[str, Strategy] = {
         learns_from_results=True,
         multi_objective=True,
         check=check_tpe,
+    ),
+    "pbt": Strategy(
+        "pbt",
+        "Population Based Training: a population trained together, the worst copying the best",
+        options={
+            "population": int,
+            "ready": int,
+            "quantile": (int, float),
+            "resample_probability": (int, float),
+            "perturb": list,
+            "explore": list,
+        },
+        factory="tuner.strategies.pbt:pbt_oracle",
+        prunes_by_design=True,
+        check=check_pbt,
     ),
 }
 

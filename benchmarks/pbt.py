@@ -1,0 +1,74 @@
+"""Population Based Training against random search with the same total epochs, on the textbook
+campaign (`experiments/textbook_sgd.toml`: 400/100 MNIST images, 6x100 ReLU, He init, plain SGD,
+batch 100, 50 epochs, learning rate log-uniform 1e-6..1e-2, L2 log-uniform 1e-8..1e-4).
+
+    nice -n 10 python benchmarks/pbt.py                      # population 20, seeds 0 1 2
+    nice -n 10 python benchmarks/pbt.py --population 8 --seeds 0
+
+PBT trains `population` members for 50 epochs (an exploit step every 5); random search runs
+`population` trials of 50 epochs: the same 1000 epochs. Both in this process, one after the
+other for each seed (threads = 1 for both). Prints each run's best validation accuracy and wall
+time, a Markdown table and one JSON line. Run by hand, never by CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CAMPAIGN = ROOT / "experiments" / "textbook_sgd.toml"
+
+
+def best_score(strategy: str, seed: int, population: int, folder: Path) -> tuple[float, float]:
+    """One campaign's best validation accuracy and its wall time in seconds."""
+    import tuner
+
+    options = {"population": population} if strategy == "pbt" else {}
+    started = time.perf_counter()
+    found = tuner.search(
+        str(CAMPAIGN),
+        name=f"{strategy}_{seed}",
+        results_dir=str(folder),
+        strategy=strategy,
+        strategy_options=options,
+        max_trials=population,
+        seed=seed,
+        overwrite=True,
+    )
+    seconds = time.perf_counter() - started
+    best = found.best_record
+    return (float(best.score) if best is not None and best.score is not None else 0.0), seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--population", type=int, default=20)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    args = parser.parse_args(argv)
+    rows: dict[str, list[tuple[float, float]]] = {"pbt": [], "random": []}
+    with tempfile.TemporaryDirectory() as folder:
+        for seed in args.seeds:
+            for strategy in ("pbt", "random"):
+                score, seconds = best_score(strategy, seed, args.population, Path(folder))
+                rows[strategy].append((score, seconds))
+                print(f"seed {seed} {strategy}: best val_accuracy {score:.3f} in {seconds:.0f} s")
+    print(f"\n| strategy | best val_accuracy per seed {args.seeds} | mean | wall s (mean) |")
+    print("|---|---|---|---|")
+    for strategy, found in rows.items():
+        scores = [s for s, _ in found]
+        print(
+            f"| {strategy} | {', '.join(f'{s:.3f}' for s in scores)} | "
+            f"{statistics.mean(scores):.3f} | {statistics.mean(t for _, t in found):.0f} |"
+        )
+    print(json.dumps({k: [round(s, 4) for s, _ in v] for k, v in rows.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

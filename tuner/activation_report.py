@@ -1,0 +1,129 @@
+"""`tuner activations`: draw the activation histograms (`tuner.plots.activations`) of a
+finished campaign's trial, trained and/or at initialisation, into its results folder.
+
+The trained model is the kept one (``keep_top`` decides which are); the model at
+initialisation is rebuilt from the trial's hyperparameters with the campaign's seed, so any
+trial can be drawn at initialisation. Both see the same inputs: the first `samples` validation
+images (training ones when there is no validation split), standardised as the trials saw them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from tuner.builders import resolve_builder
+from tuner.datasets import DataSpec, load_campaign_data
+from tuner.errors import ConfigError
+from tuner.plots.activations import ActivationInfo, activation_info, draw_activation_histograms
+from tuner.run import Results
+from tuner.store.folder import ResultsFolder
+from tuner.trial import SCORED, canonical_id
+
+DEFAULT_SAMPLES = 1000
+
+
+def _trained_model(results: Results, trial_id: str) -> keras.Model:
+    """The kept model, without the standardisation layer its raw inputs go through: the
+    histograms are of the network the trial trained, fed what it was fed."""
+    if results.store is None:
+        raise ConfigError(f"campaign {results.campaign.name!r} keeps no models.")
+    try:
+        model = results.store.load_model(trial_id)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"trial {trial_id} of {results.campaign.name!r} has no kept model (keep_top = "
+            f"{results.campaign.keep_top}); draw it with --initial-only, or raise keep_top "
+            "and rerun."
+        ) from None
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if len(nested) == 1 and any(layer.name == "standardize" for layer in model.layers):
+        return nested[0]
+    return model
+
+
+def _initial_model(results: Results, trial_id: str, spec: DataSpec) -> keras.Model:
+    record = next((r for r in results.records if r.trial_id == trial_id), None)
+    if record is None:
+        raise ConfigError(f"campaign {results.campaign.name!r} has no trial {trial_id!r}.")
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+    for name, value in record.hyperparameters.items():
+        if not name.startswith("tuner/"):
+            hp.Fixed(name, value)
+    keras.utils.set_random_seed(results.campaign.seed)
+    return resolve_builder(results.campaign.model, spec).build(hp)
+
+
+def activation_infos(
+    results: Results,
+    *,
+    trial_ids: Sequence[str] | None = None,
+    trained: bool = True,
+    initial: bool = False,
+    samples: int = DEFAULT_SAMPLES,
+) -> list[ActivationInfo]:
+    """The activation histograms of some trials (default: the best) at initialisation and/or
+    trained, in that order for each trial, on the same inputs and the same bins."""
+    if not (trained or initial):
+        raise ConfigError("nothing to draw: ask for the trained model, the initial one or both.")
+    if samples < 1:
+        raise ConfigError(f"samples must be at least 1, but got {samples}.")
+    if trial_ids is None:
+        if results.best_trial_id is None:
+            raise ConfigError(f"campaign {results.campaign.name!r} has no completed trial.")
+        trial_ids = [results.best_trial_id]
+    chosen = [canonical_id(str(t)) for t in trial_ids]
+    scored = set(results.table[results.table["status"].isin(SCORED)]["trial_id"].astype(str))
+    if trained and (unscored := [t for t in chosen if t not in scored]):
+        raise ConfigError(
+            f"trial {unscored[0]} of {results.campaign.name!r} did not complete; "
+            "draw it at initialisation only (--initial-only)."
+        )
+    dataset = load_campaign_data(results.campaign)
+    x = np.asarray((dataset.x_val if len(dataset.x_val) else dataset.x_train)[:samples])
+    models = []
+    for trial_id in chosen:
+        if initial:
+            model = _initial_model(results, trial_id, dataset.spec)
+            models.append((f"trial {trial_id}, at initialisation", model))
+        if trained:
+            models.append((f"trial {trial_id}, trained", _trained_model(results, trial_id)))
+    infos = [activation_info(m, x, title=title) for title, m in models]
+    if len(infos) > 1:  # one set of bins for every row, so that they compare
+        low = min(float(i.layers[0].edges[0]) for i in infos)
+        high = max(float(i.layers[0].edges[-1]) for i in infos)
+        infos = [activation_info(m, x, title=t, value_range=(low, high)) for t, m in models]
+    return infos
+
+
+def write_activations(
+    results: Results,
+    *,
+    trial_ids: Sequence[str] | None = None,
+    trained: bool = True,
+    initial: bool = False,
+    samples: int = DEFAULT_SAMPLES,
+) -> Path:
+    """Draw `activation_infos` into the campaign's folder and return the path:
+    ``activations.png`` for the best trial, ``activations_trial_<id>.png`` for one other,
+    ``activations_trials.png`` for several."""
+    infos = activation_infos(
+        results, trial_ids=trial_ids, trained=trained, initial=initial, samples=samples
+    )
+    files = ResultsFolder(results.folder)
+    if trial_ids is None:
+        path = files.activations_plot()
+    elif len(trial_ids) == 1:
+        path = files.activations_plot(str(trial_ids[0]))
+    else:
+        path = files.activations_plot(several=True)
+    draw_activation_histograms(infos).savefig(path, dpi=110, bbox_inches="tight")
+    return path
+
+
+__all__ = ["activation_infos", "write_activations", "DEFAULT_SAMPLES"]
