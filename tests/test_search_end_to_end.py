@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
         ("bayesian", {"initial_points": 2}),
         ("hyperband", {"max_epochs": 3, "factor": 3}),
         ("tpe", {"initial_points": 2}),
+        ("evolution", {"population": 2}),
     ],
 )
 def test_each_strategy_end_to_end(strategy, options, tmp_path):

@@ -191,6 +191,39 @@ def test_bayesian_surrogates_and_acquisitions(options, tmp_path):
     assert len({tuned(v) for v in trials}) == 8
 
 
+def test_bayesian_caps_the_gp_kernel_fit(tmp_path, monkeypatch):
+    """The GP's kernel fit is most of a proposal's cost: it stops after GP_FIT_ITERATIONS
+    L-BFGS iterations (scikit-learn's default runs to convergence, 70+ evaluations of the
+    likelihood at 100 trials), and the dimensions are built once, not at every proposal."""
+    from tuner.strategies import bayesian
+
+    iterations = []
+    fit = bayesian.fit_kernel
+
+    def counted(objective, theta, bounds):
+        calls = []
+
+        def counting(t, eval_gradient=True):
+            calls.append(1)
+            return objective(t, eval_gradient)
+
+        result = fit(counting, theta, bounds)
+        iterations.append(len(calls))
+        return result
+
+    monkeypatch.setattr(bayesian, "GP_FIT_ITERATIONS", 3)
+    monkeypatch.setattr(bayesian, "fit_kernel", counted)
+    built = []
+    dimension = bayesian.dimension
+    monkeypatch.setattr(bayesian, "dimension", lambda h: built.append(h.name) or dimension(h))
+    oracle, trials = drive("bayesian", tmp_path, max_trials=10)
+    assert len(trials) == 10
+    # 5 initial points, then a fit at every proposal; a fit of 3 iterations evaluates the
+    # likelihood a few times each (the line search), never the dozens an uncapped fit does.
+    assert len(iterations) >= 5 and max(iterations) <= 3 * 4
+    assert sorted(built) == sorted(h.name for h in oracle._tuned())
+
+
 def test_bayesian_survives_a_resume(tmp_path):
     oracle, first = drive("bayesian", tmp_path, max_trials=8)
     resumed = create_oracle(
@@ -274,7 +307,7 @@ def test_a_new_strategy_is_one_registry_entry(monkeypatch, tmp_path):
 def test_options_and_traits_per_strategy():
     assert (
         strategy_names()
-        == ("random", "grid", "bayesian", "hyperband", "tpe", "pbt")
+        == ("random", "grid", "bayesian", "hyperband", "tpe", "pbt", "evolution", "auto")
         == tuple(STRATEGIES)
     )
     assert {name: dict(s.options) for name, s in STRATEGIES.items()} == {
@@ -298,6 +331,14 @@ def test_options_and_traits_per_strategy():
             "perturb": list,
             "explore": list,
         },
+        "evolution": {
+            "population": int,
+            "sample": int,
+            "mutations": int,
+            "scale": (int, float),
+            "resample": (int, float),
+        },
+        "auto": {},
     }
     assert [n for n, s in STRATEGIES.items() if s.trains_from_parent] == ["hyperband"]
     assert [n for n, s in STRATEGIES.items() if s.needs_stepped_ranges] == ["grid"]
@@ -307,7 +348,7 @@ def test_options_and_traits_per_strategy():
 def test_an_unknown_strategy_names_the_accepted_ones():
     message = (
         r"unknown strategy 'bayesain' \(did you mean 'bayesian'\?\); "
-        r"accepted: random, grid, bayesian, hyperband, tpe, pbt\."
+        r"accepted: random, grid, bayesian, hyperband, tpe, pbt, evolution, auto\."
     )
     with pytest.raises(ConfigError, match=message):
         get_strategy("bayesain")
@@ -341,6 +382,18 @@ def test_an_unknown_strategy_names_the_accepted_ones():
         ("tpe", {"initial_points": 0}, "initial_points must be at least 1, but got 0"),
         ("tpe", {"candidates": 0}, "candidates must be at least 1, but got 0"),
         ("tpe", {"multivariate": "yes"}, "multivariate must be a bool, but got str 'yes'"),
+        ("evolution", {"population": 1}, "population must be at least 2, but got 1"),
+        ("evolution", {"sample": 1}, "sample must be at least 2, but got 1"),
+        ("evolution", {"mutations": 0}, "mutations must be at least 1, but got 0"),
+        (
+            "evolution",
+            {"population": 4, "sample": 5},
+            "sample must be at most population, but got sample=5, population=4",
+        ),
+        ("evolution", {"scale": 0}, r"scale must be in \(0, 1\] .*but got 0"),
+        ("evolution", {"scale": 1.5}, r"scale must be in \(0, 1\]"),
+        ("evolution", {"resample": -0.1}, r"resample must be a probability in \[0, 1\]"),
+        ("evolution", {"populaton": 4}, r"unknown key 'populaton' \(did you mean 'population'\?\)"),
     ],
 )
 def test_options_are_checked_before_anything_is_built(strategy, options, message, monkeypatch):
@@ -539,3 +592,21 @@ def test_hyperband_batches_are_one_first_round_and_propose_what_one_at_a_time_do
         assert not parents & ids, "a promoted trial needs its parent finished first"
     promoted = [v for b in batches for v in b if v["tuner/round"] > 0]
     assert promoted
+
+
+@pytest.mark.parametrize("strategy", ["random", "hyperband"])
+def test_two_seeds_share_no_random_draw(strategy):
+    """KerasTuner counts its random state up by one a value from the seed, so seed 2 replayed
+    seed 0's draws one trial later in a two-entry space (99 of 100 trials shared)."""
+    from tuner import Study
+
+    space = {"x": {"min": 0.0, "max": 1.0}, "y": {"min": 0.0, "max": 1.0}}
+    options = {"max_epochs": 3} if strategy == "hyperband" else None
+    drawn = []
+    for seed in range(4):
+        study = Study(space, strategy=strategy, seed=seed, max_trials=12, options=options)
+        trials = study.ask_batch(6)
+        drawn.append({round(t.values["x"], 12) for t in trials})
+    for a in range(4):
+        for b in range(a + 1, 4):
+            assert not drawn[a] & drawn[b], (a, b)

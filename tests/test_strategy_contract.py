@@ -18,7 +18,7 @@ from tuner.strategies import create_oracle, end_trial
 
 SCORE = kt.Objective("score", "min")
 OPTIMIZERS = ["adam", "sgd", "rmsprop"]
-STRATEGIES = ["random", "grid", "bayesian", "hyperband", "tpe"]
+STRATEGIES = ["random", "grid", "bayesian", "hyperband", "tpe", "evolution", "auto"]
 # Hyperband runs a promoted trial again with the same values (for more epochs): repeats are
 # its design, so the no-repeat clauses leave it out.
 NO_REPEATS = [s for s in STRATEGIES if s != "hyperband"]

@@ -18,7 +18,9 @@ from tuner.study import Study
 # Every registered strategy serves an objective that is not training: a strategy that would
 # continue a parent's weights (Hyperband) hands the trial a budget and names its parent instead
 # (`StudyTrial.budget`, `.parent`), which a simulator or a model's iterations can spend.
-STRATEGIES = strategy_names()
+# PBT is the exception: its executor copies weights between members as they train, so it is
+# refused (test_a_strategy_that_trains_itself_is_refused).
+STRATEGIES = tuple(s for s in strategy_names() if not get_strategy(s).trains_itself)
 # A promoted trial runs its parent's values again with a larger budget: repeats by design.
 NO_REPEATS = [s for s in STRATEGIES if not get_strategy(s).trains_from_parent]
 HYPERBAND = {"max_epochs": 9}
@@ -317,3 +319,8 @@ def test_a_folder_that_holds_something_else_is_refused(tmp_path):
         Study({"x": [1, 2]}, folder=tmp_path)
     with pytest.raises(ConfigError, match="is a file; give a folder's path"):
         Study({"x": [1, 2]}, folder=tmp_path / "trials.csv")
+
+
+def test_a_strategy_that_trains_itself_is_refused():
+    with pytest.raises(ConfigError, match="strategy 'pbt' trains its trials itself.*campaign"):
+        Study({"x": {"min": 0.0, "max": 1.0}}, strategy="pbt", max_trials=4)

@@ -358,6 +358,9 @@ def open_run(
     entries, lr_info = plan.resolved_entries()
     oracle = attach_oracle(plan.create_oracle(plan.space(entries)), campaign.folder)
     store = build_store(plan, lr_info)
+    chosen = getattr(oracle, "chosen_strategy", None)
+    if chosen is not None:  # strategy = "auto": the summary says what it ran
+        store.notes.append(f"strategy auto chose {chosen}: {oracle.chosen_because}")
     store.write_search_space(oracle.hyperparameters.get_config())
     preprocessing = getattr(plan.dataset, "preprocessing", None)
     if preprocessing is not None and hasattr(preprocessing, "to_dict"):

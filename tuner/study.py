@@ -41,7 +41,7 @@ from tuner.files import atomic_write_text
 from tuner.space import PYTHON_LABEL, build_space, space_labelled, values_as_written
 from tuner.store import engine_kt
 from tuner.store.folder import ENGINE_FOLDER, STUDY_FILE
-from tuner.strategies import asking, create_oracle
+from tuner.strategies import asking, create_oracle, get_strategy, strategy_names
 from tuner.trial import COMPLETED, FAILED, canonical_id
 
 if TYPE_CHECKING:
@@ -100,6 +100,12 @@ class Study:
         folder: str | Path | None = None,
         options: Mapping[str, Any] | None = None,
     ):
+        if get_strategy(strategy).trains_itself:
+            raise ConfigError(
+                f"strategy {strategy!r} trains its trials itself (it needs Keras training, "
+                f"not told values): run it from a campaign; ask and tell serves "
+                f"{', '.join(n for n in strategy_names() if not get_strategy(n).trains_itself)}."
+            )
         hyperparameters = _space(space)
         if not isinstance(objective, str) or not objective:
             raise ConfigError(f"objective must be a non-empty name, but got {objective!r}.")

@@ -24,6 +24,7 @@ _LAZY = {
     "is_client": "tuner.strategies.oracles_kt",
     "SkoptOracle": "tuner.strategies.bayesian",
     "TPEOracle": "tuner.strategies.tpe",
+    "EvolutionOracle": "tuner.strategies.evolution",
 }
 
 
@@ -44,4 +45,5 @@ __all__ = [
     "STRATEGIES",
     "SkoptOracle",
     "TPEOracle",
+    "EvolutionOracle",
 ]

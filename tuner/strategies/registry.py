@@ -71,6 +71,8 @@ class Strategy:
     batch's proposals then learn less from each other: packs are capped).
     `prunes_by_design`: the strategy decides itself how long each trial trains (Hyperband's
     brackets, PBT's exploit steps): a pruner would fight it, so ``pruning`` is refused.
+    `trains_itself`: the strategy is carried out by its own executor (PBT copies weights
+    between members as they train), not by proposals alone: ask and tell cannot serve it.
     `multi_objective`: it searches several objectives at once (a Pareto front), or ignores
     scores altogether; the others are refused for a campaign with several.
     """
@@ -84,6 +86,7 @@ class Strategy:
     learns_from_results: bool = False
     multi_objective: bool = False
     prunes_by_design: bool = False
+    trains_itself: bool = False
     check: OptionCheck | None = None
 
     def __post_init__(self) -> None:
@@ -209,6 +212,29 @@ def check_pbt(options: Mapping[str, Any]) -> None:
         )
 
 
+def check_evolution(options: Mapping[str, Any]) -> None:
+    """A population that a sample fits in, at least one change a child, a scale and a
+    probability that mean something."""
+    _at_least(options, "population", 2)
+    _at_least(options, "sample", 2)
+    _at_least(options, "mutations", 1)
+    if "population" in options and options.get("sample", 0) > options["population"]:
+        raise ConfigError(
+            f"[strategy_options] sample must be at most population, but got "
+            f"sample={options['sample']!r}, population={options['population']!r}."
+        )
+    if "scale" in options and not 0 < options["scale"] <= 1:
+        raise ConfigError(
+            f"[strategy_options] scale must be in (0, 1] (a fraction of each range, on its "
+            f"scale), but got {options['scale']!r}."
+        )
+    if "resample" in options and not 0 <= options["resample"] <= 1:
+        raise ConfigError(
+            f"[strategy_options] resample must be a probability in [0, 1], but got "
+            f"{options['resample']!r}."
+        )
+
+
 def check_epoch_range(min_epochs: int, max_epochs: int) -> None:
     """Hyperband's smallest budget must fit in its largest."""
     if min_epochs > max_epochs:
@@ -280,7 +306,30 @@ STRATEGIES: dict[str, Strategy] = {
         },
         factory="tuner.strategies.pbt:pbt_oracle",
         prunes_by_design=True,
+        trains_itself=True,
         check=check_pbt,
+    ),
+    "evolution": Strategy(
+        "evolution",
+        "regularised (aging) evolution: the best of a sample of the population, mutated",
+        options={
+            "population": int,
+            "sample": int,
+            "mutations": int,
+            "scale": (int, float),
+            "resample": (int, float),
+        },
+        factory="tuner.strategies.evolution:evolution_oracle",
+        learns_from_results=True,
+        check=check_evolution,
+    ),
+    "auto": Strategy(
+        "auto",
+        "chosen by the space: tpe (measured best), random if nothing is tuned",
+        options={},
+        factory="tuner.strategies.auto:auto_oracle",
+        learns_from_results=True,
+        multi_objective=True,
     ),
 }
 
