@@ -470,7 +470,7 @@ def _check_cross_validation(strategy: str) -> None:
         raise ConfigError(
             f"cross_validation does not work with strategy {strategy!r}: its trials continue "
             "other trials' weights, trained on other folds' validation data; use strategy = "
-            "'random', 'grid', 'bayesian' or 'tpe', or leave cross_validation out."
+            "'random', 'grid', 'bayesian', 'tpe' or 'evolution', or leave cross_validation out."
         )
 
 
