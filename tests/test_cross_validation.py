@@ -264,3 +264,15 @@ def test_the_executor_every_role_builds_runs_one_packed_executor_per_fold(tmp_pa
     assert all(isinstance(fold, PackedExecutor) for fold in executor.folds)
     validated = [len(fold.pipeline.dataset.x_val) for fold in executor.folds]
     assert validated == [15, 15, 15]  # 45 samples: 36 training + 9 validation, in 3 folds
+
+
+@pytest.mark.slow
+def test_model_based_search_scores_each_trial_by_its_folds_mean(tmp_path):
+    path = write_campaign(
+        tmp_path, strategy="bayesian", max_samples=30, max_trials=3, epochs=1, cross_validation=2
+    )
+    assert cli.main(["search", str(path), "--quiet"]) == 0
+    table = pd.read_csv(tmp_path / "results" / "tiny" / "trials.csv")
+    assert (table["status"] == "completed").all() and len(table) == 3
+    means = table[["cv_fold_1", "cv_fold_2"]].mean(axis=1).to_numpy()
+    assert table["score"].to_numpy() == pytest.approx(means)
