@@ -96,6 +96,11 @@ class Campaign:
     # the running ones stop at their next epoch boundary (status "stopped").
     max_time: float | str | None = None  # seconds, or "90s", "30m", "2h", "1h30m"
     max_epochs_total: int | None = field(default=None, metadata=_rule(1))
+    # K: score each trial by K-fold cross-validation over the training and validation data
+    # (`tuner.execution.cross_validation`); None: on the one validation split.
+    cross_validation: int | None = field(
+        default=None, metadata=_rule(2, None, "K folds: at least 2; leave it out for none")
+    )
     seed: int = field(default=0, metadata=_rule(0, SEED_LIMIT - 1))
     strategy_options: dict[str, Any] = field(default_factory=dict)
     space: dict[str, Any] = field(default_factory=dict)
@@ -450,6 +455,23 @@ def _validate(campaign: Campaign) -> None:
         _check_multi_objective(campaign.strategy)
     _check_loss_objective(campaign)
     _pruning_rule(campaign)
+    if campaign.cross_validation is not None:
+        _check_cross_validation(campaign.strategy)
+
+
+def _check_cross_validation(strategy: str) -> None:
+    """A strategy whose trials continue other trials' weights (Hyperband's parents, PBT's
+    exploited members) cannot score them by folds: a fold's model would continue weights
+    trained on its own validation data."""
+    from tuner.strategies.registry import get_strategy  # import-light
+
+    chosen = get_strategy(strategy)
+    if chosen.trains_from_parent or chosen.prunes_by_design:
+        raise ConfigError(
+            f"cross_validation does not work with strategy {strategy!r}: its trials continue "
+            "other trials' weights, trained on other folds' validation data; use strategy = "
+            "'random', 'grid', 'bayesian', 'tpe' or 'evolution', or leave cross_validation out."
+        )
 
 
 def from_dict(data: dict[str, Any], source: str = "campaign") -> Campaign:

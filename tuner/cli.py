@@ -84,6 +84,7 @@ OVERRIDES = (
     ("--seed", "seed"),
     ("--results-dir", "results_dir"),
     ("--pack", "pack"),
+    ("--cv", "cross_validation"),
     ("--mixed-precision", "mixed_precision"),
     ("--jit-compile", "jit_compile"),
 )
@@ -462,6 +463,13 @@ def _campaign_arguments(parser: argparse.ArgumentParser) -> None:
         "--pack",
         type=_pack_value,
         help='trials trained together in one model: "auto", or a number (1: off)',
+    )
+    parser.add_argument(
+        "--cv",
+        type=_integer,
+        metavar="K",
+        dest="cross_validation",
+        help="score each trial by K-fold cross-validation (K >= 2)",
     )
     parser.add_argument(
         "--mixed-precision",

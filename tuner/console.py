@@ -39,7 +39,7 @@ SHORT_NAMES = {
 # The table's own columns, in the order the final table shows them around the
 # hyperparameters and metrics (which keep their order, in the middle).
 # A trial's status (pruned, stopped, failed) stands by its score, which it qualifies.
-_LEADING = ["rank", "trial_id", "score", "pareto", "status"]
+_LEADING = ["rank", "trial_id", "score", "cv_std", "pareto", "status"]
 _TRAILING = [
     "best_epoch",
     "epochs_run",
@@ -213,6 +213,8 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
         if failed
         else f"{clip(event.objective, 24)}={_score(record.score)}"
     )
+    if record.cv_std is not None and not failed:  # cross-validated: the mean, then its spread
+        result += f"±{_score(record.cv_std)}"
     if record.status == STOPPED and not failed:
         epochs = f"{record.epochs_run} epoch{'s' * (record.epochs_run != 1)}"
         result += f" (stopped by the budget after {epochs})"
@@ -425,7 +427,8 @@ def final_table(
     shown = table.head(top).reset_index(drop=True)
     if shown.empty:
         return "no trials"
-    columns = [c for c in shown.columns if not str(c).startswith(INTERNAL_PREFIX)]
+    # Each fold's score stays in trials.csv: the line shows their spread (cv_std).
+    columns = [c for c in shown.columns if not str(c).startswith((INTERNAL_PREFIX, "cv_fold_"))]
     if objective != "score" and objective in columns:
         columns.remove(objective)
     same: list[str] = []

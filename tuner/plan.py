@@ -16,6 +16,7 @@ from tuner.campaign import Campaign
 from tuner.campaign_objective import campaign_objective
 from tuner.datasets import Dataset, load_campaign_data
 from tuner.errors import ConfigError
+from tuner.folds import check_folds
 from tuner.lr_range import resolve_auto_learning_rate
 from tuner.space import (
     AUTO_LEARNING_RATE,
@@ -143,6 +144,8 @@ def make_plan(campaign: Campaign, *, model: Any = None, dataset: Dataset | None 
     (the Python API's own builder and in-memory data; the command line's data, loaded before
     Keras starts)."""
     dataset = dataset if dataset is not None else load_campaign_data(campaign)
+    if campaign.cross_validation is not None:
+        check_folds(dataset, campaign.cross_validation)
     search_paths = [campaign.source_dir] if campaign.source_dir is not None else []
     hypermodel = resolve_builder(
         model if model is not None else campaign.model, dataset.spec, search_paths=search_paths

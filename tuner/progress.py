@@ -139,7 +139,9 @@ class Progress:
         # A batch's records may all be saved before the first is reported: the line of each
         # trial counts, and ranks, only the trials reported before it.
         self.shown = {r.trial_id for r in store.records()}
-        self.pace = Pace(self.total, plan.campaign.epochs, set(self.shown), clock)
+        # A cross-validated trial trains once per fold: K times the epochs.
+        epochs = plan.campaign.epochs * (getattr(plan.campaign, "cross_validation", None) or 1)
+        self.pace = Pace(self.total, epochs, set(self.shown), clock)
         self.live = LiveLine(print_line, terminal, clock)
 
     def __call__(self, outcome: TrialOutcome) -> None:

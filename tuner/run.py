@@ -16,11 +16,14 @@ import pandas as pd
 
 from tuner import backends, errors
 from tuner.campaign import Campaign
+from tuner.datasets import Dataset
 from tuner.errors import ConfigError
 from tuner.execution import Executor, PackedExecutor, SequentialExecutor
 from tuner.execution.budget import Budget
+from tuner.execution.cross_validation import CrossValidatedExecutor, Refit
 from tuner.execution.pack_size import auto_pack_size
 from tuner.execution.pipeline import InputPipeline
+from tuner.folds import folds
 from tuner.loop import attach_oracle, claim, run_trials
 from tuner.objectives import logged
 from tuner.plan import Plan, packing_asked, packing_requested
@@ -174,8 +177,23 @@ def build_store(plan: Plan, lr_info: dict[str, Any] | None, *, shared: bool = Fa
             tensorboard=campaign.tensorboard,
             mixed_precision=campaign.mixed_precision,
             jit_compile=campaign.jit_compile,
-        ),
+        )
+        + _cross_validation_notes(plan),
     )
+
+
+def _cross_validation_notes(plan: Plan) -> list[str]:
+    """What ``cross_validation = K`` changes, for the header and the summary."""
+    k = plan.campaign.cross_validation
+    if k is None:
+        return []
+    how = "stratified " if plan.dataset.task in ("binary", "multiclass") else ""
+    return [
+        f"cross-validation: each trial's score is its mean over {k} {how}folds of the training "
+        f"and validation data (cv_std and cv_fold_1..{k} in trials.csv; history.csv holds the "
+        "mean over the folds); the kept models are refit on all of that data for each trial's "
+        "best epoch count"
+    ]
 
 
 def _searched(plan: Plan) -> str:
@@ -194,9 +212,10 @@ def build_executor(
     max_pack: int | None = None,
 ) -> tuple[Executor, str | None]:
     """The executor that trains the campaign's trials, and the header's line about packing
-    (None: nothing to say). `max_pack` caps the pack size (a worker's share of the trials)."""
+    (None: nothing to say). `max_pack` caps the pack size (a worker's share of the trials).
+    With ``cross_validation = K``: one such executor per fold, wrapped
+    (`CrossValidatedExecutor`)."""
     campaign = plan.campaign
-    pipeline = InputPipeline(plan.dataset)
     if plan.strategy.name == "pbt":  # the whole population at once, round by round
         from tuner.execution.pbt import PBTExecutor
 
@@ -204,7 +223,7 @@ def build_executor(
         ignored = bool(callbacks) or campaign.tensorboard
         return PBTExecutor(
             plan.hypermodel,
-            pipeline,
+            InputPipeline(plan.dataset),
             settings,
             objective=plan.objective,
             seed=campaign.seed,
@@ -226,15 +245,24 @@ def build_executor(
         precision=backends.precision_policy(campaign.mixed_precision),
         jit_compile=backends.jit_compile_setting(campaign.jit_compile),
     )
-    if pack > 1:
-        return PackedExecutor(plan.hypermodel, pipeline, max_pack=pack, **common), pack_note
-    return SequentialExecutor(
-        plan.hypermodel,
-        pipeline,
-        callbacks=callbacks,
-        callback_factory=_tensorboard_callbacks(campaign, plan.tuned) if tensorboard else None,
-        **common,
-    ), pack_note
+
+    def on(dataset: Dataset) -> SequentialExecutor | PackedExecutor:
+        pipeline = InputPipeline(dataset)
+        if pack > 1:
+            return PackedExecutor(plan.hypermodel, pipeline, max_pack=pack, **common)
+        return SequentialExecutor(
+            plan.hypermodel,
+            pipeline,
+            callbacks=callbacks,
+            callback_factory=_tensorboard_callbacks(campaign, plan.tuned) if tensorboard else None,
+            **common,
+        )
+
+    if campaign.cross_validation is None:
+        return on(plan.dataset), pack_note
+    refit = Refit(plan.hypermodel, plan.dataset, seed=campaign.seed, precision=common["precision"])
+    executors = [on(fold) for fold in folds(plan.dataset, campaign.cross_validation, campaign.seed)]
+    return CrossValidatedExecutor(executors, plan.objective, refit), pack_note
 
 
 LOCAL, CHIEF, WORKER = "local", "chief", "worker"

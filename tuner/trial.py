@@ -53,6 +53,10 @@ class TrialRecord:
     kept as `canonical_id` spells it, whatever id KerasTuner's engine gave the trial.
     `latency_ms` is the trained model's prediction time per sample (`tuner.execution.latency`;
     None when it could not be measured, or in records saved before it was).
+    With ``cross_validation = K`` (`tuner.execution.cross_validation`), `history` is the mean
+    over the folds, `score` the mean of `cv_scores` (each fold's objective at `best_epoch`),
+    `cv_std` their standard deviation, and `fold_histories` each fold's own history; all three
+    are None otherwise.
 
     A Population Based Training member also keeps its `lineage` (``{"epoch", "from"}``: at the
     end of that epoch it copied member ``from``'s weights and optimizer state) and its
@@ -74,6 +78,9 @@ class TrialRecord:
     initial_epoch: int = 0
     device: str | None = None
     latency_ms: float | None = None
+    cv_scores: list[float] | None = None
+    cv_std: float | None = None
+    fold_histories: list[dict[str, list[float]]] | None = None
     lineage: list[dict[str, Any]] | None = None
     schedule: list[dict[str, Any]] | None = None
 

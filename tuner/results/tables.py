@@ -32,6 +32,22 @@ FIXED_COLUMNS = [
 INTERNAL_PREFIX = "tuner/"
 # A metric that shares its name with a hyperparameter (a tuned `loss`) gets this prefix.
 METRIC_PREFIX = "metric_"
+# Cross-validated trials (`TrialRecord.cv_scores`): the folds' standard deviation, and each
+# fold's score as ``cv_fold_1`` ... ``cv_fold_K``.
+CV_STD = "cv_std"
+CV_FOLD = "cv_fold_"
+
+
+def is_cv_column(name: Any) -> bool:
+    """Whether a trials table's column is one of `cv_columns`."""
+    text = str(name)
+    return text == CV_STD or (text.startswith(CV_FOLD) and text[len(CV_FOLD) :].isdigit())
+
+
+def cv_columns(records: Sequence[TrialRecord]) -> list[str]:
+    """The cross-validation columns the records need (none when no record has folds)."""
+    k = max((len(r.cv_scores) for r in records if r.cv_scores), default=0)
+    return [CV_STD, *(f"{CV_FOLD}{i}" for i in range(1, k + 1))] if k else []
 
 
 def _has_score(record: TrialRecord) -> bool:
@@ -85,11 +101,14 @@ def ranked_table(
     `objectives`, when it lists several (name, direction), adds a ``pareto`` column after
     ``score`` (True for the trials no other trial beats in every objective; never a failed
     one) and ranks those trials first, each group by the first objective (the score).
+    Cross-validated records add ``cv_std, cv_fold_1, ..., cv_fold_K`` after ``score``
+    (`cv_columns`).
     """
     check_direction(direction)
     hp_names = _hyperparameter_order(records, hyperparameter_names)
     metric_names = _metric_order(records)
-    reserved = set(FIXED_COLUMNS) | {"error", PARETO}
+    folds = cv_columns(records)
+    reserved = set(FIXED_COLUMNS) | {"error", PARETO} | set(folds)
     clashes = sorted((set(hp_names) | set(metric_names)) & reserved)
     if clashes:
         raise ConfigError(
@@ -129,6 +148,11 @@ def ranked_table(
             "latency_ms": float("nan") if record.latency_ms is None else float(record.latency_ms),
             "device": record.device,
         }
+        if folds:
+            scores = record.cv_scores if ok and record.cv_scores else []
+            row[CV_STD] = float(record.cv_std) if scores and record.cv_std is not None else None
+            for i, column in enumerate(folds[1:]):
+                row[column] = float(scores[i]) if i < len(scores) else None
         for name in hp_names:
             row[name] = record.hyperparameters.get(name)
         best = record.metrics_at_best_epoch() if ok else {}
@@ -140,7 +164,7 @@ def ranked_table(
         row["error"] = error
         rows.append(row)
 
-    fixed = FIXED_COLUMNS[:4] + [PARETO] * several + FIXED_COLUMNS[4:]
+    fixed = FIXED_COLUMNS[:4] + [PARETO] * several + folds + FIXED_COLUMNS[4:]
     columns = fixed + hp_names + metric_columns + ["error"]
     table = pd.DataFrame(rows, columns=columns)
     table["latency_ms"] = table["latency_ms"].astype(float)
@@ -149,6 +173,8 @@ def ranked_table(
     table["rank"] = table["rank"].astype("Int64")
     table["best_epoch"] = table["best_epoch"].astype("Int64")
     table["score"] = table["score"].astype(float)
+    for column in folds:
+        table[column] = table[column].astype(float)
     for column in metric_columns:
         table[column] = table[column].astype(float)
     for name in hp_names:
@@ -225,7 +251,11 @@ def split_columns(
     Metrics are the history's columns when a history is given; otherwise ``loss``, ``val_*``
     and the training twin of every ``val_*`` column.
     """
-    middle = [c for c in table.columns if c not in FIXED_COLUMNS and c not in ("error", PARETO)]
+    middle = [
+        c
+        for c in table.columns
+        if c not in FIXED_COLUMNS and c not in ("error", PARETO) and not is_cv_column(c)
+    ]
     if history is not None:
         logged = set(history.columns) - {"trial_id", "epoch"}
         metric_set = logged | {METRIC_PREFIX + name for name in logged}

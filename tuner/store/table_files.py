@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from tuner.errors import ConfigError
-from tuner.results.tables import split_columns
+from tuner.results.tables import CV_FOLD, CV_STD, is_cv_column, split_columns
 from tuner.trial import SCORED, TrialRecord, canonical_id
 
 # The columns every trials.csv we write has (`device` came later: older tables lack it).
@@ -101,9 +101,22 @@ def record_from_tables(
             initial_epoch=int(epochs["epoch"].min()) - 1 if len(epochs) else 0,
             device=None if pd.isna(row.get("device", None)) else str(row["device"]),
             latency_ms=None if pd.isna(row.get("latency_ms", None)) else float(row["latency_ms"]),
+            **_cv_fields(row),
         )
     except (KeyError, ValueError, TypeError):
         return None
+
+
+def _cv_fields(row: pd.Series) -> dict[str, Any]:
+    """A cross-validated trial's fold scores and their spread, from its row (`cv_columns`);
+    nothing for another trial's."""
+    folds = sorted(
+        (int(str(c)[len(CV_FOLD) :]), c) for c in row.index if is_cv_column(c) and c != CV_STD
+    )
+    scores = [float(row[c]) for _, c in folds if not pd.isna(row[c])]
+    if not scores or pd.isna(row.get(CV_STD, None)):
+        return {}
+    return {"cv_scores": scores, "cv_std": float(row[CV_STD])}
 
 
 def canonical_ids(table: pd.DataFrame) -> pd.DataFrame:
