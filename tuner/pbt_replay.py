@@ -8,6 +8,7 @@ from typing import Any
 
 import keras_tuner as kt
 
+from tuner import backends
 from tuner.campaign import from_saved
 from tuner.datasets import Dataset
 from tuner.errors import ConfigError
@@ -60,7 +61,8 @@ def replay_pbt(
     )
     settings = plan.pbt_settings(without_auto_learning_rate(plan.entries))
     pipeline = InputPipeline(plan.dataset)
-    if packed_population(plan.hypermodel, space, settings, records):
+    precision = backends.precision_policy(campaign.mixed_precision)
+    if packed_population(plan.hypermodel, space, settings, records, precision):
         # Trained as towers of one stack: replayed in a stack of that shape (bit for bit).
         return replay_packed(
             plan.hypermodel, pipeline, space, records, record, settings, objective, campaign.seed

@@ -88,11 +88,14 @@ def packed_population(
     space: kt.HyperParameters,
     settings: PBTSettings,
     records: Sequence[TrialRecord],
+    precision: str | None = None,
 ) -> bool:
     """Whether a finished population (its records) trained as one stack: what
     `PackedPBTExecutor.run` decided for it, from what the records keep. The members' final
     values differ from their first ones only in the per-tower values, which the key leaves out."""
     if population_packing(hypermodel, space, settings) is not None:
+        return False
+    if precision not in (None, "float32"):
         return False
     return _key(hypermodel, [r.hyperparameters for r in records]) is not None
 
