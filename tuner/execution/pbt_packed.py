@@ -10,13 +10,14 @@ tower holds as variables (learning_rate, l2, dropout), every other hyperparamete
 l2 and dropout are either fixed or searched over a range above zero (zero leaves the layer out
 of a model, which a tower cannot). Otherwise `PBTExecutor` trains the population round by round.
 
-Decisions, records, lineage and schedules are those of `PBTExecutor`: the same exploit rng,
-the same batches (each round starts the batch order over, as a round's `fit` does), the same
-initial weights (`TowerTemplate`). The towers' arithmetic is not a lone model's (the first
-layer is one wide product; dropout masks are the stack's own), so a member's history agrees
-with the round-by-round executor's to float rounding, not bit for bit, and only without
-dropout; `replay_packed` trains a packed member's schedule again in a stack of the same shape,
-which reproduces it bit for bit.
+Records are made as `PBTExecutor` makes them, and decisions by the same rules: the same
+exploit rng, the same batches (each round starts the batch order over, as a round's `fit`
+does), the same initial weights (`TowerTemplate`). The towers' arithmetic is not a lone
+model's (the first layer is one wide product; dropout masks are the stack's own), so a
+member's history agrees with the round-by-round executor's to float rounding, not bit for bit,
+and only without dropout; lineage agrees until that rounding changes a ranking (on the textbook
+campaign, after the fifth exploit step of seed 0). `replay_packed` trains a packed member's
+schedule again in a stack of the same shape, which reproduces it bit for bit.
 """
 
 from __future__ import annotations
