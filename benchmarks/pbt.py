@@ -6,27 +6,47 @@ batch 100, 50 epochs, learning rate log-uniform 1e-6..1e-2, L2 log-uniform 1e-8.
     nice -n 10 python benchmarks/pbt.py --population 8 --seeds 0
 
 PBT trains `population` members for 50 epochs (an exploit step every 5); random search runs
-`population` trials of 50 epochs: the same 1000 epochs. Both in this process, one after the
-other for each seed (threads = 1 for both). Prints each run's best validation accuracy and wall
-time, a Markdown table and one JSON line. Run by hand, never by CI.
+`population` trials of 50 epochs: the same 1000 epochs. PBT runs twice: as one stacked model
+("pbt", what a campaign does) and one model a member, round by round ("pbt_rounds", the
+executor populations that cannot stack use; forced here by patching the decision). All in this
+process, one after the other for each seed (threads = 1). Prints each run's best validation
+accuracy and wall time, a Markdown table and one JSON line. Run by hand, never by CI.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGN = ROOT / "experiments" / "textbook_sgd.toml"
 
 
+@contextlib.contextmanager
+def round_by_round() -> Iterator[None]:
+    """PBT populations train one model a member, round by round, inside this block."""
+    from tuner.execution import pbt_packed
+
+    decide = pbt_packed.population_packing
+    pbt_packed.population_packing = lambda *args: "forced by the benchmark"  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        pbt_packed.population_packing = decide
+
+
 def best_score(strategy: str, seed: int, population: int, folder: Path) -> tuple[float, float]:
     """One campaign's best validation accuracy and its wall time in seconds."""
+    if strategy == "pbt_rounds":
+        with round_by_round():
+            return best_score("pbt", seed, population, folder)
     import tuner
 
     options = {"population": population} if strategy == "pbt" else {}
@@ -51,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--population", type=int, default=20)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     args = parser.parse_args(argv)
-    rows: dict[str, list[tuple[float, float]]] = {"pbt": [], "random": []}
+    rows: dict[str, list[tuple[float, float]]] = {"pbt": [], "pbt_rounds": [], "random": []}
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.seeds:
-            for strategy in ("pbt", "random"):
+            for strategy in rows:
                 score, seconds = best_score(strategy, seed, args.population, Path(folder))
                 rows[strategy].append((score, seconds))
                 print(f"seed {seed} {strategy}: best val_accuracy {score:.3f} in {seconds:.0f} s")
@@ -66,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             f"| {strategy} | {', '.join(f'{s:.3f}' for s in scores)} | "
             f"{statistics.mean(scores):.3f} | {statistics.mean(t for _, t in found):.0f} |"
         )
-    print(json.dumps({k: [round(s, 4) for s, _ in v] for k, v in rows.items()}))
+    print(json.dumps({k: [(round(s, 4), round(t, 1)) for s, t in v] for k, v in rows.items()}))
     return 0
 
 

@@ -8,10 +8,12 @@ from typing import Any
 
 import keras_tuner as kt
 
+from tuner import backends
 from tuner.campaign import from_saved
 from tuner.datasets import Dataset
 from tuner.errors import ConfigError
 from tuner.execution.pbt import Trainer, replay
+from tuner.execution.pbt_packed import packed_population, replay_packed
 from tuner.execution.pipeline import InputPipeline
 from tuner.plan import make_plan
 from tuner.space import without_auto_learning_rate
@@ -29,7 +31,8 @@ def replay_pbt(
 ) -> TrialRecord:
     """Train PBT member `trial_id` of the campaign in `folder` (a results folder, or a campaign
     name under `results_dir`) again, alone: its values per epoch range, from the model and
-    seeds its lineage started with. Returns the replay's record; on one machine and backend
+    seeds its lineage started with (a population that trained as one stack: in a stack of its
+    shape, `replay_packed`). Returns the replay's record; on one machine and backend
     (CPU) its history is the member's along its lineage, epoch for epoch (`stitched_history`).
     `model` and `dataset`: the builder and data the campaign was run with from Python."""
     files = ResultsFolder.find(folder, results_dir)
@@ -57,5 +60,12 @@ def replay_pbt(
         else plan.space(without_auto_learning_rate(plan.entries))
     )
     settings = plan.pbt_settings(without_auto_learning_rate(plan.entries))
-    trainer = Trainer(plan.hypermodel, InputPipeline(plan.dataset), seed=campaign.seed)
+    pipeline = InputPipeline(plan.dataset)
+    precision = backends.precision_policy(campaign.mixed_precision)
+    if packed_population(plan.hypermodel, space, settings, records, precision):
+        # Trained as towers of one stack: replayed in a stack of that shape (bit for bit).
+        return replay_packed(
+            plan.hypermodel, pipeline, space, records, record, settings, objective, campaign.seed
+        )
+    trainer = Trainer(plan.hypermodel, pipeline, seed=campaign.seed)
     return replay(trainer, space, record, settings, objective)

@@ -216,12 +216,12 @@ def build_executor(
     With ``cross_validation = K``: one such executor per fold, wrapped
     (`CrossValidatedExecutor`)."""
     campaign = plan.campaign
-    if plan.strategy.name == "pbt":  # the whole population at once, round by round
-        from tuner.execution.pbt import PBTExecutor
+    if plan.strategy.name == "pbt":  # the whole population at once
+        from tuner.execution.pbt_packed import PackedPBTExecutor
 
         settings = plan.pbt_settings(entries)
         ignored = bool(callbacks) or campaign.tensorboard
-        return PBTExecutor(
+        executor = PackedPBTExecutor(
             plan.hypermodel,
             InputPipeline(plan.dataset),
             settings,
@@ -229,8 +229,16 @@ def build_executor(
             seed=campaign.seed,
             precision=backends.precision_policy(campaign.mixed_precision),
             jit_compile=backends.jit_compile_setting(campaign.jit_compile),
-        ), (
-            f"pbt: population {settings.population}, exploit every {settings.ready} epochs"
+            space=plan.space(entries),
+        )
+        how = (
+            "members as towers of one stacked model"
+            if executor.why_not is None
+            else f"one model a member, round by round ({executor.why_not})"
+        )
+        return executor, (
+            f"pbt: population {settings.population}, exploit every {settings.ready} epochs; "
+            + how
             + ("; Keras callbacks and TensorBoard are not used" if ignored else "")
         )
     pack, pack_note = _pack_size(plan, entries, callbacks)

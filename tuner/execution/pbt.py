@@ -1,6 +1,8 @@
-"""The Population Based Training executor: the whole population, one model per member, trained
-round by round (`ready` epochs each); between rounds the bottom members copy a top member's
-weights and optimizer state and perturb its values (`tuner.strategies.pbt`).
+"""The Population Based Training executor for populations that cannot train as one stacked
+model (`tuner.execution.pbt_packed` decides, and trains those that can): the whole population,
+one model per member, trained round by round (`ready` epochs each); between rounds the bottom
+members copy a top member's weights and optimizer state and perturb its values
+(`tuner.strategies.pbt`).
 
 Works for any builder, a user's included: a member whose values change is rebuilt with them
 (L2 and dropout are baked into its layers when it is built) and given the copied weights and

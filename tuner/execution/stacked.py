@@ -397,6 +397,36 @@ class StackedTowers:
             self._tower_slice(values, i, k)[...] = 0.0
             variable.assign(values)
 
+    def copy_tower(self, source: int, target: int) -> None:
+        """Tower `target` takes tower `source`'s weights and optimizer slots, exactly (its own
+        learning rate, L2 factor and dropout rate stay: `set_tower` changes them); no other
+        tower changes. PBT's exploit step inside one stack."""
+        for i, variable in enumerate(self.variables):
+            values = keras.ops.convert_to_numpy(variable).copy()
+            self._tower_slice(values, i, target)[...] = self._tower_slice(values, i, source)
+            variable.assign(values)
+        for variable, i in self._slots:
+            values = keras.ops.convert_to_numpy(variable).copy()
+            self._tower_slice(values, i, target)[...] = self._tower_slice(values, i, source)
+            variable.assign(values)
+
+    def set_tower(self, k: int, learning_rate: float, l2: float, dropout: float) -> None:
+        """Give tower k this learning rate, L2 factor (its regularized kernels') and dropout
+        rate, and let it train (a PBT recipient always does); its weights and optimizer state
+        stay."""
+        rates = keras.ops.convert_to_numpy(self.optimizer.tower_rates).copy()
+        rates[k] = learning_rate
+        self.optimizer.tower_rates.assign(rates)
+        factors = keras.ops.convert_to_numpy(self.l2).copy()
+        factors[:, k] = [l2 if on else 0.0 for on in self.regularized]
+        self.l2.assign(factors)
+        dropouts = keras.ops.convert_to_numpy(self.dropout).copy()
+        dropouts[k] = dropout
+        self.dropout.assign(dropouts)
+        active = keras.ops.convert_to_numpy(self.active).copy()
+        active[k] = 1.0
+        self.active.assign(active)
+
     def _tower_slice(self, values: np.ndarray, i: int, k: int) -> np.ndarray:
         if i == self._wide:
             units = self.shapes[i][1]
