@@ -86,10 +86,14 @@ def test_pruning_takes_a_word_or_a_table(value, kind):
     assert table.pruning_rule == PruningRule("median", warmup=2)
 
 
-def test_the_default_prunes_by_median_where_trials_are_long_enough_and_never_hyperband():
+def test_the_default_prunes_by_asha_where_trials_are_long_enough_and_never_hyperband():
     assert Campaign(name="x", dataset="iris").pruning == "auto"
-    assert Campaign(name="x", dataset="iris", epochs=20).pruning_rule == PruningRule("median")
-    assert Campaign(name="x", dataset="iris", epochs=5).pruning_rule is None  # nothing to prune
+    assert Campaign(name="x", dataset="iris", epochs=20).pruning_rule == PruningRule("asha")
+    assert Campaign(name="x", dataset="iris", epochs=10).pruning_rule == PruningRule("asha")
+    # Two rungs (1, 3) below the last epoch are needed: 9 epochs train in full.
+    assert Campaign(name="x", dataset="iris", epochs=9).pruning_rule is None
+    # A pruner the campaign names is used as asked.
+    assert Campaign(name="x", dataset="iris", epochs=5, pruning="asha").pruning_rule is not None
     hyperband = Campaign(name="x", dataset="iris", strategy="hyperband", epochs=20)
     assert hyperband.pruning_rule is None
 

@@ -18,7 +18,7 @@ import tomli_w
 
 from tuner import objectives
 from tuner.errors import ConfigError, did_you_mean
-from tuner.pruning import PruningRule, pruning_rule
+from tuner.pruning import PruningRule, has_room, pruning_rule
 
 EARLY_STOPPING_KEYS: dict[str, type | tuple[type, ...]] = {
     "patience": int,
@@ -370,9 +370,9 @@ def _pruning_rule(campaign: Campaign) -> PruningRule | None:
     by_design = strategy is not None and strategy.prunes_by_design
     rule = pruning_rule(campaign.pruning, campaign.strategy, prunes_by_design=by_design)
     if rule is not None:
-        key = "warmup" if rule.kind == "median" else "min_epochs"
-        if getattr(rule, key) >= campaign.epochs and campaign.pruning == "auto":
+        if campaign.pruning == "auto" and not has_room(rule, campaign.epochs):
             return None  # the default, on trials too short to prune: nothing to do
+        key = "warmup" if rule.kind == "median" else "min_epochs"
         if getattr(rule, key) >= campaign.epochs:
             raise ConfigError(
                 f"pruning {key} must be below epochs = {campaign.epochs} (no trial could be "

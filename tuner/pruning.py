@@ -28,9 +28,12 @@ from tuner.errors import ConfigError, did_you_mean
 
 KINDS = ("median", "asha")
 WORDS = KINDS + ("none", "auto")
-# What ``pruning = "auto"`` (the default) means for strategies that may prune; Hyperband
-# prunes by design and never takes a pruner.
-DEFAULT_KIND = "median"
+# What ``pruning = "auto"`` (the default) means for strategies that may prune; Hyperband and
+# PBT prune by design and never take a pruner. ASHA, from measurement (benchmarks/pruning.py,
+# the textbook campaign, 100 trials x 50 epochs, packed): the same best score as no pruning
+# (0.74) with 702 of 5,000 epochs in 14.8 s against 26.5 s; median kept it too, with 2,048
+# epochs in 23.0 s (its trials stop later, so packs shrink later).
+DEFAULT_KIND = "asha"
 KEYS: dict[str, dict[str, type]] = {
     "median": {"kind": str, "warmup": int, "startup_trials": int},
     "asha": {"kind": str, "min_epochs": int, "factor": int},
@@ -91,6 +94,16 @@ def pruning_rule(
             'by design; remove pruning (or set pruning = "none").'
         )
     return rule
+
+
+def has_room(rule: PruningRule, epochs: int) -> bool:
+    """Whether the default pruner has room to work in trials of `epochs`: the median past its
+    warmup; ASHA with two rungs below the last epoch (``min_epochs * factor**2 < epochs``: 9
+    epochs at its defaults). Shorter trials train in full: their first epochs say little, and
+    there is little to save. A pruner the campaign names is used as it asks."""
+    if rule.kind == "median":
+        return rule.warmup < epochs
+    return rule.min_epochs * rule.factor**2 < epochs
 
 
 def _rule_from_table(table: Mapping[str, Any]) -> PruningRule:
@@ -159,4 +172,4 @@ def _median(values: Sequence[float]) -> float:
     return (ordered[middle - 1] + ordered[middle]) / 2  # gains are finite or -inf: no NaN
 
 
-__all__ = ["DEFAULT_KIND", "KINDS", "PruningRule", "pruning_rule", "should_prune"]
+__all__ = ["DEFAULT_KIND", "KINDS", "PruningRule", "has_room", "pruning_rule", "should_prune"]
