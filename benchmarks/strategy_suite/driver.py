@@ -33,12 +33,13 @@ class Run:
 
 def our_strategies() -> list[str]:
     """The registry's strategies that can serve an objective that is not Keras training: not
-    those that continue a parent trial's weights (hyperband) or need every range stepped
-    (grid). A strategy added to the registry joins the suite by itself."""
+    those that continue a parent trial's weights (hyperband), need every range stepped
+    (grid) or train their trials themselves (pbt). A strategy added to the registry joins the
+    suite by itself."""
     return [
         name
         for name, s in STRATEGIES.items()
-        if not s.trains_from_parent and not s.needs_stepped_ranges
+        if not s.trains_from_parent and not s.needs_stepped_ranges and not s.trains_itself
     ]
 
 

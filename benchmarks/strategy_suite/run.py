@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE.parents[1]))  # the worktree root, for `benchmarks.`
 
 # Our tpe sizes its random start to the budget (a quarter of max_trials, 3 to 10), and auto
 # picks by the budget (and may pick tpe): each runs once per budget.
-BUDGET_DEPENDENT = {"tpe", "auto"}
+BUDGET_DEPENDENT = {"tpe", "auto", "evolution"}  # their defaults are sized to max_trials
 # Peers whose proposals cost seconds on this shared 2-core machine run to fewer trials, for the
 # suite to fit its time: gp_minimize (1-10 s a proposal at 100 trials) to 50; KerasTuner's BO
 # (its 50-trial runs took over 4 minutes each) to 20, where with its defaults (3 random
