@@ -181,6 +181,11 @@ def test_the_progress_line_says_at_which_epoch_a_trial_was_pruned():
     event = ProgressEvent(_pruned("3", 0.5, 6), 4, 20, None, "val_accuracy", 1.0, 3.0, [], 1)
     line = progress_line(event, width=120)
     assert "val_accuracy=0.5000 (pruned at epoch 6)" in line and "FAILED" not in line
+    # Cross-validated: epochs_run adds up the folds (20 + 1), the line names fold and epoch.
+    record = _pruned("4", 0.9, 21, epochs=20)
+    record.fold_histories = [{"val_accuracy": [0.9] * 20}, {"val_accuracy": [0.5]}]
+    event = ProgressEvent(record, 4, 20, None, "val_accuracy", 1.0, 3.0, [], 1)
+    assert "(pruned in fold 2 at epoch 1)" in progress_line(event, width=120)
 
 
 def test_the_optimization_history_marks_pruned_trials():

@@ -219,7 +219,7 @@ def progress_line(event: ProgressEvent, width: int = 80) -> str:
         epochs = f"{record.epochs_run} epoch{'s' * (record.epochs_run != 1)}"
         result += f" (stopped by the budget after {epochs})"
     if record.status == PRUNED and not failed:
-        result += f" (pruned at epoch {record.epochs_run + record.initial_epoch})"
+        result += f" (pruned {_where_pruned(record)})"
     tuned_all = _tuned_text(record.hyperparameters, event.tuned, 10**6, event.formats)
     # What the result and the tuned values ask for before the extras give way; a failure's
     # reason and the tuned values are cut to fit past that.
@@ -409,6 +409,16 @@ def _column_cells(column: str, values: pd.Series) -> list[str]:
         decimals = [len(f"{float(v):.3g}".partition(".")[2]) for v in numbers]
         spec = f".{min(max(decimals, default=0), 4)}f"
     return ["" if _is_empty(v) else format(float(v), spec) for v in values]
+
+
+def _where_pruned(record: TrialRecord) -> str:
+    """The epoch a pruned trial stopped at; a cross-validated one's `epochs_run` adds up its
+    folds, so it is told by the fold it stopped in and that fold's epoch."""
+    folds = record.fold_histories
+    if folds and len(folds) > 1:
+        epochs = max((len(values) for values in folds[-1].values()), default=0)
+        return f"in fold {len(folds)} at epoch {epochs + record.initial_epoch}"
+    return f"at epoch {record.epochs_run + record.initial_epoch}"
 
 
 def final_table(
