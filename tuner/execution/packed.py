@@ -137,6 +137,19 @@ class _Tower(TrialCallbacks):
             callback.on_epoch_end(epoch, logs)
 
 
+def stack_on(dataset: Any, model: Any, size: int, hp: Any) -> StackedTowers:
+    """`size` towers of `model`, compiled over the dataset's arrays in the trial's batch size."""
+    return stacked_towers(
+        model,
+        size,
+        dataset.x_train,
+        dataset.y_train,
+        dataset.x_val,
+        dataset.y_val,
+        batch_size=trial_batch_size(hp),
+    )
+
+
 class PackedExecutor:
     """Trains trials of one architecture up to `max_pack` at a time as stacked towers
     (on TensorFlow and JAX: `backends.packs_trials`); trials that cannot pack go through a
@@ -234,22 +247,26 @@ class PackedExecutor:
     def _stack(self, key: str, template: TowerTemplate, size: int, hp: Any) -> StackedTowers:
         """The compiled stack for this architecture and pack size (least recently used ones
         dropped beyond `KEPT_STACKS`)."""
-        if (key, size) in self._stacks:
-            self._stacks.move_to_end((key, size))
-            return self._stacks[(key, size)]
-        dataset = self.pipeline.dataset
-        stack = stacked_towers(
-            template.model,
-            size,
-            dataset.x_train,
-            dataset.y_train,
-            dataset.x_val,
-            dataset.y_val,
-            batch_size=trial_batch_size(hp),
-        )
-        self._stacks[(key, size)] = stack
-        while len(self._stacks) > KEPT_STACKS:
-            _, evicted = self._stacks.popitem(last=False)
+        return self._kept(self._stacks, KEPT_STACKS, key, template, size, hp)
+
+    def _kept(
+        self,
+        kept: OrderedDict[tuple[str, int], StackedTowers],
+        limit: int,
+        key: str,
+        template: TowerTemplate,
+        size: int,
+        hp: Any,
+    ) -> StackedTowers:
+        """The stack of `size` towers for this architecture from `kept`, built on a miss; the
+        least recently used ones are released beyond `limit`."""
+        if (key, size) in kept:
+            kept.move_to_end((key, size))
+            return kept[(key, size)]
+        stack = stack_on(self.pipeline.dataset, template.model, size, hp)
+        kept[(key, size)] = stack
+        while len(kept) > limit:
+            _, evicted = kept.popitem(last=False)
             evicted.release()
         return stack
 
@@ -409,24 +426,7 @@ class PackedExecutor:
     ) -> StackedTowers:
         """A stack of `size` towers for the survivors of a pack (kept for reuse: sizes are
         powers of two, so every pack of the architecture shrinks into the same few)."""
-        if (key, size) in self._small:
-            self._small.move_to_end((key, size))
-            return self._small[(key, size)]
-        dataset = self.pipeline.dataset
-        stack = stacked_towers(
-            template.model,
-            size,
-            dataset.x_train,
-            dataset.y_train,
-            dataset.x_val,
-            dataset.y_val,
-            batch_size=trial_batch_size(hp),
-        )
-        self._small[(key, size)] = stack
-        while len(self._small) > KEPT_SMALL_STACKS:
-            _, evicted = self._small.popitem(last=False)
-            evicted.release()
-        return stack
+        return self._kept(self._small, KEPT_SMALL_STACKS, key, template, size, hp)
 
     def _outcome(
         self,

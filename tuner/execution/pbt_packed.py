@@ -35,13 +35,12 @@ from tuner import backends
 from tuner.builders import has_own_fit
 from tuner.errors import ConfigError
 from tuner.execution.base import TrialContext, TrialOutcome
-from tuner.execution.packed import _EpochWeights, _Tower, _TowerView
+from tuner.execution.packed import _EpochWeights, _Tower, _TowerView, stack_on
 from tuner.execution.pbt import Member, PBTExecutor, round_seed
 from tuner.execution.pipeline import InputPipeline
 from tuner.execution.records import new_record
-from tuner.execution.sequential import trial_batch_size, trial_seed
+from tuner.execution.sequential import trial_seed
 from tuner.execution.stacked import NotStackable, StackedTowers
-from tuner.execution.stacking import stacked_towers
 from tuner.execution.tower import NotPackable, TowerTemplate
 from tuner.space import values_as_written
 from tuner.strategies.pbt import NOT_EXPLORED, PBTSettings, choose_exploits, perturb
@@ -120,17 +119,7 @@ def _setup(
     size: int,
 ) -> tuple[TowerTemplate, StackedTowers]:
     template = TowerTemplate(hypermodel, hp.copy(), seed)
-    dataset = pipeline.dataset
-    stack = stacked_towers(
-        template.model,
-        size,
-        dataset.x_train,
-        dataset.y_train,
-        dataset.x_val,
-        dataset.y_val,
-        batch_size=trial_batch_size(hp),
-    )
-    return template, stack
+    return template, stack_on(pipeline.dataset, template.model, size, hp)
 
 
 def _settings(template: TowerTemplate, values: dict[str, Any]) -> tuple[float, float, float]:

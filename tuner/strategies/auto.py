@@ -6,10 +6,10 @@ under a few hundred trials) was measured there, and its GP half did not hold: on
 all-numeric Hartmann-6, ``tpe`` had a lower median regret than ``bayesian`` at 20, 50 and 100
 trials (0.026 against 0.057 at 100) and tied at 10. Over the four problems ``tpe`` is best or
 tied-best in 15 of the 16 (problem, budget) cells (not Branin at 50 trials, where the GPs
-lead), ``bayesian`` in 15 too (not Branin at 10), at a sixth of the proposal time (0.06-0.11 s against 0.32-0.53 s at 100 trials on the loaded 2-core machine). So
-every space with a tuned entry goes to ``tpe``; one with none to ``random`` (nothing to
-model). The oracle says what was chosen (``chosen_strategy``), and the campaign's summary
-notes it.
+lead), ``bayesian`` in 15 too (not Branin at 10), at a sixth of the proposal time
+(0.06-0.11 s against 0.32-0.53 s at 100 trials on the loaded 2-core machine). So every space
+with a tuned entry goes to ``tpe``; one with none to ``random`` (nothing to model). The oracle
+says what was chosen (``chosen_strategy``), and the campaign's summary notes it.
 """
 
 from __future__ import annotations
