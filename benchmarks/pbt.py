@@ -3,7 +3,7 @@ campaign (`experiments/textbook_sgd.toml`: 400/100 MNIST images, 6x100 ReLU, He 
 batch 100, 50 epochs, learning rate log-uniform 1e-6..1e-2, L2 log-uniform 1e-8..1e-4).
 
     nice -n 10 python benchmarks/pbt.py                      # population 20, seeds 0 1 2
-    nice -n 10 python benchmarks/pbt.py --population 8 --seeds 0
+    nice -n 10 python benchmarks/pbt.py --population 8 --seeds 0 --strategies pbt random
 
 PBT trains `population` members for 50 epochs (an exploit step every 5); random search runs
 `population` trials of 50 epochs: the same 1000 epochs. PBT runs twice: as one stacked model
@@ -50,6 +50,9 @@ def best_score(strategy: str, seed: int, population: int, folder: Path) -> tuple
     import tuner
 
     options = {"population": population} if strategy == "pbt" else {}
+    # Random search trains every epoch of its trials: the same 1,000 epochs as PBT's population
+    # (the default pruning would stop most of them).
+    pruning = "auto" if strategy == "pbt" else "none"
     started = time.perf_counter()
     found = tuner.search(
         str(CAMPAIGN),
@@ -59,6 +62,7 @@ def best_score(strategy: str, seed: int, population: int, folder: Path) -> tuple
         strategy_options=options,
         max_trials=population,
         seed=seed,
+        pruning=pruning,
         overwrite=True,
     )
     seconds = time.perf_counter() - started
@@ -70,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--population", type=int, default=20)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--strategies", nargs="+", default=["pbt", "pbt_rounds", "random"], help="any of these"
+    )
     args = parser.parse_args(argv)
-    rows: dict[str, list[tuple[float, float]]] = {"pbt": [], "pbt_rounds": [], "random": []}
+    rows: dict[str, list[tuple[float, float]]] = {s: [] for s in args.strategies}
     with tempfile.TemporaryDirectory() as folder:
         for seed in args.seeds:
             for strategy in rows:
