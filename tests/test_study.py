@@ -324,3 +324,46 @@ def test_a_folder_that_holds_something_else_is_refused(tmp_path):
 def test_a_strategy_that_trains_itself_is_refused():
     with pytest.raises(ConfigError, match="strategy 'pbt' trains its trials itself.*campaign"):
         Study({"x": {"min": 0.0, "max": 1.0}}, strategy="pbt", max_trials=4)
+
+
+def test_a_study_of_two_objectives_tells_pairs_and_gives_the_brute_force_front(tmp_path):
+    space = {"x": {"min": 0.0, "max": 1.0}, "k": ["a", "b"]}
+
+    def both(trial):  # a trade-off in x; k = "b" is worse in both: never on the front
+        x, worse = trial.values["x"], trial.values["k"] == "b"
+        return (x + worse, (1 - x) ** 2 + worse)
+
+    common = dict(objective=["f1", "f2"], direction=["min", "min"], strategy="tpe", seed=0)
+    study = Study(space, max_trials=12, folder=tmp_path / "s", **common)
+    study.optimize(both)
+    told = {t.trial_id: t.value for t in study.trials}
+    assert all(isinstance(v, tuple) and len(v) == 2 for v in told.values())
+    brute = {
+        a
+        for a, va in told.items()
+        if not any(
+            vb[0] <= va[0] and vb[1] <= va[1] and vb != va for b, vb in told.items() if b != a
+        )
+    }
+    assert {t.trial_id for t in study.pareto_front()} == brute
+    assert all(t.values["k"] == "a" for t in study.pareto_front())
+    frame = study.dataframe()
+    assert list(frame.columns[:4]) == ["trial_id", "status", "f1", "f2"]
+    assert frame.set_index("trial_id")["f2"].to_dict() == {i: v[1] for i, v in told.items()}
+    with pytest.raises(ConfigError, match=r"several objectives \(f1, f2\) has no one best"):
+        _ = study.best
+    more = Study(space, max_trials=13, folder=tmp_path / "s", **common)
+    with pytest.raises(ConfigError, match=r"tell one value an objective \(f1, f2\)"):
+        more.tell(more.ask(), 0.5)
+    # Resumed: the told pairs come back as they were.
+    resumed = Study(space, max_trials=13, folder=tmp_path / "s", **common)
+    assert {t.trial_id: t.value for t in resumed.trials if t.value is not None} == told
+
+
+def test_several_objectives_need_a_strategy_that_models_them():
+    with pytest.raises(ConfigError, match="strategy 'bayesian' optimises one objective"):
+        Study({"x": {"min": 0.0, "max": 1.0}}, objective=["a", "b"], strategy="bayesian")
+    with pytest.raises(ConfigError, match="direction must be 'min' or 'max', or one of them"):
+        Study({"x": {"min": 0.0, "max": 1.0}}, objective=["a", "b"], direction=["min"])
+    with pytest.raises(ConfigError, match="distinct names"):
+        Study({"x": {"min": 0.0, "max": 1.0}}, objective=["a", "a"])

@@ -27,7 +27,7 @@ import json
 import math
 import numbers
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +35,16 @@ from typing import TYPE_CHECKING, Any
 import keras_tuner as kt
 from keras_tuner.engine import trial as trial_module
 
+from tuner.campaign_objective import CampaignObjective
 from tuner.direction import check_direction, loss
 from tuner.errors import ConfigError, did_you_mean
 from tuner.files import atomic_write_text
+from tuner.results.pareto import pareto_mask
 from tuner.space import PYTHON_LABEL, build_space, space_labelled, values_as_written
 from tuner.store import engine_kt
 from tuner.store.folder import ENGINE_FOLDER, STUDY_FILE
 from tuner.strategies import asking, create_oracle, get_strategy, strategy_names
+from tuner.strategies.registry import check_multi_objective
 from tuner.trial import COMPLETED, FAILED, canonical_id
 
 if TYPE_CHECKING:
@@ -65,7 +68,8 @@ class StudyTrial:
     allows it); `hp` is KerasTuner's object with the same values (what a builder takes).
     `budget` is the trial's epoch budget for strategies that give one (Hyperband), else None;
     `parent` the trial a promoted one continues. `status` is ``"running"`` (asked, not told),
-    ``"completed"`` (with its `value`) or ``"failed"`` (with its `error`).
+    ``"completed"`` (with its `value`: a tuple, one number an objective, in a study of
+    several) or ``"failed"`` (with its `error`).
     """
 
     trial_id: str
@@ -74,7 +78,7 @@ class StudyTrial:
     budget: int | None = None
     parent: str | None = None
     status: str = RUNNING
-    value: float | None = None
+    value: float | tuple[float, ...] | None = None
     error: str | None = None
 
 
@@ -92,8 +96,8 @@ class Study:
         self,
         space: Mapping[str, Any] | kt.HyperParameters,
         *,
-        objective: str = "score",
-        direction: str = "min",
+        objective: str | Sequence[str] = "score",
+        direction: str | Sequence[str] = "min",
         strategy: str = "auto",
         seed: int = 0,
         max_trials: int = 100,
@@ -107,23 +111,25 @@ class Study:
                 f"{', '.join(n for n in strategy_names() if not get_strategy(n).trains_itself)}."
             )
         hyperparameters = _space(space)
-        if not isinstance(objective, str) or not objective:
-            raise ConfigError(f"objective must be a non-empty name, but got {objective!r}.")
+        spec = _objectives(objective, direction)
+        if len(spec) > 1:
+            check_multi_objective(strategy)
         for name, value in (("seed", seed), ("max_trials", max_trials)):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(f"{name} must be an integer, but got {value!r}.")
         if max_trials < 1:
             raise ConfigError(f"max_trials must be at least 1, but got {max_trials}.")
-        self.objective = objective
-        self.direction = check_direction(direction)
+        # One objective: its name and direction; several: the lists, in the order told.
+        self.objective: str | list[str] = spec[0][0] if len(spec) == 1 else [n for n, _ in spec]
+        self.direction: str | list[str] = spec[0][1] if len(spec) == 1 else [d for _, d in spec]
+        self._spec = spec
         self.strategy = strategy
         self.seed = seed
         self.max_trials = max_trials
         self.options = dict(options or {})
         self._oracle = create_oracle(
             strategy,
-            objective=objective,
-            direction=self.direction,
+            objective=CampaignObjective(tuple(spec)),
             hyperparameters=hyperparameters,
             max_trials=max_trials,
             seed=seed,
@@ -132,7 +138,7 @@ class Study:
         )
         self._identity = {
             "strategy": strategy,
-            "objective": objective,
+            "objective": self.objective,
             "direction": self.direction,
             "seed": seed,
             "options": self.options,
@@ -176,12 +182,13 @@ class Study:
     def tell(
         self,
         trial: StudyTrial | str | int,
-        value: float | None = None,
+        value: float | Sequence[float] | None = None,
         *,
         failed: str | None = None,
     ) -> StudyTrial:
-        """Report a trial's result: its `value`, or ``failed="why"``. Each trial is told once;
-        with a folder the state is saved before this returns. Returns the trial as told."""
+        """Report a trial's result: its `value` (one number an objective, in their order, for
+        a study of several), or ``failed="why"``. Each trial is told once; with a folder the
+        state is saved before this returns. Returns the trial as told."""
         trial_id = canonical_id(str(trial.trial_id if isinstance(trial, StudyTrial) else trial))
         running = self._running(trial_id)
         if (value is None) == (failed is None):
@@ -195,7 +202,7 @@ class Study:
 
     def optimize(
         self,
-        fn: Callable[[StudyTrial], float],
+        fn: Callable[[StudyTrial], float | Sequence[float]],
         n_trials: int | None = None,
         *,
         catch: tuple[type[Exception], ...] = (),
@@ -237,48 +244,81 @@ class Study:
     @property
     def best(self) -> StudyTrial | None:
         """The completed trial with the best value (the first asked among equals); None before
-        any trial completes."""
-        completed = [(t.value, t) for t in self.trials if t.value is not None]
+        any trial completes. A study of several objectives has no one best: `pareto_front`."""
+        if len(self._spec) > 1:
+            raise ConfigError(
+                f"a study of several objectives ({', '.join(self.objective)}) has no one best "
+                "trial; pareto_front() gives the trials no other beats in every objective."
+            )
+        completed = [(t.value, t) for t in self.trials if isinstance(t.value, float)]
         if not completed:
             return None
-        return min(completed, key=lambda scored: loss(scored[0], self.direction))[1]
+        return min(completed, key=lambda scored: loss(scored[0], self._spec[0][1]))[1]
+
+    def pareto_front(self) -> list[StudyTrial]:
+        """The completed trials that no other is at least as good as in every objective and
+        better in one (equal ones all kept), in the order asked; for one objective, the best
+        trial and any that equal it."""
+        trials = self.trials
+        points = [
+            None if t.value is None else (t.value if isinstance(t.value, tuple) else (t.value,))
+            for t in trials
+        ]
+        on = pareto_mask(points, [d for _, d in self._spec])
+        return [t for t, front in zip(trials, on) if front]
 
     def dataframe(self) -> pd.DataFrame:
-        """The trials as a pandas table, in the order asked: trial_id, status, the objective,
-        budget (where the strategy gives one), one column per hyperparameter (empty where
-        inactive), error."""
+        """The trials as a pandas table, in the order asked: trial_id, status, the objective
+        (one column each, for several), budget (where the strategy gives one), one column per
+        hyperparameter (empty where inactive), error."""
         import pandas as pd
 
         trials = self.trials
         names = [h.name for h in self._oracle.get_space().space]
+        objectives = [n for n, _ in self._spec]
         rows = []
         for t in trials:
             row: dict[str, Any] = {"trial_id": t.trial_id, "status": t.status}
-            row[self.objective] = t.value
+            told = t.value if isinstance(t.value, tuple) else (t.value,)
+            row.update(
+                {
+                    name: told[i] if t.value is not None else None
+                    for i, name in enumerate(objectives)
+                }
+            )
             if any(u.budget is not None for u in trials):
                 row["budget"] = t.budget
             row.update({name: t.values.get(name) for name in names})
             row["error"] = t.error
             rows.append(row)
-        columns = ["trial_id", "status", self.objective]
+        columns = ["trial_id", "status", *objectives]
         columns += ["budget"] if any(t.budget is not None for t in trials) else []
         return pd.DataFrame(rows, columns=[*columns, *names, "error"])
 
     # ------------------------------------------------------------------ inside
 
     def _metrics(self, trial_id: str, value: Any) -> dict[str, float]:
-        """The metrics a told value becomes (the one place a value is read, so that several
-        objectives can come in here later); a `ConfigError` for anything but a finite number."""
-        if (
-            not isinstance(value, numbers.Real)
-            or isinstance(value, bool)
-            or not math.isfinite(float(value))
-        ):
+        """The metrics a told value becomes (the one place a value is read): a finite number
+        an objective; a `ConfigError` naming what was told otherwise."""
+        names = [n for n, _ in self._spec]
+        several = len(names) > 1
+        told = list(value) if several and isinstance(value, (list, tuple)) else [value]
+        if several and len(told) != len(names):
             raise ConfigError(
-                f"trial {trial_id}: the value told for {self.objective!r} must be a finite "
-                f"number, but got {value!r}; tell a failure with failed='why' instead."
+                f"trial {trial_id}: tell one value an objective ({', '.join(names)}), in that "
+                f"order, but got {value!r}."
             )
-        return {self.objective: float(value)}
+        for name, number in zip(names, told):
+            if (
+                not isinstance(number, numbers.Real)
+                or isinstance(number, bool)
+                or not math.isfinite(float(number))
+            ):
+                raise ConfigError(
+                    f"trial {trial_id}: the value told for {name!r} must be a finite "
+                    f"number, but got {number!r}; tell a failure with failed='why' instead."
+                )
+        return {name: float(number) for name, number in zip(names, told)}
 
     def _running(self, trial_id: str) -> kt.engine.trial.Trial:
         """The oracle's trial `trial_id`, which must be asked and not told yet."""
@@ -313,9 +353,11 @@ class Study:
             trial_module.TrialStatus.FAILED: str(FAILED),
             trial_module.TrialStatus.INVALID: str(FAILED),
         }.get(trial.status, RUNNING)
-        value = None
-        if status == COMPLETED and trial.metrics.exists(self.objective):
-            value = float(trial.metrics.get_last_value(self.objective))
+        value: float | tuple[float, ...] | None = None
+        names = [n for n, _ in self._spec]
+        if status == COMPLETED and all(trial.metrics.exists(n) for n in names):
+            told = tuple(float(trial.metrics.get_last_value(n)) for n in names)
+            value = told if len(told) > 1 else told[0]
         budget = hp.values.get("tuner/epochs")
         parent = hp.values.get("tuner/trial_id")
         return StudyTrial(
@@ -397,6 +439,23 @@ def _space_difference(saved: list[dict[str, Any]], given: list[dict[str, Any]]) 
     if changed := [n for n in before if n in after and before[n] != after[n]]:
         parts.append(f"{', '.join(changed)} declared otherwise")
     return "; ".join(parts) or "the same entries in another order"
+
+
+def _objectives(objective: Any, direction: Any) -> list[tuple[str, str]]:
+    """(name, direction) of each objective: one name, or a list of two or more distinct names
+    with one direction for all or a list of them; a `ConfigError` naming the problem."""
+    names = [objective] if isinstance(objective, str) else objective
+    if not isinstance(names, (list, tuple)) or not names:
+        raise ConfigError(f"objective must be a name or a list of names, but got {objective!r}.")
+    if not all(isinstance(n, str) and n for n in names) or len(set(names)) != len(names):
+        raise ConfigError(f"objective must be non-empty, distinct names, but got {objective!r}.")
+    directions = [direction] * len(names) if isinstance(direction, str) else direction
+    if not isinstance(directions, (list, tuple)) or len(directions) != len(names):
+        raise ConfigError(
+            f"direction must be 'min' or 'max', or one of them an objective "
+            f"({len(names)}), but got {direction!r}."
+        )
+    return [(n, check_direction(d)) for n, d in zip(names, directions)]
 
 
 def _order(trial_id: str) -> tuple[int, str]:
