@@ -269,6 +269,25 @@ def test_final_table_says_a_pruned_trials_status_beside_its_score_however_narrow
     assert [line.split()[3] for line in lines[1:5]].count("pruned") == 1
 
 
+def test_final_table_shows_every_objective_of_a_campaign_of_several_however_narrow():
+    """The second objective (a cost metric at the table's right end) was the column left out
+    to fit 80 columns, so the Pareto marks stood without the values that made them."""
+    several = records(activation="relu")
+    for i, record in enumerate(several):
+        record.latency_ms = [0.5, 0.2, 0.9, 0.1][i]
+        record.hyperparameters.update(
+            activation=["relu", "gelu", "tanh", "selu"][i],
+            kernel_initializer=["glorot_uniform", "he_normal"][i % 2],
+            batch_size=[16, 32, 64, 128][i],
+        )
+    spec = [("val_accuracy", "max"), ("latency_ms", "min")]
+    table = ranked_table(several, objective="val_accuracy", direction="max", objectives=spec)
+    text = final_table(table, objective="val_accuracy", width=60, also=["latency_ms"])
+    lines = lines_of(text)
+    assert lines[0].split()[:5] == ["rank", "trial_id", "val_accuracy", "pareto", "latency_ms"]
+    assert all(len(line) <= 60 for line in lines[:5])
+
+
 def test_final_table_shows_a_failed_trials_error_clipped_to_the_width():
     failed = TrialRecord(
         "9",

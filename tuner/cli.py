@@ -184,7 +184,8 @@ def _finish(found: Any, args: argparse.Namespace) -> int:
     if not args.quiet and len(found.table):
         print()
         primary = campaign.objectives[0][0]
-        print(console.final_table(found.table, objective=primary, top=args.top))
+        others = [name for name, _ in campaign.objectives[1:]]
+        print(console.final_table(found.table, objective=primary, top=args.top, also=others))
         best = (
             f"best {primary} = {completed.iloc[0]['score']:.4f}"
             if len(completed)

@@ -422,15 +422,21 @@ def _where_pruned(record: TrialRecord) -> str:
 
 
 def final_table(
-    table: pd.DataFrame, *, objective: str, width: int | None = None, top: int = 10
+    table: pd.DataFrame,
+    *,
+    objective: str,
+    width: int | None = None,
+    top: int = 10,
+    also: Sequence[str] = (),
 ) -> str:
     """The top rows of a ranked table as text whose every line fits `width` (the terminal's).
 
     Shows only informative columns: not the internal ``tuner/...`` ones, not the metric that
     repeats the score, not an empty error or device column, and (over two rows or more) none
     whose values are all equal, which a line below the table lists instead. The score column
-    is headed by the objective's name. Columns that do not fit are left out from the right,
-    and named.
+    is headed by the objective's name; `also` (a campaign's other objectives) stand beside
+    it, after the ``pareto`` mark, whatever their width. Columns that do not fit are left out
+    from the right, and named.
     """
     if width is None:
         width = shutil.get_terminal_size((80, 24)).columns
@@ -456,7 +462,11 @@ def final_table(
             continue
         kept.append(column)
     middle = [c for c in kept if c not in _LEADING and c not in _TRAILING]
-    ordered = [c for c in _LEADING if c in kept] + middle + [c for c in _TRAILING if c in kept]
+    after = _LEADING.index("pareto") + 1
+    leading = [*_LEADING[:after], *also, *_LEADING[after:]]
+    middle = [c for c in middle if c not in also]
+    trailing = [c for c in _TRAILING if c in kept and c not in also]
+    ordered = [c for c in leading if c in kept] + middle + trailing
 
     cells = {c: _column_cells(c, shown[c]) for c in ordered}
     headers = {c: objective if c == "score" else str(c) for c in ordered}
@@ -478,7 +488,7 @@ def final_table(
                 left_out.append(column)
             continue
         need = widths[column] + (len(_SEP) if chosen else 0)
-        if column in _ALWAYS_SHOWN or used + need <= width - reserve:
+        if column in _ALWAYS_SHOWN or column in also or used + need <= width - reserve:
             chosen.append(column)
             used += need
         else:
