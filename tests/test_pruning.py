@@ -324,6 +324,14 @@ def test_a_pruned_trial_is_saved_once_with_its_status_history_and_epochs(tmp_pat
         row = table[table["trial_id"].astype(str) == record.trial_id].iloc[0]
         assert row["status"] == record.status and row["epochs_run"] == record.epochs_run
         assert (history["trial_id"].astype(str) == record.trial_id).sum() == record.epochs_run
-        if record.status == PRUNED:
-            assert 1 <= record.epochs_run < 3 and record.score is not None
+    # Each trial stopped exactly where the rule, given the trials saved before it, says so.
+    rule = PruningRule("asha", min_epochs=1, factor=2)
+    in_order = sorted(found.records, key=lambda r: int(r.trial_id))
+    for i, record in enumerate(in_order):
+        earlier = [r.history["val_accuracy"] for r in in_order[:i]]
+        own = record.history["val_accuracy"]
+        verdicts = [should_prune(rule, earlier, own[:e], "max", 3) for e in range(1, 4)]
+        stopped_at = verdicts.index(True) + 1 if True in verdicts else None
+        assert record.status == (PRUNED if stopped_at else COMPLETED), record.trial_id
+        assert record.epochs_run == (stopped_at or 3), record.trial_id
     assert "pruned" in (found.folder / "summary.md").read_text()
