@@ -37,7 +37,12 @@ from tuner.execution.model_reuse import copy_state, graph_key
 from tuner.execution.optimizer_state import build_optimizer, optimizer_values
 from tuner.execution.pipeline import InputPipeline
 from tuner.execution.records import TrialCallbacks, new_record
-from tuner.execution.sequential import error_text, parameter_count, trial_batch_size, trial_seed
+from tuner.execution.sequential import (
+    error_text,
+    fit_trial,
+    parameter_count,
+    trial_seed,
+)
 from tuner.space import values_as_written
 from tuner.strategies.pbt import PBTSettings, choose_exploits, perturb
 from tuner.trial import TrialRecord, canonical_id
@@ -213,21 +218,16 @@ class Trainer:
         callbacks: list[keras.callbacks.Callback],
     ) -> None:
         keras.utils.set_random_seed(seed)
-        common = dict(initial_epoch=epochs[0], epochs=epochs[1], verbose=0)
-        if has_own_fit(self.hypermodel):
-            self.hypermodel.fit(
-                hp,
-                model,
-                **self.pipeline.array_arguments(seed),
-                callbacks=callbacks + self.pipeline.fit_callbacks(seed),
-                **common,
-            )
-            return
-        # The campaign's seed: every member, in every round, trains on the same batches.
-        model.fit(
-            **self.pipeline.fit_arguments(trial_batch_size(hp), self.seed),
-            callbacks=callbacks + self.pipeline.fit_callbacks(self.seed),
-            **common,
+        fit_trial(
+            self.hypermodel,
+            self.pipeline,
+            hp,
+            model,
+            epochs=epochs[1],
+            initial_epoch=epochs[0],
+            trial_seed=seed,
+            batches_seed=self.seed,
+            callbacks=callbacks,
         )
 
 

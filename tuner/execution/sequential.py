@@ -89,6 +89,39 @@ def _is_fatal(error: BaseException) -> bool:
     return isinstance(error, (Fatal, kt.errors.FatalError))
 
 
+def fit_trial(
+    hypermodel: kt.HyperModel,
+    pipeline: InputPipeline,
+    hp: kt.HyperParameters,
+    model: keras.Model,
+    *,
+    epochs: int,
+    initial_epoch: int,
+    trial_seed: int,
+    batches_seed: int,
+    callbacks: list[keras.callbacks.Callback],
+) -> None:
+    """Train `model` from `initial_epoch` to `epochs`: through the builder's own ``fit`` where
+    it has one (it decides batch size and the rest, on arrays shuffled with `trial_seed`),
+    else ``model.fit`` on the campaign's pipeline, whose batches follow `batches_seed` (the
+    campaign's seed, not the trial's: every trial trains on the same batches)."""
+    common = dict(epochs=epochs, initial_epoch=initial_epoch, verbose=0)
+    if has_own_fit(hypermodel):
+        hypermodel.fit(
+            hp,
+            model,
+            **pipeline.array_arguments(trial_seed),
+            callbacks=callbacks + pipeline.fit_callbacks(trial_seed),
+            **common,
+        )
+        return
+    model.fit(
+        **pipeline.fit_arguments(trial_batch_size(hp), batches_seed),
+        callbacks=callbacks + pipeline.fit_callbacks(batches_seed),
+        **common,
+    )
+
+
 class SequentialExecutor:
     """Trains each trial's model in turn on a shared input pipeline, recording every epoch.
 
@@ -152,21 +185,16 @@ class SequentialExecutor:
         seed: int,
         callbacks: list[keras.callbacks.Callback],
     ) -> None:
-        common = dict(epochs=epochs, initial_epoch=initial_epoch, verbose=0)
-        if has_own_fit(self.hypermodel):  # the user's fit decides batch size and the rest
-            self.hypermodel.fit(
-                hp,
-                model,
-                **self.pipeline.array_arguments(seed),
-                callbacks=callbacks + self.pipeline.fit_callbacks(seed),
-                **common,
-            )
-            return
-        # The campaign's seed, not the trial's: every trial trains on the same batches.
-        model.fit(
-            **self.pipeline.fit_arguments(trial_batch_size(hp), self.seed),
-            callbacks=callbacks + self.pipeline.fit_callbacks(self.seed),
-            **common,
+        fit_trial(
+            self.hypermodel,
+            self.pipeline,
+            hp,
+            model,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            trial_seed=seed,
+            batches_seed=self.seed,
+            callbacks=callbacks,
         )
 
     def run_one(self, trial: kt.engine.trial.Trial, context: TrialContext) -> TrialOutcome:
