@@ -366,6 +366,21 @@ def _draw_failures(ax: Axes, failures: Mapping[str, np.ndarray]) -> None:
         ax.set_ylim(low - 0.06 * (high - low), high)
 
 
+def _draw_pruned(ax: Axes, x: np.ndarray, scores: np.ndarray, *, alpha: float, label: str) -> None:
+    """Pruned trials' scores as hollow points: a score at the epoch the pruner stopped them."""
+    if len(x):
+        ax.scatter(
+            x,
+            scores,
+            s=22,
+            facecolors="none",
+            edgecolors=SCORE_COLOR,
+            alpha=alpha,
+            label=label,
+            zorder=2,
+        )
+
+
 def _failure_counts(failures: Mapping[str, np.ndarray]) -> str:
     return "".join(f", {len(xs)} {kind}" for kind, xs in failures.items())
 
@@ -398,17 +413,7 @@ def optimization_history(
         label="trial score",
         zorder=2,
     )
-    if pruned.any():  # hollow: a score at the epoch the pruner stopped it
-        ax.scatter(
-            info.x[pruned],
-            info.scores[pruned],
-            s=22,
-            facecolors="none",
-            edgecolors=SCORE_COLOR,
-            alpha=0.7,
-            label="pruned trial score",
-            zorder=2,
-        )
+    _draw_pruned(ax, info.x[pruned], info.scores[pruned], alpha=0.7, label="pruned trial score")
     if ok.any():
         ax.step(
             info.x,
@@ -475,16 +480,7 @@ def hyperparameter_vs_score(
     ax.scatter(
         info.x[~pruned], info.scores[~pruned], s=22, color=SCORE_COLOR, alpha=0.6, label="trial"
     )
-    if pruned.any():  # hollow, as in the optimization history
-        ax.scatter(
-            info.x[pruned],
-            info.scores[pruned],
-            s=22,
-            facecolors="none",
-            edgecolors=SCORE_COLOR,
-            alpha=0.6,
-            label="pruned trial",
-        )
+    _draw_pruned(ax, info.x[pruned], info.scores[pruned], alpha=0.6, label="pruned trial")
     if info.best is not None:
         ax.scatter(
             [info.x[info.best]],
