@@ -69,6 +69,35 @@ def test_max_epochs_total_cuts_at_the_epoch_and_resumes_with_the_epochs_spent(tm
     assert [(r.status, r.epochs_run) for r in store.records()][2] == (STOPPED, 2)
 
 
+class PackOfFour(EpochsExecutor):
+    """Takes four trials a run, as a packed executor with max_pack = 4; remembers how many."""
+
+    max_pack = 4
+
+    def __init__(self, clock):
+        super().__init__(clock, epochs=5)
+        self.batches: list[int] = []
+
+    def run(self, trials, context):
+        self.batches.append(len(trials))
+        return super().run(trials, context)
+
+
+def test_the_loop_asks_only_for_the_trials_the_epochs_left_can_train(tmp_path):
+    clock, store = Clock(), KeptNames(OBJECTIVE)
+    executor = PackOfFour(clock)
+    budget = Budget.from_records([], None, 17, epochs_per_trial=5, clock=clock)
+    assert budget.trials_affordable() == 3
+    assert run_trials(oracle(10, tmp_path), executor, store, budget=budget) == 4
+    # 17 epochs: three whole trials, then one more for the 2 left (stopped there), not a pack
+    # of four each cut after 4 or 5 epochs.
+    assert executor.batches == [3, 1]
+    statuses = [(r.status, r.epochs_run) for r in store.records()]
+    assert statuses == [(COMPLETED, 5)] * 3 + [(STOPPED, 2)]
+    assert Budget(None, None, epochs_per_trial=5).trials_affordable() is None
+    assert Budget(None, 10).trials_affordable() is None  # a trial's epochs unknown
+
+
 def test_a_budget_spent_on_a_trials_last_epoch_leaves_it_completed(tmp_path):
     clock, store = Clock(), KeptNames(OBJECTIVE)
     budget = _budget(store, clock, max_epochs=5)
@@ -167,25 +196,27 @@ def test_max_time_cuts_a_training_trial_at_an_epoch_and_keeps_its_history(tmp_pa
 
 
 @pytest.mark.slow
-def test_max_epochs_total_cuts_every_tower_of_a_pack_at_the_same_epoch(tmp_path):
+def test_max_epochs_total_packs_only_the_trials_it_can_train(tmp_path):
     from tuner import api
 
-    campaign = _real_campaign(tmp_path, epochs=5, max_epochs_total=6, pack=4, max_trials=8)
+    campaign = _real_campaign(tmp_path, epochs=5, max_epochs_total=12, pack=4, max_trials=8)
     found = api.search(campaign)
-    # Four towers train 4 epochs per epoch of the pack: the budget is spent after the second,
-    # and the second pack never starts.
-    assert [(r.status, r.epochs_run) for r in found.records] == [(STOPPED, 2)] * 4
+    # Two trials fit in 12 epochs (one pack of two), then one for the 2 epochs left.
+    statuses = [(r.status, r.epochs_run) for r in found.records]
+    assert statuses == [(COMPLETED, 5), (COMPLETED, 5), (STOPPED, 2)]
     assert found.stop_reason == (
-        "stopped after 4 trials: max_epochs_total = 6 reached (8 epochs trained)"
+        "stopped after 3 trials: max_epochs_total = 12 reached (12 epochs trained)"
     )
-    # Resumed with the same budget nothing trains; with a larger one the next pack trains until
-    # the epochs already spent and its own reach it.
+    # Resumed with the same budget nothing trains; with a larger one the spent epochs count.
     with pytest.warns(NothingNewRan, match=r"raise max_epochs_total to run more"):
         again = api.search(campaign)
     assert again.ran == 0 and again.stop_reason == found.stop_reason
-    more = api.search(campaign.replace(max_epochs_total=10))
-    assert [(r.status, r.epochs_run) for r in more.records[4:]] == [(STOPPED, 1)] * 4
-    assert more.stop_reason == ("stopped after 8 trials: max_trials = 8 reached")
+    more = api.search(campaign.replace(max_epochs_total=30))
+    statuses = [(r.status, r.epochs_run) for r in more.records[3:]]
+    assert statuses == [(COMPLETED, 5)] * 3 + [(STOPPED, 3)]
+    assert more.stop_reason == (
+        "stopped after 7 trials: max_epochs_total = 30 reached (30 epochs trained)"
+    )
 
 
 @pytest.mark.parametrize(

@@ -118,7 +118,8 @@ def run_trials(
     call.
 
     Each round asks the oracle for as many trials as the executor takes in one run
-    (`trials_per_run`, capped by `batch_limit`), hands them to the executor together, then
+    (`trials_per_run`, capped by `batch_limit` and by the trials the budget's epochs left
+    can train: `Budget.trials_affordable`), hands them to the executor together, then
     for each outcome, in order: names this process's device in its record (unless the
     executor did), saves it to the store (the tables are flushed once the
     batch is saved), reports its score to the oracle, calls `on_trial_end` and ends the
@@ -139,7 +140,11 @@ def run_trials(
             budget.settle(store.records())
             if budget.spent() is not None:
                 break
-        trials, answer = ask_batch(oracle, tuner_id, batch_limit(oracle, wanted))
+        limit = batch_limit(oracle, wanted)
+        affordable = budget.trials_affordable()
+        if affordable is not None:
+            limit = min(limit, affordable)
+        trials, answer = ask_batch(oracle, tuner_id, limit)
         if not trials:
             if answer.status == STOPPED:
                 break

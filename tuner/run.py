@@ -28,9 +28,9 @@ from tuner.loop import attach_oracle, claim, run_trials
 from tuner.objectives import logged
 from tuner.plan import Plan, packing_asked, packing_requested
 from tuner.results.pareto import pareto_front
-from tuner.space import without_auto_learning_rate
+from tuner.space import most_epochs, without_auto_learning_rate
 from tuner.store import DiskStore, ResultsFolder, SharedDiskStore, Store
-from tuner.strategies import is_client
+from tuner.strategies import get_strategy, is_client
 from tuner.trial import SCORED, TrialRecord
 
 if TYPE_CHECKING:
@@ -361,7 +361,8 @@ def open_run(
         entries = without_auto_learning_rate(plan.entries)
         store = build_store(plan, None, shared=True)
         trains, _ = build_executor(plan, entries, callbacks, max_pack=max_pack)
-        return Run(plan, role, store, executor=trains, budget=_budget(campaign, store))
+        budget = _budget(campaign, store, plan.space(entries))
+        return Run(plan, role, store, executor=trains, budget=budget)
     claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=plan.dataset)
     entries, lr_info = plan.resolved_entries()
     oracle = attach_oracle(plan.create_oracle(plan.space(entries)), campaign.folder)
@@ -378,12 +379,21 @@ def open_run(
     if role != CHIEF:
         executor, pack_note = build_executor(plan, entries, callbacks)
     notes = ([pack_note] if pack_note else []) + store.notes
-    return Run(plan, role, store, oracle, executor, lr_info, notes, _budget(campaign, store))
+    budget = _budget(campaign, store, oracle.hyperparameters)
+    return Run(plan, role, store, oracle, executor, lr_info, notes, budget)
 
 
-def _budget(campaign: Campaign, store: Store) -> Budget:
-    """The campaign's budget, counting what its saved records spent."""
-    return Budget.from_records(store.records(), campaign.max_time_s, campaign.max_epochs_total)
+def _budget(campaign: Campaign, store: Store, space: kt.HyperParameters) -> Budget:
+    """The campaign's budget, counting what its saved records spent. It knows the most epochs
+    a trial trains (every fold's, with cross-validation) unless the strategy trains its trials
+    itself (PBT's population trains as one, round by round)."""
+    per_trial = None
+    epochs = most_epochs(space)
+    if epochs is not None and not get_strategy(campaign.strategy).trains_itself:
+        per_trial = epochs * (campaign.cross_validation or 1)
+    return Budget.from_records(
+        store.records(), campaign.max_time_s, campaign.max_epochs_total, per_trial
+    )
 
 
 def run_plan(

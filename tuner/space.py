@@ -310,6 +310,15 @@ def _extremes(h: Any) -> list[Any]:
     return [float(low), float(f"{high:.15g}")]
 
 
+def most_epochs(space: kt.HyperParameters) -> int | None:
+    """The most epochs a trial of `space` may train: its ``epochs`` value, or the largest a
+    search of it reaches (None: the space has no ``epochs``)."""
+    for h in space.space:
+        if h.name == "epochs":
+            return int(max(_extremes(h)))
+    return None
+
+
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     text = text if len(text) <= 300 else text[:299] + "…"

@@ -23,8 +23,10 @@ class Budget:
     """Time and epochs a campaign may spend. `max_time_s` and `max_epochs` (None: no limit)
     bound the total over every run of the campaign: the saved records' durations and epochs
     count (`time_before`, `settle`), and so do this run's clock since the budget was made and
-    the epochs trained since the records were last settled (`add_epochs`). `clock` is
-    ``time.monotonic`` unless a test fakes it."""
+    the epochs trained since the records were last settled (`add_epochs`). `epochs_per_trial`
+    (the most a trial of the campaign trains; None: unknown) lets the loop ask only for the
+    trials the epochs left can train (`trials_affordable`). `clock` is ``time.monotonic``
+    unless a test fakes it."""
 
     def __init__(
         self,
@@ -32,9 +34,11 @@ class Budget:
         max_epochs: int | None = None,
         *,
         time_before: float = 0.0,
+        epochs_per_trial: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_time_s, self.max_epochs = max_time_s, max_epochs
+        self.epochs_per_trial = epochs_per_trial
         self.time_before, self.clock = time_before, clock
         self.started = clock()
         self.epochs_saved = 0
@@ -46,11 +50,16 @@ class Budget:
         records: Sequence[TrialRecord],
         max_time_s: float | None,
         max_epochs: int | None,
+        epochs_per_trial: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> Budget:
         """A budget that counts the time and epochs of `records` (the campaign's, saved)."""
         budget = cls(
-            max_time_s, max_epochs, time_before=sum(r.duration_s for r in records), clock=clock
+            max_time_s,
+            max_epochs,
+            time_before=sum(r.duration_s for r in records),
+            epochs_per_trial=epochs_per_trial,
+            clock=clock,
         )
         budget.settle(records)
         return budget
@@ -67,6 +76,15 @@ class Budget:
     def add_epochs(self, count: int) -> None:
         """`count` epochs have ended in trials still training."""
         self.epochs_training += count
+
+    def trials_affordable(self) -> int | None:
+        """How many trials the epochs left can train to their last epoch, at least 1 (a trial
+        started with fewer is stopped where they run out); None: no epoch limit, or the
+        epochs of a trial unknown. Asking no more than this keeps a pack of many towers from
+        spending the whole budget a few epochs into every one of them."""
+        if self.max_epochs is None or not self.epochs_per_trial:
+            return None
+        return max(1, (self.max_epochs - self.epochs_spent()) // self.epochs_per_trial)
 
     def time_spent(self) -> float:
         return self.time_before + self.clock() - self.started
