@@ -255,3 +255,83 @@ def test_the_progress_line_says_a_trial_was_stopped_by_the_budget():
     line = progress_line(event, width=120)
     assert "val_accuracy=0.9000 (stopped by the budget after 1 epoch)" in line
     assert "FAILED" not in line
+
+
+class PacksOfTwo(PackOfFour):
+    """Trains its four trials as two packs of two, handing the first over when it ends, and
+    leaves the second unstarted when the budget is spent by then (as the packed executor
+    does)."""
+
+    def run(self, trials, context):
+        from tuner.execution import Unstarted
+
+        self.batches.append(len(trials))
+        first = EpochsExecutor.run(self, trials[:2], context)
+        context.save_outcomes(first)
+        if context.may_leave_unstarted and context.budget.spent() is not None:
+            raise Unstarted([t.trial_id for t in trials[2:]])
+        return first + EpochsExecutor.run(self, trials[2:], context)
+
+
+def test_packs_of_a_batch_left_unstarted_by_a_spent_budget_train_on_resume(tmp_path):
+    clock, store = Clock(), KeptNames(OBJECTIVE)
+    executor = PacksOfTwo(clock)
+    # 100 s: the first pack (two trials of 50 s one after another) spends it.
+    budget = _budget(store, clock, max_time_s=100.0)
+    assert run_trials(oracle(4, tmp_path), executor, store, budget=budget) == 2
+    assert executor.seen == ["0", "1"] and len(store.records()) == 2
+    assert [r.status for r in store.records()] == [COMPLETED, COMPLETED]
+    # Resumed with more time, the two trials never started train under their own ids.
+    again = oracle(4, tmp_path)
+    again.reload()
+    more = PacksOfTwo(clock)
+    assert run_trials(again, more, store, budget=_budget(store, clock, max_time_s=300.0)) == 2
+    assert sorted(more.seen) == ["2", "3"]
+    assert [r.trial_id for r in store.records()] == ["0", "1", "2", "3"]
+
+
+@pytest.mark.slow
+def test_the_packed_executor_starts_no_pack_once_the_budget_is_spent():
+    import keras_tuner as kt
+
+    from tuner.builders.mlp import MLPHyperModel
+    from tuner.datasets import load_dataset
+    from tuner.execution import PackedExecutor, TrialContext, Unstarted
+    from tuner.execution.pipeline import InputPipeline
+
+    dataset = load_dataset("digits", max_samples=100)
+    trials = []
+    for i, layers in enumerate([1, 1, 2, 2]):  # two architectures: two packs
+        hp = kt.HyperParameters()
+        values = dict(n_layers=layers, units=8, batch_size=32, epochs=2, learning_rate=0.01)
+        for name, value in values.items():
+            hp.Fixed(name, value)
+        trials.append(kt.engine.trial.Trial(hp, trial_id=str(i)))
+    handed: list[str] = []
+
+    def run(may_leave_unstarted: bool) -> list:
+        executor = PackedExecutor(
+            MLPHyperModel.for_data(dataset.spec),
+            InputPipeline(dataset),
+            objective=kt.Objective("val_accuracy", "max"),
+            seed=0,
+        )
+        context = TrialContext(
+            budget=Budget(None, 4),  # the first pack's 2 x 2 epochs spend it
+            save_outcomes=lambda outcomes: handed.extend(o.record.trial_id for o in outcomes),
+            may_leave_unstarted=may_leave_unstarted,
+        )
+        return executor.run(trials, context)
+
+    with pytest.raises(Unstarted) as left:
+        run(True)
+    assert left.value.trial_ids == ["2", "3"] and handed == ["0", "1"]
+    # A caller that cannot leave trials (the cross-validation wrapper, a worker) gets every
+    # trial: the second pack starts and the spent budget stops it after its first epoch.
+    outcomes = run(False)
+    assert [(o.record.status, o.record.epochs_run) for o in outcomes] == [
+        (COMPLETED, 2),
+        (COMPLETED, 2),
+        (STOPPED, 1),
+        (STOPPED, 1),
+    ]

@@ -22,11 +22,18 @@ from tuner import backends
 from tuner.campaign import Campaign
 from tuner.datasets import Dataset
 from tuner.errors import Fatal, Interrupted
-from tuner.execution import Executor, PackEpoch, TrialContext, TrialOutcome, trials_per_run
+from tuner.execution import (
+    Executor,
+    PackEpoch,
+    TrialContext,
+    TrialOutcome,
+    Unstarted,
+    trials_per_run,
+)
 from tuner.execution.budget import Budget
 from tuner.store import ResultsFolder, Store, repair
 from tuner.store.claim import claim as claim_folder
-from tuner.strategies import end_trial
+from tuner.strategies import end_trial, is_client
 from tuner.strategies.asking import STOPPED, ask_batch, settle, slot_id, trials_left
 from tuner.trial import canonical_id
 
@@ -129,8 +136,10 @@ def run_trials(
     record per id, so none is counted twice. An executor that trains a batch in steps (one
     pack after another) hands over each step's outcomes as it ends
     (`TrialContext.save_outcomes`): they are saved, told and reported then. `on_epoch` gets
-    each epoch's report of trials training together. Ctrl-C raises `Interrupted`, saying which
-    trials' training was lost and how many finished trials are kept."""
+    each epoch's report of trials training together. Trials an executor leaves `Unstarted`
+    (the budget spent before their pack) stay with the oracle for a later run. Ctrl-C raises
+    `Interrupted`, saying which trials' training was lost and how many finished trials are
+    kept."""
     backoff = backoff or Backoff()
     budget = budget or Budget()
     wanted = trials_per_run(executor)
@@ -178,6 +187,8 @@ def run_trials(
             save_outcomes=save_and_end,
             budget=budget,
             saved=store.records,
+            # A chief waits for every trial it handed out: a worker starts all it was given.
+            may_leave_unstarted=not is_client(oracle),
         )
         training: list[str] = []
         try:
@@ -191,6 +202,10 @@ def run_trials(
                     f"the executor returned {len(outcomes)} outcome(s) for {len(to_run)} trial(s)"
                 )
             save_and_end(outcomes)
+        except Unstarted:
+            # The budget was spent before the batch's later packs began: they stay with the
+            # oracle, unstarted, and a resumed campaign trains them (as after Ctrl-C).
+            pass
         except KeyboardInterrupt as stop:
             raise _interrupted(stop, training, store) from None
         finally:

@@ -84,6 +84,17 @@ class TrialContext:
     save_outcomes: Callable[[Sequence[TrialOutcome]], None] = field(default=lambda outcomes: None)
     budget: Budget = field(default_factory=Budget)
     saved: Callable[[], Sequence[TrialRecord]] = field(default=lambda: ())
+    may_leave_unstarted: bool = False
+
+
+class Unstarted(Exception):
+    """An executor that trains a batch in steps found the budget spent before a step: the
+    steps before it were handed over (`TrialContext.save_outcomes`), `trial_ids` never began.
+    The loop leaves them to the oracle as they are: a resumed campaign trains them."""
+
+    def __init__(self, trial_ids: Sequence[str]) -> None:
+        super().__init__(f"{len(trial_ids)} trial(s) not started: the budget is spent")
+        self.trial_ids = list(trial_ids)
 
 
 class Executor(Protocol):

@@ -30,7 +30,7 @@ import numpy as np
 from tuner import backends
 from tuner.builders import has_own_fit
 from tuner.errors import ConfigError, Fatal, Interrupted
-from tuner.execution.base import PackEpoch, TrialContext, TrialOutcome
+from tuner.execution.base import PackEpoch, TrialContext, TrialOutcome, Unstarted
 from tuner.execution.budget import Budget
 from tuner.execution.latency import batch_for_latency, latency_ms
 from tuner.execution.pipeline import InputPipeline
@@ -223,6 +223,9 @@ class PackedExecutor:
         outcomes: dict[int, TrialOutcome] = {}
         for pack in self.packs(trials):
             chosen = [trials[i] for i in pack]
+            if outcomes and context.may_leave_unstarted and context.budget.spent() is not None:
+                handed = set(outcomes)
+                raise Unstarted([t.trial_id for i, t in enumerate(trials) if i not in handed])
             self._reached = None
             try:
                 if len(chosen) == 1:
