@@ -14,7 +14,7 @@ SEARCH := $(TUNER) search --overwrite --quiet
 # repeats of a configuration yet); the strategies with seeds 0-4 into results/strategies/.
 SEEDED := saito_initialisation saito_batchnorm saito_overfitting optimizers \
 	geron_regression_losses geron_regression_losses_clean
-STRATEGIES := random grid bayesian tpe hyperband
+STRATEGIES := random grid bayesian tpe hyperband evolution pbt
 
 .PHONY: demo reference experiments test lint clean
 
