@@ -67,7 +67,7 @@ def test_make_experiments_names_existing_campaigns():
     assert seeded is not None and strategies is not None
     names = seeded.group(1).replace("\\", " ").split()
     names += [f"strategies_compare_{s}" for s in strategies.group(1).split()]
-    assert len(names) == 11
+    assert len(names) == 13  # 6 seeded comparisons, 7 strategies
     assert [n for n in names if not (ROOT / "experiments" / f"{n}.toml").is_file()] == []
 
 
