@@ -195,7 +195,7 @@ def test_load_missing_campaign_names_what_exists(tmp_path, records):
 def test_compare_puts_each_campaigns_best_trial_side_by_side(tmp_path, records):
     write_results(tmp_path / "a", records, objective="val_accuracy", direction="max", settings={})
     (tmp_path / "a" / "campaign.toml").write_text(
-        'name = "a"\nobjective = "val_accuracy"\ndirection = "max"\n'
+        'name = "a"\nobjective = "val_accuracy"\ndirection = "max"\nseed = 3\n'
     )
     write_results(
         tmp_path / "b",
@@ -206,6 +206,7 @@ def test_compare_puts_each_campaigns_best_trial_side_by_side(tmp_path, records):
     )
     table = compare(["a", tmp_path / "b"], tmp_path)
     assert list(table["campaign"]) == ["a", "b"]
+    assert table["seed"].iloc[0] == 3 and pd.isna(table["seed"].iloc[1])
     assert list(table["n_trials"]) == [5, 1]
     assert list(table["n_completed"]) == [4, 1]
     assert list(table["best_score"]) == [0.9, 0.4]

@@ -19,8 +19,9 @@ def compare(
 ) -> pd.DataFrame:
     """The best trial of each campaign side by side, one row per campaign.
 
-    Columns: ``campaign, n_trials, n_completed, objective, direction, best_score,
-    best_trial_id``, then the best trial's hyperparameters (internal ``tuner/`` ones left out).
+    Columns: ``campaign, seed, n_trials, n_completed, objective, direction, best_score,
+    best_trial_id`` (``seed`` tells apart the runs of one campaign file with ``--seed``),
+    then the best trial's hyperparameters (internal ``tuner/`` ones left out).
     """
     rows: list[dict[str, Any]] = []
     hp_order: list[str] = []
@@ -33,6 +34,7 @@ def compare(
         completed = table[table["status"].isin(SCORED)]
         row: dict[str, Any] = {
             "campaign": str(settings.get("name", folder.path.name)),
+            "seed": settings.get("seed"),
             "n_trials": len(table),
             "n_completed": len(completed),
             "objective": settings.get("objective"),
@@ -47,6 +49,7 @@ def compare(
         rows.append(row)
     columns = [
         "campaign",
+        "seed",
         "n_trials",
         "n_completed",
         "objective",
