@@ -60,3 +60,42 @@ def test_cli_writes_the_plots_and_refuses_a_trained_model_that_was_not_kept(fini
     assert (finished / "tiny" / f"activations_trial_{other}.png").is_file()
     assert cli.main(["report", "tiny", "--results-dir", str(finished)]) == 0
     assert "hidden layer&#x27;s activations" in (finished / "tiny" / "report.html").read_text()
+
+
+def _row(low: float, high: float):
+    import numpy as np
+
+    from tuner.plots.activations import ActivationInfo, LayerActivations
+
+    layer = LayerActivations("dense", "relu", np.zeros(4), np.linspace(low, high, 5), 0.0, 0.0, 0.0)
+    return ActivationInfo("row", (layer,), 10)
+
+
+def test_rows_share_bins_when_their_ranges_compare_and_keep_their_own_when_they_do_not():
+    from tuner.activation_report import shared_value_range
+
+    assert shared_value_range([_row(0.0, 1.0), _row(-0.5, 4.0)]) == (-0.5, 4.0)
+    # An exploding network's activations (0..1e5) beside a sigmoid's: one bar each if shared.
+    assert shared_value_range([_row(0.0, 1.0), _row(0.0, 1e5)]) is None
+    assert shared_value_range([_row(0.0, 1.0)]) is None
+
+
+@pytest.mark.slow
+def test_a_results_folder_committed_without_its_engine_state_still_loads_and_draws(
+    finished, tmp_path
+):
+    import shutil
+
+    copy = tmp_path / "results" / "tiny"
+    shutil.copytree(
+        finished / "tiny", copy, ignore=shutil.ignore_patterns(".engine", "models", "*.png")
+    )
+    original, committed = load_results("tiny", finished), load_results("tiny", copy.parent)
+    assert len(committed.records) == len(original.records) == 2
+    assert committed.best_trial_id == original.best_trial_id
+    assert list(committed.table["score"]) == list(original.table["score"])
+    best = committed.records[0] if committed.records[0].score else committed.records[1]
+    assert best.history == next(r for r in original.records if r.trial_id == best.trial_id).history
+    infos = activation_infos(committed, trial_ids=["0", "1"], trained=False, initial=True)
+    assert [i.title for i in infos] == ["trial 0, at initialisation", "trial 1, at initialisation"]
+    assert not (copy / ".engine").exists()  # reading it back wrote nothing

@@ -24,6 +24,8 @@ from tuner.store.folder import ResultsFolder
 from tuner.trial import SCORED, canonical_id
 
 DEFAULT_SAMPLES = 1000
+# Rows whose value ranges differ by more than this factor get bins of their own.
+COMPARABLE_SPANS = 10.0
 
 
 def _trained_model(results: Results, trial_id: str) -> keras.Model:
@@ -94,11 +96,24 @@ def activation_infos(
         if trained:
             models.append((f"trial {trial_id}, trained", _trained_model(results, trial_id)))
     infos = [activation_info(m, x, title=title) for title, m in models]
-    if len(infos) > 1:  # one set of bins for every row, so that they compare
-        low = min(float(i.layers[0].edges[0]) for i in infos)
-        high = max(float(i.layers[0].edges[-1]) for i in infos)
-        infos = [activation_info(m, x, title=t, value_range=(low, high)) for t, m in models]
+    shared = shared_value_range(infos)
+    if shared is not None:
+        infos = [activation_info(m, x, title=t, value_range=shared) for t, m in models]
     return infos
+
+
+def shared_value_range(infos: Sequence[ActivationInfo]) -> tuple[float, float] | None:
+    """The range every row's bins share, so that the rows compare: from the lowest to the
+    highest value of any. None (each row keeps its own) for a single row, or when one row's
+    values span more than `COMPARABLE_SPANS` times another's (an exploding network's 0..1e5
+    against a sigmoid's 0..1): shared bins would draw every other row as one bar."""
+    if len(infos) < 2:
+        return None
+    ranges = [(float(i.layers[0].edges[0]), float(i.layers[0].edges[-1])) for i in infos]
+    spans = [high - low for low, high in ranges]
+    if max(spans) > COMPARABLE_SPANS * min(spans):
+        return None
+    return min(low for low, _ in ranges), max(high for _, high in ranges)
 
 
 def write_activations(
@@ -126,4 +141,4 @@ def write_activations(
     return path
 
 
-__all__ = ["activation_infos", "write_activations", "DEFAULT_SAMPLES"]
+__all__ = ["activation_infos", "shared_value_range", "write_activations", "DEFAULT_SAMPLES"]

@@ -276,6 +276,7 @@ def load_results(name_or_folder: str | Path, results_dir: str | Path = "results"
         keep_top=campaign.keep_top,
         hyperparameter_names=files.tuned_names(campaign.space),
     )
+    store.restore_from_tables()  # a folder without its engine state (committed, copied)
     preprocessing = _read_preprocessing(files)
     return Results(
         campaign=campaign,

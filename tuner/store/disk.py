@@ -52,6 +52,18 @@ class DiskStore(Store):
         for record in self.files.read_records():
             self._records[record.trial_id] = record
 
+    def restore_from_tables(self) -> int:
+        """Read back, from ``trials.csv`` and ``history.csv``, the trials the tables list but no
+        record holds (a results folder committed or copied without its ``.engine/`` state);
+        in memory only, nothing is written. Returns how many were restored."""
+        restored = 0
+        for trial_id in sorted(self.files.table_trial_ids() - set(self._records)):
+            record = self.files.restore_record(trial_id)
+            if record is not None:
+                self._records[record.trial_id] = record
+                restored += 1
+        return restored
+
     @property
     def engine(self) -> Path:
         return self.files.engine
