@@ -182,6 +182,19 @@ def test_batch_norm():
     assert all(layer.use_bias is True for layer in _hidden(plain))
 
 
+def test_batch_norm_momentum_reaches_every_batch_norm_layer_and_only_counts_with_batch_norm():
+    default = _layers(_build(n_layers=2, batch_norm=True), keras.layers.BatchNormalization)
+    assert [layer.momentum for layer in default] == [0.99, 0.99]  # Keras' own default
+    saito = _build(n_layers=2, batch_norm=True, batch_norm_momentum=0.9)
+    assert [layer.momentum for layer in _layers(saito, keras.layers.BatchNormalization)] == [
+        0.9,
+        0.9,
+    ]
+    hp = kt.HyperParameters()
+    MLPHyperModel.for_data(SPEC).build(hp)
+    assert "batch_norm_momentum" not in hp.values  # inactive without batch_norm
+
+
 def test_batch_norm_sits_between_dense_and_activation():
     model = _build(n_layers=1, batch_norm=True, dropout=0.2)
     kinds = [type(layer).__name__ for layer in model.layers[1:]]
@@ -308,6 +321,7 @@ def test_build_declares_every_hyperparameter_in_its_range():
         "activation",
         "kernel_initializer",
         "batch_norm",
+        "batch_norm_momentum",
         "dropout",
         "l2",
         "optimizer",

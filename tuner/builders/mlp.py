@@ -44,6 +44,7 @@ OPTIMIZERS = [
 REGRESSION_LOSSES = ["mse", "mae", "huber"]
 BATCH_SIZES = [16, 32, 64, 128, 256, 512]
 MOMENTUM = 0.9
+BATCH_NORM_MOMENTUM = 0.99  # Keras' BatchNormalization default
 
 
 def make_initializer(name: str) -> keras.initializers.Initializer | str:
@@ -140,7 +141,7 @@ class MLPHyperModel(kt.HyperModel):
 
     Hyperparameters (default, range): n_layers (2, 1-5), units (64, 16-256), per_layer_units
     (False; then units_0..units_{n-1}), activation (relu), kernel_initializer (he_normal),
-    batch_norm (False), dropout (0.0, 0-0.5), l2 (0.0, 0-0.01), optimizer (adam),
+    batch_norm (False; then batch_norm_momentum, 0.99, 0-0.999), dropout (0.0, 0-0.5), l2 (0.0, 0-0.01), optimizer (adam),
     learning_rate (1e-3, 1e-5-1 log), batch_size (32), epochs (20, 1-1000); regression adds
     loss (mse, mae, huber).
 
@@ -226,6 +227,10 @@ class MLPHyperModel(kt.HyperModel):
         activation = hp.Choice("activation", ACTIVATIONS, default="relu")
         initializer = hp.Choice("kernel_initializer", INITIALIZERS, default="he_normal")
         batch_norm = hp.Boolean("batch_norm", default=False)
+        with hp.conditional_scope("batch_norm", [True]):
+            # Keras' default; small datasets (few updates an epoch) want less, such as
+            # Saito's 0.9: the moving statistics lag the batches' by about 1/(1 - momentum).
+            momentum = hp.Float("batch_norm_momentum", 0.0, 0.999, default=BATCH_NORM_MOMENTUM)
         dropout = hp.Float("dropout", 0.0, 0.5, default=0.0)
         l2 = hp.Float("l2", 0.0, 0.01, default=0.0)
         optimizer = hp.Choice("optimizer", OPTIMIZERS, default="adam")
@@ -249,7 +254,7 @@ class MLPHyperModel(kt.HyperModel):
                 use_bias=not batch_norm,
             )(x)
             if batch_norm:
-                x = keras.layers.BatchNormalization()(x)
+                x = keras.layers.BatchNormalization(momentum=momentum)(x)
             x = keras.layers.Activation(activation)(x)
             if dropout > 0:
                 x = keras.layers.Dropout(dropout)(x)
