@@ -298,9 +298,9 @@ class MLPClassifier(_Classifier):
 
     Parameters: the builder's hyperparameters with its defaults (n_layers, units, activation,
     kernel_initializer, batch_norm, batch_norm_momentum, dropout, l2, optimizer, learning_rate,
-    batch_size, epochs), ``verbose`` (Keras' fit verbosity) and ``random_state``. Attributes after `fit`: ``classes_``,
-    ``n_features_in_`` (``feature_names_in_`` for a DataFrame), ``model_`` (the Keras model),
-    ``history_`` (its metrics per epoch).
+    batch_size, epochs), ``verbose`` (Keras' fit verbosity) and ``random_state``. Attributes after
+    `fit`: ``classes_``, ``n_features_in_`` (``feature_names_in_`` for a DataFrame), ``model_`` (the
+    Keras model), ``history_`` (its metrics per epoch).
     """
 
     _hyperparameters = tuple(_CLASSIFIER_DEFAULTS)

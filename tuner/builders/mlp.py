@@ -139,11 +139,11 @@ def packing_key(hp_values: dict[str, Any]) -> str | None:
 class MLPHyperModel(kt.HyperModel):
     """A dense network for any task; every textbook hyperparameter is a KerasTuner hyperparameter.
 
-    Hyperparameters (default, range): n_layers (2, 1-5), units (64, 16-256), per_layer_units
-    (False; then units_0..units_{n-1}), activation (relu), kernel_initializer (he_normal),
-    batch_norm (False; then batch_norm_momentum, 0.99, 0-0.999), dropout (0.0, 0-0.5), l2 (0.0, 0-0.01), optimizer (adam),
-    learning_rate (1e-3, 1e-5-1 log), batch_size (32), epochs (20, 1-1000); regression adds
-    loss (mse, mae, huber).
+    Hyperparameters (default, range): n_layers (2, 1-5), units (64, 16-256), per_layer_units (False;
+    then units_0..units_{n-1}), activation (relu), kernel_initializer (he_normal), batch_norm
+    (False; then batch_norm_momentum, 0.99, 0-0.999), dropout (0.0, 0-0.5), l2 (0.0, 0-0.01),
+    optimizer (adam), learning_rate (1e-3, 1e-5-1 log), batch_size (32), epochs (20, 1-1000);
+    regression adds loss (mse, mae, huber).
 
     Its models keep the learning rate and the L2 factor in variables, and their config
     describes their graph, so the runner may train trials with the same graph on one compiled
