@@ -4,6 +4,7 @@ bit-identical."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -84,6 +85,8 @@ def test_pruning_takes_a_word_or_a_table(value, kind):
     assert (rule.kind if rule else None) == kind
     table = Campaign(name="x", dataset="iris", pruning={"kind": "median", "warmup": 2})
     assert table.pruning_rule == PruningRule("median", warmup=2)
+    frozen = Campaign(name="x", dataset="iris", pruning={"kind": "asha", "shrink": False})
+    assert frozen.pruning_rule == PruningRule("asha", shrink=False)
 
 
 def test_the_default_prunes_by_asha_where_trials_are_long_enough_and_never_hyperband():
@@ -109,6 +112,7 @@ def test_the_default_prunes_by_asha_where_trials_are_long_enough_and_never_hyper
         ({"kind": "asha", "factor": 1}, "pruning factor must be at least 2, but got 1."),
         ({"kind": "median", "warmup": -1}, "pruning warmup must be at least 0, but got -1."),
         ({"kind": "median", "warmup": 2.5}, "pruning warmup must be an integer, but got float"),
+        ({"kind": "asha", "shrink": "no"}, "pruning shrink must be true or false, but got str"),
         ({"kind": "asha", "min_epochs": 20}, "pruning min_epochs must be below epochs = 20"),
         ({"kind": "median", "warmup": 20}, "pruning warmup must be below epochs = 20"),
         (3, 'pruning must be "median", "asha", "none" or a table'),
@@ -242,14 +246,13 @@ def test_survivors_go_on_in_the_smallest_power_of_two_stack_once_half_have_stopp
 
 
 @pytest.mark.slow
-def test_a_pruned_tower_leaves_the_other_towers_of_its_pack_bit_identical(monkeypatch):
+def test_a_pruned_tower_leaves_the_other_towers_of_its_pack_bit_identical():
     import keras_tuner as kt
     import numpy as np
 
     from tuner.builders.mlp import MLPHyperModel
     from tuner.datasets import load_dataset
     from tuner.execution import PackedExecutor, TrialContext
-    from tuner.execution import packed as packed_module
     from tuner.execution.pipeline import InputPipeline
 
     dataset = load_dataset("digits", max_samples=100)
@@ -269,9 +272,7 @@ def test_a_pruned_tower_leaves_the_other_towers_of_its_pack_bit_identical(monkey
         return executor.run(_lr_trials(rates), context)
 
     full, shrunk = run(None), run(rule)
-    with monkeypatch.context() as patch:  # the stopped towers frozen in place, never moved
-        patch.setattr(packed_module, "shrunk_size", lambda live, size: size)
-        frozen = run(rule)
+    frozen = run(dataclasses.replace(rule, shrink=False))  # stopped towers frozen in place
     assert [o.record.status for o in full] == [COMPLETED] * 4
     statuses = [o.record.status for o in frozen]
     assert PRUNED in statuses and COMPLETED in statuses

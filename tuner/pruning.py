@@ -35,21 +35,24 @@ WORDS = KINDS + ("none", "auto")
 # epochs in 23.0 s (its trials stop later, so packs shrink later).
 DEFAULT_KIND = "asha"
 KEYS: dict[str, dict[str, type]] = {
-    "median": {"kind": str, "warmup": int, "startup_trials": int},
-    "asha": {"kind": str, "min_epochs": int, "factor": int},
+    "median": {"kind": str, "warmup": int, "startup_trials": int, "shrink": bool},
+    "asha": {"kind": str, "min_epochs": int, "factor": int, "shrink": bool},
 }
 LOWEST = {"warmup": 0, "startup_trials": 1, "min_epochs": 1, "factor": 2}
 
 
 @dataclass(frozen=True)
 class PruningRule:
-    """A validated pruner: `kind` ("median" or "asha") and its settings."""
+    """A validated pruner: `kind` ("median" or "asha") and its settings. `shrink`: a pack
+    whose towers stop moves its survivors into a smaller stack (faster; their results agree
+    with an unpruned run's to float rounding), else it keeps them in place (bit-identical)."""
 
     kind: str
     warmup: int = 5
     startup_trials: int = 5
     min_epochs: int = 1
     factor: int = 3
+    shrink: bool = True
 
     def rungs(self, epochs: int) -> list[int]:
         """ASHA's rungs below `epochs` (a rung at the last epoch would save nothing)."""
@@ -123,6 +126,13 @@ def _rule_from_table(table: Mapping[str, Any]) -> PruningRule:
                 f"accepted: {', '.join(sorted(allowed))}."
             )
         if key == "kind":
+            continue
+        if allowed[key] is bool:
+            if not isinstance(setting, bool):
+                raise ConfigError(
+                    f"pruning {key} must be true or false, but got "
+                    f"{type(setting).__name__} {setting!r}."
+                )
             continue
         if isinstance(setting, bool) or not isinstance(setting, int):
             raise ConfigError(

@@ -335,7 +335,9 @@ class PackedExecutor:
             return self._smaller_stack(key, template, size, hps[0])
 
         try:
-            self._train(stack, towers, weights, epochs, report, context.budget, smaller)
+            shrinks = self.pruning is None or self.pruning.shrink
+            train_on = smaller if shrinks else None
+            self._train(stack, towers, weights, epochs, report, context.budget, train_on)
         except (ConfigError, Fatal):
             raise
         except Exception:  # the sequential executor tells each trial's failure apart
