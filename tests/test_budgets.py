@@ -134,13 +134,17 @@ def test_a_campaign_may_resume_with_another_budget():
     assert changed_fields(before.replace(max_time="1h", max_epochs_total=50), before) == []
 
 
-def test_the_stop_line_names_the_budget_unless_max_trials_was_reached():
+def test_the_stop_line_names_the_budget_and_max_trials_when_both_were_reached():
     from tuner.plan import Plan
 
     plan = Plan(Campaign(name="x", dataset="iris", max_trials=10), *[None] * 5)  # type: ignore[arg-type]
     spent = "max_time = 30m spent (30m4s elapsed)"
     assert plan.stop_reason(4, spent) == f"stopped after 4 trials: {spent}"
-    assert plan.stop_reason(10, spent) == "stopped after 10 trials: max_trials = 10 reached"
+    # The last trials were handed out, then the budget cut them short: both are said.
+    assert plan.stop_reason(10, spent) == (
+        f"stopped after 10 trials: max_trials = 10 reached, and {spent}"
+    )
+    assert plan.stop_reason(10) == "stopped after 10 trials: max_trials = 10 reached"
     assert "budget" not in plan.stop_reason(4) and "max_time" not in plan.stop_reason(4)
 
 

@@ -112,7 +112,9 @@ class Plan:
         says how its budget is spent (`Budget.spent`), when it is."""
         asked = self.campaign.max_trials
         if finished >= asked:
-            return f"stopped after {finished} trials: max_trials = {asked} reached"
+            # Both at once: the last trials were handed out, then the budget cut them short.
+            also = f", and {budget_spent}" if budget_spent is not None else ""
+            return f"stopped after {finished} trials: max_trials = {asked} reached{also}"
         if budget_spent is not None:
             return f"stopped after {finished} trials: {budget_spent}"
         if self.campaign.strategy == "pbt":
