@@ -6,8 +6,8 @@ import pytest
 
 from tests.campaigns import write_campaign
 from tuner import cli
-from tuner.strategies import TPEOracle, create_oracle
-from tuner.strategies.auto import choose
+from tuner.strategies import SkoptOracle, TPEOracle, create_oracle
+from tuner.strategies.auto import GP_MAX_TRIALS, GP_MIN_TRIALS, choose
 
 
 def numeric():
@@ -33,6 +33,13 @@ def with_conditional():
     return hp
 
 
+def mostly_choices():
+    hp = with_choice()
+    hp.Choice("activation", ["relu", "tanh"])
+    hp.Boolean("batch_norm")
+    return hp
+
+
 def only_fixed():
     hp = kt.HyperParameters()
     hp.Fixed("units", 32)
@@ -42,10 +49,14 @@ def only_fixed():
 @pytest.mark.parametrize(
     "space, max_trials, chosen",
     [
-        (numeric, 50, "tpe"),
-        (numeric, 500, "tpe"),
-        (with_choice, 50, "tpe"),
-        (with_conditional, 50, "tpe"),
+        (numeric, GP_MIN_TRIALS - 1, "tpe"),
+        (numeric, GP_MIN_TRIALS, "bayesian"),
+        (numeric, GP_MAX_TRIALS, "bayesian"),
+        (numeric, GP_MAX_TRIALS + 1, "tpe"),
+        (with_choice, 100, "bayesian"),  # 2 numeric, 1 choice
+        (with_conditional, 100, "bayesian"),  # 2 numeric, 1 boolean
+        (with_conditional, 20, "tpe"),
+        (mostly_choices, 100, "tpe"),  # 2 numeric, 3 choices
         (only_fixed, 50, "random"),
     ],
 )
@@ -53,13 +64,23 @@ def test_auto_chooses_by_the_space_and_the_budget(space, max_trials, chosen):
     assert choose(space(), max_trials)[0] == chosen
 
 
+def test_auto_chooses_tpe_for_several_objectives():
+    """The GP optimises one objective: with two, even a budget and space it fits get tpe."""
+    name, why = choose(numeric(), 100, (("val_loss", "min"), ("n_params", "min")))
+    assert name == "tpe" and "several objectives" in why
+
+
 @pytest.mark.parametrize(
-    "space, kind, name",
-    [(with_choice, TPEOracle, "tpe"), (only_fixed, kt.oracles.RandomSearchOracle, "random")],
+    "space, max_trials, kind, name",
+    [
+        (with_choice, 20, TPEOracle, "tpe"),
+        (with_choice, 60, SkoptOracle, "bayesian"),
+        (only_fixed, 20, kt.oracles.RandomSearchOracle, "random"),
+    ],
 )
-def test_auto_builds_the_chosen_strategy_and_says_so(space, kind, name):
+def test_auto_builds_the_chosen_strategy_and_says_so(space, max_trials, kind, name):
     oracle = create_oracle(
-        "auto", objective="score", direction="min", hyperparameters=space(), max_trials=20
+        "auto", objective="score", direction="min", hyperparameters=space(), max_trials=max_trials
     )
     assert type(oracle) is kind
     assert oracle.chosen_strategy == name
@@ -69,4 +90,4 @@ def test_the_summary_notes_what_auto_chose(tmp_path):
     path = write_campaign(tmp_path, strategy="auto", max_trials=2, epochs=1)
     assert cli.main(["search", str(path), "--quiet"]) == 0
     summary = (tmp_path / "results" / "tiny" / "summary.md").read_text()
-    assert "strategy auto chose tpe: all numeric: tpe measured ahead of the GP" in summary
+    assert "strategy auto chose tpe: under 50 trials tpe measured ahead of the GP" in summary

@@ -25,11 +25,11 @@ from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine import trial as trial_module
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import RegressorTags
-from threadpoolctl import threadpool_limits
 from skopt import Optimizer
 from skopt.learning import GradientBoostingQuantileRegressor
 from skopt.space import Categorical, Integer, Real, Space
 from skopt.utils import cook_estimator
+from threadpoolctl import threadpool_limits
 
 from tuner.builder_space import active_values
 from tuner.direction import loss
