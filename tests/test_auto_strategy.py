@@ -6,7 +6,9 @@ import pytest
 
 from tests.campaigns import write_campaign
 from tuner import cli
-from tuner.strategies import SkoptOracle, TPEOracle, create_oracle
+from tuner.errors import ConfigError
+from tuner.store.engine_kt import set_project_dir
+from tuner.strategies import SkoptOracle, TPEOracle, create_oracle, end_trial
 from tuner.strategies.auto import GP_MAX_TRIALS, GP_MIN_TRIALS, choose
 
 
@@ -84,6 +86,37 @@ def test_auto_builds_the_chosen_strategy_and_says_so(space, max_trials, kind, na
     )
     assert type(oracle) is kind
     assert oracle.chosen_strategy == name
+
+
+def test_a_resume_that_would_change_autos_choice_is_refused_with_the_way_out(tmp_path):
+    """auto chose tpe for 20 trials; resumed with 60 it would choose the GP, which did not
+    make the first proposals: refused, naming the strategy to resume with, which works."""
+
+    def opened(strategy, max_trials):
+        oracle = create_oracle(
+            strategy,
+            objective="score",
+            direction="min",
+            hyperparameters=numeric(),
+            max_trials=max_trials,
+        )
+        set_project_dir(oracle, tmp_path, "engine")
+        return oracle
+
+    first = opened("auto", 20)
+    for _ in range(3):
+        trial = first.create_trial("w")
+        first.update_trial(trial.trial_id, {"score": trial.hyperparameters.get("learning_rate")})
+        trial.status = kt.engine.trial.TrialStatus.COMPLETED
+        end_trial(first, trial)
+    with pytest.raises(ConfigError, match='auto" chose tpe.*resume it with strategy = "tpe"'):
+        opened("auto", 60).reload()
+    resumed = opened("tpe", 60)
+    resumed.reload()
+    assert len(resumed.trials) == 3
+    again = opened("auto", 30)  # still tpe: resumes
+    again.reload()
+    assert again.chosen_strategy == "tpe" and len(again.trials) == 3
 
 
 def test_the_summary_notes_what_auto_chose(tmp_path):

@@ -35,7 +35,15 @@ from tuner.builder_space import active_values
 from tuner.direction import loss
 from tuner.errors import ConfigError
 from tuner.strategies.oracles_kt import fix_seed
-from tuner.strategies.proposals import answer, grid_index, grid_value, is_stepped, proposal_seed
+from tuner.strategies.proposals import (
+    answer,
+    grid_index,
+    grid_value,
+    is_stepped,
+    keep_auto_choice,
+    note_auto_choice,
+    proposal_seed,
+)
 from tuner.strategies.registry import OracleSettings, check_bayesian
 
 # L-BFGS iterations of the GP's kernel fit (its marginal likelihood): the fit is most of a
@@ -299,9 +307,11 @@ class SkoptOracle(kt.Oracle):
             acquisition=self.acquisition,
             initial_points=self.initial_points,
         )
+        note_auto_choice(self, state)
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
+        keep_auto_choice(self, state)
         super().set_state(state)
         self._optimizer = None  # rebuilt and told every finished trial on the next proposal
         self._pending = []
