@@ -42,6 +42,14 @@ def mostly_choices():
     return hp
 
 
+def grid_only():
+    hp = kt.HyperParameters()
+    hp.Float("learning_rate", 1e-4, 1e-1, sampling="log", step=10)
+    hp.Float("dropout", 0.0, 0.5, step=0.25)
+    hp.Int("units", 16, 128, step=16)
+    return hp
+
+
 def only_fixed():
     hp = kt.HyperParameters()
     hp.Fixed("units", 32)
@@ -55,10 +63,12 @@ def only_fixed():
         (numeric, GP_MIN_TRIALS, "bayesian"),
         (numeric, GP_MAX_TRIALS, "bayesian"),
         (numeric, GP_MAX_TRIALS + 1, "tpe"),
-        (with_choice, 100, "bayesian"),  # 2 numeric, 1 choice
-        (with_conditional, 100, "bayesian"),  # 2 numeric, 1 boolean
+        (numeric, 100, "bayesian"),  # 1 float, 1 stepped integer: half continuous
+        (with_choice, 100, "tpe"),  # 1 float, 1 stepped integer, 1 choice
+        (with_conditional, 100, "bayesian"),  # 2 floats, 1 boolean
         (with_conditional, 20, "tpe"),
-        (mostly_choices, 100, "tpe"),  # 2 numeric, 3 choices
+        (mostly_choices, 100, "tpe"),  # 1 float of 5 entries
+        (grid_only, 100, "tpe"),  # numeric, but every range stepped: a grid
         (only_fixed, 50, "random"),
     ],
 )
@@ -76,7 +86,7 @@ def test_auto_chooses_tpe_for_several_objectives():
     "space, max_trials, kind, name",
     [
         (with_choice, 20, TPEOracle, "tpe"),
-        (with_choice, 60, SkoptOracle, "bayesian"),
+        (with_conditional, 60, SkoptOracle, "bayesian"),
         (only_fixed, 20, kt.oracles.RandomSearchOracle, "random"),
     ],
 )

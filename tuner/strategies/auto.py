@@ -1,21 +1,26 @@
-"""``strategy = "auto"``: a strategy chosen by the space and the budget, from the strategy
-suite's measurements (benchmarks/strategy_suite/RESULTS.md) and the published rule of thumb.
+"""``strategy = "auto"``: a strategy chosen by the space and the budget, from the published
+rule of thumb as the strategy suite measured it (benchmarks/strategy_suite/RESULTS.md).
 
-The rule of thumb (Optuna's sampler guide; Bergstra et al. 2011 for TPE; Snoek et al. 2012
-for GP-EI): TPE for spaces of choices and conditionals, and for large budgets, where a GP's
-refit (cubic in the trials) gets slow; a GP for mostly numeric spaces under a few hundred
-trials, where it models the smooth response closely. The suite measured it, with one change
-to the GP's half. Under 50 trials ``tpe`` was best or tied-best on every problem, and the GP
+The rule of thumb: a GP for low-dimensional continuous spaces under a few hundred trials,
+where it models the smooth response closely; TPE for discrete, categorical and conditional
+spaces, and for large budgets, where a GP's refit (cubic in the trials) gets slow
+(Eggensperger et al. 2013, "Towards an empirical foundation for assessing Bayesian
+optimization of hyperparameters": Spearmint's GP best on low-dimensional continuous
+benchmarks, TPE and SMAC on high-dimensional and conditional ones; Optuna's sampler guide).
+The suite measured it, and added a lower bound on the budget. Under 50 trials ``tpe`` was
+best or tied-best on every problem, even the all-numeric Hartmann-6, and the GP
 (``bayesian``, 5 random points first) was not (the digits table at 10 trials), so the GP is
-used from 50 trials on. From 50 to 100 trials ``bayesian`` was best or tied-best on every
+used from 50 trials on. At 50 and 100 trials ``bayesian`` was best or tied-best on every
 problem, and ``tpe`` missed Branin at 50 (median regret 0.0090 against the GP's 0.0025): a
-smooth, mostly numeric response, where TPE's Parzen estimators converge more coarsely. So:
+smooth response over continuous ranges, where TPE's Parzen estimators converge more
+coarsely. So:
 
 - nothing tuned: ``random`` (nothing to model);
 - several objectives: ``tpe`` (the GP optimises one);
 - under `GP_MIN_TRIALS` or over `GP_MAX_TRIALS` trials: ``tpe``;
-- otherwise, more numeric than categorical tuned entries (ranges against choices and
-  booleans): ``bayesian``; else ``tpe``, which models choices as categories.
+- otherwise, at least as many continuous ranges (floats without a step) as discrete entries
+  (choices, booleans, integer and stepped ranges): ``bayesian``; else ``tpe``, which models
+  a discrete value as a category or a grid point, where a GP interpolates between them.
 
 The oracle says what was chosen (``chosen_strategy``, ``chosen_because``), and the campaign's
 summary notes it.
@@ -35,6 +40,11 @@ GP_MIN_TRIALS = 50
 GP_MAX_TRIALS = 200
 
 
+def is_continuous(h: hp_module.HyperParameter) -> bool:
+    """A float range without a step (the GP's home ground); anything else is discrete."""
+    return isinstance(h, hp_module.Float) and h.step is None
+
+
 def choose(
     hyperparameters: kt.HyperParameters,
     max_trials: int,
@@ -50,12 +60,14 @@ def choose(
         return "tpe", f"under {GP_MIN_TRIALS} trials tpe measured ahead of the GP's random start"
     if max_trials > GP_MAX_TRIALS:
         return "tpe", f"over {GP_MAX_TRIALS} trials the GP's refit gets slow"
-    choices = sum(isinstance(h, (hp_module.Choice, hp_module.Boolean)) for h in tuned)
-    numeric = len(tuned) - choices
-    counts = f"{numeric} of {len(tuned)} tuned entries numeric"
-    if numeric > choices:
-        return "bayesian", f"{GP_MIN_TRIALS}-{GP_MAX_TRIALS} trials, mostly numeric ({counts})"
-    return "tpe", f"mostly choices ({counts}): tpe models them as categories"
+    continuous = sum(is_continuous(h) for h in tuned)
+    counts = f"{continuous} of {len(tuned)} tuned entries continuous"
+    if 2 * continuous >= len(tuned):
+        return (
+            "bayesian",
+            f"{GP_MIN_TRIALS}-{GP_MAX_TRIALS} trials, half or more continuous ({counts})",
+        )
+    return "tpe", f"mostly discrete ({counts}): tpe models choices and grids as they are"
 
 
 def auto_oracle(settings: OracleSettings) -> kt.Oracle:
