@@ -6,8 +6,10 @@ import pytest
 
 from tests.campaigns import write_campaign
 from tuner import cli
-from tuner.strategies import TPEOracle, create_oracle
-from tuner.strategies.auto import choose
+from tuner.errors import ConfigError
+from tuner.store.engine_kt import set_project_dir
+from tuner.strategies import SkoptOracle, TPEOracle, create_oracle, end_trial
+from tuner.strategies.auto import GP_MAX_TRIALS, GP_MIN_TRIALS, choose
 
 
 def numeric():
@@ -33,6 +35,21 @@ def with_conditional():
     return hp
 
 
+def mostly_choices():
+    hp = with_choice()
+    hp.Choice("activation", ["relu", "tanh"])
+    hp.Boolean("batch_norm")
+    return hp
+
+
+def grid_only():
+    hp = kt.HyperParameters()
+    hp.Float("learning_rate", 1e-4, 1e-1, sampling="log", step=10)
+    hp.Float("dropout", 0.0, 0.5, step=0.25)
+    hp.Int("units", 16, 128, step=16)
+    return hp
+
+
 def only_fixed():
     hp = kt.HyperParameters()
     hp.Fixed("units", 32)
@@ -42,10 +59,16 @@ def only_fixed():
 @pytest.mark.parametrize(
     "space, max_trials, chosen",
     [
-        (numeric, 50, "tpe"),
-        (numeric, 500, "tpe"),
-        (with_choice, 50, "tpe"),
-        (with_conditional, 50, "tpe"),
+        (numeric, GP_MIN_TRIALS - 1, "tpe"),
+        (numeric, GP_MIN_TRIALS, "bayesian"),
+        (numeric, GP_MAX_TRIALS, "bayesian"),
+        (numeric, GP_MAX_TRIALS + 1, "tpe"),
+        (numeric, 100, "bayesian"),  # 1 float, 1 stepped integer: half continuous
+        (with_choice, 100, "tpe"),  # 1 float, 1 stepped integer, 1 choice
+        (with_conditional, 100, "bayesian"),  # 2 floats, 1 boolean
+        (with_conditional, 20, "tpe"),
+        (mostly_choices, 100, "tpe"),  # 1 float of 5 entries
+        (grid_only, 100, "tpe"),  # numeric, but every range stepped: a grid
         (only_fixed, 50, "random"),
     ],
 )
@@ -53,20 +76,61 @@ def test_auto_chooses_by_the_space_and_the_budget(space, max_trials, chosen):
     assert choose(space(), max_trials)[0] == chosen
 
 
+def test_auto_chooses_tpe_for_several_objectives():
+    """The GP optimises one objective: with two, even a budget and space it fits get tpe."""
+    name, why = choose(numeric(), 100, (("val_loss", "min"), ("n_params", "min")))
+    assert name == "tpe" and "several objectives" in why
+
+
 @pytest.mark.parametrize(
-    "space, kind, name",
-    [(with_choice, TPEOracle, "tpe"), (only_fixed, kt.oracles.RandomSearchOracle, "random")],
+    "space, max_trials, kind, name",
+    [
+        (with_choice, 20, TPEOracle, "tpe"),
+        (with_conditional, 60, SkoptOracle, "bayesian"),
+        (only_fixed, 20, kt.oracles.RandomSearchOracle, "random"),
+    ],
 )
-def test_auto_builds_the_chosen_strategy_and_says_so(space, kind, name):
+def test_auto_builds_the_chosen_strategy_and_says_so(space, max_trials, kind, name):
     oracle = create_oracle(
-        "auto", objective="score", direction="min", hyperparameters=space(), max_trials=20
+        "auto", objective="score", direction="min", hyperparameters=space(), max_trials=max_trials
     )
     assert type(oracle) is kind
     assert oracle.chosen_strategy == name
+
+
+def test_a_resume_that_would_change_autos_choice_is_refused_with_the_way_out(tmp_path):
+    """auto chose tpe for 20 trials; resumed with 60 it would choose the GP, which did not
+    make the first proposals: refused, naming the strategy to resume with, which works."""
+
+    def opened(strategy, max_trials):
+        oracle = create_oracle(
+            strategy,
+            objective="score",
+            direction="min",
+            hyperparameters=numeric(),
+            max_trials=max_trials,
+        )
+        set_project_dir(oracle, tmp_path, "engine")
+        return oracle
+
+    first = opened("auto", 20)
+    for _ in range(3):
+        trial = first.create_trial("w")
+        first.update_trial(trial.trial_id, {"score": trial.hyperparameters.get("learning_rate")})
+        trial.status = kt.engine.trial.TrialStatus.COMPLETED
+        end_trial(first, trial)
+    with pytest.raises(ConfigError, match='auto" chose tpe.*resume it with strategy = "tpe"'):
+        opened("auto", 60).reload()
+    resumed = opened("tpe", 60)
+    resumed.reload()
+    assert len(resumed.trials) == 3
+    again = opened("auto", 30)  # still tpe: resumes
+    again.reload()
+    assert again.chosen_strategy == "tpe" and len(again.trials) == 3
 
 
 def test_the_summary_notes_what_auto_chose(tmp_path):
     path = write_campaign(tmp_path, strategy="auto", max_trials=2, epochs=1)
     assert cli.main(["search", str(path), "--quiet"]) == 0
     summary = (tmp_path / "results" / "tiny" / "summary.md").read_text()
-    assert "strategy auto chose tpe: all numeric: tpe measured ahead of the GP" in summary
+    assert "strategy auto chose tpe: under 50 trials tpe measured ahead of the GP" in summary

@@ -224,6 +224,32 @@ def test_bayesian_caps_the_gp_kernel_fit(tmp_path, monkeypatch):
     assert sorted(built) == sorted(h.name for h in oracle._tuned())
 
 
+def test_bayesian_proposals_run_blas_on_one_thread(tmp_path, monkeypatch):
+    """A proposal's linear algebra (the kernel fit, the acquisition) runs on BLAS_THREADS
+    threads: small matrices solved by several threads that wait on each other, on a shared
+    machine, cost 2-3x the time of one. The limit is lifted after the proposal."""
+    from threadpoolctl import threadpool_info
+
+    from tuner.strategies import bayesian
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen = []
+    tell = bayesian.SkoptOracle._tell_finished
+
+    def spy(self):
+        seen.append(blas_threads())
+        return tell(self)
+
+    monkeypatch.setattr(bayesian.SkoptOracle, "_tell_finished", spy)
+    before = blas_threads()
+    _, trials = drive("bayesian", tmp_path, max_trials=7)
+    assert len(trials) == 7 and len(seen) == 7
+    assert all(threads == {bayesian.BLAS_THREADS} for threads in seen)
+    assert blas_threads() == before
+
+
 def test_bayesian_survives_a_resume(tmp_path):
     oracle, first = drive("bayesian", tmp_path, max_trials=8)
     resumed = create_oracle(

@@ -9,6 +9,10 @@ from typing import Any
 
 import pandas as pd
 
+# Notes on how rows were made that the runs themselves do not record (a rerun after a fix),
+# placed under the commands.
+NOTES = Path(__file__).resolve().parent / "notes.md"
+
 LEGEND = (
     "Normalised regret (score - optimum) / (worst - optimum), lower is better: median over "
     "seeds [first quartile, third quartile]. **Bold**: best (lowest median) or tied-best at that "
@@ -53,7 +57,10 @@ def write_results(
     for command in dict.fromkeys(frame["command"]):
         ran = ", ".join(dict.fromkeys(frame[frame["command"] == command]["strategy"]))
         lines.append(f"- `{command}` ({ran})")
-    lines += ["", LEGEND, ""]
+    lines.append("")
+    if NOTES.exists():
+        lines += [NOTES.read_text().strip(), ""]
+    lines += [LEGEND, ""]
     order = list(dict.fromkeys(frame["strategy"]))
     for problem in dict.fromkeys(frame["problem"]):
         lines += [f"## {problem}", ""]

@@ -56,6 +56,8 @@ def attach_oracle(folder: ResultsFolder, oracle: kt.Oracle, *, rebuild: bool = F
         return oracle
     try:
         seam.reload(oracle)
+    except ConfigError:
+        raise  # the oracle refuses these settings (auto's choice changed): not damage
     except Exception as error:
         raise ConfigError(
             f"{folder.oracle_state} cannot be reloaded ({type(error).__name__}: "

@@ -11,7 +11,11 @@ import numpy as np
 from keras_tuner.engine import hyperparameters as hp_module
 from keras_tuner.engine import trial as trial_module
 
+from tuner.errors import ConfigError
 from tuner.strategies.oracles_kt import untried_random_values, was_tried
+
+# The engine state's key for what ``strategy = "auto"`` chose (see `keep_auto_choice`).
+AUTO_CHOSE = "auto_chose"
 
 
 def is_stepped(h: hp_module.HyperParameter) -> bool:
@@ -46,3 +50,23 @@ def answer(oracle: kt.Oracle, values: dict[str, Any] | None) -> dict[str, Any]:
         if values is None:
             return {"status": trial_module.TrialStatus.STOPPED, "values": None}
     return {"status": trial_module.TrialStatus.RUNNING, "values": values}
+
+
+def note_auto_choice(oracle: kt.Oracle, state: dict[str, Any]) -> None:
+    """Record in the oracle's saved `state` what ``auto`` chose, when it chose this oracle."""
+    chosen = getattr(oracle, "chosen_strategy", None)
+    if chosen is not None:
+        state[AUTO_CHOSE] = chosen
+
+
+def keep_auto_choice(oracle: kt.Oracle, state: dict[str, Any]) -> None:
+    """Refuse to resume a search that ``auto`` started with one strategy under another: its
+    choice depends on ``max_trials``, and a resume that raises the budget past where the
+    choice changes would carry on with a strategy that did not make the earlier proposals."""
+    saved, mine = state.get(AUTO_CHOSE), getattr(oracle, "chosen_strategy", None)
+    if saved is not None and mine is not None and saved != mine:
+        raise ConfigError(
+            f'strategy = "auto" chose {saved} when this search started, and would choose '
+            f"{mine} for max_trials = {oracle.max_trials}; resume it with "
+            f'strategy = "{saved}" to keep its proposals, or start a new search.'
+        )

@@ -325,7 +325,7 @@ STRATEGIES: dict[str, Strategy] = {
     ),
     "auto": Strategy(
         "auto",
-        "chosen by the space: tpe (measured best), random if nothing is tuned",
+        "by space and budget: bayesian for 50-200 trials, half continuous; else tpe",
         options={},
         factory="tuner.strategies.auto:auto_oracle",
         learns_from_results=True,

@@ -37,7 +37,15 @@ from optuna.trial import TrialState
 
 from tuner.space_kt import conditions_hold
 from tuner.strategies.oracles_kt import fix_seed
-from tuner.strategies.proposals import answer, grid_index, grid_value, is_stepped, proposal_seed
+from tuner.strategies.proposals import (
+    answer,
+    grid_index,
+    grid_value,
+    is_stepped,
+    keep_auto_choice,
+    note_auto_choice,
+    proposal_seed,
+)
 from tuner.strategies.registry import OracleSettings, check_tpe
 
 STORAGE_LOGGER = "optuna.storages._in_memory"
@@ -267,9 +275,11 @@ class TPEOracle(kt.Oracle):
             multivariate=self.multivariate,
             candidates=self.candidates,
         )
+        note_auto_choice(self, state)
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
+        keep_auto_choice(self, state)
         super().set_state(state)
         if self._sized_to_budget and "initial_points" in state:
             self.initial_points = state["initial_points"]
