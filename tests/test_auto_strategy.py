@@ -10,6 +10,7 @@ from tuner.errors import ConfigError
 from tuner.store.engine_kt import set_project_dir
 from tuner.strategies import SkoptOracle, TPEOracle, create_oracle, end_trial
 from tuner.strategies.auto import GP_MAX_TRIALS, GP_MIN_TRIALS, choose
+from tuner.strategies.proposals import AutoChoiceChanged
 
 
 def numeric():
@@ -98,17 +99,21 @@ def test_auto_builds_the_chosen_strategy_and_says_so(space, max_trials, kind, na
     assert oracle.chosen_strategy == name
 
 
-def test_a_resume_that_would_change_autos_choice_is_refused_with_the_way_out(tmp_path):
+def test_a_resume_keeps_the_strategy_auto_started_with_when_the_budget_would_change_it(
+    tmp_path,
+):
     """auto chose tpe for 20 trials; resumed with 60 it would choose the GP, which did not
-    make the first proposals: refused, naming the strategy to resume with, which works."""
+    make the first proposals: the oracle refuses the state (naming the strategy), and one
+    built with `auto_choice` goes on with tpe and says why."""
 
-    def opened(strategy, max_trials):
+    def opened(strategy, max_trials, auto_choice=None):
         oracle = create_oracle(
             strategy,
             objective="score",
             direction="min",
             hyperparameters=numeric(),
             max_trials=max_trials,
+            auto_choice=auto_choice,
         )
         set_project_dir(oracle, tmp_path, "engine")
         return oracle
@@ -119,14 +124,30 @@ def test_a_resume_that_would_change_autos_choice_is_refused_with_the_way_out(tmp
         first.update_trial(trial.trial_id, {"score": trial.hyperparameters.get("learning_rate")})
         trial.status = kt.engine.trial.TrialStatus.COMPLETED
         end_trial(first, trial)
-    with pytest.raises(ConfigError, match='auto" chose tpe.*resume it with strategy = "tpe"'):
+    with pytest.raises(AutoChoiceChanged, match='auto" chose tpe.*strategy = "tpe"') as changed:
         opened("auto", 60).reload()
-    resumed = opened("tpe", 60)
+    assert changed.value.saved == "tpe" and isinstance(changed.value, ConfigError)
+    resumed = opened("auto", 60, auto_choice=changed.value.saved)
     resumed.reload()
-    assert len(resumed.trials) == 3
-    again = opened("auto", 30)  # still tpe: resumes
+    assert type(resumed) is TPEOracle and len(resumed.trials) == 3
+    assert "kept on resume" in resumed.chosen_because and "bayesian" in resumed.chosen_because
+    assert resumed.create_trial("w").status == kt.engine.trial.TrialStatus.RUNNING
+    again = opened("auto", 30)  # tpe anyway: resumes as it is
     again.reload()
-    assert again.chosen_strategy == "tpe" and len(again.trials) == 3
+    assert again.chosen_strategy == "tpe" and len(again.trials) == 4
+
+
+def test_an_ask_and_tell_study_resumed_with_a_larger_budget_keeps_autos_choice(tmp_path):
+    from tuner import Study
+
+    space = {"x": {"min": -5.0, "max": 5.0}, "y": {"min": 0.0, "max": 10.0}}
+    study = Study(space, max_trials=20, folder=tmp_path / "study", seed=1)
+    study.optimize(lambda t: (t.values["x"] - 1) ** 2 + t.values["y"], n_trials=4)
+    resumed = Study(space, max_trials=60, folder=tmp_path / "study", seed=1)
+    assert type(resumed._oracle) is TPEOracle  # choose() alone would say bayesian
+    assert choose(resumed._oracle.hyperparameters, 60)[0] == "bayesian"
+    resumed.optimize(lambda t: (t.values["x"] - 1) ** 2 + t.values["y"], n_trials=2)
+    assert len(resumed.trials) == 6
 
 
 def test_the_summary_notes_what_auto_chose(tmp_path):

@@ -64,8 +64,9 @@ class Plan:
             entries, self.declared, tune_declared=self.tune_declared, epochs=self.campaign.epochs
         )
 
-    def create_oracle(self, space: kt.HyperParameters) -> kt.Oracle:
-        """The campaign's oracle over `space` (not yet attached to a folder)."""
+    def create_oracle(self, space: kt.HyperParameters, auto_choice: str | None = None) -> kt.Oracle:
+        """The campaign's oracle over `space` (not yet attached to a folder); `auto_choice`:
+        what ``strategy = "auto"`` chose when the resumed search started."""
         campaign = self.campaign
         return create_oracle(
             campaign.strategy,
@@ -78,6 +79,7 @@ class Plan:
             max_consecutive_failures=campaign.max_consecutive_failures,
             tune_new_entries=self.tune_declared,
             objectives=campaign.objectives,
+            auto_choice=auto_choice,
         )
 
     def resolved_entries(self) -> tuple[dict[str, Any], dict[str, Any] | None]:

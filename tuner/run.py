@@ -31,6 +31,7 @@ from tuner.results.pareto import pareto_front
 from tuner.space import most_epochs, without_auto_learning_rate
 from tuner.store import DiskStore, ResultsFolder, SharedDiskStore, Store
 from tuner.strategies import get_strategy, is_client
+from tuner.strategies.proposals import AutoChoiceChanged
 from tuner.trial import SCORED, TrialRecord
 
 if TYPE_CHECKING:
@@ -365,7 +366,11 @@ def open_run(
         return Run(plan, role, store, executor=trains, budget=budget)
     claim(campaign, overwrite=overwrite, overwrite_hint=overwrite_hint, dataset=plan.dataset)
     entries, lr_info = plan.resolved_entries()
-    oracle = attach_oracle(plan.create_oracle(plan.space(entries)), campaign.folder)
+    space = plan.space(entries)
+    try:
+        oracle = attach_oracle(plan.create_oracle(space), campaign.folder)
+    except AutoChoiceChanged as changed:  # the strategy auto started the search with goes on
+        oracle = attach_oracle(plan.create_oracle(space, changed.saved), campaign.folder)
     store = build_store(plan, lr_info)
     chosen = getattr(oracle, "chosen_strategy", None)
     if chosen is not None:  # strategy = "auto": the summary says what it ran

@@ -44,6 +44,7 @@ from tuner.space import PYTHON_LABEL, build_space, space_labelled, values_as_wri
 from tuner.store import engine_kt
 from tuner.store.folder import ENGINE_FOLDER, STUDY_FILE
 from tuner.strategies import asking, create_oracle, get_strategy, strategy_names
+from tuner.strategies.proposals import AutoChoiceChanged
 from tuner.strategies.registry import check_multi_objective
 from tuner.trial import COMPLETED, FAILED, canonical_id
 
@@ -127,15 +128,7 @@ class Study:
         self.seed = seed
         self.max_trials = max_trials
         self.options = dict(options or {})
-        self._oracle = create_oracle(
-            strategy,
-            objective=CampaignObjective(tuple(spec)),
-            hyperparameters=hyperparameters,
-            max_trials=max_trials,
-            seed=seed,
-            options=self.options,
-            max_consecutive_failures=_NO_FAILURE_LIMIT,
-        )
+        self._oracle = self._new_oracle(hyperparameters)
         self._identity = {
             "strategy": strategy,
             "objective": self.objective,
@@ -387,10 +380,32 @@ class Study:
             )
         else:
             atomic_write_text(settings, json.dumps(self._identity, indent=1, sort_keys=True))
+        self._attach()
+        if engine_kt.has_state(self.folder / ENGINE_FOLDER):
+            try:
+                engine_kt.reload(self._oracle)
+            except AutoChoiceChanged as changed:  # the strategy auto started it with goes on
+                self._oracle = self._new_oracle(self._oracle.hyperparameters, changed.saved)
+                self._attach()
+                engine_kt.reload(self._oracle)
+
+    def _new_oracle(
+        self, hyperparameters: kt.HyperParameters, auto_choice: str | None = None
+    ) -> kt.Oracle:
+        return create_oracle(
+            self.strategy,
+            objective=CampaignObjective(tuple(self._spec)),
+            hyperparameters=hyperparameters,
+            max_trials=self.max_trials,
+            seed=self.seed,
+            options=self.options,
+            max_consecutive_failures=_NO_FAILURE_LIMIT,
+            auto_choice=auto_choice,
+        )
+
+    def _attach(self) -> None:
         engine_kt.set_project_dir(self._oracle, self.folder, ENGINE_FOLDER)
         engine_kt.make_durable(self._oracle)
-        if engine_kt.has_state(self.folder / ENGINE_FOLDER):
-            engine_kt.reload(self._oracle)
 
     def _check_same(self, saved: Mapping[str, Any]) -> None:
         """Refuse to resume a study saved with other settings, naming the first that differs."""

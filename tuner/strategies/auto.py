@@ -72,8 +72,15 @@ def choose(
 
 def auto_oracle(settings: OracleSettings) -> kt.Oracle:
     """The registry's factory for ``auto``: the chosen strategy's oracle, which remembers the
-    choice in ``chosen_strategy`` and ``chosen_because``."""
+    choice in ``chosen_strategy`` and ``chosen_because``; a resumed search's choice
+    (``settings.auto_choice``) is kept."""
     name, why = choose(settings.hyperparameters, settings.max_trials, settings.objectives)
+    if settings.auto_choice is not None and settings.auto_choice != name:
+        why = (
+            f"chosen when the search started and kept on resume (for max_trials = "
+            f"{settings.max_trials} it would choose {name}: {why})"
+        )
+        name = settings.auto_choice
     oracle = get_strategy(name).load_factory()(settings)
     oracle.chosen_strategy = name
     oracle.chosen_because = why

@@ -59,14 +59,23 @@ def note_auto_choice(oracle: kt.Oracle, state: dict[str, Any]) -> None:
         state[AUTO_CHOSE] = chosen
 
 
+class AutoChoiceChanged(ConfigError):
+    """A search ``auto`` started with the strategy `saved` is resumed by an oracle of another
+    (its choice depends on ``max_trials``, which a resume may raise). Whoever resumes builds
+    the oracle again with ``create_oracle(..., auto_choice=saved)``; uncaught, it says why."""
+
+    def __init__(self, saved: str, mine: str, max_trials: int) -> None:
+        super().__init__(
+            f'strategy = "auto" chose {saved} when this search started, and would choose '
+            f'{mine} for max_trials = {max_trials}; resume it with strategy = "{saved}".'
+        )
+        self.saved = saved
+
+
 def keep_auto_choice(oracle: kt.Oracle, state: dict[str, Any]) -> None:
-    """Refuse to resume a search that ``auto`` started with one strategy under another: its
-    choice depends on ``max_trials``, and a resume that raises the budget past where the
-    choice changes would carry on with a strategy that did not make the earlier proposals."""
+    """Refuse to reload the state of a search that ``auto`` started with another strategy
+    (`AutoChoiceChanged`): the resumed search must go on with the strategy that made its
+    earlier proposals."""
     saved, mine = state.get(AUTO_CHOSE), getattr(oracle, "chosen_strategy", None)
     if saved is not None and mine is not None and saved != mine:
-        raise ConfigError(
-            f'strategy = "auto" chose {saved} when this search started, and would choose '
-            f"{mine} for max_trials = {oracle.max_trials}; resume it with "
-            f'strategy = "{saved}" to keep its proposals, or start a new search.'
-        )
+        raise AutoChoiceChanged(saved, mine, oracle.max_trials)

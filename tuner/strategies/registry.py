@@ -39,6 +39,9 @@ class OracleSettings:
     tune_new_entries: bool = False
     # Every objective's (name, direction) when there are several (`objective` is the first).
     objectives: tuple[tuple[str, str], ...] = ()
+    # What ``auto`` chose when the search started (resumed from its saved state), which it
+    # keeps: None for a new search.
+    auto_choice: str | None = None
 
     def oracle_arguments(self) -> dict[str, Any]:
         """Keyword arguments every KerasTuner oracle takes. `tune_new_entries`: a hyperparameter
@@ -378,6 +381,7 @@ def create_oracle(
     direction: str | None = None,
     tune_new_entries: bool = False,
     objectives: tuple[tuple[str, str], ...] = (),
+    auto_choice: str | None = None,
 ) -> kt.Oracle:
     """The oracle for a registered strategy, deterministic for a seed (``seed=0`` included) and
     silent (the caller reports trials). Called once per campaign run, before the project folder
@@ -386,7 +390,8 @@ def create_oracle(
     `objective` is a ``kt.Objective``; the older form, a metric name with `direction`
     (``"min"``/``"max"``), still works. `objectives`: every objective's (name, direction)
     when there are several, the first `objective`'s (a strategy without `multi_objective`
-    refuses them: none sums them).
+    refuses them: none sums them). `auto_choice`: the strategy ``auto`` chose when a resumed
+    search started (`AutoChoiceChanged.saved`), which it keeps.
     """
     entry = get_strategy(strategy)
     options = dict(options or {})
@@ -405,6 +410,7 @@ def create_oracle(
         max_consecutive_failures=max_consecutive_failures,
         tune_new_entries=tune_new_entries,
         objectives=tuple(objectives) if len(objectives) > 1 else (),
+        auto_choice=auto_choice,
     )
     oracle = entry.load_factory()(settings)
     oracles_kt.fix_seed(oracle, seed)
