@@ -152,7 +152,8 @@ def figures(run: Run) -> dict[str, str]:
     if later:
         median = statistics.median(later)
         row["later trials s (median)"] = f"{median:.3f}"
-        row["first trial's extra s"] = f"{durations[0] - median:.2f}"
+        if "--workers" not in run.options:  # a worker's first trial waits on the others' starts
+            row["first trial's extra s"] = f"{durations[0] - median:.2f}"
     row["best"] = f"{done['score'].max():.4f}" if len(done) else "-"
     row["device"] = ", ".join(sorted(set(table["device"].astype(str))))
     return row
@@ -214,8 +215,10 @@ def targets(runs: dict[str, Run]) -> list[str]:
     mixed = runs.get("mixed true")
     if mixed and alone and mixed.table is not None and alone.table is not None:
         later = [in_trial_order(r.table)["duration_s"].iloc[1:].median() for r in (mixed, alone)]
+        applied = not any(note.startswith("mixed_precision: off") for note in mixed.notes)
+        what = "both one model a trial" if applied else "it did not apply here: float32, packed"
         lines.append(
-            f"- mixed_precision = true against float32 (both one model a trial): later trials "
+            f"- mixed_precision = true against float32 --pack 1 ({what}): later trials "
             f"{later[0]:.3f} s against {later[1]:.3f} s ({ratio(later[0], later[1]):.2f}x), "
             f"best {mixed.table['score'].max():.4f} against {alone.table['score'].max():.4f}"
         )
