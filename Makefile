@@ -1,7 +1,7 @@
 # `make demo` runs a small real campaign into build/demo (untracked); `make test` runs the test
 # suite; `make reference` regenerates the committed reference results in results/quickstart,
 # on purpose (their durations change on every run); `make experiments` reruns the textbook
-# experiments (experiments/*.toml, issue 25) into results/, about 40 minutes on 2 CPU cores.
+# experiments (experiments/*.toml, issue 25) into results/, about 25 minutes on 2 CPU cores.
 # All create and reuse a local virtualenv in .venv.
 PYTHON ?= python3
 VENV := .venv
