@@ -97,5 +97,11 @@ def test_a_results_folder_committed_without_its_engine_state_still_loads_and_dra
     best = committed.records[0] if committed.records[0].score else committed.records[1]
     assert best.history == next(r for r in original.records if r.trial_id == best.trial_id).history
     infos = activation_infos(committed, trial_ids=["0", "1"], trained=False, initial=True)
-    assert [i.title for i in infos] == ["trial 0, at initialisation", "trial 1, at initialisation"]
+    # Each row says what sets its trial apart: the grid's two widths.
+    units = {r.trial_id: r.hyperparameters["units"] for r in committed.records}
+    assert [i.title for i in infos] == [
+        f"trial 0, at initialisation\n{units['0']}",
+        f"trial 1, at initialisation\n{units['1']}",
+    ]
+    assert sorted(units.values()) == [8, 16]
     assert not (copy / ".engine").exists()  # reading it back wrote nothing

@@ -88,18 +88,33 @@ def activation_infos(
         )
     dataset = load_campaign_data(results.campaign)
     x = np.asarray((dataset.x_val if len(dataset.x_val) else dataset.x_train)[:samples])
+    telling = _differing_values(results, chosen)
     models = []
     for trial_id in chosen:
+        values = f"\n{telling[trial_id]}" if telling.get(trial_id) else ""
         if initial:
             model = _initial_model(results, trial_id, dataset.spec)
-            models.append((f"trial {trial_id}, at initialisation", model))
+            models.append((f"trial {trial_id}, at initialisation{values}", model))
         if trained:
-            models.append((f"trial {trial_id}, trained", _trained_model(results, trial_id)))
+            title = f"trial {trial_id}, trained{values}"
+            models.append((title, _trained_model(results, trial_id)))
     infos = [activation_info(m, x, title=title) for title, m in models]
     shared = shared_value_range(infos)
     if shared is not None:
         infos = [activation_info(m, x, title=t, value_range=shared) for t, m in models]
     return infos
+
+
+def _differing_values(results: Results, trial_ids: Sequence[str]) -> dict[str, str]:
+    """For each of `trial_ids`, the values of the hyperparameters that differ between them
+    ("sigmoid, normal_large"), so that a row of the plot says what sets it apart; none for a
+    single trial."""
+    values = {r.trial_id: r.hyperparameters for r in results.records if r.trial_id in trial_ids}
+    if len(values) < 2:
+        return {}
+    names = list(dict.fromkeys(n for v in values.values() for n in v))
+    differing = [n for n in names if len({repr(v.get(n)) for v in values.values()}) > 1]
+    return {t: ", ".join(f"{v.get(n)}" for n in differing) for t, v in values.items()}
 
 
 def shared_value_range(infos: Sequence[ActivationInfo]) -> tuple[float, float] | None:
