@@ -56,13 +56,9 @@ class DiskStore(Store):
         """Read back, from ``trials.csv`` and ``history.csv``, the trials the tables list but no
         record holds (a results folder committed or copied without its ``.engine/`` state);
         in memory only, nothing is written. Returns how many were restored."""
-        restored = 0
-        for trial_id in sorted(self.files.table_trial_ids() - set(self._records)):
-            record = self.files.restore_record(trial_id)
-            if record is not None:
-                self._records[record.trial_id] = record
-                restored += 1
-        return restored
+        restored = self.files.restore_records(self.files.table_trial_ids() - set(self._records))
+        self._records.update(restored)
+        return len(restored)
 
     @property
     def engine(self) -> Path:

@@ -34,6 +34,7 @@ from tuner.store.table_files import (
     read_table,
     read_trials_table,
     record_from_tables,
+    records_from_tables,
 )
 from tuner.trial import TrialRecord, canonical_id
 
@@ -357,6 +358,11 @@ class ResultsFolder:
         the tables do not have it). `hyperparameters` are its values where known (the tables
         only hold the ``[space]`` ones)."""
         return record_from_tables(self.trials, self.history, trial_id, hyperparameters)
+
+    def restore_records(self, trial_ids: Iterable[str]) -> dict[str, TrialRecord]:
+        """`restore_record` for several trials, the tables read once: those the tables have,
+        by canonical id."""
+        return records_from_tables(self.trials, self.history, dict.fromkeys(trial_ids))
 
     # -- reading it back --------------------------------------------------------------------
     def table(self) -> pd.DataFrame:

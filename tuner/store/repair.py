@@ -39,12 +39,12 @@ def attach_oracle(folder: ResultsFolder, oracle: kt.Oracle, *, rebuild: bool = F
     damage = seam.engine_damage(engine) if (records or seam.has_state(engine)) else []
     if damage or rebuild:
         notes = [f"{problem}; rebuilding the engine's state from the records" for problem in damage]
-        for trial_id in folder.table_trial_ids() - records.keys():
-            restored = folder.restore_record(trial_id)
-            if restored is not None:
-                folder.save_record(restored)
-                records[trial_id] = restored
-                notes.append(f"record of trial {trial_id} restored from the tables")
+        for trial_id, record in folder.restore_records(
+            sorted(folder.table_trial_ids() - records.keys())
+        ).items():
+            folder.save_record(record)
+            records[trial_id] = record
+            notes.append(f"record of trial {trial_id} restored from the tables")
         seam.clear_state(engine)
         for placeholder in seam.replay(oracle, list(records.values())):
             folder.save_record(placeholder)

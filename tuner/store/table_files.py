@@ -4,6 +4,7 @@ from its rows). Which files they are is `ResultsFolder`'s; writing them is the s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,13 +70,36 @@ def record_from_tables(
     """A finished trial's record rebuilt from the trials table and history at those paths
     (None when the tables do not have it). `hyperparameters` are its values where known (the
     tables only hold the ``[space]`` ones)."""
+    return records_from_tables(trials, history, {trial_id: hyperparameters}).get(
+        canonical_id(trial_id)
+    )
+
+
+def records_from_tables(
+    trials: Path, history: Path, wanted: Mapping[str, dict[str, Any] | None]
+) -> dict[str, TrialRecord]:
+    """The records of the `wanted` trials (id -> their values where known, else None) that
+    the tables have, rebuilt from them, by canonical id; the tables are read once."""
     try:
         table = pd.read_csv(trials, dtype={"trial_id": str}, keep_default_na=False, na_values=[""])
         epochs_table = pd.read_csv(history, dtype={"trial_id": str})
     except (OSError, ValueError):
-        return None
-    trial_id = canonical_id(trial_id)
+        return {}
     table, epochs_table = canonical_ids(table), canonical_ids(epochs_table)
+    found = {}
+    for trial_id, hyperparameters in wanted.items():
+        record = _record_from_rows(table, epochs_table, canonical_id(trial_id), hyperparameters)
+        if record is not None:
+            found[record.trial_id] = record
+    return found
+
+
+def _record_from_rows(
+    table: pd.DataFrame,
+    epochs_table: pd.DataFrame,
+    trial_id: str,
+    hyperparameters: dict[str, Any] | None,
+) -> TrialRecord | None:
     rows = table[table["trial_id"] == trial_id] if "trial_id" in table else table.iloc[:0]
     if rows.empty:
         return None
